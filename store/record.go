@@ -1,0 +1,140 @@
+package store
+
+import "time"
+
+// Kind names a type of record. Kinds are stable: they are the table names in
+// the durable backends.
+type Kind string
+
+// Record kinds.
+const (
+	KindDevice      Kind = "device"
+	KindCertificate Kind = "certificate"
+	KindRevocation  Kind = "revocation"
+	KindSession     Kind = "session"
+	KindUser        Kind = "user"
+	KindToken       Kind = "token"
+	KindInvite      Kind = "invite"
+	KindBlob        Kind = "blob"
+)
+
+// Record is anything the store keeps. Every record type has a string ID that
+// is unique within its kind.
+type Record interface {
+	Kind() Kind
+	Key() string
+}
+
+// Device is an enrolled (or pre-registered) device with its precomputed
+// trust and compliance. The proxy only reads it; posture computes it.
+type Device struct {
+	ID            string      `json:"id"`
+	Name          string      `json:"name,omitempty"`
+	Serial        string      `json:"serial,omitempty"` // hardware serial number
+	Platform      string      `json:"platform,omitempty"`
+	Ownership     Ownership   `json:"ownership"`
+	OwnerEmail    string      `json:"owner_email,omitempty"`
+	State         DeviceState `json:"state"`
+	Trust         Trust       `json:"trust"`
+	Compliant     bool        `json:"compliant"`
+	FailingChecks []string    `json:"failing_checks,omitempty"`
+	PassingChecks []string    `json:"passing_checks,omitempty"`
+	CertSerial    string      `json:"cert_serial,omitempty"`
+	EnrolledAt    time.Time   `json:"enrolled_at,omitzero"`
+	LastSeen      time.Time   `json:"last_seen,omitzero"`
+}
+
+// Certificate is a certificate issued by Portier's CA. ID is the serial
+// number in decimal, as the CA spells it.
+type Certificate struct {
+	ID        string    `json:"id"`
+	DeviceID  string    `json:"device_id,omitempty"`
+	Subject   string    `json:"subject"`
+	NotBefore time.Time `json:"not_before"`
+	NotAfter  time.Time `json:"not_after"`
+	DER       []byte    `json:"der"`
+}
+
+// Revocation marks a certificate serial as revoked. It is its own kind so the
+// per-request revocation check is one lookup in a small table.
+type Revocation struct {
+	ID         string    `json:"id"` // serial number, decimal
+	ReasonCode int       `json:"reason_code"`
+	Reason     string    `json:"reason,omitempty"`
+	RevokedAt  time.Time `json:"revoked_at"`
+	NotAfter   time.Time `json:"not_after,omitzero"` // the certificate's expiry: after it the entry may leave the CRL
+}
+
+// Session is a signed-in browser session. ID is the SHA-256 of the cookie
+// value, so the store never holds a usable cookie.
+type Session struct {
+	ID         string    `json:"id"`
+	UserID     string    `json:"user_id"`
+	Email      string    `json:"email"`
+	Groups     []string  `json:"groups,omitempty"`
+	IdP        string    `json:"idp"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeen   time.Time `json:"last_seen"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	MFAAt      time.Time `json:"mfa_at,omitzero"`
+	RefreshEnc []byte    `json:"refresh_enc,omitempty"` // IdP refresh token, sealed
+}
+
+// User is a person known to Portier: a local account or an IdP identity
+// seen at sign-in.
+type User struct {
+	ID           string    `json:"id"`
+	Email        string    `json:"email"`
+	Name         string    `json:"name,omitempty"`
+	Role         string    `json:"role,omitempty"` // console role; empty = none
+	Groups       []string  `json:"groups,omitempty"`
+	PasswordHash string    `json:"password_hash,omitempty"`
+	Disabled     bool      `json:"disabled,omitempty"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Token is an API token. ID is public; only the SHA-256 of the secret is kept.
+type Token struct {
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	Role       string    `json:"role"`
+	SecretHash string    `json:"secret_hash"`
+	CreatedBy  string    `json:"created_by,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+}
+
+// Invite is a one-time link to create an account with a role (the first-run
+// setup link is an invite for the owner). Only the SHA-256 of the secret is kept.
+type Invite struct {
+	ID         string    `json:"id"` // SHA-256 of the secret, hex
+	Role       string    `json:"role"`
+	Email      string    `json:"email,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	ExpiresAt  time.Time `json:"expires_at"`
+	UsedAt     time.Time `json:"used_at,omitzero"`
+}
+
+// Blob is named opaque data: sealed CA keys, the current CRL, signing keys.
+type Blob struct {
+	ID   string `json:"id"`
+	Data []byte `json:"data"`
+}
+
+func (*Device) Kind() Kind      { return KindDevice }
+func (*Certificate) Kind() Kind { return KindCertificate }
+func (*Revocation) Kind() Kind  { return KindRevocation }
+func (*Session) Kind() Kind     { return KindSession }
+func (*User) Kind() Kind        { return KindUser }
+func (*Token) Kind() Kind       { return KindToken }
+func (*Invite) Kind() Kind      { return KindInvite }
+func (*Blob) Kind() Kind        { return KindBlob }
+
+func (r *Device) Key() string      { return r.ID }
+func (r *Certificate) Key() string { return r.ID }
+func (r *Revocation) Key() string  { return r.ID }
+func (r *Session) Key() string     { return r.ID }
+func (r *User) Key() string        { return r.ID }
+func (r *Token) Key() string       { return r.ID }
+func (r *Invite) Key() string      { return r.ID }
+func (r *Blob) Key() string        { return r.ID }

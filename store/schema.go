@@ -1,0 +1,98 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// kindSpec ties a kind to its memdb table and its decoder.
+type kindSpec struct {
+	indexes map[string]*memdb.IndexSchema
+	decode  func([]byte) (Record, error)
+}
+
+func decoder[T any, P interface {
+	*T
+	Record
+}]() func([]byte) (Record, error) {
+	return func(b []byte) (Record, error) {
+		var v T
+		if err := json.Unmarshal(b, &v); err != nil {
+			return nil, err
+		}
+		return P(&v), nil
+	}
+}
+
+func field(name, fieldName string, unique bool) *memdb.IndexSchema {
+	return &memdb.IndexSchema{
+		Name:         name,
+		Unique:       unique,
+		AllowMissing: name != "id",
+		Indexer:      &memdb.StringFieldIndex{Field: fieldName},
+	}
+}
+
+// specs is the fixed table of kinds: read-only after package init, like a
+// type switch written as data.
+var specs = map[Kind]kindSpec{
+	KindDevice: {decode: decoder[Device](), indexes: map[string]*memdb.IndexSchema{
+		"serial":      field("serial", "Serial", false),
+		"cert_serial": field("cert_serial", "CertSerial", false),
+		"owner":       field("owner", "OwnerEmail", false),
+	}},
+	KindCertificate: {decode: decoder[Certificate](), indexes: map[string]*memdb.IndexSchema{
+		"device": field("device", "DeviceID", false),
+	}},
+	KindRevocation: {decode: decoder[Revocation]()},
+	KindSession: {decode: decoder[Session](), indexes: map[string]*memdb.IndexSchema{
+		"user": field("user", "UserID", false),
+	}},
+	KindUser: {decode: decoder[User](), indexes: map[string]*memdb.IndexSchema{
+		"email": {Name: "email", Unique: true, AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Email", Lowercase: true}},
+	}},
+	KindToken: {decode: decoder[Token](), indexes: map[string]*memdb.IndexSchema{
+		"secret": field("secret", "SecretHash", true),
+	}},
+	KindInvite: {decode: decoder[Invite]()},
+	KindBlob:   {decode: decoder[Blob]()},
+}
+
+// Kinds lists every record kind, for backends that create a table per kind.
+func Kinds() []Kind {
+	out := make([]Kind, 0, len(specs))
+	for k := range specs {
+		out = append(out, k)
+	}
+	return out
+}
+
+func schema() *memdb.DBSchema {
+	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
+	for k, spec := range specs {
+		idx := map[string]*memdb.IndexSchema{"id": field("id", "ID", true)}
+		for n, i := range spec.indexes {
+			idx[n] = i
+		}
+		s.Tables[string(k)] = &memdb.TableSchema{Name: string(k), Indexes: idx}
+	}
+	return s
+}
+
+// Decode turns a stored value back into its record.
+func Decode(k Kind, b []byte) (Record, error) {
+	spec, ok := specs[k]
+	if !ok {
+		return nil, fmt.Errorf("unknown record kind %q", k)
+	}
+	r, err := spec.decode(b)
+	if err != nil {
+		return nil, fmt.Errorf("decode %s: %w", k, err)
+	}
+	return r, nil
+}
+
+// Encode turns a record into the bytes a backend stores.
+func Encode(r Record) ([]byte, error) { return json.Marshal(r) }

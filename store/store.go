@@ -1,0 +1,302 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-memdb"
+)
+
+// maxBatch bounds how many writes one durable transaction groups.
+const maxBatch = 512
+
+// Store is Portier's state: a durable Backend plus the memdb read model.
+// Reads never touch the backend. Writes are grouped by one writer goroutine
+// into as few durable transactions as possible, then applied to memdb in
+// sequence order before Write returns.
+type Store struct {
+	be  Backend
+	db  *memdb.MemDB
+	log *slog.Logger
+
+	seq     atomic.Uint64 // last sequence applied to memdb
+	writes  chan *writeReq
+	catchup chan struct{}
+	done    chan struct{}
+	stopped chan struct{}
+	closeMu sync.Once
+
+	changedMu sync.Mutex
+	changed   chan struct{} // closed and replaced after each applied batch
+
+	healthMu sync.Mutex
+	lastErr  error
+}
+
+type writeReq struct {
+	ctx  context.Context
+	muts []Mutation
+	err  chan error
+}
+
+// Open loads every record of the backend into memdb and starts the writer.
+// A record that cannot be decoded stops Open with an error naming it: the
+// store is never reset silently.
+func Open(ctx context.Context, be Backend, log *slog.Logger) (*Store, error) {
+	db, err := memdb.NewMemDB(schema())
+	if err != nil {
+		return nil, fmt.Errorf("store: memdb schema: %w", err)
+	}
+	s := &Store{
+		be: be, db: db, log: log,
+		writes:  make(chan *writeReq, maxBatch),
+		catchup: make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		changed: make(chan struct{}),
+	}
+	txn := db.Txn(true)
+	seq, err := be.Load(ctx, func(c Change) error { return insert(txn, c) })
+	if err != nil {
+		txn.Abort()
+		return nil, err
+	}
+	txn.Commit()
+	s.seq.Store(seq)
+	go s.run()
+	return s, nil
+}
+
+// Close stops the writer. It does not close the backend.
+func (s *Store) Close() {
+	s.closeMu.Do(func() { close(s.done) })
+	<-s.stopped
+}
+
+// Seq is the last change sequence applied to the read model.
+func (s *Store) Seq() uint64 { return s.seq.Load() }
+
+// Txn opens a read transaction on the read model. Objects read from it must
+// never be modified: copy, change the copy, and Write it.
+func (s *Store) Txn() *memdb.Txn { return s.db.Txn(false) }
+
+// Changed returns a channel closed at the next applied batch.
+func (s *Store) Changed() <-chan struct{} {
+	s.changedMu.Lock()
+	defer s.changedMu.Unlock()
+	return s.changed
+}
+
+// Healthy reports the backend's last known state: nil when reachable.
+func (s *Store) Healthy(ctx context.Context) error {
+	if err := s.be.Ping(ctx); err != nil {
+		return err
+	}
+	s.healthMu.Lock()
+	defer s.healthMu.Unlock()
+	return s.lastErr
+}
+
+// Op is one write: see Put, Create and Delete.
+type Op struct {
+	m   Mutation
+	err error
+}
+
+// Put writes a record, replacing any record of the same kind and id.
+func Put(r Record) Op { return encodeOp(r, false) }
+
+// Create writes a record only if none of its kind and id exists; otherwise
+// the whole Write fails with ErrExists.
+func Create(r Record) Op { return encodeOp(r, true) }
+
+// Delete removes a record; deleting a missing record is not an error.
+func Delete(k Kind, id string) Op { return Op{m: Mutation{Kind: k, ID: id}} }
+
+func encodeOp(r Record, create bool) Op {
+	b, err := Encode(r)
+	if err == nil && r.Key() == "" {
+		err = fmt.Errorf("store: %s record with an empty id", r.Kind())
+	}
+	return Op{m: Mutation{Kind: r.Kind(), ID: r.Key(), Value: b, Create: create}, err: err}
+}
+
+// Write makes ops durable in one transaction, then visible in the read
+// model, before it returns.
+func (s *Store) Write(ctx context.Context, ops ...Op) error {
+	req := &writeReq{ctx: ctx, muts: make([]Mutation, len(ops)), err: make(chan error, 1)}
+	for i, op := range ops {
+		if op.err != nil {
+			return op.err
+		}
+		req.muts[i] = op.m
+	}
+	select {
+	case s.writes <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-s.done:
+		return errors.New("store: closed")
+	}
+	select {
+	case err := <-req.err:
+		return err
+	case <-ctx.Done():
+		// The write may still land; the caller only stops waiting.
+		return ctx.Err()
+	}
+}
+
+// run is the single writer: it owns memdb writes and the backend commits.
+func (s *Store) run() {
+	defer close(s.stopped)
+	var notify <-chan struct{}
+	var tick <-chan time.Time
+	if f, ok := s.be.(Follower); ok {
+		notify = f.Notify()
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-s.done:
+			return
+		case req := <-s.writes:
+			s.commit(s.gather(req))
+		case <-notify:
+			s.follow()
+		case <-tick:
+			s.follow()
+		}
+	}
+}
+
+// gather takes req and whatever other writes are already waiting.
+func (s *Store) gather(first *writeReq) []*writeReq {
+	batch := []*writeReq{first}
+	for len(batch) < maxBatch {
+		select {
+		case r := <-s.writes:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
+}
+
+func (s *Store) commit(batch []*writeReq) {
+	live := batch[:0]
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err <- err
+			continue
+		}
+		live = append(live, r)
+	}
+	if len(live) == 0 {
+		return
+	}
+	var muts []Mutation
+	for _, r := range live {
+		muts = append(muts, r.muts...)
+	}
+	changes, err := s.be.Commit(context.Background(), muts)
+	if errors.Is(err, ErrExists) && len(live) > 1 {
+		// One request's Create failed; do not fail its neighbours with it.
+		for _, r := range live {
+			s.commit([]*writeReq{r})
+		}
+		return
+	}
+	if err == nil {
+		err = s.apply(changes)
+	}
+	s.setHealth(err)
+	for _, r := range live {
+		r.err <- err
+	}
+}
+
+// apply brings memdb up to date with changes just committed here. For a
+// shared backend other processes may have committed in between, so catch up
+// by sequence instead.
+func (s *Store) apply(changes []Change) error {
+	if _, ok := s.be.(Follower); ok {
+		return s.follow()
+	}
+	return s.insertAll(changes)
+}
+
+// follow catches up with a shared backend, in sequence order.
+func (s *Store) follow() error {
+	f := s.be.(Follower)
+	for {
+		changes, err := f.Since(context.Background(), s.seq.Load(), 1000)
+		if err != nil {
+			s.setHealth(err)
+			return fmt.Errorf("store: catch up: %w", err)
+		}
+		if len(changes) == 0 {
+			s.setHealth(nil)
+			return nil
+		}
+		if err := s.insertAll(changes); err != nil {
+			return err
+		}
+	}
+}
+
+func (s *Store) insertAll(changes []Change) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	txn := s.db.Txn(true)
+	for _, c := range changes {
+		if c.Seq <= s.seq.Load() {
+			continue
+		}
+		if err := insert(txn, c); err != nil {
+			txn.Abort()
+			s.log.Error("store: cannot apply change", "seq", c.Seq, "kind", c.Kind, "id", c.ID, "err", err)
+			return err
+		}
+	}
+	txn.Commit()
+	s.seq.Store(changes[len(changes)-1].Seq)
+	s.changedMu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.changedMu.Unlock()
+	return nil
+}
+
+func (s *Store) setHealth(err error) {
+	s.healthMu.Lock()
+	s.lastErr = err
+	s.healthMu.Unlock()
+}
+
+func insert(txn *memdb.Txn, c Change) error {
+	table := string(c.Kind)
+	if c.Deleted || c.Value == nil {
+		if _, err := txn.DeleteAll(table, "id", c.ID); err != nil {
+			return fmt.Errorf("store: delete %s/%s: %w", c.Kind, c.ID, err)
+		}
+		return nil
+	}
+	r, err := Decode(c.Kind, c.Value)
+	if err != nil {
+		return fmt.Errorf("store: record %s/%s is corrupt: %w", c.Kind, c.ID, err)
+	}
+	if err := txn.Insert(table, r); err != nil {
+		return fmt.Errorf("store: index %s/%s: %w", c.Kind, c.ID, err)
+	}
+	return nil
+}
