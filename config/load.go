@@ -1,0 +1,182 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"strings"
+)
+
+// Settings that can come from a flag or a PORTIER_* variable, by flag name.
+var settable = map[string]func(*Config, string){
+	"external-url":   func(c *Config, v string) { c.ExternalURL = v },
+	"listen":         func(c *Config, v string) { c.Listen = v },
+	"data-dir":       func(c *Config, v string) { c.DataDir = v },
+	"store":          func(c *Config, v string) { c.Store = v },
+	"metrics-listen": func(c *Config, v string) { c.MetricsListen = v },
+	"log-format":     func(c *Config, v string) { c.Log.Format = v },
+	"log-level":      func(c *Config, v string) { c.Log.Level = v },
+}
+
+// SettableNames lists the names Load accepts in env and flags.
+func SettableNames() []string {
+	out := make([]string, 0, len(settable))
+	for n := range settable {
+		out = append(out, n)
+	}
+	return out
+}
+
+// EnvName is the environment variable for a flag: PORTIER_DATA_DIR for data-dir.
+func EnvName(flag string) string {
+	return "PORTIER_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
+}
+
+// Load builds the effective config: the file (if any), then the environment,
+// then flags, then defaults; and validates it.
+func Load(file string, env func(string) string, flags map[string]string) (*Config, error) {
+	c := &Config{}
+	if file != "" {
+		var err error
+		if c, err = ReadFile(file); err != nil {
+			return nil, err
+		}
+	}
+	for name, set := range settable {
+		if v := env(EnvName(name)); v != "" {
+			set(c, v)
+		}
+	}
+	for name, v := range flags {
+		set, ok := settable[name]
+		if !ok {
+			return nil, fmt.Errorf("config: unknown setting %q", name)
+		}
+		set(c, v)
+	}
+	c.defaults()
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+func (c *Config) defaults() {
+	if c.ExternalURL == "" {
+		c.ExternalURL = "https://localhost:8443"
+	}
+	if c.Listen == "" {
+		c.Listen = ":8443"
+		if u, err := url.Parse(c.ExternalURL); err == nil && u.Port() != "" {
+			c.Listen = ":" + u.Port()
+		}
+	}
+	if c.DataDir == "" {
+		c.DataDir = "./portier-data"
+	}
+	if c.MetricsListen == "" {
+		c.MetricsListen = "127.0.0.1:9464"
+	}
+	if c.Log.Format == "" {
+		c.Log.Format = "json"
+	}
+	if c.Log.Level == "" {
+		c.Log.Level = "info"
+	}
+	if c.Demo == nil {
+		demo := len(c.Routes) == 0
+		c.Demo = &demo
+	}
+}
+
+// DemoEnabled reports whether the built-in demo app is served.
+func (c *Config) DemoEnabled() bool { return c.Demo != nil && *c.Demo }
+
+// ExternalHost is the host (without port) of the external URL.
+func (c *Config) ExternalHost() string {
+	u, err := url.Parse(c.ExternalURL)
+	if err != nil {
+		return ""
+	}
+	return u.Hostname()
+}
+
+// Validate checks every setting and names the line of the first bad one.
+func (c *Config) Validate() error {
+	u, err := url.Parse(c.ExternalURL)
+	if err != nil || u.Scheme != "https" || u.Hostname() == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return c.errAt("external_url must be an https:// origin such as https://portier.example.com (got %q)", []any{"external_url"}, c.ExternalURL)
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		return c.errAt("listen must be host:port or :port (got %q)", []any{"listen"}, c.Listen)
+	}
+	if c.MetricsListen != "off" {
+		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
+			return c.errAt("metrics_listen must be host:port, or off (got %q)", []any{"metrics_listen"}, c.MetricsListen)
+		}
+	}
+	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
+		return c.errAt("store must be empty (embedded) or a postgres:// URL", []any{"store"})
+	}
+	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
+		return c.errAt("tls needs both cert_file and key_file, or neither", []any{"tls"})
+	}
+	switch c.Log.Format {
+	case "json", "text":
+	default:
+		return c.errAt("log.format must be json or text (got %q)", []any{"log", "format"}, c.Log.Format)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		return c.errAt("log.level must be debug, info, warn or error (got %q)", []any{"log", "level"}, c.Log.Level)
+	}
+	return c.validateRoutes()
+}
+
+func (c *Config) validateRoutes() error {
+	idps := map[string]bool{}
+	for i, p := range c.IdentityProviders {
+		if p.ID == "" || idps[p.ID] {
+			return c.errAt("identity provider needs a unique id (got %q)", []any{"identity_providers", i}, p.ID)
+		}
+		idps[p.ID] = true
+		if p.Type != "oidc" {
+			return c.errAt("identity provider %q: type must be oidc", []any{"identity_providers", i, "type"}, p.ID)
+		}
+		if iu, err := url.Parse(p.Issuer); err != nil || iu.Scheme == "" || iu.Host == "" {
+			return c.errAt("identity provider %q: issuer must be a URL", []any{"identity_providers", i, "issuer"}, p.ID)
+		}
+		if p.ClientID == "" {
+			return c.errAt("identity provider %q: client_id is required", []any{"identity_providers", i}, p.ID)
+		}
+		if p.ClientSecret != "" && p.ClientSecretFile != "" {
+			return c.errAt("identity provider %q: give client_secret or client_secret_file, not both", []any{"identity_providers", i}, p.ID)
+		}
+	}
+	seen := map[string]bool{}
+	for i, r := range c.Routes {
+		fu, err := url.Parse(r.From)
+		if err != nil || fu.Scheme != "https" || fu.Hostname() == "" || fu.RawQuery != "" || fu.Fragment != "" {
+			return c.errAt("route from must be https://host[:port][/path-prefix] (got %q)", []any{"routes", i, "from"}, r.From)
+		}
+		if fu.Hostname() == c.ExternalHost() {
+			return c.errAt("route from %q uses the console's own host %s", []any{"routes", i, "from"}, r.From, c.ExternalHost())
+		}
+		if seen[r.From] {
+			return c.errAt("route from %q is defined twice", []any{"routes", i, "from"}, r.From)
+		}
+		seen[r.From] = true
+		tu, err := url.Parse(r.To)
+		if err != nil || (tu.Scheme != "http" && tu.Scheme != "https") || tu.Host == "" {
+			return c.errAt("route to must be an http:// or https:// upstream URL (got %q)", []any{"routes", i, "to"}, r.To)
+		}
+		if r.Policy == "" {
+			return c.errAt("route %q needs a policy", []any{"routes", i}, r.From)
+		}
+		if r.IdP != "" && !idps[r.IdP] {
+			return c.errAt("route %q names identity provider %q, which is not defined", []any{"routes", i, "idp"}, r.From, r.IdP)
+		}
+	}
+	return nil
+}
