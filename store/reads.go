@@ -26,7 +26,9 @@ func all[T any](txn *memdb.Txn, k Kind, index string, args ...any) []*T {
 }
 
 // Device returns a device by id.
-func (s *Store) Device(id string) (*Device, bool) { return first[Device](s.Txn(), KindDevice, "id", id) }
+func (s *Store) Device(id string) (*Device, bool) {
+	return first[Device](s.Txn(), KindDevice, "id", id)
+}
 
 // DeviceByCertSerial returns the device a certificate serial was issued to.
 func (s *Store) DeviceByCertSerial(serial string) (*Device, bool) {
@@ -93,7 +95,9 @@ func (s *Store) TokenBySecretHash(h string) (*Token, bool) {
 func (s *Store) Tokens() []*Token { return all[Token](s.Txn(), KindToken, "id") }
 
 // Invite returns an invite by id (the hash of its secret).
-func (s *Store) Invite(id string) (*Invite, bool) { return first[Invite](s.Txn(), KindInvite, "id", id) }
+func (s *Store) Invite(id string) (*Invite, bool) {
+	return first[Invite](s.Txn(), KindInvite, "id", id)
+}
 
 // Invites returns every invite.
 func (s *Store) Invites() []*Invite { return all[Invite](s.Txn(), KindInvite, "id") }

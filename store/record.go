@@ -107,12 +107,12 @@ type Token struct {
 // Invite is a one-time link to create an account with a role (the first-run
 // setup link is an invite for the owner). Only the SHA-256 of the secret is kept.
 type Invite struct {
-	ID         string    `json:"id"` // SHA-256 of the secret, hex
-	Role       string    `json:"role"`
-	Email      string    `json:"email,omitempty"`
-	CreatedAt  time.Time `json:"created_at"`
-	ExpiresAt  time.Time `json:"expires_at"`
-	UsedAt     time.Time `json:"used_at,omitzero"`
+	ID        string    `json:"id"` // SHA-256 of the secret, hex
+	Role      string    `json:"role"`
+	Email     string    `json:"email,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+	UsedAt    time.Time `json:"used_at,omitzero"`
 }
 
 // Blob is named opaque data: sealed CA keys, the current CRL, signing keys.

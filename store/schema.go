@@ -58,6 +58,8 @@ var specs = map[Kind]kindSpec{
 	}},
 	KindInvite: {decode: decoder[Invite]()},
 	KindBlob:   {decode: decoder[Blob]()},
+	KindAudit:  {decode: decoder[AuditEvent]()},
+	KindClaim:  {decode: decoder[Claim]()},
 }
 
 // Kinds lists every record kind, for backends that create a table per kind.

@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/portier/portier/config"
+	"github.com/portier/portier/server"
+)
+
+func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
+	fs := newFlagSet("serve", stderr)
+	fs.String("config", "", "config file (YAML); env PORTIER_CONFIG")
+	for _, f := range []struct{ name, help string }{
+		{"data-dir", "data directory (default ./portier-data)"},
+		{"listen", "HTTPS listen address (default :8443)"},
+		{"external-url", "the URL users reach Portier at (default https://localhost:8443)"},
+		{"metrics-listen", "Prometheus /metrics address, or off (default 127.0.0.1:9464)"},
+		{"store", "empty for the embedded store, or a postgres:// DSN; env PORTIER_STORE"},
+		{"log-format", "json or text (default json)"},
+		{"log-level", "debug, info, warn or error (default info)"},
+	} {
+		fs.String(f.name, "", f.help)
+	}
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "portier serve: unexpected argument %q\n", fs.Arg(0))
+		return ExitUsage
+	}
+	flags := setFlags(fs)
+	delete(flags, "config")
+	cfg, err := config.Load(envOr(fs, env, "config"), env, flags)
+	if err != nil {
+		fmt.Fprintf(stderr, "portier serve: %v\n", err)
+		return ExitUsage
+	}
+	log := newLogger(cfg, stderr)
+	srv, err := server.Start(ctx, server.Options{Config: cfg, Log: log, Clock: time.Now, Getenv: env, Banner: stdout})
+	if err != nil {
+		log.Error("cannot start", "err", err)
+		fmt.Fprintf(stderr, "portier serve: %v\n", err)
+		return ExitFail
+	}
+	if err := srv.Serve(ctx); err != nil {
+		log.Error("server stopped", "err", err)
+		return ExitFail
+	}
+	log.Info("stopped")
+	return ExitOK
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.Log.Level))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.Log.Format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}

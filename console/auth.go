@@ -1,0 +1,102 @@
+package console
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/store"
+)
+
+// Roles, most powerful first. Each role has the permissions of those below it
+// except where noted in perms.
+const (
+	RoleOwner    = "owner"
+	RoleAdmin    = "admin"
+	RoleHelpdesk = "helpdesk"
+	RoleAuditor  = "auditor"
+)
+
+// Permission is one thing a role may do.
+type Permission string
+
+// Permissions checked by routes.
+const (
+	PermTokensRead  Permission = "tokens:read"
+	PermTokensWrite Permission = "tokens:write"
+	PermAuditRead   Permission = "audit:read"
+)
+
+var perms = map[string]map[Permission]bool{
+	RoleOwner:    {PermTokensRead: true, PermTokensWrite: true, PermAuditRead: true},
+	RoleAdmin:    {PermTokensRead: true, PermAuditRead: true},
+	RoleHelpdesk: {},
+	RoleAuditor:  {PermAuditRead: true, PermTokensRead: true},
+}
+
+// ValidRole reports whether r names a console role.
+func ValidRole(r string) bool { _, ok := perms[r]; return ok }
+
+// principal is who is calling: an API token for now (browser sessions come
+// with sign-in).
+type principal struct {
+	Actor string // for the audit log
+	Role  string
+	Token *store.Token
+}
+
+const principalKey = "portier.principal"
+
+// HashSecret is how token and invite secrets are stored and looked up.
+func HashSecret(secret string) string {
+	h := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(h[:])
+}
+
+// requireToken authenticates `Authorization: Bearer <secret>`.
+func (c *Console) requireToken(g *gin.Context) {
+	h := g.GetHeader("Authorization")
+	secret, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || secret == "" {
+		g.Header("WWW-Authenticate", `Bearer realm="portier"`)
+		c.fail(g, apperr.New(apperr.Unauthenticated, "send an API token as Authorization: Bearer <token>"))
+		return
+	}
+	tok, ok := c.opts.Store.TokenBySecretHash(HashSecret(secret))
+	if !ok || (!tok.ExpiresAt.IsZero() && !c.now().Before(tok.ExpiresAt)) {
+		g.Header("WWW-Authenticate", `Bearer realm="portier", error="invalid_token"`)
+		c.fail(g, apperr.New(apperr.Unauthenticated, "the API token is unknown, revoked or expired"))
+		return
+	}
+	g.Set(principalKey, &principal{Actor: "token:" + tok.ID, Role: tok.Role, Token: tok})
+	g.Next()
+}
+
+// require lets the request through only if the caller's role has p.
+func (c *Console) require(p Permission) gin.HandlerFunc {
+	return func(g *gin.Context) {
+		if !perms[who(g).Role][p] {
+			c.fail(g, apperr.New(apperr.Forbidden, "your role (%s) does not allow %s", who(g).Role, p))
+			return
+		}
+		g.Next()
+	}
+}
+
+func who(g *gin.Context) *principal {
+	if v, ok := g.Get(principalKey); ok {
+		return v.(*principal)
+	}
+	return &principal{Actor: "anonymous"}
+}
+
+// audit returns the audit event for an action by the caller, to be written in
+// the same transaction as the change.
+func (c *Console) audit(g *gin.Context, action, target string, detail map[string]string) store.Op {
+	ev := store.NewAuditEvent(c.now(), who(g).Actor, action, target)
+	ev.RemoteIP = g.ClientIP()
+	ev.Detail = detail
+	return store.Put(ev)
+}

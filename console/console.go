@@ -1,0 +1,60 @@
+// Package console is Portier's console host: the REST API, the first-run
+// set-up page, health endpoints and the CA's public files. Handlers are thin
+// methods on Console (decode, call the store or a service, encode); every
+// route is declared in routes.go.
+package console
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/store"
+)
+
+// MaxBodyBytes bounds every API request body.
+const MaxBodyBytes = 1 << 20
+
+// Options are the console's dependencies.
+type Options struct {
+	Store       *store.Store
+	Log         *slog.Logger
+	Clock       func() time.Time
+	ExternalURL string
+	// Roots and CRL serve /ca/roots.pem and /ca/crl.
+	Roots, CRL http.Handler
+	// Ready reports whether the server can serve (store reachable, CA loaded).
+	Ready func(ctx context.Context) error
+}
+
+// Console serves the console host.
+type Console struct {
+	opts   Options
+	engine *gin.Engine
+}
+
+// New builds the console and its route table.
+func New(opts Options) *Console {
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
+		opts.Log.Error("console: panic", "path", c.Request.URL.Path, "panic", err)
+		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": gin.H{"code": "internal", "message": "internal error"}})
+	}))
+	e.HandleMethodNotAllowed = true
+	e.RedirectTrailingSlash = false
+	e.RedirectFixedPath = false
+	c := &Console{opts: opts, engine: e}
+	c.routes()
+	return c
+}
+
+// ServeHTTP serves one console request.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) { c.engine.ServeHTTP(w, r) }
+
+// Routes lists the registered method and path pairs, for the route-table test.
+func (c *Console) Routes() gin.RoutesInfo { return c.engine.Routes() }
+
+func (c *Console) now() time.Time { return c.opts.Clock() }

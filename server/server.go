@@ -1,0 +1,239 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/portier/portier/ca"
+	"github.com/portier/portier/config"
+	"github.com/portier/portier/console"
+	"github.com/portier/portier/store"
+	"github.com/portier/portier/store/boltstore"
+	"github.com/portier/portier/store/pgstore"
+)
+
+// Options are what Start needs besides the config.
+type Options struct {
+	Config *config.Config
+	Log    *slog.Logger
+	Clock  func() time.Time
+	Getenv func(string) string
+	// Banner receives the human first-run lines (console URL, root
+	// fingerprint, set-up link); nil means the log only.
+	Banner io.Writer
+}
+
+// Server is a started Portier.
+type Server struct {
+	cfg     *config.Config
+	log     *slog.Logger
+	backend store.Backend
+	store   *store.Store
+	ca      *ca.CA
+	tls     *certSource
+	http    *http.Server
+	metrics *http.Server
+	ln      net.Listener
+	mln     net.Listener
+
+	// SetupLink is the first-run set-up link, "" when none was needed.
+	SetupLink string
+}
+
+// Start opens the data dir, the store and the CA, bootstraps a new store,
+// and binds the listeners. Serve then serves until its context ends.
+func Start(ctx context.Context, o Options) (_ *Server, err error) {
+	cfg := o.Config
+	s := &Server{cfg: cfg, log: o.Log}
+	defer func() {
+		if err != nil {
+			s.close()
+		}
+	}()
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
+	if s.backend, err = openBackend(ctx, cfg, o.Log); err != nil {
+		return nil, err
+	}
+	if s.store, err = store.Open(ctx, s.backend, o.Log); err != nil {
+		return nil, err
+	}
+	var keys ca.KeyStore = &ca.FileKeyStore{Dir: filepath.Join(cfg.DataDir, "ca"), Log: o.Log}
+	if cfg.Store != "" {
+		pw, err := ca.KeyPassword(o.Getenv("PORTIER_CA_KEY_PASSWORD"), cfg.CA.KeyPasswordFile)
+		if err != nil {
+			return nil, err
+		}
+		if keys, err = ca.NewSealedKeyStore(s.store, pw); err != nil {
+			return nil, err
+		}
+	}
+	s.ca, err = ca.New(ctx, ca.Options{
+		Store: s.store, Keys: keys, Clock: o.Clock, Log: o.Log,
+		DeviceCertLifetime: time.Duration(cfg.CA.DeviceCertLifetime),
+		CRLURL:             cfg.ExternalURL + "/ca/crl",
+	})
+	if err != nil {
+		return nil, err
+	}
+	if s.tls, err = newCertSource(ctx, cfg, s.ca, o.Clock, o.Log); err != nil {
+		return nil, err
+	}
+	s.SetupLink, err = bootstrap(ctx, s.store, o.Getenv("PORTIER_BOOTSTRAP_TOKEN"), cfg.ExternalURL, o.Clock())
+	if err != nil {
+		return nil, fmt.Errorf("first-run bootstrap: %w", err)
+	}
+
+	m := newMetrics(s.store)
+	con := console.New(console.Options{
+		Store: s.store, Log: o.Log, Clock: o.Clock, ExternalURL: cfg.ExternalURL,
+		Roots: s.ca.RootsHandler(), CRL: s.ca.CRLHandler(), Ready: s.ready,
+	})
+	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, metrics: m}
+	s.http = &http.Server{
+		Handler:           d,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(o.Log.Handler(), slog.LevelDebug),
+		TLSConfig:         s.tls.config(),
+	}
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	if cfg.MetricsListen != "off" {
+		if s.mln, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return nil, fmt.Errorf("metrics listen %s: %w", cfg.MetricsListen, err)
+		}
+		s.metrics = &http.Server{Handler: m.handler(), ReadHeaderTimeout: 5 * time.Second}
+	}
+	s.announce(o.Banner)
+	return s, nil
+}
+
+// Addr is the bound address of the HTTPS listener.
+func (s *Server) Addr() string { return s.ln.Addr().String() }
+
+// MetricsAddr is the bound address of the metrics listener, "" when off.
+func (s *Server) MetricsAddr() string {
+	if s.mln == nil {
+		return ""
+	}
+	return s.mln.Addr().String()
+}
+
+// Store is the server's store (for tests and in-process tools).
+func (s *Server) Store() *store.Store { return s.store }
+
+// CA is the server's certificate authority.
+func (s *Server) CA() *ca.CA { return s.ca }
+
+// ready is /readyz: the store answers and the CA is loaded. Its error text
+// is shown to whoever asks, so it names the part, not the internal cause.
+func (s *Server) ready(ctx context.Context) error {
+	if err := s.store.Healthy(ctx); err != nil {
+		s.log.Warn("not ready: store", "err", err)
+		return errors.New("store unreachable")
+	}
+	if s.ca == nil || len(s.ca.Roots()) == 0 {
+		return errors.New("CA not loaded")
+	}
+	return nil
+}
+
+func (s *Server) announce(w io.Writer) {
+	s.log.Info("portier started", "console", s.cfg.ExternalURL, "listen", s.Addr(),
+		"metrics", s.MetricsAddr(), "ca_fingerprint", s.ca.Fingerprint(), "data_dir", s.cfg.DataDir)
+	if s.SetupLink != "" {
+		s.log.Info("first run: open the one-time set-up link to create the owner account", "setup_link", s.SetupLink)
+	}
+	if w == nil {
+		return
+	}
+	fmt.Fprintf(w, "Portier is running.\n  Console:            %s/\n", s.cfg.ExternalURL)
+	if s.cfg.DemoEnabled() {
+		fmt.Fprintf(w, "  Demo app:           %s\n", demoURL(s.cfg))
+	}
+	fmt.Fprintf(w, "  Root CA:            %s/ca/roots.pem\n  Root fingerprint:   SHA256 %s\n", s.cfg.ExternalURL, s.ca.Fingerprint())
+	if s.SetupLink != "" {
+		fmt.Fprintf(w, "  Set-up link (once): %s\n", s.SetupLink)
+	}
+}
+
+// Serve serves until ctx ends, then shuts down gracefully: in-flight
+// requests finish (up to 30 s) before Serve returns.
+func (s *Server) Serve(ctx context.Context) error {
+	errc := make(chan error, 2)
+	go func() { errc <- s.http.Serve(tls.NewListener(s.ln, s.http.TLSConfig)) }()
+	if s.metrics != nil {
+		go func() { errc <- s.metrics.Serve(s.mln) }()
+	}
+	go s.tls.rotate(ctx)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+	}
+	s.log.Info("shutting down: finishing in-flight requests")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, h := range []*http.Server{s.http, s.metrics} {
+		if h != nil {
+			wg.Add(1)
+			go func() { defer wg.Done(); _ = h.Shutdown(shutCtx) }()
+		}
+	}
+	wg.Wait()
+	s.close()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) close() {
+	if s.ln != nil {
+		s.ln.Close()
+	}
+	if s.mln != nil {
+		s.mln.Close()
+	}
+	if s.ca != nil {
+		s.ca.Close()
+	}
+	if s.store != nil {
+		s.store.Close()
+	}
+	if s.backend != nil {
+		s.backend.Close()
+	}
+}
+
+// openBackend opens PostgreSQL when a DSN is configured, else the embedded
+// file in the data dir.
+func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Backend, error) {
+	if cfg.Store != "" {
+		db, err := pgstore.Open(ctx, cfg.Store, log)
+		if err != nil {
+			return nil, err
+		}
+		return db, nil
+	}
+	db, err := boltstore.Open(filepath.Join(cfg.DataDir, "portier.db"))
+	if err != nil {
+		return nil, err
+	}
+	return db, nil
+}

@@ -1,0 +1,118 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"sync/atomic"
+	"time"
+
+	"github.com/portier/portier/ca"
+	"github.com/portier/portier/config"
+)
+
+// certSource holds the listener's certificate: the operator's files, or one
+// issued by Portier's CA for the external host and route hosts, re-issued
+// when two thirds of its lifetime have passed.
+type certSource struct {
+	cert   atomic.Pointer[tls.Certificate]
+	ca     *ca.CA
+	hosts  []string
+	clock  func() time.Time
+	log    *slog.Logger
+	issued bool
+}
+
+func newCertSource(ctx context.Context, cfg *config.Config, c *ca.CA, clock func() time.Time, log *slog.Logger) (*certSource, error) {
+	cs := &certSource{ca: c, clock: clock, log: log, hosts: serverHosts(cfg)}
+	if cfg.TLS.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLS.CertFile, cfg.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("tls: load %s / %s: %w", cfg.TLS.CertFile, cfg.TLS.KeyFile, err)
+		}
+		cs.cert.Store(&cert)
+		return cs, nil
+	}
+	cs.issued = true
+	return cs, cs.issue(ctx)
+}
+
+// serverHosts are the names the issued certificate covers.
+func serverHosts(cfg *config.Config) []string {
+	host := cfg.ExternalHost()
+	hosts := []string{host}
+	if host == "localhost" {
+		hosts = append(hosts, "*.localhost", "127.0.0.1", "::1")
+	}
+	seen := map[string]bool{}
+	for _, h := range hosts {
+		seen[h] = true
+	}
+	for _, h := range routeHosts(cfg) {
+		if !seen[h] {
+			seen[h] = true
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+func (cs *certSource) issue(ctx context.Context) error {
+	cert, err := cs.ca.IssueServerTLS(ctx, cs.hosts)
+	if err != nil {
+		return fmt.Errorf("tls: issue the server certificate: %w", err)
+	}
+	if cert.Leaf == nil && len(cert.Certificate) > 0 {
+		cert.Leaf, _ = x509.ParseCertificate(cert.Certificate[0])
+	}
+	cs.cert.Store(&cert)
+	return nil
+}
+
+// due reports whether the issued certificate is past two thirds of its life.
+func (cs *certSource) due() bool {
+	leaf := cs.cert.Load().Leaf
+	if leaf == nil {
+		return false
+	}
+	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	return cs.clock().After(leaf.NotBefore.Add(life * 2 / 3))
+}
+
+// rotate re-issues the certificate when due, until ctx ends.
+func (cs *certSource) rotate(ctx context.Context) {
+	if !cs.issued {
+		return
+	}
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if cs.due() {
+				if err := cs.issue(ctx); err != nil {
+					cs.log.Error("tls: certificate rotation failed; will retry", "err", err)
+				} else {
+					cs.log.Info("tls: server certificate rotated")
+				}
+			}
+		}
+	}
+}
+
+func (cs *certSource) config() *tls.Config {
+	return &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		NextProtos: []string{"h2", "http/1.1"},
+		// Device certificates are optional and checked by the proxy against
+		// Portier's root and the revocation list, per request.
+		ClientAuth: tls.RequestClientCert,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return cs.cert.Load(), nil
+		},
+	}
+}
