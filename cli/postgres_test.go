@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/portier/portier/store/pgstore"
+	"github.com/portier/portier/store/pgstore/pgtest"
 )
 
 func pgEnv(t *testing.T, dsn string) map[string]string {
@@ -22,7 +22,7 @@ func pgEnv(t *testing.T, dsn string) map[string]string {
 }
 
 func TestPostgresTwoProcessesShareState(t *testing.T) {
-	env := pgEnv(t, pgstore.TestDSN(t))
+	env := pgEnv(t, pgtest.DSN(t))
 	a := start(t, t.TempDir(), env)
 	b := start(t, t.TempDir(), env)
 	if fa, fb := bannerFingerprint(a.stdout.String()), bannerFingerprint(b.stdout.String()); fa != fb {
@@ -111,7 +111,7 @@ func (f *forwarder) down() {
 }
 
 func TestReadyzFollowsPostgresOutage(t *testing.T) {
-	dsn := pgstore.TestDSN(t)
+	dsn := pgtest.DSN(t)
 	u, err := url.Parse(dsn)
 	if err != nil {
 		t.Fatal(err)

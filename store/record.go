@@ -78,6 +78,11 @@ type Session struct {
 	ExpiresAt  time.Time `json:"expires_at"`
 	MFAAt      time.Time `json:"mfa_at,omitzero"`
 	RefreshEnc []byte    `json:"refresh_enc,omitempty"` // IdP refresh token, sealed
+	// ParentID is set on a route host's session: it was handed off from the
+	// console session ParentID, and ends with it.
+	ParentID string `json:"parent_id,omitempty"`
+	// Host is the route host a child session is valid on ("" = console).
+	Host string `json:"host,omitempty"`
 }
 
 // User is a person known to Portier: a local account or an IdP identity

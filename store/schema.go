@@ -48,8 +48,10 @@ var specs = map[Kind]kindSpec{
 	}},
 	KindRevocation: {decode: decoder[Revocation]()},
 	KindSession: {decode: decoder[Session](), indexes: map[string]*memdb.IndexSchema{
-		"user": field("user", "UserID", false),
+		"user":   field("user", "UserID", false),
+		"parent": field("parent", "ParentID", false),
 	}},
+	KindHandoff: {decode: decoder[Handoff]()},
 	KindUser: {decode: decoder[User](), indexes: map[string]*memdb.IndexSchema{
 		"email": {Name: "email", Unique: true, AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Email", Lowercase: true}},
 	}},

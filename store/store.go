@@ -15,6 +15,10 @@ import (
 // maxBatch bounds how many writes one durable transaction groups.
 const maxBatch = 512
 
+// backendTimeout bounds each backend call of the writer, so one hung call
+// cannot stall every writer forever.
+const backendTimeout = 15 * time.Second
+
 // Store is Portier's state: a durable Backend plus the memdb read model.
 // Reads never touch the backend. Writes are grouped by one writer goroutine
 // into as few durable transactions as possible, then applied to memdb in
@@ -207,7 +211,9 @@ func (s *Store) commit(batch []*writeReq) {
 	for _, r := range live {
 		muts = append(muts, r.muts...)
 	}
-	changes, err := s.be.Commit(context.Background(), muts)
+	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
+	changes, err := s.be.Commit(ctx, muts)
+	cancel()
 	if errors.Is(err, ErrExists) && len(live) > 1 {
 		// One request's Create failed; do not fail its neighbours with it.
 		for _, r := range live {
@@ -234,23 +240,29 @@ func (s *Store) apply(changes []Change) error {
 	return s.insertAll(changes)
 }
 
-// follow catches up with a shared backend, in sequence order.
+// follow catches up with a shared backend, in sequence order. All pages of
+// one catch-up are applied in one memdb transaction, so readers never see
+// half of another process's commit.
 func (s *Store) follow() error {
 	f := s.be.(Follower)
+	var all []Change
+	next := s.seq.Load()
 	for {
-		changes, err := f.Since(context.Background(), s.seq.Load(), 1000)
+		ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
+		changes, err := f.Since(ctx, next, 1000)
+		cancel()
 		if err != nil {
 			s.setHealth(err)
 			return fmt.Errorf("store: catch up: %w", err)
 		}
 		if len(changes) == 0 {
-			s.setHealth(nil)
-			return nil
+			break
 		}
-		if err := s.insertAll(changes); err != nil {
-			return err
-		}
+		all = append(all, changes...)
+		next = changes[len(changes)-1].Seq
 	}
+	s.setHealth(nil)
+	return s.insertAll(all)
 }
 
 func (s *Store) insertAll(changes []Change) error {

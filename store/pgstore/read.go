@@ -1,0 +1,104 @@
+package pgstore
+
+import (
+	"context"
+	"fmt"
+	"math"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/portier/portier/store"
+)
+
+// Load calls fn for every live record and returns the sequence they are
+// consistent at: the counter and the rows are read in one REPEATABLE READ
+// snapshot, and since sequences follow commit order (see commit.go) that
+// snapshot holds exactly the changes up to the counter.
+func (db *DB) Load(ctx context.Context, fn func(store.Change) error) (uint64, error) {
+	tx, err := db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: load: %w", err)
+	}
+	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read-only
+
+	var top int64
+	if err := tx.QueryRow(ctx, `SELECT v FROM portier_seq`).Scan(&top); err != nil {
+		return 0, fmt.Errorf("pgstore: load: %w", err)
+	}
+	rows, err := tx.Query(ctx, `SELECT seq, kind, id, value FROM portier_records WHERE NOT deleted`)
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: load: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var c store.Change
+		var seq int64
+		var kind string
+		if err := rows.Scan(&seq, &kind, &c.ID, &c.Value); err != nil {
+			return 0, fmt.Errorf("pgstore: load: %w", err)
+		}
+		c.Seq, c.Kind = uint64(seq), store.Kind(kind)
+		if err := fn(c); err != nil {
+			return 0, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("pgstore: load: %w", err)
+	}
+	return uint64(top), nil
+}
+
+// Since returns up to limit changes with a sequence above seq, in sequence
+// order. Deletes come back as tombstones: Deleted set, Value nil. A record
+// written several times since seq appears once, at its latest sequence.
+func (db *DB) Since(ctx context.Context, seq uint64, limit int) ([]store.Change, error) {
+	if seq > math.MaxInt64 {
+		return nil, fmt.Errorf("pgstore: since: sequence %d out of range", seq)
+	}
+	if limit <= 0 {
+		limit = 1000
+	}
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	out, err := db.since(ctx, seq, limit)
+	if err != nil && ctx.Err() == nil {
+		// A read is safe to repeat: the first attempt may have drawn a
+		// pooled connection the server had already closed.
+		out, err = db.since(ctx, seq, limit)
+	}
+	return out, err
+}
+
+func (db *DB) since(ctx context.Context, seq uint64, limit int) ([]store.Change, error) {
+	rows, err := db.pool.Query(ctx, `SELECT seq, kind, id, value, deleted FROM portier_records
+		WHERE seq > $1 ORDER BY seq LIMIT $2`, int64(seq), limit)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: since %d: %w", seq, err)
+	}
+	defer rows.Close()
+	var out []store.Change
+	for rows.Next() {
+		var c store.Change
+		var s int64
+		var kind string
+		if err := rows.Scan(&s, &kind, &c.ID, &c.Value, &c.Deleted); err != nil {
+			return nil, fmt.Errorf("pgstore: since %d: %w", seq, err)
+		}
+		c.Seq, c.Kind = uint64(s), store.Kind(kind)
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: since %d: %w", seq, err)
+	}
+	return out, nil
+}
+
+// begin starts a transaction, retrying once: the pool may hand out a
+// connection the server has since closed (restart, failover,
+// pg_terminate_backend), and a failed BEGIN has done nothing.
+func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
+	tx, err := db.pool.BeginTx(ctx, opts)
+	if err != nil && ctx.Err() == nil {
+		tx, err = db.pool.BeginTx(ctx, opts)
+	}
+	return tx, err
+}
