@@ -52,6 +52,10 @@ var specs = map[Kind]kindSpec{
 		"parent": field("parent", "ParentID", false),
 	}},
 	KindHandoff: {decode: decoder[Handoff]()},
+	KindCredential: {decode: decoder[Credential](), indexes: map[string]*memdb.IndexSchema{
+		"user": field("user", "UserID", false),
+	}},
+	KindAuthFlow: {decode: decoder[AuthFlow]()},
 	KindUser: {decode: decoder[User](), indexes: map[string]*memdb.IndexSchema{
 		"email": {Name: "email", Unique: true, AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Email", Lowercase: true}},
 	}},
