@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
-	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portier/portier/store"
-	"github.com/portier/portier/store/boltstore"
+	"github.com/portier/portier/store/storetest"
 )
 
 type fakeClock struct{ t time.Time }
@@ -20,20 +17,7 @@ type fakeClock struct{ t time.Time }
 func (c *fakeClock) Now() time.Time      { return c.t }
 func (c *fakeClock) Add(d time.Duration) { c.t = c.t.Add(d) }
 
-func newStore(t *testing.T) *store.Store {
-	t.Helper()
-	db, err := boltstore.Open(filepath.Join(t.TempDir(), "portier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	st, err := store.Open(context.Background(), db, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	return st
-}
+func newStore(t *testing.T) *store.Store { return storetest.OpenBolt(t) }
 
 func jwks(t *testing.T, s *Signer) JWKS {
 	var set JWKS

@@ -96,7 +96,7 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := Parse("fuzz.yaml", b)
 		if err == nil {
-			c.defaults()
+			c.ApplyDefaults()
 			_ = c.Validate()
 		}
 	})

@@ -54,14 +54,15 @@ func Load(file string, env func(string) string, flags map[string]string) (*Confi
 		}
 		set(c, v)
 	}
-	c.defaults()
+	c.ApplyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Config) defaults() {
+// ApplyDefaults fills every setting left empty.
+func (c *Config) ApplyDefaults() {
 	if c.ExternalURL == "" {
 		c.ExternalURL = "https://localhost:8443"
 	}

@@ -1,12 +1,11 @@
 package console
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
 )
 
@@ -49,12 +48,6 @@ type principal struct {
 
 const principalKey = "portier.principal"
 
-// HashSecret is how token and invite secrets are stored and looked up.
-func HashSecret(secret string) string {
-	h := sha256.Sum256([]byte(secret))
-	return hex.EncodeToString(h[:])
-}
-
 // requireToken authenticates `Authorization: Bearer <secret>`.
 func (c *Console) requireToken(g *gin.Context) {
 	h := g.GetHeader("Authorization")
@@ -64,7 +57,7 @@ func (c *Console) requireToken(g *gin.Context) {
 		c.fail(g, apperr.New(apperr.Unauthenticated, "send an API token as Authorization: Bearer <token>"))
 		return
 	}
-	tok, ok := c.opts.Store.TokenBySecretHash(HashSecret(secret))
+	tok, ok := c.opts.Store.TokenBySecretHash(identity.HashSecret(secret))
 	if !ok || (!tok.ExpiresAt.IsZero() && !c.now().Before(tok.ExpiresAt)) {
 		g.Header("WWW-Authenticate", `Bearer realm="portier", error="invalid_token"`)
 		c.fail(g, apperr.New(apperr.Unauthenticated, "the API token is unknown, revoked or expired"))

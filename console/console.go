@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
 )
 
@@ -27,6 +28,8 @@ type Options struct {
 	Roots, CRL http.Handler
 	// Ready reports whether the server can serve (store reachable, CA loaded).
 	Ready func(ctx context.Context) error
+	// Identity signs people in (the /auth/ pages); nil serves none of them.
+	Identity *identity.Service
 }
 
 // Console serves the console host.

@@ -28,4 +28,5 @@ func (c *Console) routes() {
 	e.NoRoute(func(g *gin.Context) {
 		g.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such page"}})
 	})
+	c.signInRoutes()
 }

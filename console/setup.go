@@ -45,7 +45,7 @@ type setupView struct {
 
 // setupInvite finds the unused, unexpired invite for a set-up secret.
 func (c *Console) setupInvite(secret string) (*store.Invite, string) {
-	inv, ok := c.opts.Store.Invite(HashSecret(secret))
+	inv, ok := c.opts.Store.Invite(identity.HashSecret(secret))
 	switch {
 	case secret == "" || !ok:
 		return nil, "This set-up link is not valid. Use the link printed in the server log."
@@ -100,7 +100,7 @@ func (c *Console) setupSubmit(g *gin.Context) {
 	user := &store.User{ID: "usr_" + randomID(8), Email: email, Role: inv.Role, PasswordHash: hash, CreatedAt: now}
 	tokSecret := NewSecret()
 	tok := &store.Token{ID: "tok_" + randomID(8), Name: "owner token for " + email, Role: inv.Role,
-		SecretHash: HashSecret(tokSecret), CreatedBy: "user:" + email, CreatedAt: now}
+		SecretHash: identity.HashSecret(tokSecret), CreatedBy: "user:" + email, CreatedAt: now}
 	g.Set(principalKey, &principal{Actor: "user:" + email, Role: inv.Role})
 	err = c.opts.Store.Write(g.Request.Context(),
 		store.Create(&store.Claim{ID: "invite/" + inv.ID, At: now, By: email}),

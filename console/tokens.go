@@ -10,6 +10,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
 )
 
@@ -91,7 +92,7 @@ func (c *Console) createToken(g *gin.Context) {
 		tok.ExpiresAt = now.Add(ttl)
 	}
 	secret := NewSecret()
-	tok.SecretHash = HashSecret(secret)
+	tok.SecretHash = identity.HashSecret(secret)
 	err := c.opts.Store.Write(g.Request.Context(), store.Create(tok),
 		c.audit(g, "token.create", tok.ID, map[string]string{"name": tok.Name, "role": tok.Role}))
 	if err != nil {

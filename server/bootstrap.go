@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/portier/portier/console"
+	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
 )
 
@@ -33,7 +34,7 @@ func bootstrap(ctx context.Context, st *store.Store, token, externalURL string, 
 			return "", fmt.Errorf("PORTIER_BOOTSTRAP_TOKEN must have at least %d characters", MinBootstrapTokenLength)
 		}
 		tok := &store.Token{ID: bootstrapTokenID, Name: "bootstrap (PORTIER_BOOTSTRAP_TOKEN)", Role: console.RoleOwner,
-			SecretHash: console.HashSecret(token), CreatedBy: "system", CreatedAt: now}
+			SecretHash: identity.HashSecret(token), CreatedBy: "system", CreatedAt: now}
 		ev := store.NewAuditEvent(now, "system", "token.bootstrap", tok.ID)
 		err := st.Write(ctx, store.Create(tok), store.Put(ev))
 		if errors.Is(err, store.ErrExists) {
@@ -42,7 +43,7 @@ func bootstrap(ctx context.Context, st *store.Store, token, externalURL string, 
 		return "", err
 	}
 	secret := console.NewSecret()
-	inv := &store.Invite{ID: console.HashSecret(secret), Role: console.RoleOwner, CreatedAt: now, ExpiresAt: now.Add(setupLinkTTL)}
+	inv := &store.Invite{ID: identity.HashSecret(secret), Role: console.RoleOwner, CreatedAt: now, ExpiresAt: now.Add(setupLinkTTL)}
 	ev := store.NewAuditEvent(now, "system", "invite.setup_link", "")
 	if err := st.Write(ctx, store.Create(inv), store.Put(ev)); err != nil {
 		return "", err

@@ -1,0 +1,220 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/portier/portier/config"
+	"github.com/portier/portier/policy"
+	"github.com/portier/portier/proxy"
+	"github.com/portier/portier/store"
+)
+
+func policyCmd(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: portier policy lint FILE | portier policy test --config FILE --route URL [flags]")
+		return ExitUsage
+	}
+	switch args[0] {
+	case "lint":
+		return policyLint(args[1:], stdout, stderr)
+	case "test":
+		return policyTest(args[1:], env, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "portier policy: unknown subcommand %q (want lint or test)\n", args[0])
+	return ExitUsage
+}
+
+// LoadPolicies reads a config file and compiles its policies and routes
+// into a simulator; every problem names file:line.
+func LoadPolicies(file string) (*config.Config, []*policy.Policy, error) {
+	cfg, err := config.ReadFile(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, nil, err
+	}
+	pols, err := policy.ParsePolicies(file, &cfg.Policies)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids := map[string]bool{}
+	for _, p := range pols {
+		ids[p.ID] = true
+	}
+	for i, r := range cfg.Routes {
+		if !ids[r.Policy] {
+			return nil, nil, &config.Error{File: file, Line: cfg.Line("routes", i, "policy"),
+				Msg: fmt.Sprintf("route %q names policy %q, which is not defined", r.From, r.Policy)}
+		}
+	}
+	return cfg, pols, nil
+}
+
+func policyLint(args []string, stdout, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "usage: portier policy lint FILE")
+		return ExitUsage
+	}
+	cfg, pols, err := LoadPolicies(args[0])
+	if err != nil {
+		var list policy.ErrorList
+		if errors.As(err, &list) {
+			for _, e := range list {
+				fmt.Fprintln(stderr, e)
+			}
+		} else {
+			fmt.Fprintln(stderr, err)
+		}
+		return ExitUsage
+	}
+	if _, err := proxy.NewSimulator(cfg.Routes, pols); err != nil {
+		fmt.Fprintf(stderr, "%s: %v\n", args[0], err)
+		return ExitUsage
+	}
+	fmt.Fprintf(stdout, "%s: ok (%d policies, %d routes)\n", args[0], len(pols), len(cfg.Routes))
+	return ExitOK
+}
+
+func policyTest(args []string, env Env, stdout, stderr io.Writer) int {
+	fs := newFlagSet("policy test", stderr)
+	file := fs.String("config", "", "config file with routes and policies (required)")
+	route := fs.String("route", "", "the URL to test, e.g. https://wiki.example.com/page (required)")
+	var q SimQuery
+	fs.StringVar(&q.Email, "email", "", "the user's email")
+	fs.StringVar(&q.Groups, "groups", "", "the user's groups, comma-separated")
+	fs.StringVar(&q.IdP, "idp", "", "the identity provider id")
+	fs.StringVar(&q.MFAAge, "mfa-age", "", "time since the last MFA, e.g. 5m (empty: never)")
+	fs.StringVar(&q.DeviceTrust, "device-trust", "", "untrusted, low, medium or high (empty: no device)")
+	fs.StringVar(&q.Ownership, "ownership", "", "corporate, cope, byod or unmanaged")
+	fs.StringVar(&q.Platform, "platform", "", "device platform, e.g. macos")
+	fs.BoolVar(&q.Compliant, "compliant", false, "the device is compliant")
+	fs.StringVar(&q.Checks, "checks", "", "passing compliance checks, comma-separated")
+	fs.StringVar(&q.IP, "ip", "", "client IP address")
+	fs.StringVar(&q.Country, "country", "", "client country (ISO code)")
+	fs.StringVar(&q.At, "at", "", "the time, RFC 3339 (default now)")
+	fs.StringVar(&q.Method, "method", "GET", "HTTP method")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	if *file == "" || *route == "" {
+		fmt.Fprintln(stderr, "portier policy test: --config and --route are required")
+		return ExitUsage
+	}
+	cfg, pols, err := LoadPolicies(*file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitUsage
+	}
+	sim, err := proxy.NewSimulator(cfg.Routes, pols)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return ExitUsage
+	}
+	in, err := q.Input(time.Now())
+	if err != nil {
+		fmt.Fprintf(stderr, "portier policy test: %v\n", err)
+		return ExitUsage
+	}
+	res, err := sim.Simulate(*route, in)
+	if err != nil {
+		fmt.Fprintf(stderr, "portier policy test: %v\n", err)
+		return ExitUsage
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(res)
+	} else {
+		fmt.Fprintf(stdout, "route: %s\n%s", res.Route, res.Decision.Explain())
+		if res.Observed != nil {
+			fmt.Fprintf(stdout, "\nreport-only policy would decide:\n%s", res.Observed.Explain())
+		}
+	}
+	if res.Decision.Outcome.Allowed() {
+		return ExitOK
+	}
+	return ExitFail
+}
+
+// SimQuery is a what-if request as the CLI flags and the API's JSON spell it.
+type SimQuery struct {
+	Email       string `json:"email"`
+	Groups      string `json:"groups"`
+	IdP         string `json:"idp"`
+	MFAAge      string `json:"mfa_age"`
+	DeviceTrust string `json:"device_trust"`
+	Ownership   string `json:"ownership"`
+	Platform    string `json:"platform"`
+	Compliant   bool   `json:"compliant"`
+	Checks      string `json:"checks"`
+	IP          string `json:"ip"`
+	Country     string `json:"country"`
+	At          string `json:"at"`
+	Method      string `json:"method"`
+}
+
+// FieldError names the query field at fault.
+type FieldError struct{ Field, Msg string }
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Input turns the query into a policy input for a signed-in user.
+func (q SimQuery) Input(now time.Time) (policy.Input, error) {
+	in := policy.Input{Authenticated: true, Email: q.Email, IdP: q.IdP, Method: strings.ToUpper(q.Method), Country: strings.ToUpper(q.Country)}
+	in.UserID = q.Email
+	if q.Groups != "" {
+		in.Groups = strings.Split(q.Groups, ",")
+	}
+	in.Now = now
+	if q.At != "" {
+		t, err := time.Parse(time.RFC3339, q.At)
+		if err != nil {
+			return in, &FieldError{"at", "must be an RFC 3339 time such as 2026-11-27T09:30:00+01:00"}
+		}
+		in.Now = t
+	}
+	if q.MFAAge != "" {
+		d, err := time.ParseDuration(q.MFAAge)
+		if err != nil || d < 0 {
+			return in, &FieldError{"mfa_age", "must be a duration such as 5m"}
+		}
+		in.MFAAt = in.Now.Add(-d)
+	}
+	if q.IP != "" {
+		ip, err := netip.ParseAddr(q.IP)
+		if err != nil {
+			return in, &FieldError{"ip", fmt.Sprintf("%q is not an IP address", q.IP)}
+		}
+		in.IP = ip.Unmap()
+	}
+	in.Device.Ownership = store.OwnershipUnmanaged
+	if q.Ownership != "" {
+		o, err := store.ParseOwnership(q.Ownership)
+		if err != nil {
+			return in, &FieldError{"ownership", err.Error()}
+		}
+		in.Device.Ownership = o
+	}
+	if q.DeviceTrust != "" {
+		t, err := store.ParseTrust(q.DeviceTrust)
+		if err != nil {
+			return in, &FieldError{"device_trust", err.Error()}
+		}
+		in.Device.ID, in.Device.Trust, in.Device.Managed, in.Device.LastSeen = "what-if-device", t, true, in.Now
+		in.Device.Platform, in.Device.Compliant = q.Platform, q.Compliant
+		if q.Checks != "" {
+			in.Device.PassingChecks = strings.Split(q.Checks, ",")
+		}
+	}
+	return in, nil
+}

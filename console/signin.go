@@ -1,0 +1,213 @@
+package console
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/identity"
+)
+
+// maxFormBytes bounds the sign-in forms' bodies.
+const maxFormBytes = 64 << 10
+
+// signInRoutes serves sign-in, security keys, step-up and sign-out under
+// /auth/ (none of them when the console has no identity service). Every
+// POST passes the same-origin check and its handler checks a CSRF token.
+func (c *Console) signInRoutes() {
+	if c.opts.Identity == nil {
+		return
+	}
+	a := c.engine.Group("/auth")
+	a.GET("/sign_in", c.signInPage)
+	a.GET("/oidc/:id/start", c.oidcStart)
+	a.GET("/oidc/callback", c.oidcCallback)
+	a.POST("/password", c.sameOrigin, c.passwordSubmit)
+	a.POST("/webauthn/login/begin", c.sameOrigin, c.loginBegin)
+	a.POST("/webauthn/login/finish", c.sameOrigin, c.loginFinish)
+	a.GET("/step_up", c.stepUpPage)
+	a.POST("/webauthn/step_up/begin", c.sameOrigin, c.stepUpBegin)
+	a.POST("/webauthn/step_up/finish", c.sameOrigin, c.stepUpFinish)
+	a.GET("/security_keys", c.securityKeysPage)
+	a.POST("/security_keys", c.sameOrigin, c.securityKeysSubmit)
+	a.POST("/webauthn/register/begin", c.sameOrigin, c.registerBegin)
+	a.POST("/webauthn/register/finish", c.sameOrigin, c.registerFinish)
+	a.POST("/sign_out", c.sameOrigin, c.signOut)
+	a.GET("/signed_out", c.signedOutPage)
+}
+
+// signInPage shows the ways to sign in. A browser that is signed in goes on
+// to rd at once (this is how route hosts get their hand-off); with idp= it
+// goes straight to that provider.
+func (c *Console) signInPage(g *gin.Context) {
+	id := c.opts.Identity
+	rd, idp := g.Query("rd"), g.Query("idp")
+	if sess, _, ok := c.session(g); ok && (idp == "" || sess.IdP == idp) {
+		dest, err := id.Continue(g.Request.Context(), sess, rd)
+		if err != nil {
+			c.renderError(g, "Sign-in", err)
+			return
+		}
+		g.Header("Cache-Control", "no-store")
+		g.Redirect(http.StatusFound, dest)
+		return
+	}
+	flow := c.flowCookie(g)
+	if idp != "" && id.HasProvider(idp) {
+		c.startProvider(g, idp, rd, flow)
+		return
+	}
+	c.renderSignIn(g, http.StatusOK, flow, rd, "", nil)
+}
+
+func (c *Console) renderSignIn(g *gin.Context, status int, flow, rd, email string, err error) {
+	id := c.opts.Identity
+	d := pageData{Title: "Sign in", CSRF: identity.CSRFToken(flow), RD: rd, Email: email,
+		Providers: id.Providers(), WebAuthn: id.WebAuthnAvailable()}
+	d.Local = len(d.Providers) == 0 || id.HasLocalAccounts()
+	if err != nil {
+		d.Error = apperr.ToBody(err).Error.Message
+		if status >= 500 {
+			c.opts.Log.Error("console: sign-in failed", "err", err)
+		}
+	}
+	c.renderPage(g, status, "sign_in", d)
+}
+
+func (c *Console) oidcStart(g *gin.Context) {
+	c.startProvider(g, g.Param("id"), g.Query("rd"), c.flowCookie(g))
+}
+
+func (c *Console) startProvider(g *gin.Context, idp, rd, flow string) {
+	dest, err := c.opts.Identity.StartOIDC(g.Request.Context(), idp, rd, flow, client(g))
+	if err != nil {
+		c.renderSignIn(g, apperr.Status(err), flow, rd, "", err)
+		return
+	}
+	g.Header("Cache-Control", "no-store")
+	g.Redirect(http.StatusFound, dest)
+}
+
+// oidcCallback is where identity providers send the browser back.
+func (c *Console) oidcCallback(g *gin.Context) {
+	cb := identity.OIDCCallback{State: g.Query("state"), Code: g.Query("code"), Error: g.Query("error")}
+	si, err := c.opts.Identity.FinishOIDC(g.Request.Context(), cb, cookieValue(g, identity.FlowCookie), client(g))
+	if err != nil {
+		c.renderError(g, "Sign-in did not work", err)
+		return
+	}
+	c.setSession(g, si)
+	g.Header("Cache-Control", "no-store")
+	g.Redirect(http.StatusFound, si.Redirect)
+}
+
+// passwordSubmit is the local-account form.
+func (c *Console) passwordSubmit(g *gin.Context) {
+	g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, maxFormBytes)
+	flow := cookieValue(g, identity.FlowCookie)
+	rd, email := g.PostForm("rd"), g.PostForm("email")
+	if !csrfOK(g, flow) {
+		c.renderSignIn(g, http.StatusForbidden, c.flowCookie(g), rd, email,
+			apperr.New(apperr.Forbidden, "This sign-in page expired. Please enter your password again."))
+		return
+	}
+	res, err := c.opts.Identity.SignInPassword(g.Request.Context(), email, g.PostForm("password"), rd, flow, client(g))
+	if err != nil {
+		c.renderSignIn(g, apperr.Status(err), flow, rd, email, err)
+		return
+	}
+	if res.Pending != "" {
+		c.renderPage(g, http.StatusOK, "mfa", pageData{Title: "Confirm it is you", CSRF: identity.CSRFToken(flow),
+			Pending: res.Pending, RD: rd})
+		return
+	}
+	c.setSession(g, res.SignIn)
+	c.goTo(g, res.SignIn.Redirect)
+}
+
+// stepUpPage asks for a security-key check, then goes back to rd.
+func (c *Console) stepUpPage(g *gin.Context) {
+	rd := g.Query("rd")
+	sess, cookie, ok := c.session(g)
+	if !ok {
+		g.Redirect(http.StatusFound, "/auth/sign_in?"+url.Values{"rd": {g.Request.URL.RequestURI()}}.Encode())
+		return
+	}
+	d := pageData{Title: "Confirm with your security key", CSRF: identity.CSRFToken(cookie), RD: rd, SignedIn: true,
+		HasKeys: len(c.opts.Identity.Credentials(sess.UserID)) > 0, StepUpURL: g.Request.URL.RequestURI()}
+	if !c.opts.Identity.WebAuthnAvailable() {
+		d.Error, d.HasKeys = apperr.ToBody(identityUnavailable()).Error.Message, true
+	}
+	c.renderPage(g, http.StatusOK, "step_up", d)
+}
+
+// securityKeysPage lists the user's keys and registers new ones.
+func (c *Console) securityKeysPage(g *gin.Context) {
+	sess, cookie, ok := c.session(g)
+	if !ok {
+		g.Redirect(http.StatusFound, "/auth/sign_in?"+url.Values{"rd": {g.Request.URL.RequestURI()}}.Encode())
+		return
+	}
+	c.renderKeys(g, http.StatusOK, sess.UserID, sess.Email, cookie, g.Query("rd"), "", c.opts.Identity.Fresh(sess))
+}
+
+func (c *Console) renderKeys(g *gin.Context, status int, userID, email, cookie, rd, msg string, fresh bool) {
+	id := c.opts.Identity
+	d := pageData{Title: "Security keys", CSRF: identity.CSRFToken(cookie), Email: email, SignedIn: true,
+		Keys: id.Credentials(userID), WebAuthn: id.WebAuthnAvailable(), Fresh: fresh, Error: msg,
+		SelfURL: g.Request.URL.RequestURI()}
+	if rd != "" {
+		u, _ := id.CheckRedirect(rd)
+		d.Continue = u.String()
+	}
+	c.renderPage(g, status, "keys", d)
+}
+
+// securityKeysSubmit removes a key (adding one is the WebAuthn XHR).
+func (c *Console) securityKeysSubmit(g *gin.Context) {
+	g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, maxFormBytes)
+	sess, cookie, ok := c.session(g)
+	if !ok || !csrfOK(g, cookie) {
+		c.renderError(g, "Security keys", apperr.New(apperr.Forbidden, "Your session ended or this page expired. Sign in again."))
+		return
+	}
+	if g.PostForm("action") != "delete" {
+		c.renderError(g, "Security keys", apperr.New(apperr.Invalid, "Unknown action."))
+		return
+	}
+	if err := c.opts.Identity.DeleteCredential(g.Request.Context(), sess, g.PostForm("id"), client(g)); err != nil {
+		c.renderKeys(g, apperr.Status(err), sess.UserID, sess.Email, cookie, "", apperr.ToBody(err).Error.Message, c.opts.Identity.Fresh(sess))
+		return
+	}
+	g.Redirect(http.StatusSeeOther, "/auth/security_keys")
+}
+
+// signOut ends the console session and every route session handed off
+// from it.
+func (c *Console) signOut(g *gin.Context) {
+	g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, maxFormBytes)
+	cookie := cookieValue(g, identity.SessionCookie)
+	if cookie != "" {
+		if !csrfOK(g, cookie) {
+			c.renderError(g, "Sign out", apperr.New(apperr.Forbidden, "This page expired. Reload it and sign out again."))
+			return
+		}
+		if err := c.opts.Identity.SignOut(g.Request.Context(), cookie, client(g)); err != nil {
+			c.renderError(g, "Sign out", err)
+			return
+		}
+	}
+	http.SetCookie(g.Writer, identity.ClearSessionCookie())
+	g.Redirect(http.StatusSeeOther, "/auth/signed_out")
+}
+
+func (c *Console) signedOutPage(g *gin.Context) {
+	c.renderPage(g, http.StatusOK, "message", pageData{Title: "You are signed out",
+		Notice: "You signed out of Portier and of every application you opened through it.",
+		Link:   "/auth/sign_in", LinkText: "Sign in again"})
+}
+
+func identityUnavailable() error {
+	return apperr.New(apperr.Unavailable, "Security keys are unavailable on this Portier (it must be reached by a host name). Contact your administrator.")
+}

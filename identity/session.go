@@ -1,0 +1,94 @@
+package identity
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"time"
+
+	"github.com/portier/portier/store"
+)
+
+// SessionCookie is the name of Portier's session cookie, on the console and
+// on every route host. The __Host- prefix makes browsers insist on Secure,
+// Path=/ and no Domain, so one host's cookie never reaches another.
+const SessionCookie = "__Host-portier_session"
+
+// Session lifetimes.
+const (
+	SessionIdle     = 8 * time.Hour  // ends after this long without a request
+	SessionAbsolute = 24 * time.Hour // ends this long after sign-in, whatever happens
+	// lastSeenGranularity bounds how often a request writes LastSeen.
+	LastSeenGranularity = time.Minute
+)
+
+// NewSessionSecret returns a cookie value with 256 bits of entropy and the
+// store id it maps to (its SHA-256); only the id is ever stored.
+func NewSessionSecret() (cookie, id string) {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	cookie = base64.RawURLEncoding.EncodeToString(b)
+	return cookie, HashSecret(cookie)
+}
+
+// HashSecret is how cookie values and one-time codes are stored.
+func HashSecret(s string) string {
+	h := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(h[:])
+}
+
+// SessionCookieFor returns the Set-Cookie for a session secret.
+func SessionCookieFor(value string, expires time.Time) *http.Cookie {
+	return &http.Cookie{Name: SessionCookie, Value: value, Path: "/", Expires: expires,
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+}
+
+// ClearSessionCookie returns a Set-Cookie that removes the session cookie.
+func ClearSessionCookie() *http.Cookie {
+	return &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
+}
+
+// Live returns the session for a cookie value if it is still valid at now:
+// within its absolute and idle lifetimes, and (for a route host's session)
+// its console session still exists — so signing out or revoking a session
+// ends its children on the very next request.
+func Live(st *store.Store, cookie string, now time.Time) (*store.Session, bool) {
+	if cookie == "" {
+		return nil, false
+	}
+	s, ok := st.Session(HashSecret(cookie))
+	if !ok || !now.Before(s.ExpiresAt) || now.Sub(s.LastSeen) > SessionIdle {
+		return nil, false
+	}
+	if s.ParentID != "" {
+		if _, ok := st.Session(s.ParentID); !ok {
+			return nil, false
+		}
+	}
+	return s, true
+}
+
+// EndSession deletes a console session and every route session handed off
+// from it, in one write.
+func EndSession(ctx context.Context, st *store.Store, id string) error {
+	ops := []store.Op{store.Delete(store.KindSession, id)}
+	for _, c := range st.ChildSessions(id) {
+		ops = append(ops, store.Delete(store.KindSession, c.ID))
+	}
+	return st.Write(ctx, ops...)
+}
+
+// EndUserSessions signs a user out everywhere.
+func EndUserSessions(ctx context.Context, st *store.Store, userID string) error {
+	var ops []store.Op
+	for _, s := range st.SessionsOf(userID) {
+		ops = append(ops, store.Delete(store.KindSession, s.ID))
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	return st.Write(ctx, ops...)
+}

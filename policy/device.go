@@ -1,0 +1,196 @@
+package policy
+
+import (
+	"strings"
+
+	"github.com/portier/portier/store"
+	"gopkg.in/yaml.v3"
+)
+
+var deviceKeys = []string{"trust", "ownership", "platform", "compliant", "check", "id", "seen_within", "managed"}
+
+// device compiles `device: {...}`: each key is its own condition and all
+// must hold, so reasons name each failing one separately.
+func (p *parser) device(f field) []*leaf {
+	fs, ok := p.fields(f.val, "device criterion")
+	if !ok {
+		return nil
+	}
+	if len(fs) == 0 {
+		p.errorf(p.resolve(f.val), "device needs at least one of %s", strings.Join(deviceKeys, ", "))
+		return nil
+	}
+	var out []*leaf
+	for _, g := range fs {
+		switch g.key {
+		case "trust":
+			out = append(out, p.trust(g)...)
+		case "ownership":
+			out = append(out, p.ownership(g)...)
+		case "platform":
+			out = append(out, p.setCriterion(g, kPlatform, true, "is", "in")...)
+		case "id":
+			out = append(out, p.setCriterion(g, kDeviceID, false, "is", "in")...)
+		case "compliant", "managed":
+			b, _ := p.boolean(g.val, "device "+g.key)
+			k := kCompliant
+			if g.key == "managed" {
+				k = kManaged
+			}
+			out = append(out, &leaf{kind: k, b: b})
+		case "check":
+			names, _, ok := p.strList(g.val, "device check")
+			if ok {
+				for _, n := range names {
+					out = append(out, &leaf{kind: kCheck, check: n})
+				}
+			}
+		case "seen_within":
+			d, _ := p.duration(g.val, "device seen_within")
+			out = append(out, &leaf{kind: kSeenWithin, dur: d})
+		default:
+			p.unknownKey(g, "device criterion", deviceKeys...)
+		}
+	}
+	return out
+}
+
+// trust compiles `trust: {gte|lte|is: level}`; gte and lte together give a range.
+func (p *parser) trust(f field) []*leaf {
+	fs, ok := p.opFields(f, "", "gte", "lte", "is")
+	if !ok {
+		return nil
+	}
+	l := &leaf{kind: kTrust, lo: store.TrustUntrusted, hi: store.TrustHigh}
+	for _, g := range fs {
+		v := p.resolve(g.val)
+		s, ok := p.str(v, "trust "+g.key)
+		if !ok {
+			return nil
+		}
+		t, err := store.ParseTrust(s)
+		if err != nil {
+			p.errorf(v, "%v", err)
+			return nil
+		}
+		switch g.key {
+		case "gte":
+			l.lo = max(l.lo, t)
+		case "lte":
+			l.hi = min(l.hi, t)
+		case "is":
+			if len(fs) > 1 {
+				p.errorf(g.keyPos, "trust is cannot be combined with gte or lte")
+				return nil
+			}
+			l.lo, l.hi = t, t
+		}
+	}
+	if l.lo > l.hi {
+		p.errorf(p.resolve(f.val), "trust range is empty: nothing is both %s or higher and %s or lower", l.lo, l.hi)
+		return nil
+	}
+	return []*leaf{l}
+}
+
+func (p *parser) ownership(f field) []*leaf {
+	g, ok := p.oneOp(f, "is", "is", "in")
+	if !ok {
+		return nil
+	}
+	vals, nodes, ok := p.values(g, "ownership")
+	if !ok {
+		return nil
+	}
+	for i, v := range vals {
+		o, err := store.ParseOwnership(v)
+		if err != nil {
+			p.errorf(nodes[i], "%v", err)
+			continue
+		}
+		vals[i] = string(o)
+	}
+	return []*leaf{{kind: kOwnership, set: newStrSet(vals, false), strs: vals}}
+}
+
+var timeKeys = []string{"weekdays", "from", "to", "tz"}
+
+// timeWindow compiles `time: {weekdays, from, to, tz}`.
+func (p *parser) timeWindow(f field) []*leaf {
+	fs, ok := p.fields(f.val, "time criterion")
+	if !ok {
+		return nil
+	}
+	w := &window{days: allDays, loc: nil}
+	var fromNode, toNode *yaml.Node
+	before := len(p.errs)
+	for _, g := range fs {
+		switch g.key {
+		case "weekdays":
+			names, nodes, ok := p.strList(g.val, "weekdays")
+			if !ok {
+				continue
+			}
+			w.days = 0
+			for i, n := range names {
+				m, err := parseDays(n)
+				if err != nil {
+					p.errorf(nodes[i], "%v", err)
+				}
+				w.days |= m
+			}
+		case "from", "to":
+			v := p.resolve(g.val)
+			s, ok := p.str(v, "time "+g.key)
+			if !ok {
+				continue
+			}
+			m, err := parseClock(s, g.key == "to")
+			if err != nil {
+				p.errorf(v, "%v", err)
+				continue
+			}
+			if g.key == "from" {
+				w.from, fromNode = m, g.keyPos
+			} else {
+				w.to, toNode = m, g.keyPos
+			}
+		case "tz":
+			v := p.resolve(g.val)
+			if s, ok := p.str(v, "tz"); ok {
+				loc, err := loadLocation(s)
+				if err != nil {
+					p.errorf(v, "%v", err)
+				}
+				w.loc = loc
+			}
+		default:
+			p.unknownKey(g, "time criterion", timeKeys...)
+		}
+	}
+	if len(p.errs) > before {
+		return nil
+	}
+	switch {
+	case fromNode == nil && toNode == nil:
+		if !hasKey(fs, "weekdays") {
+			p.errorf(p.resolve(f.val), "time needs weekdays, or from and to")
+			return nil
+		}
+	case fromNode == nil:
+		p.errorf(toNode, "time has to but no from")
+		return nil
+	case toNode == nil:
+		p.errorf(fromNode, "time has from but no to")
+		return nil
+	case w.from == w.to:
+		p.errorf(toNode, "time from and to are equal; the window would be empty (use weekdays alone for whole days)")
+		return nil
+	default:
+		w.clock = true
+	}
+	if w.loc == nil {
+		w.loc, _ = loadLocation("UTC")
+	}
+	return []*leaf{{kind: kTime, win: w}}
+}

@@ -1,0 +1,103 @@
+package proxy
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/portier/portier/policy"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the proxy's Prometheus metrics.
+type Metrics struct {
+	decisions *prometheus.CounterVec
+	rules     *prometheus.CounterVec
+}
+
+// NewMetrics registers the proxy's metrics on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		decisions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portier_decisions_total",
+			Help: "Access decisions by route, outcome and whether they were report-only (would-be) decisions.",
+		}, []string{"route", "outcome", "report_only"}),
+		rules: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "portier_decision_rules_total",
+			Help: "Rules that decided an access decision, by rule id and outcome.",
+		}, []string{"rule", "outcome"}),
+	}
+	reg.MustRegister(m.decisions, m.rules)
+	return m
+}
+
+func (m *Metrics) count(route string, dec policy.Decision, reportOnly bool) {
+	if m == nil {
+		return
+	}
+	ro := "false"
+	if reportOnly {
+		ro = "true"
+	}
+	out := dec.Outcome.String()
+	m.decisions.WithLabelValues(route, out, ro).Inc()
+	for _, r := range dec.Rules {
+		m.rules.WithLabelValues(r, out).Inc()
+	}
+}
+
+// logDecision writes the decision log entry: always for denials and
+// step-ups, for allows at the configured sample rate.
+func (p *Proxy) logDecision(r *http.Request, req *request, dec policy.Decision) {
+	p.opts.Metrics.count(req.rt.from, dec, false)
+	if dec.Outcome.Allowed() && !p.sampled() {
+		return
+	}
+	p.writeLog(r, req, dec, false)
+}
+
+// reportOnly logs what a report-only policy would have decided.
+func (p *Proxy) reportOnly(req *request, dec policy.Decision) {
+	p.opts.Metrics.count(req.rt.from, dec, true)
+	if dec.Outcome.Allowed() && !p.sampled() {
+		return
+	}
+	p.writeLog(nil, req, dec, true)
+}
+
+func (p *Proxy) sampled() bool {
+	rate := p.opts.SampleAllows
+	switch {
+	case rate <= 0:
+		return false
+	case rate >= 1:
+		return true
+	}
+	n := p.sample.Add(1)
+	return float64(n%1000) < rate*1000
+}
+
+func (p *Proxy) writeLog(r *http.Request, req *request, dec policy.Decision, reportOnly bool) {
+	reasons := make([]string, 0, len(dec.Reasons))
+	for _, rs := range dec.Reasons {
+		reasons = append(reasons, rs.Code)
+	}
+	attrs := []slog.Attr{
+		slog.Time("at", req.in.Now),
+		slog.String("route", req.rt.from+req.rt.prefix),
+		slog.String("policy", req.rt.policy.ID),
+		slog.String("outcome", dec.Outcome.String()),
+		slog.Bool("report_only", reportOnly),
+		slog.Any("rules", dec.Rules),
+		slog.Any("reasons", reasons),
+		slog.String("user", req.in.Email),
+		slog.String("device", req.in.Device.ID),
+		slog.String("trust", req.in.Device.Trust.String()),
+		slog.String("ip", req.in.IP.String()),
+		slog.String("method", req.in.Method),
+		slog.String("path", req.in.Path),
+	}
+	if req.devNote != "" {
+		attrs = append(attrs, slog.String("device_note", req.devNote))
+	}
+	p.opts.Log.LogAttrs(nil, slog.LevelInfo, "decision", attrs...)
+}

@@ -1,0 +1,242 @@
+package proxy_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/portier/portier/assertion"
+	"github.com/portier/portier/ca"
+	"github.com/portier/portier/config"
+	"github.com/portier/portier/identity"
+	"github.com/portier/portier/policy"
+	"github.com/portier/portier/proxy"
+	"github.com/portier/portier/store"
+	"github.com/portier/portier/store/storetest"
+)
+
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// seen is what the upstream received.
+type seen struct {
+	mu  sync.Mutex
+	req *http.Request
+}
+
+func (s *seen) last() *http.Request { s.mu.Lock(); defer s.mu.Unlock(); return s.req }
+
+// env is a proxy under test: a real store, CA, signer and TLS listener in
+// front of a real upstream.
+type env struct {
+	t        *testing.T
+	st       *store.Store
+	ca       *ca.CA
+	signer   *assertion.Signer
+	clk      *clock
+	p        *proxy.Proxy
+	srv      *httptest.Server
+	upstream *httptest.Server
+	got      *seen
+	logs     *strings.Builder
+	logMu    *sync.Mutex
+}
+
+const testPolicies = `
+policies:
+  - id: staff
+    allow:
+      or:
+        - id: managed-staff
+          and:
+            - group: {has: staff}
+            - device: {trust: {gte: medium}}
+  - id: stepup
+    allow:
+      and:
+        - group: {has: staff}
+        - mfa: {max_age: 10m}
+  - id: byod
+    allow:
+      and:
+        - group: {has: staff}
+    restrictions: [read_only, block_downloads, no_store]
+  - id: staff-v2
+    mode: report-only
+    shadows: staff
+    allow:
+      and:
+        - group: {has: admins}
+`
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	b  *strings.Builder
+}
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{t: t, st: storetest.OpenBolt(t), clk: &clock{t: time.Now().Truncate(time.Second)}, got: &seen{}, logs: &strings.Builder{}, logMu: &sync.Mutex{}}
+	log := slog.New(slog.NewJSONHandler(lockedWriter{e.logMu, e.logs}, nil))
+	var err error
+	e.ca, err = ca.New(context.Background(), ca.Options{Store: e.st, Keys: &ca.FileKeyStore{Dir: t.TempDir()}, Clock: e.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.signer, err = assertion.New(context.Background(), assertion.Options{Store: e.st, Clock: e.clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.upstream = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		e.got.mu.Lock()
+		e.got.req = r.Clone(context.Background())
+		e.got.mu.Unlock()
+		switch r.URL.Path {
+		case "/report.pdf":
+			w.Header().Set("Content-Disposition", `attachment; filename="report.pdf"`)
+			w.Header().Set("Content-Type", "application/pdf")
+		}
+		w.Header().Set("Cache-Control", "max-age=600")
+		io.WriteString(w, "upstream says hi")
+	}))
+	t.Cleanup(e.upstream.Close)
+	e.p = proxy.New(proxy.Options{Store: e.st, CA: e.ca, Signer: e.signer, Clock: e.clk.Now, Log: log,
+		ExternalURL: "https://portier.localhost", SampleAllows: 1})
+	pols, err := policy.Parse("test.yaml", []byte(testPolicies))
+	if err != nil {
+		t.Fatal(err)
+	}
+	route := func(from, pol string) proxy.Route {
+		return proxy.Route{Route: config.Route{From: from, To: e.upstream.URL, Policy: pol}}
+	}
+	if err := e.p.Load([]proxy.Route{
+		route("https://wiki.localhost", "staff"),
+		route("https://wiki.localhost/admin", "stepup"),
+		route("https://files.localhost", "byod"),
+		route("https://new.localhost", "staff-v2"),
+	}, pols); err != nil {
+		t.Fatal(err)
+	}
+	e.srv = httptest.NewUnstartedServer(e.p)
+	e.srv.Config.ConnContext = proxy.ConnContext
+	e.srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	e.srv.StartTLS()
+	t.Cleanup(e.srv.Close)
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go e.p.Run(ctx)
+	return e
+}
+
+// session creates a signed-in session and returns its cookie value.
+func (e *env) session(email string, groups ...string) (string, *store.Session) {
+	cookie, id := identity.NewSessionSecret()
+	now := e.clk.Now()
+	s := &store.Session{ID: id, UserID: "usr_" + strings.Split(email, "@")[0], Email: email, Groups: groups, IdP: "local",
+		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(identity.SessionAbsolute)}
+	if err := e.st.Write(context.Background(), store.Put(s)); err != nil {
+		e.t.Fatal(err)
+	}
+	return cookie, s
+}
+
+// device enrolls a device with a trust level and returns a client
+// certificate for it, issued by Portier's CA.
+func (e *env) device(id string, trust store.Trust, own store.Ownership) tls.Certificate {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	csr, _ := x509.ParseCertificateRequest(der)
+	chain, err := e.ca.IssueDevice(context.Background(), csr, id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	d := &store.Device{ID: id, Ownership: own, State: store.DeviceActive, Trust: trust, Platform: "linux",
+		CertSerial: chain[0].SerialNumber.String(), LastSeen: e.clk.Now()}
+	if err := e.st.Write(context.Background(), store.Put(d)); err != nil {
+		e.t.Fatal(err)
+	}
+	var raw [][]byte
+	for _, c := range chain {
+		raw = append(raw, c.Raw)
+	}
+	return tls.Certificate{Certificate: raw, PrivateKey: key, Leaf: chain[0]}
+}
+
+// client returns an HTTPS client to the proxy, presenting cert if given,
+// that does not follow redirects.
+func (e *env) client(cert *tls.Certificate) *http.Client {
+	tlsCfg := &tls.Config{InsecureSkipVerify: true}
+	if cert != nil {
+		tlsCfg.Certificates = []tls.Certificate{*cert}
+	}
+	return &http.Client{
+		Transport:     &http.Transport{TLSClientConfig: tlsCfg, DialTLSContext: nil, Proxy: nil, ForceAttemptHTTP2: false},
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Timeout:       10 * time.Second,
+	}
+}
+
+// get sends a request for host+path to the proxy's listener.
+func (e *env) do(c *http.Client, method, rawURL, cookie string, hdr map[string]string) (*http.Response, string) {
+	e.t.Helper()
+	u, _ := url.Parse(rawURL)
+	target := e.srv.URL + u.RequestURI()
+	req, _ := http.NewRequest(method, target, nil)
+	req.Host = u.Host
+	req.Header.Set("Accept", "text/html")
+	if cookie != "" {
+		req.AddCookie(&http.Cookie{Name: identity.SessionCookie, Value: cookie})
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		e.t.Fatalf("%s %s: %v", method, rawURL, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func (e *env) jwks() assertion.JWKS {
+	var set assertion.JWKS
+	if err := json.Unmarshal(e.signer.JWKS(), &set); err != nil {
+		e.t.Fatal(err)
+	}
+	return set
+}
+
+func (e *env) logText() string { e.logMu.Lock(); defer e.logMu.Unlock(); return e.logs.String() }

@@ -1,0 +1,136 @@
+package proxy
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/portier/portier/policy"
+	"github.com/portier/portier/store"
+)
+
+// liveSet tracks forwarded requests that are still open, so that a lost
+// access (signed out, certificate revoked, device quarantined, posture
+// dropped) closes streaming responses and WebSockets within a second.
+type liveSet struct {
+	next atomic.Uint64
+	m    sync.Map // uint64 -> *liveReq
+}
+
+type liveReq struct {
+	req     *request
+	cookie  string
+	started time.Time
+	cancel  context.CancelFunc
+	mu      sync.Mutex
+	conn    interface{ Close() error } // a hijacked (WebSocket) connection
+}
+
+func (l *liveSet) add(p *Proxy, req *request, cancel context.CancelFunc) uint64 {
+	id := l.next.Add(1)
+	l.m.Store(id, &liveReq{req: req, started: req.in.Now, cancel: cancel})
+	return id
+}
+
+func (l *liveSet) remove(id uint64) { l.m.Delete(id) }
+
+func (l *liveSet) attach(id uint64, c interface{ Close() error }) {
+	if v, ok := l.m.Load(id); ok {
+		lr := v.(*liveReq)
+		lr.mu.Lock()
+		lr.conn = c
+		lr.mu.Unlock()
+	}
+}
+
+// Run re-evaluates open requests older than a second, every second, and
+// prunes the assertion cache every minute, until ctx ends.
+func (p *Proxy) Run(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	var ticks int
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			now := p.opts.Clock()
+			p.reevaluate(now)
+			if ticks++; ticks%60 == 0 {
+				p.cache.prune(now)
+			}
+		}
+	}
+}
+
+func (p *Proxy) reevaluate(now time.Time) {
+	p.live.m.Range(func(_, v any) bool {
+		lr := v.(*liveReq)
+		if now.Sub(lr.started) < time.Second {
+			return true
+		}
+		if !p.stillAllowed(lr.req, now) {
+			lr.cancel()
+			lr.mu.Lock()
+			if lr.conn != nil {
+				lr.conn.Close()
+			}
+			lr.mu.Unlock()
+			p.opts.Log.Info("proxy: closed an open connection: access lost", "route", lr.req.rt.from, "email", lr.req.session.Email)
+		}
+		return true
+	})
+}
+
+// stillAllowed rebuilds the request's facts from the current state and
+// evaluates the route's policy again.
+func (p *Proxy) stillAllowed(old *request, now time.Time) bool {
+	s, ok := p.opts.Store.Session(old.session.ID)
+	if !ok || !now.Before(s.ExpiresAt) {
+		return false
+	}
+	if s.ParentID != "" {
+		if _, ok := p.opts.Store.Session(s.ParentID); !ok {
+			return false
+		}
+	}
+	req := &request{rt: old.rt, session: s, in: old.in}
+	if old.device != nil {
+		if p.opts.Store.IsRevoked(old.serial) {
+			req.device = nil
+		} else if d, ok := p.opts.Store.Device(old.device.ID); ok && d.State != store.DeviceRetired && d.State != store.DeviceWiped {
+			req.device = d
+		}
+	}
+	req.in.Now = now
+	in := &req.in
+	in.Groups, in.MFAAt = s.Groups, s.MFAAt
+	if d := req.device; d != nil {
+		in.Device = policy.Device{ID: d.ID, Trust: d.Trust, Ownership: d.Ownership, Platform: d.Platform,
+			Compliant: d.Compliant, Managed: true, PassingChecks: d.PassingChecks, LastSeen: d.LastSeen}
+	} else {
+		in.Device = policy.Device{Ownership: store.OwnershipUnmanaged}
+	}
+	return p.decide(req).Outcome.Allowed()
+}
+
+// hijackWatch hands a hijacked connection to the live set so it can be
+// closed when access is lost.
+type hijackWatch struct {
+	http.ResponseWriter
+	onHijack func(interface{ Close() error })
+}
+
+func (h *hijackWatch) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	c, rw, err := http.NewResponseController(h.ResponseWriter).Hijack()
+	if err == nil {
+		h.onHijack(c)
+	}
+	return c, rw, err
+}
+
+func (h *hijackWatch) Unwrap() http.ResponseWriter { return h.ResponseWriter }

@@ -1,0 +1,142 @@
+package proxy
+
+import (
+	"context"
+	"crypto/x509"
+	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/netip"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/portier/portier/assertion"
+	"github.com/portier/portier/policy"
+	"github.com/portier/portier/store"
+)
+
+// DeviceVerifier checks a TLS client certificate chain against Portier's CA.
+type DeviceVerifier interface {
+	VerifyClient(chain []*x509.Certificate, now time.Time) (deviceID, serial string, err error)
+}
+
+// Options are the proxy's dependencies.
+type Options struct {
+	Store       *store.Store
+	CA          DeviceVerifier
+	Signer      *assertion.Signer
+	Clock       func() time.Time
+	Log         *slog.Logger
+	ExternalURL string // the console: sign-in and step-up live there
+	GeoIP       policy.GeoIP
+	// SampleAllows is the fraction of allow decisions logged (denials are
+	// always logged); 0 logs none, 1 all.
+	SampleAllows float64
+	Metrics      *Metrics
+}
+
+// Proxy serves route hosts.
+type Proxy struct {
+	opts     Options
+	table    atomic.Pointer[table]
+	cache    assertionCache
+	live     liveSet
+	bufs     *bufferPool
+	sample   atomic.Uint64
+	touching sync.Map // session ids with an activity write in flight
+}
+
+// New returns a proxy with no routes; Load gives it some.
+func New(opts Options) *Proxy {
+	p := &Proxy{opts: opts, bufs: newBufferPool()}
+	p.table.Store(&table{hosts: map[string][]*route{}})
+	return p
+}
+
+// Load compiles routes and policies and swaps them in atomically: the next
+// request sees them, in-flight requests finish with the old ones.
+func (p *Proxy) Load(routes []Route, policies []*policy.Policy) error {
+	t, err := compile(routes, policies, newTransport, p.reverseProxy)
+	if err != nil {
+		return err
+	}
+	for _, rs := range t.hosts {
+		for _, rt := range rs {
+			if rt.policy.Mode == policy.ReportOnly && rt.enforced == nil {
+				p.opts.Log.Warn("route's policy is report-only and shadows no policy: every signed-in user is let through while it is observed",
+					"route", rt.from+rt.prefix, "policy", rt.policy.ID)
+			}
+		}
+	}
+	p.table.Store(t)
+	return nil
+}
+
+// Handles reports whether host is a route host.
+func (p *Proxy) Handles(host string) bool {
+	_, ok := p.table.Load().hosts[host]
+	return ok
+}
+
+// RouteFor returns the route origin+prefix serving a URL, "" if none. The
+// console uses it to accept only post-sign-in destinations that are routes.
+func (p *Proxy) RouteFor(u *url.URL) string {
+	if u == nil || u.Scheme != "https" {
+		return ""
+	}
+	rt := p.table.Load().match(strings.ToLower(u.Hostname()), u.Path)
+	if rt == nil || rt.from != "https://"+u.Host {
+		return ""
+	}
+	return rt.from + rt.prefix
+}
+
+// reverseProxy builds the upstream handler of a route.
+func (p *Proxy) reverseProxy(rt *route, up *url.URL, tr http.RoundTripper) http.Handler {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(up)
+			pr.SetXForwarded()
+			pr.Out.Host = up.Host
+		},
+		Transport:      tr,
+		BufferPool:     p.bufs,
+		FlushInterval:  -1,
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   p.upstreamError,
+		ErrorLog:       slog.NewLogLogger(p.opts.Log.Handler(), slog.LevelDebug),
+	}
+}
+
+// bufferPool is httputil.BufferPool over sync.Pool with 32 KiB buffers.
+type bufferPool struct{ p sync.Pool }
+
+func newBufferPool() *bufferPool {
+	return &bufferPool{p: sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}}
+}
+func (b *bufferPool) Get() []byte  { return *(b.p.Get().(*[]byte)) }
+func (b *bufferPool) Put(v []byte) { b.p.Put(&v) }
+
+func clientIP(r *http.Request) netip.Addr {
+	ap, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return ap.Addr().Unmap()
+}
+
+type ctxKey int
+
+const restrictKey ctxKey = 0
+
+func withRestrictions(ctx context.Context, rs policy.Restrictions) context.Context {
+	return context.WithValue(ctx, restrictKey, rs)
+}
+
+func restrictionsOf(ctx context.Context) policy.Restrictions {
+	rs, _ := ctx.Value(restrictKey).(policy.Restrictions)
+	return rs
+}

@@ -1,0 +1,191 @@
+package proxy
+
+import (
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/portier/portier/identity"
+	"github.com/portier/portier/policy"
+	"github.com/portier/portier/store"
+)
+
+// Paths Portier answers itself on every route host.
+const (
+	callbackPath = "/.portier/callback"
+	signOutPath  = "/.portier/sign_out"
+)
+
+// request is what one request resolved to, shared by the decision, the log
+// and the re-evaluation of long-lived connections.
+type request struct {
+	rt      *route
+	session *store.Session
+	device  *store.Device
+	serial  string // device certificate serial, "" when none
+	devNote string // why a presented device credential was not accepted
+	in      policy.Input
+}
+
+// ServeHTTP is the proxy's hot path.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	host := hostOnly(r.Host)
+	rt := p.table.Load().match(host, r.URL.Path)
+	if rt == nil {
+		http.Error(w, "404 no application is configured at this address", http.StatusNotFound)
+		return
+	}
+	cookie := sessionCookie(r)
+	stripRequest(r)
+	switch r.URL.Path {
+	case callbackPath:
+		p.callback(w, r, host)
+		return
+	case signOutPath:
+		p.signOut(w, r, cookie)
+		return
+	}
+	now := p.opts.Clock()
+	req := &request{rt: rt}
+	req.session, _ = identity.Live(p.opts.Store, cookie, now)
+	if req.session == nil {
+		p.signIn(w, r, rt)
+		return
+	}
+	p.identifyDevice(r, req, now)
+	p.fillInput(req, r, now)
+	dec := p.decide(req)
+	p.logDecision(r, req, dec)
+	switch dec.Outcome {
+	case policy.Allow, policy.AllowRestricted:
+		p.touch(req.session, now)
+		p.forward(w, r, req, dec)
+	case policy.StepUp:
+		p.stepUp(w, r, dec)
+	default:
+		p.deny(w, r, req, dec, http.StatusForbidden)
+	}
+}
+
+// decide evaluates the route's policy. For a report-only policy the decision
+// is logged as what would have happened, and what the policy shadows (or, if
+// nothing, "allow") is enforced.
+func (p *Proxy) decide(req *request) policy.Decision {
+	dec, observed := req.rt.decide(&req.in)
+	if observed != nil {
+		p.reportOnly(req, *observed)
+	}
+	return dec
+}
+
+// decide is the route's decision for in: what is enforced and, when the
+// route's policy is report-only, what it would have decided. The proxy and
+// the what-if simulator both call it, so they cannot disagree.
+func (rt *route) decide(in *policy.Input) (enforced policy.Decision, observed *policy.Decision) {
+	dec := rt.policy.Evaluate(in)
+	if rt.policy.Mode != policy.ReportOnly {
+		return dec, nil
+	}
+	if rt.enforced != nil {
+		return rt.enforced.Evaluate(in), &dec
+	}
+	if !in.Authenticated {
+		return policy.Decision{Outcome: policy.Deny, Policy: rt.policy.ID,
+			Reasons: []policy.Reason{{Code: "session", Message: "You are not signed in.", Remediation: "Sign in."}}}, &dec
+	}
+	return policy.Decision{Outcome: policy.Allow, Policy: rt.policy.ID, Rules: []string{rt.policy.ID + "/report-only"}}, &dec
+}
+
+func (p *Proxy) fillInput(req *request, r *http.Request, now time.Time) {
+	s := req.session
+	in := &req.in
+	in.Authenticated = true
+	in.UserID, in.Email, in.Groups, in.IdP, in.MFAAt = s.UserID, s.Email, s.Groups, s.IdP, s.MFAAt
+	in.IP = clientIP(r)
+	if p.opts.GeoIP != nil {
+		in.Country = p.opts.GeoIP.Country(in.IP)
+	}
+	in.Now, in.Method, in.Path = now, r.Method, r.URL.Path
+	if d := req.device; d != nil {
+		in.Device = policy.Device{ID: d.ID, Trust: d.Trust, Ownership: d.Ownership, Platform: d.Platform,
+			Compliant: d.Compliant, Managed: true, PassingChecks: d.PassingChecks, LastSeen: d.LastSeen}
+	} else {
+		in.Device = policy.Device{Ownership: store.OwnershipUnmanaged}
+	}
+}
+
+// sessionCookie returns Portier's session cookie value, "" if none.
+func sessionCookie(r *http.Request) string {
+	c, err := r.Cookie(identity.SessionCookie)
+	if err != nil {
+		return ""
+	}
+	return c.Value
+}
+
+// stripRequest removes what a client must not be able to send upstream:
+// any X-Portier-* header (the proxy sets its own) and Portier's cookie.
+func stripRequest(r *http.Request) {
+	for k := range r.Header {
+		if len(k) >= 10 && strings.EqualFold(k[:10], "X-Portier-") {
+			delete(r.Header, k)
+		}
+	}
+	cookies := r.Header.Values("Cookie")
+	if len(cookies) == 0 {
+		return
+	}
+	r.Header.Del("Cookie")
+	for _, line := range cookies {
+		var kept []string
+		for _, part := range strings.Split(line, ";") {
+			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
+			if name != identity.SessionCookie && strings.TrimSpace(part) != "" {
+				kept = append(kept, strings.TrimSpace(part))
+			}
+		}
+		if len(kept) > 0 {
+			r.Header.Add("Cookie", strings.Join(kept, "; "))
+		}
+	}
+}
+
+// signIn sends a browser to the console to sign in and come back; other
+// clients get 401.
+func (p *Proxy) signIn(w http.ResponseWriter, r *http.Request, rt *route) {
+	if !wantsHTML(r) {
+		w.Header().Set("WWW-Authenticate", `Portier realm="`+rt.from+`"`)
+		http.Error(w, "401 sign in through Portier first", http.StatusUnauthorized)
+		return
+	}
+	q := url.Values{"rd": {requestURL(r)}}
+	if rt.idp != "" {
+		q.Set("idp", rt.idp)
+	}
+	http.Redirect(w, r, p.opts.ExternalURL+"/auth/sign_in?"+q.Encode(), http.StatusFound)
+}
+
+// stepUp sends the browser to the console's MFA ceremony and back.
+func (p *Proxy) stepUp(w http.ResponseWriter, r *http.Request, dec policy.Decision) {
+	if !wantsHTML(r) {
+		http.Error(w, "401 this request needs a recent security-key check; open it in a browser", http.StatusUnauthorized)
+		return
+	}
+	http.Redirect(w, r, p.opts.ExternalURL+"/auth/step_up?"+url.Values{"rd": {requestURL(r)}}.Encode(), http.StatusFound)
+}
+
+func wantsHTML(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.Contains(r.Header.Get("Accept"), "text/html")
+}
+
+func requestURL(r *http.Request) string {
+	return "https://" + r.Host + r.URL.RequestURI()
+}
+
+func hostOnly(h string) string {
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		h = h[:i]
+	}
+	return strings.ToLower(strings.TrimSuffix(h, "."))
+}

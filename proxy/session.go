@@ -1,0 +1,102 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/portier/portier/identity"
+	"github.com/portier/portier/store"
+)
+
+// touch records a session's activity at most once a minute, off the
+// request's path, so idle timeouts work without a write per request.
+func (p *Proxy) touch(s *store.Session, now time.Time) {
+	if now.Sub(s.LastSeen) < identity.LastSeenGranularity {
+		return
+	}
+	if _, busy := p.touching.LoadOrStore(s.ID, true); busy {
+		return
+	}
+	go func() {
+		defer p.touching.Delete(s.ID)
+		cp := *s
+		cp.LastSeen = now
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		// Only if it still exists: a sign-out must not be undone by a touch.
+		if _, ok := p.opts.Store.Session(s.ID); ok {
+			if err := p.opts.Store.Write(ctx, store.Put(&cp)); err != nil {
+				p.opts.Log.Warn("proxy: cannot record session activity", "err", err)
+			}
+		}
+	}()
+}
+
+// callback trades a one-time hand-off code from the console for a session
+// cookie on this route host, then goes to the hand-off's path on this host
+// (never elsewhere: no open redirect).
+func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, host string) {
+	code := r.URL.Query().Get("code")
+	now := p.opts.Clock()
+	h, ok := p.opts.Store.Handoff(identity.HashSecret(code))
+	if code == "" || !ok || h.Host != host || !now.Before(h.ExpiresAt) {
+		p.renderPage(w, http.StatusBadRequest, page{Title: "Sign-in link not valid",
+			Lead: "This sign-in link is expired, already used, or for another application. Open the application again to sign in."})
+		return
+	}
+	parent, ok := p.opts.Store.Session(h.SessionID)
+	if !ok {
+		p.renderPage(w, http.StatusBadRequest, page{Title: "Session ended", Lead: "Your session ended. Open the application again to sign in."})
+		return
+	}
+	cookie, id := identity.NewSessionSecret()
+	child := *parent
+	child.ID, child.ParentID, child.Host, child.CreatedAt, child.LastSeen = id, parent.ID, host, now, now
+	child.RefreshEnc = nil
+	err := p.opts.Store.Write(r.Context(),
+		store.Create(&store.Claim{ID: "handoff/" + h.ID, At: now}),
+		store.Delete(store.KindHandoff, h.ID),
+		store.Put(&child))
+	if errors.Is(err, store.ErrExists) {
+		p.renderPage(w, http.StatusBadRequest, page{Title: "Sign-in link already used", Lead: "Open the application again to sign in."})
+		return
+	}
+	if err != nil {
+		p.opts.Log.Error("proxy: cannot create the route session", "err", err)
+		p.unavailable(w, r, "Portier could not save your session.")
+		return
+	}
+	http.SetCookie(w, identity.SessionCookieFor(cookie, child.ExpiresAt))
+	dest := h.Path
+	if !strings.HasPrefix(dest, "/") || strings.HasPrefix(dest, "//") || strings.HasPrefix(dest, "/\\") {
+		dest = "/"
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, dest, http.StatusFound)
+}
+
+// signOut ends the route session and its console session (and so every
+// other route session), then shows the console's signed-out page.
+func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request, cookie string) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "405 sign out with POST", http.StatusMethodNotAllowed)
+		return
+	}
+	if s, ok := p.opts.Store.Session(identity.HashSecret(cookie)); ok {
+		parent := s.ID
+		if s.ParentID != "" {
+			parent = s.ParentID
+		}
+		if err := identity.EndSession(r.Context(), p.opts.Store, parent); err != nil {
+			p.opts.Log.Error("proxy: sign out failed", "err", err)
+			p.unavailable(w, r, "Portier could not end your session.")
+			return
+		}
+	}
+	http.SetCookie(w, identity.ClearSessionCookie())
+	http.Redirect(w, r, p.opts.ExternalURL+"/auth/signed_out", http.StatusSeeOther)
+}
