@@ -25,9 +25,10 @@ const MaxTTL = 5 * time.Minute
 
 // Sealer encrypts key material at rest (PostgreSQL); nil stores it as is
 // (the embedded store is a 0600 file in the 0700 data dir).
+// (Same method set as identity.Sealer.)
 type Sealer interface {
-	Seal([]byte) ([]byte, error)
-	Open([]byte) ([]byte, error)
+	Seal(plaintext, aad []byte) ([]byte, error)
+	Open(sealed, aad []byte) ([]byte, error)
 }
 
 // Options configure a Signer.
@@ -149,7 +150,7 @@ func (s *Signer) load() ([]*key, []byte, error) {
 	data := b.Data
 	if s.opts.Sealer != nil {
 		var err error
-		if data, err = s.opts.Sealer.Open(b.Data); err != nil {
+		if data, err = s.opts.Sealer.Open(b.Data, []byte(blobID)); err != nil {
 			return nil, nil, fmt.Errorf("assertion: cannot open the signing keys (wrong key password?): %w", err)
 		}
 	}
@@ -163,7 +164,7 @@ func (s *Signer) save(ctx context.Context, keys []*key, first bool) error {
 		return err
 	}
 	if s.opts.Sealer != nil {
-		if data, err = s.opts.Sealer.Seal(data); err != nil {
+		if data, err = s.opts.Sealer.Seal(data, []byte(blobID)); err != nil {
 			return err
 		}
 	}

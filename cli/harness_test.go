@@ -70,6 +70,7 @@ func start(t *testing.T, dataDir string, env map[string]string, extra ...string)
 	for time.Now().Before(deadline) {
 		select {
 		case code := <-in.done:
+			in.done <- code
 			t.Fatalf("portier serve exited with %d:\n%s\n%s", code, in.stdout, in.stderr)
 		default:
 		}

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
-	"strings"
 	"time"
 
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/policy"
 	"github.com/portier/portier/proxy"
-	"github.com/portier/portier/store"
+	"github.com/portier/portier/server"
 )
 
 func policyCmd(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
@@ -31,8 +29,8 @@ func policyCmd(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 	return ExitUsage
 }
 
-// LoadPolicies reads a config file and compiles its policies and routes
-// into a simulator; every problem names file:line.
+// LoadPolicies reads a config file and compiles its policies; every
+// problem names file:line.
 func LoadPolicies(file string) (*config.Config, []*policy.Policy, error) {
 	cfg, err := config.ReadFile(file)
 	if err != nil {
@@ -42,21 +40,8 @@ func LoadPolicies(file string) (*config.Config, []*policy.Policy, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err
 	}
-	pols, err := policy.ParsePolicies(file, &cfg.Policies)
-	if err != nil {
-		return nil, nil, err
-	}
-	ids := map[string]bool{}
-	for _, p := range pols {
-		ids[p.ID] = true
-	}
-	for i, r := range cfg.Routes {
-		if !ids[r.Policy] {
-			return nil, nil, &config.Error{File: file, Line: cfg.Line("routes", i, "policy"),
-				Msg: fmt.Sprintf("route %q names policy %q, which is not defined", r.From, r.Policy)}
-		}
-	}
-	return cfg, pols, nil
+	pols, err := server.CompilePolicies(cfg)
+	return cfg, pols, err
 }
 
 func policyLint(args []string, stdout, stderr io.Writer) int {
@@ -88,7 +73,7 @@ func policyTest(args []string, env Env, stdout, stderr io.Writer) int {
 	fs := newFlagSet("policy test", stderr)
 	file := fs.String("config", "", "config file with routes and policies (required)")
 	route := fs.String("route", "", "the URL to test, e.g. https://wiki.example.com/page (required)")
-	var q SimQuery
+	var q proxy.Query
 	fs.StringVar(&q.Email, "email", "", "the user's email")
 	fs.StringVar(&q.Groups, "groups", "", "the user's groups, comma-separated")
 	fs.StringVar(&q.IdP, "idp", "", "the identity provider id")
@@ -120,12 +105,7 @@ func policyTest(args []string, env Env, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return ExitUsage
 	}
-	in, err := q.Input(time.Now())
-	if err != nil {
-		fmt.Fprintf(stderr, "portier policy test: %v\n", err)
-		return ExitUsage
-	}
-	res, err := sim.Simulate(*route, in)
+	res, err := sim.Ask(*route, q, time.Now())
 	if err != nil {
 		fmt.Fprintf(stderr, "portier policy test: %v\n", err)
 		return ExitUsage
@@ -144,77 +124,4 @@ func policyTest(args []string, env Env, stdout, stderr io.Writer) int {
 		return ExitOK
 	}
 	return ExitFail
-}
-
-// SimQuery is a what-if request as the CLI flags and the API's JSON spell it.
-type SimQuery struct {
-	Email       string `json:"email"`
-	Groups      string `json:"groups"`
-	IdP         string `json:"idp"`
-	MFAAge      string `json:"mfa_age"`
-	DeviceTrust string `json:"device_trust"`
-	Ownership   string `json:"ownership"`
-	Platform    string `json:"platform"`
-	Compliant   bool   `json:"compliant"`
-	Checks      string `json:"checks"`
-	IP          string `json:"ip"`
-	Country     string `json:"country"`
-	At          string `json:"at"`
-	Method      string `json:"method"`
-}
-
-// FieldError names the query field at fault.
-type FieldError struct{ Field, Msg string }
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
-
-// Input turns the query into a policy input for a signed-in user.
-func (q SimQuery) Input(now time.Time) (policy.Input, error) {
-	in := policy.Input{Authenticated: true, Email: q.Email, IdP: q.IdP, Method: strings.ToUpper(q.Method), Country: strings.ToUpper(q.Country)}
-	in.UserID = q.Email
-	if q.Groups != "" {
-		in.Groups = strings.Split(q.Groups, ",")
-	}
-	in.Now = now
-	if q.At != "" {
-		t, err := time.Parse(time.RFC3339, q.At)
-		if err != nil {
-			return in, &FieldError{"at", "must be an RFC 3339 time such as 2026-11-27T09:30:00+01:00"}
-		}
-		in.Now = t
-	}
-	if q.MFAAge != "" {
-		d, err := time.ParseDuration(q.MFAAge)
-		if err != nil || d < 0 {
-			return in, &FieldError{"mfa_age", "must be a duration such as 5m"}
-		}
-		in.MFAAt = in.Now.Add(-d)
-	}
-	if q.IP != "" {
-		ip, err := netip.ParseAddr(q.IP)
-		if err != nil {
-			return in, &FieldError{"ip", fmt.Sprintf("%q is not an IP address", q.IP)}
-		}
-		in.IP = ip.Unmap()
-	}
-	in.Device.Ownership = store.OwnershipUnmanaged
-	if q.Ownership != "" {
-		o, err := store.ParseOwnership(q.Ownership)
-		if err != nil {
-			return in, &FieldError{"ownership", err.Error()}
-		}
-		in.Device.Ownership = o
-	}
-	if q.DeviceTrust != "" {
-		t, err := store.ParseTrust(q.DeviceTrust)
-		if err != nil {
-			return in, &FieldError{"device_trust", err.Error()}
-		}
-		in.Device.ID, in.Device.Trust, in.Device.Managed, in.Device.LastSeen = "what-if-device", t, true, in.Now
-		in.Device.Platform, in.Device.Compliant = q.Platform, q.Compliant
-		if q.Checks != "" {
-			in.Device.PassingChecks = strings.Split(q.Checks, ",")
-		}
-	}
-	return in, nil
 }

@@ -39,8 +39,13 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "portier serve: %v\n", err)
 		return ExitUsage
 	}
+	pols, err := server.CompilePolicies(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "portier serve: %v\n", err)
+		return ExitUsage
+	}
 	log := newLogger(cfg, stderr)
-	srv, err := server.Start(ctx, server.Options{Config: cfg, Log: log, Clock: time.Now, Getenv: env, Banner: stdout})
+	srv, err := server.Start(ctx, server.Options{Config: cfg, Policies: pols, Log: log, Clock: time.Now, Getenv: env, Banner: stdout})
 	if err != nil {
 		log.Error("cannot start", "err", err)
 		fmt.Fprintf(stderr, "portier serve: %v\n", err)

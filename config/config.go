@@ -16,18 +16,19 @@ import (
 
 // Config is the whole of Portier's settings.
 type Config struct {
-	ExternalURL       string    `yaml:"external_url"`
-	Listen            string    `yaml:"listen"`
-	DataDir           string    `yaml:"data_dir"`
-	Store             string    `yaml:"store"`
-	MetricsListen     string    `yaml:"metrics_listen"`
-	TLS               TLS       `yaml:"tls"`
-	CA                CA        `yaml:"ca"`
-	Log               Log       `yaml:"log"`
-	IdentityProviders []IdP     `yaml:"identity_providers"`
-	Routes            []Route   `yaml:"routes"`
-	Policies          yaml.Node `yaml:"policies"`
-	Demo              *bool     `yaml:"demo"`
+	ExternalURL       string      `yaml:"external_url"`
+	Listen            string      `yaml:"listen"`
+	DataDir           string      `yaml:"data_dir"`
+	Store             string      `yaml:"store"`
+	MetricsListen     string      `yaml:"metrics_listen"`
+	TLS               TLS         `yaml:"tls"`
+	CA                CA          `yaml:"ca"`
+	Log               Log         `yaml:"log"`
+	DecisionLog       DecisionLog `yaml:"decision_log"`
+	IdentityProviders []IdP       `yaml:"identity_providers"`
+	Routes            []Route     `yaml:"routes"`
+	Policies          yaml.Node   `yaml:"policies"`
+	Demo              *bool       `yaml:"demo"`
 
 	// File is the config file read, "" when none; Root is its YAML tree,
 	// kept so later checks can name the line of a value.
@@ -46,6 +47,13 @@ type TLS struct {
 type CA struct {
 	DeviceCertLifetime Duration `yaml:"device_cert_lifetime"`
 	KeyPasswordFile    string   `yaml:"key_password_file"`
+}
+
+// DecisionLog tunes the proxy's decision log.
+type DecisionLog struct {
+	// SampleAllows is the fraction of allow decisions logged (0 to 1);
+	// denials and step-ups are always logged.
+	SampleAllows float64 `yaml:"sample_allows"`
 }
 
 // Log chooses the log format and level.

@@ -122,6 +122,9 @@ func (c *Config) Validate() error {
 	if (c.TLS.CertFile == "") != (c.TLS.KeyFile == "") {
 		return c.errAt("tls needs both cert_file and key_file, or neither", []any{"tls"})
 	}
+	if c.DecisionLog.SampleAllows < 0 || c.DecisionLog.SampleAllows > 1 {
+		return c.errAt("decision_log.sample_allows must be between 0 and 1", []any{"decision_log", "sample_allows"})
+	}
 	switch c.Log.Format {
 	case "json", "text":
 	default:

@@ -26,13 +26,15 @@ const (
 	PermTokensRead  Permission = "tokens:read"
 	PermTokensWrite Permission = "tokens:write"
 	PermAuditRead   Permission = "audit:read"
+	// PermPolicySimulate runs the what-if simulator (reads policies only).
+	PermPolicySimulate Permission = "policy:simulate"
 )
 
 var perms = map[string]map[Permission]bool{
-	RoleOwner:    {PermTokensRead: true, PermTokensWrite: true, PermAuditRead: true},
-	RoleAdmin:    {PermTokensRead: true, PermAuditRead: true},
-	RoleHelpdesk: {},
-	RoleAuditor:  {PermAuditRead: true, PermTokensRead: true},
+	RoleOwner:    {PermTokensRead: true, PermTokensWrite: true, PermAuditRead: true, PermPolicySimulate: true},
+	RoleAdmin:    {PermTokensRead: true, PermAuditRead: true, PermPolicySimulate: true},
+	RoleHelpdesk: {PermPolicySimulate: true},
+	RoleAuditor:  {PermAuditRead: true, PermTokensRead: true, PermPolicySimulate: true},
 }
 
 // ValidRole reports whether r names a console role.

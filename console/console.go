@@ -12,6 +12,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/identity"
+	"github.com/portier/portier/proxy"
 	"github.com/portier/portier/store"
 )
 
@@ -28,6 +29,11 @@ type Options struct {
 	Roots, CRL http.Handler
 	// Ready reports whether the server can serve (store reachable, CA loaded).
 	Ready func(ctx context.Context) error
+	// JWKS returns the upstream assertion keys, served at
+	// /.well-known/portier/jwks.json.
+	JWKS func() []byte
+	// Simulate answers the what-if API with the live routes and policies.
+	Simulate func(target string, q proxy.Query) (*proxy.Simulation, error)
 	// Identity signs people in (the /auth/ pages); nil serves none of them.
 	Identity *identity.Service
 }

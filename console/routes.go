@@ -17,6 +17,7 @@ func (c *Console) routes() {
 	e.GET("/setup", c.setupForm)
 	e.POST("/setup", c.setupSubmit)
 	e.GET("/api/v1/openapi.json", c.openAPI)
+	e.GET("/.well-known/portier/jwks.json", c.jwks)
 
 	api := e.Group("/api/v1", c.requireToken)
 	api.GET("/whoami", c.whoami)
@@ -24,6 +25,7 @@ func (c *Console) routes() {
 	api.POST("/tokens", c.require(PermTokensWrite), c.createToken)
 	api.DELETE("/tokens/:id", c.require(PermTokensWrite), c.deleteToken)
 	api.GET("/audit", c.require(PermAuditRead), c.listAudit)
+	api.POST("/policy/simulate", c.require(PermPolicySimulate), c.simulate)
 
 	e.NoRoute(func(g *gin.Context) {
 		g.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such page"}})

@@ -30,7 +30,7 @@ type request struct {
 
 // ServeHTTP is the proxy's hot path.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	host := hostOnly(r.Host)
+	host := HostOnly(r.Host)
 	rt := p.table.Load().match(host, r.URL.Path)
 	if rt == nil {
 		http.Error(w, "404 no application is configured at this address", http.StatusNotFound)
@@ -183,7 +183,9 @@ func requestURL(r *http.Request) string {
 	return "https://" + r.Host + r.URL.RequestURI()
 }
 
-func hostOnly(h string) string {
+// HostOnly is a Host header's lower-case host name, without port or
+// trailing dot.
+func HostOnly(h string) string {
 	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
 		h = h[:i]
 	}

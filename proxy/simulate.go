@@ -3,11 +3,14 @@ package proxy
 import (
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/policy"
+	"github.com/portier/portier/store"
 )
 
 // Simulation is the what-if result for one hypothetical request.
@@ -63,4 +66,87 @@ func (s *Simulator) Simulate(target string, in policy.Input) (*Simulation, error
 	}
 	dec, observed := rt.decide(&in)
 	return &Simulation{Route: rt.from + rt.prefix, Decision: dec, Observed: observed}, nil
+}
+
+// Query is a what-if request as the CLI flags and the API's JSON spell it.
+type Query struct {
+	Email       string `json:"email"`
+	Groups      string `json:"groups"`
+	IdP         string `json:"idp"`
+	MFAAge      string `json:"mfa_age"`
+	DeviceTrust string `json:"device_trust"`
+	Ownership   string `json:"ownership"`
+	Platform    string `json:"platform"`
+	Compliant   bool   `json:"compliant"`
+	Checks      string `json:"checks"`
+	IP          string `json:"ip"`
+	Country     string `json:"country"`
+	At          string `json:"at"`
+	Method      string `json:"method"`
+}
+
+// FieldError names the query field at fault.
+type FieldError struct{ Field, Msg string }
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+// Input turns the query into a policy input for a signed-in user.
+func (q Query) Input(now time.Time) (policy.Input, error) {
+	in := policy.Input{Authenticated: true, Email: q.Email, IdP: q.IdP, Method: strings.ToUpper(q.Method), Country: strings.ToUpper(q.Country)}
+	in.UserID = q.Email
+	if q.Groups != "" {
+		in.Groups = strings.Split(q.Groups, ",")
+	}
+	in.Now = now
+	if q.At != "" {
+		t, err := time.Parse(time.RFC3339, q.At)
+		if err != nil {
+			return in, &FieldError{"at", "must be an RFC 3339 time such as 2026-11-27T09:30:00+01:00"}
+		}
+		in.Now = t
+	}
+	if q.MFAAge != "" {
+		d, err := time.ParseDuration(q.MFAAge)
+		if err != nil || d < 0 {
+			return in, &FieldError{"mfa_age", "must be a duration such as 5m"}
+		}
+		in.MFAAt = in.Now.Add(-d)
+	}
+	if q.IP != "" {
+		ip, err := netip.ParseAddr(q.IP)
+		if err != nil {
+			return in, &FieldError{"ip", fmt.Sprintf("%q is not an IP address", q.IP)}
+		}
+		in.IP = ip.Unmap()
+	}
+	in.Device.Ownership = store.OwnershipUnmanaged
+	if q.Ownership != "" {
+		o, err := store.ParseOwnership(q.Ownership)
+		if err != nil {
+			return in, &FieldError{"ownership", err.Error()}
+		}
+		in.Device.Ownership = o
+	}
+	if q.DeviceTrust != "" {
+		t, err := store.ParseTrust(q.DeviceTrust)
+		if err != nil {
+			return in, &FieldError{"device_trust", err.Error()}
+		}
+		in.Device.ID, in.Device.Trust, in.Device.Managed, in.Device.LastSeen = "what-if-device", t, true, in.Now
+		in.Device.Platform, in.Device.Compliant = q.Platform, q.Compliant
+		if q.Checks != "" {
+			in.Device.PassingChecks = strings.Split(q.Checks, ",")
+		}
+	}
+	return in, nil
+}
+
+// Ask answers a what-if query for target at now (unless the query names a
+// time): the CLI and the API both go through here.
+func (s *Simulator) Ask(target string, q Query, now time.Time) (*Simulation, error) {
+	in, err := q.Input(now)
+	if err != nil {
+		return nil, err
+	}
+	return s.Simulate(target, in)
 }

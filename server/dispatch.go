@@ -1,9 +1,9 @@
 package server
 
 import (
-	"net"
 	"net/http"
-	"strings"
+
+	"github.com/portier/portier/proxy"
 )
 
 // dispatch sends each request to the handler for its Host: the external
@@ -12,27 +12,25 @@ import (
 type dispatch struct {
 	consoleHost string
 	console     http.Handler
-	proxy       http.Handler // nil until routes are served
-	isRoute     func(host string) bool
+	proxy       routeHandler
 	metrics     *metrics
 }
 
-func hostOnly(h string) string {
-	if host, _, err := net.SplitHostPort(h); err == nil {
-		h = host
-	}
-	return strings.ToLower(strings.TrimSuffix(h, "."))
+// routeHandler serves the route hosts it Handles.
+type routeHandler interface {
+	http.Handler
+	Handles(host string) bool
 }
 
 func (d *dispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec := &statusRecorder{ResponseWriter: w}
-	host := hostOnly(r.Host)
+	host := proxy.HostOnly(r.Host)
 	class := "unknown"
 	switch {
 	case host == d.consoleHost:
 		class = "console"
 		d.console.ServeHTTP(rec, r)
-	case d.proxy != nil && d.isRoute(host):
+	case d.proxy.Handles(host):
 		class = "proxy"
 		d.proxy.ServeHTTP(rec, r)
 	default:

@@ -10,12 +10,18 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/portier/portier/assertion"
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/console"
+	"github.com/portier/portier/identity"
+	"github.com/portier/portier/policy"
+	"github.com/portier/portier/proxy"
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/boltstore"
 	"github.com/portier/portier/store/pgstore"
@@ -24,9 +30,11 @@ import (
 // Options are what Start needs besides the config.
 type Options struct {
 	Config *config.Config
-	Log    *slog.Logger
-	Clock  func() time.Time
-	Getenv func(string) string
+	// Policies are the config's compiled policies (CompilePolicies).
+	Policies []*policy.Policy
+	Log      *slog.Logger
+	Clock    func() time.Time
+	Getenv   func(string) string
 	// Banner receives the human first-run lines (console URL, root
 	// fingerprint, set-up link); nil means the log only.
 	Banner io.Writer
@@ -39,6 +47,11 @@ type Server struct {
 	backend store.Backend
 	store   *store.Store
 	ca      *ca.CA
+	signer  *assertion.Signer
+	ident   *identity.Service
+	proxy   *proxy.Proxy
+	sim     atomic.Pointer[proxy.Simulator]
+	clock   func() time.Time
 	tls     *certSource
 	http    *http.Server
 	metrics *http.Server
@@ -53,7 +66,7 @@ type Server struct {
 // and binds the listeners. Serve then serves until its context ends.
 func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	cfg := o.Config
-	s := &Server{cfg: cfg, log: o.Log}
+	s := &Server{cfg: cfg, log: o.Log, clock: o.Clock}
 	defer func() {
 		if err != nil {
 			s.close()
@@ -69,12 +82,16 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	var keys ca.KeyStore = &ca.FileKeyStore{Dir: filepath.Join(cfg.DataDir, "ca"), Log: o.Log}
+	var sealer identity.Sealer // nil: the embedded defaults (secrets stay in the 0600 data dir)
 	if cfg.Store != "" {
 		pw, err := ca.KeyPassword(o.Getenv("PORTIER_CA_KEY_PASSWORD"), cfg.CA.KeyPasswordFile)
 		if err != nil {
 			return nil, err
 		}
 		if keys, err = ca.NewSealedKeyStore(s.store, pw); err != nil {
+			return nil, err
+		}
+		if sealer, err = sharedSealer(ctx, s.store, pw); err != nil {
 			return nil, err
 		}
 	}
@@ -93,13 +110,33 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("first-run bootstrap: %w", err)
 	}
-
+	aopts := assertion.Options{Store: s.store, Clock: o.Clock, Log: o.Log}
+	if sealer != nil {
+		aopts.Sealer = sealer
+	}
+	if s.signer, err = assertion.New(ctx, aopts); err != nil {
+		return nil, err
+	}
 	m := newMetrics(s.store)
+	s.proxy = proxy.New(proxy.Options{Store: s.store, CA: s.ca, Signer: s.signer, Clock: o.Clock, Log: o.Log,
+		ExternalURL: cfg.ExternalURL, Metrics: proxy.NewMetrics(m.reg), SampleAllows: cfg.DecisionLog.SampleAllows})
+	if err := s.loadRoutes(cfg, o.Policies); err != nil {
+		return nil, err
+	}
+	s.ident, err = identity.New(identity.Options{Store: s.store, Clock: o.Clock, Log: o.Log, ExternalURL: cfg.ExternalURL,
+		IdPs: cfg.IdentityProviders, Destination: s.proxy.RouteFor, Sealer: sealer})
+	if err != nil {
+		return nil, err
+	}
 	con := console.New(console.Options{
 		Store: s.store, Log: o.Log, Clock: o.Clock, ExternalURL: cfg.ExternalURL,
 		Roots: s.ca.RootsHandler(), CRL: s.ca.CRLHandler(), Ready: s.ready,
+		Identity: s.ident, JWKS: s.signer.JWKS,
+		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
+			return s.sim.Load().Ask(target, q, o.Clock())
+		},
 	})
-	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, metrics: m}
+	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, proxy: s.proxy, metrics: m}
 	s.http = &http.Server{
 		Handler:           d,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -108,6 +145,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(o.Log.Handler(), slog.LevelDebug),
 		TLSConfig:         s.tls.config(),
+		ConnContext:       proxy.ConnContext,
 	}
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
@@ -180,6 +218,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		go func() { errc <- s.metrics.Serve(s.mln) }()
 	}
 	go s.tls.rotate(ctx)
+	go s.proxy.Run(ctx)
+	go s.signer.Run(ctx)
+	go s.ident.Run(ctx)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -236,4 +277,28 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (sto
 		return nil, err
 	}
 	return db, nil
+}
+
+// loadRoutes compiles the config's routes (and the demo app) into the proxy
+// and the what-if simulator.
+func (s *Server) loadRoutes(cfg *config.Config, pols []*policy.Policy) error {
+	routes := make([]proxy.Route, 0, len(cfg.Routes)+1)
+	for _, r := range cfg.Routes {
+		routes = append(routes, proxy.Route{Route: r})
+	}
+	all := cfg.Routes
+	if cfg.DemoEnabled() {
+		demo := config.Route{From: strings.TrimSuffix(demoURL(cfg), "/"), To: "http://demo.invalid", Policy: "demo"}
+		routes = append(routes, proxy.Route{Route: demo, Handler: &demoApp{issuer: cfg.ExternalURL, audience: demo.From, jwks: s.signer.JWKS, clock: s.clock}})
+		all = append(append([]config.Route(nil), cfg.Routes...), demo)
+	}
+	if err := s.proxy.Load(routes, pols); err != nil {
+		return err
+	}
+	sim, err := proxy.NewSimulator(all, pols)
+	if err != nil {
+		return err
+	}
+	s.sim.Store(sim)
+	return nil
 }

@@ -1,0 +1,38 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/portier/portier/identity"
+	"github.com/portier/portier/store"
+	"golang.org/x/crypto/argon2"
+)
+
+// sealSaltBlob holds the salt of the shared sealing key.
+const sealSaltBlob = "server/seal-salt"
+
+// sharedSealer seals the secrets kept in a shared PostgreSQL store (upstream
+// assertion keys, IdP refresh tokens) with AES-256-GCM under a key derived
+// by argon2id from the CA key password, so a database dump alone does not
+// reveal them. Every replica derives the same key from the same password.
+func sharedSealer(ctx context.Context, st *store.Store, password []byte) (identity.Sealer, error) {
+	b, ok := st.Blob(sealSaltBlob)
+	if !ok {
+		salt := make([]byte, 16)
+		if _, err := rand.Read(salt); err != nil {
+			return nil, err
+		}
+		err := st.Write(ctx, store.Create(&store.Blob{ID: sealSaltBlob, Data: salt}))
+		if err != nil && !errors.Is(err, store.ErrExists) {
+			return nil, fmt.Errorf("sealing key: %w", err)
+		}
+		if b, ok = st.Blob(sealSaltBlob); !ok {
+			return nil, errors.New("sealing key: salt missing after create")
+		}
+	}
+	key := argon2.IDKey(password, b.Data, 3, 64*1024, 2, 32)
+	return identity.NewAESSealer(key)
+}
