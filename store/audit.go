@@ -25,14 +25,17 @@ type AuditEvent struct {
 func (*AuditEvent) Kind() Kind    { return KindAudit }
 func (r *AuditEvent) Key() string { return r.ID }
 
-// NewAuditEvent returns an event at time at with an id that sorts by time.
-func NewAuditEvent(at time.Time, actor, action, target string) *AuditEvent {
+// TimeID returns a unique id that sorts by time: for audit events, device
+// events and anything else read in time order.
+func TimeID(at time.Time) string {
 	var r [4]byte
 	_, _ = rand.Read(r[:])
-	return &AuditEvent{
-		ID: fmt.Sprintf("%020d-%s", at.UnixNano(), hex.EncodeToString(r[:])),
-		At: at.UTC(), Actor: actor, Action: action, Target: target,
-	}
+	return fmt.Sprintf("%020d-%s", at.UnixNano(), hex.EncodeToString(r[:]))
+}
+
+// NewAuditEvent returns an event at time at with an id that sorts by time.
+func NewAuditEvent(at time.Time, actor, action, target string) *AuditEvent {
+	return &AuditEvent{ID: TimeID(at), At: at.UTC(), Actor: actor, Action: action, Target: target}
 }
 
 // Audit returns the audit events, oldest first.

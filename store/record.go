@@ -42,6 +42,26 @@ type Device struct {
 	CertSerial    string      `json:"cert_serial,omitempty"`
 	EnrolledAt    time.Time   `json:"enrolled_at,omitzero"`
 	LastSeen      time.Time   `json:"last_seen,omitzero"`
+
+	Hostname     string   `json:"hostname,omitempty"`
+	Model        string   `json:"model,omitempty"`
+	OSVersion    string   `json:"os_version,omitempty"`
+	AgentVersion string   `json:"agent_version,omitempty"`
+	Department   string   `json:"department,omitempty"`
+	Groups       []string `json:"groups,omitempty"` // device groups (from the expected-device import)
+	// WorkProfile is set for a BYOD enrollment: only the work profile is managed.
+	WorkProfile bool   `json:"work_profile,omitempty"`
+	TimeZone    string `json:"time_zone,omitempty"` // IANA zone the device reports, for working hours
+	// ProvisionStart is when provisioning began (pre-registration or code
+	// creation); ProvisionedAt is the first compliant check-in. Their
+	// difference is the "time to provision" KPI.
+	ProvisionStart time.Time `json:"provision_start,omitzero"`
+	ProvisionedAt  time.Time `json:"provisioned_at,omitzero"`
+	// Compliance escalation: when the current failing streak started and the
+	// ladder step reached (see package posture).
+	FailingSince   time.Time `json:"failing_since,omitzero"`
+	EscalationStep string    `json:"escalation_step,omitempty"`
+	RetiredAt      time.Time `json:"retired_at,omitzero"`
 }
 
 // Certificate is a certificate issued by Portier's CA. ID is the serial

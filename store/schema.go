@@ -55,7 +55,17 @@ var specs = map[Kind]kindSpec{
 	KindCredential: {decode: decoder[Credential](), indexes: map[string]*memdb.IndexSchema{
 		"user": field("user", "UserID", false),
 	}},
-	KindAuthFlow: {decode: decoder[AuthFlow]()},
+	KindAuthFlow:       {decode: decoder[AuthFlow]()},
+	KindPosture:        {decode: decoder[Posture]()},
+	KindEnrollCode:     {decode: decoder[EnrollCode]()},
+	KindExpectedDevice: {decode: decoder[ExpectedDevice]()},
+	KindAction: {decode: decoder[Action](), indexes: map[string]*memdb.IndexSchema{
+		"device": field("device", "DeviceID", false),
+		"idem":   field("idem", "IdempotencyKey", true),
+	}},
+	KindDeviceEvent: {decode: decoder[DeviceEvent](), indexes: map[string]*memdb.IndexSchema{
+		"device": field("device", "DeviceID", false),
+	}},
 	KindUser: {decode: decoder[User](), indexes: map[string]*memdb.IndexSchema{
 		"email": {Name: "email", Unique: true, AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Email", Lowercase: true}},
 	}},
