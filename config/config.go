@@ -28,7 +28,13 @@ type Config struct {
 	IdentityProviders []IdP       `yaml:"identity_providers"`
 	Routes            []Route     `yaml:"routes"`
 	Policies          yaml.Node   `yaml:"policies"`
-	Demo              *bool       `yaml:"demo"`
+	// Compliance, Privacy and PostureSources are parsed by package posture
+	// (which names file:line in its errors); Enrollment by package enrollment.
+	Compliance     yaml.Node `yaml:"compliance"`
+	Privacy        yaml.Node `yaml:"privacy"`
+	PostureSources yaml.Node `yaml:"posture_sources"`
+	Enrollment     yaml.Node `yaml:"enrollment"`
+	Demo           *bool     `yaml:"demo"`
 
 	// File is the config file read, "" when none; Root is its YAML tree,
 	// kept so later checks can name the line of a value.
