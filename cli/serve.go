@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/portier/portier/config"
@@ -51,6 +54,16 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		fmt.Fprintf(stderr, "portier serve: %v\n", err)
 		return ExitFail
 	}
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := srv.Reload(env, flags); err != nil {
+				log.Error("config reload failed; keeping the running config", "err", err)
+			}
+		}
+	}()
 	if err := srv.Serve(ctx); err != nil {
 		log.Error("server stopped", "err", err)
 		return ExitFail

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -21,6 +22,13 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, de
 			p.deny(w, r, req, dec, http.StatusForbidden)
 			return
 		}
+	}
+	if r.ContentLength > MaxRequestBody {
+		p.tooLarge(w)
+		return
+	}
+	if r.Body != nil && r.Body != http.NoBody {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBody)
 	}
 	tok, err := p.cache.get(p, req)
 	if err != nil {
@@ -58,6 +66,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, de
 	req.rt.handler.ServeHTTP(w, r.WithContext(ctx))
 }
 
+// MaxRequestBody is the largest request body the proxy forwards.
+const MaxRequestBody = 32 << 20
+
+func (p *Proxy) tooLarge(w http.ResponseWriter) {
+	p.renderPage(w, http.StatusRequestEntityTooLarge, page{Title: "Request too large",
+		Lead: "Portier forwards request bodies up to 32 MiB. Split the upload, or ask IT about a dedicated route."})
+}
+
 func isUpgrade(r *http.Request) bool {
 	return r.Header.Get("Upgrade") != "" && strings.Contains(strings.ToLower(r.Header.Get("Connection")), "upgrade")
 }
@@ -66,6 +82,11 @@ func isUpgrade(r *http.Request) bool {
 func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error) {
 	if r.Context().Err() != nil {
 		return // access was revoked or the client went away
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		p.tooLarge(w)
+		return
 	}
 	if err == errDownloadBlocked {
 		p.renderPage(w, http.StatusForbidden, page{Title: "Download blocked",

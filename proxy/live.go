@@ -22,17 +22,15 @@ type liveSet struct {
 }
 
 type liveReq struct {
-	req     *request
-	cookie  string
-	started time.Time
-	cancel  context.CancelFunc
-	mu      sync.Mutex
-	conn    interface{ Close() error } // a hijacked (WebSocket) connection
+	req    *request
+	cancel context.CancelFunc
+	mu     sync.Mutex
+	conn   interface{ Close() error } // a hijacked (WebSocket) connection
 }
 
 func (l *liveSet) add(p *Proxy, req *request, cancel context.CancelFunc) uint64 {
 	id := l.next.Add(1)
-	l.m.Store(id, &liveReq{req: req, started: req.in.Now, cancel: cancel})
+	l.m.Store(id, &liveReq{req: req, cancel: cancel})
 	return id
 }
 
@@ -47,7 +45,7 @@ func (l *liveSet) attach(id uint64, c interface{ Close() error }) {
 	}
 }
 
-// Run re-evaluates open requests older than a second, every second, and
+// Run re-evaluates every open request once a second, and
 // prunes the assertion cache every minute, until ctx ends.
 func (p *Proxy) Run(ctx context.Context) {
 	t := time.NewTicker(time.Second)
@@ -70,9 +68,6 @@ func (p *Proxy) Run(ctx context.Context) {
 func (p *Proxy) reevaluate(now time.Time) {
 	p.live.m.Range(func(_, v any) bool {
 		lr := v.(*liveReq)
-		if now.Sub(lr.started) < time.Second {
-			return true
-		}
 		if !p.stillAllowed(lr.req, now) {
 			lr.cancel()
 			lr.mu.Lock()

@@ -238,3 +238,24 @@ func TestHandoffCallback(t *testing.T) {
 		t.Errorf("child session after the parent ended = %d, want a sign-in redirect", resp.StatusCode)
 	}
 }
+
+func TestOversizedBodyRefused(t *testing.T) {
+	e := newEnv(t)
+	cookie, _ := e.session("big@example.com", "staff")
+	cert := e.device("dev_big", store.TrustHigh, store.OwnershipCorporate)
+	c := e.client(&cert)
+	req, _ := http.NewRequest("POST", e.srv.URL+"/upload", strings.NewReader(strings.Repeat("x", 33<<20)))
+	req.Host = "wiki.localhost"
+	req.AddCookie(&http.Cookie{Name: "__Host-portier_session", Value: cookie})
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusRequestEntityTooLarge {
+		t.Errorf("33 MiB body = %d, want 413", resp.StatusCode)
+	}
+	if e.got.last() != nil {
+		t.Error("the oversized request reached the upstream")
+	}
+}

@@ -1,0 +1,95 @@
+package proxy_test
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/portier/portier/config"
+	"github.com/portier/portier/policy"
+	"github.com/portier/portier/proxy"
+	"github.com/portier/portier/store"
+)
+
+// lastDecision is the newest non-report-only decision log entry.
+func lastDecision(t *testing.T, logs string) map[string]any {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(logs), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		var m map[string]any
+		if json.Unmarshal([]byte(lines[i]), &m) == nil && m["msg"] == "decision" && m["report_only"] == false {
+			return m
+		}
+	}
+	t.Fatal("no decision logged")
+	return nil
+}
+
+func TestSimulatorMatchesLive(t *testing.T) {
+	e := newEnv(t)
+	pols, err := policy.Parse("test.yaml", []byte(testPolicies))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := proxy.NewSimulator([]config.Route{
+		{From: "https://wiki.localhost", To: "http://x", Policy: "staff"},
+		{From: "https://wiki.localhost/admin", To: "http://x", Policy: "stepup"},
+		{From: "https://files.localhost", To: "http://x", Policy: "byod"},
+		{From: "https://new.localhost", To: "http://x", Policy: "staff-v2"},
+	}, pols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name, url, method string
+		groups            []string
+		trust             store.Trust
+		device            bool
+	}{
+		{"staff high", "https://wiki.localhost/", "GET", []string{"staff"}, store.TrustHigh, true},
+		{"staff low", "https://wiki.localhost/", "GET", []string{"staff"}, store.TrustLow, true},
+		{"no device", "https://wiki.localhost/", "GET", []string{"staff"}, 0, false},
+		{"not staff", "https://wiki.localhost/", "GET", []string{"sales"}, store.TrustHigh, true},
+		{"admin needs mfa", "https://wiki.localhost/admin/x", "GET", []string{"staff"}, store.TrustHigh, true},
+		{"byod post", "https://files.localhost/x", "GET", []string{"staff"}, 0, false},
+		{"report-only", "https://new.localhost/", "GET", []string{"staff"}, store.TrustHigh, true},
+	}
+	for i, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cookie, _ := e.session("sim"+string(rune('a'+i))+"@example.com", tc.groups...)
+			c := e.client(nil)
+			q := proxy.Query{Email: "sim" + string(rune('a'+i)) + "@example.com", Groups: strings.Join(tc.groups, ","), Method: tc.method}
+			if tc.device {
+				cert := e.device("dev_sim"+string(rune('a'+i)), tc.trust, store.OwnershipCorporate)
+				c = e.client(&cert)
+				q.DeviceTrust, q.Ownership = tc.trust.String(), "corporate"
+			}
+			e.do(c, tc.method, tc.url, cookie, nil)
+			live := lastDecision(t, e.logText())
+			res, err := sim.Ask(tc.url, q, e.clk.Now())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if live["outcome"] != res.Decision.Outcome.String() {
+				t.Errorf("live outcome %v, simulated %v", live["outcome"], res.Decision.Outcome)
+			}
+			var simReasons []string
+			for _, r := range res.Decision.Reasons {
+				simReasons = append(simReasons, r.Code)
+			}
+			liveReasons, _ := json.Marshal(live["reasons"])
+			simJSON, _ := json.Marshal(simReasons)
+			if simReasons == nil {
+				simJSON = []byte("[]")
+			}
+			if string(liveReasons) != string(simJSON) {
+				t.Errorf("live reasons %s, simulated %s", liveReasons, simJSON)
+			}
+			liveRules, _ := json.Marshal(live["rules"])
+			simRules, _ := json.Marshal(res.Decision.Rules)
+			if string(liveRules) != string(simRules) && !(string(liveRules) == "null" && string(simRules) == "null") {
+				t.Errorf("live rules %s, simulated %s", liveRules, simRules)
+			}
+		})
+	}
+}
