@@ -65,6 +65,14 @@ func envFrom(m map[string]string) Env { return func(k string) string { return m[
 func start(t *testing.T, dataDir string, env map[string]string, extra ...string) *instance {
 	t.Helper()
 	in := launch(t, dataDir, env, extra...)
+	waitHealthy(t, in)
+	return in
+}
+
+// waitHealthy waits until in answers /healthz over TLS trusted as a user
+// would trust it, or fails the test if it exits.
+func waitHealthy(t *testing.T, in *instance) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	insecure := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	for time.Now().Before(deadline) {
@@ -93,14 +101,13 @@ func start(t *testing.T, dataDir string, env map[string]string, extra ...string)
 			if resp, err := in.client.Get(in.url("/healthz")); err == nil {
 				resp.Body.Close()
 				if resp.StatusCode == 200 {
-					return in
+					return
 				}
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("portier serve did not become healthy:\n%s\n%s", in.stdout, in.stderr)
-	return nil
 }
 
 // bannerFingerprint is the root fingerprint printed at start, "" if not yet.
@@ -133,7 +140,13 @@ func pemFingerprint(t *testing.T, b []byte) string {
 // launch runs `portier serve` without waiting for it.
 func launch(t *testing.T, dataDir string, env map[string]string, extra ...string) *instance {
 	t.Helper()
-	in := &instance{t: t, port: freePort(t), dataDir: dataDir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan int, 1)}
+	return launchOn(t, freePort(t), dataDir, env, extra...)
+}
+
+// launchOn is launch on a given port.
+func launchOn(t *testing.T, port, dataDir string, env map[string]string, extra ...string) *instance {
+	t.Helper()
+	in := &instance{t: t, port: port, dataDir: dataDir, stdout: &syncBuffer{}, stderr: &syncBuffer{}, done: make(chan int, 1)}
 	args := append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:" + in.port,
 		"--external-url", "https://localhost:" + in.port, "--metrics-listen", "127.0.0.1:" + freePort(t)}, extra...)
 	ctx, cancel := context.WithCancel(context.Background())
