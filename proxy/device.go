@@ -46,6 +46,7 @@ const (
 // no device, with a note saying why when a credential was presented.
 func (p *Proxy) identifyDevice(r *http.Request, req *request, now time.Time) {
 	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		p.sessionDevice(req)
 		return
 	}
 	cs, _ := r.Context().Value(connKey).(*connState)
@@ -81,4 +82,19 @@ func (p *Proxy) identifyDevice(r *http.Request, req *request, now time.Time) {
 func (cs *connState) verify(v DeviceVerifier, chain []*x509.Certificate, now time.Time) {
 	cs.deviceID, cs.serial, cs.err = v.VerifyClient(chain, now)
 	cs.notAfter = chain[0].NotAfter
+}
+
+// sessionDevice is the browser-only BYOD path: the session was bound to a
+// work-profile device by its device-bound WebAuthn credential.
+func (p *Proxy) sessionDevice(req *request) {
+	id := req.session.DeviceID
+	if id == "" {
+		return
+	}
+	d, ok := p.opts.Store.Device(id)
+	if !ok || d.State == store.DeviceRetired || d.State == store.DeviceWiped {
+		req.devNote = noteRetired
+		return
+	}
+	req.device = d
 }

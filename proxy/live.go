@@ -95,7 +95,7 @@ func (p *Proxy) stillAllowed(old *request, now time.Time) bool {
 	}
 	req := &request{rt: old.rt, session: s, in: old.in}
 	if old.device != nil {
-		if p.opts.Store.IsRevoked(old.serial) {
+		if old.serial != "" && p.opts.Store.IsRevoked(old.serial) {
 			req.device = nil
 		} else if d, ok := p.opts.Store.Device(old.device.ID); ok && d.State != store.DeviceRetired && d.State != store.DeviceWiped {
 			req.device = d

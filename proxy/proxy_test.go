@@ -259,3 +259,27 @@ func TestOversizedBodyRefused(t *testing.T) {
 		t.Error("the oversized request reached the upstream")
 	}
 }
+
+func TestBrowserOnlyWorkProfileDevice(t *testing.T) {
+	e := newEnv(t)
+	cookie, s := e.session("fay@example.com", "staff")
+	d := &store.Device{ID: "dev_byod", Ownership: store.OwnershipBYOD, State: store.DeviceActive, Trust: store.TrustMedium, WorkProfile: true}
+	bound := *s
+	bound.DeviceID = d.ID
+	if err := e.st.Write(context.Background(), store.Put(d), store.Put(&bound)); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ := e.do(e.client(nil), "GET", "https://files.localhost/list", cookie, nil)
+	if resp.StatusCode != 200 || e.got.last().Header.Get("X-Portier-Device") != "dev_byod" {
+		t.Errorf("work-profile browser = %d device %q", resp.StatusCode, e.got.last().Header.Get("X-Portier-Device"))
+	}
+	retired := *d
+	retired.State = store.DeviceRetired
+	if err := e.st.Write(context.Background(), store.Put(&retired)); err != nil {
+		t.Fatal(err)
+	}
+	resp, _ = e.do(e.client(nil), "GET", "https://files.localhost/list", cookie, nil)
+	if resp.StatusCode != 200 || e.got.last().Header.Get("X-Portier-Device") != "" {
+		t.Errorf("after retirement the browser still counts as the device: %d %q", resp.StatusCode, e.got.last().Header.Get("X-Portier-Device"))
+	}
+}

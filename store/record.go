@@ -103,6 +103,11 @@ type Session struct {
 	ParentID string `json:"parent_id,omitempty"`
 	// Host is the route host a child session is valid on ("" = console).
 	Host string `json:"host,omitempty"`
+	// DeviceID is set when the browser proved possession of a device-bound
+	// WebAuthn credential (browser-only BYOD work profile): the session's
+	// requests then come from that device, unless a device certificate says
+	// otherwise.
+	DeviceID string `json:"device_id,omitempty"`
 }
 
 // User is a person known to Portier: a local account or an IdP identity
