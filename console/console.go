@@ -52,6 +52,9 @@ func New(opts Options) *Console {
 		opts.Log.Error("console: panic", "path", c.Request.URL.Path, "panic", err)
 		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": gin.H{"code": "internal", "message": "internal error"}})
 	}))
+	// Portier terminates TLS itself: the client address is the peer's, and a
+	// client-sent X-Forwarded-For is never believed.
+	_ = e.SetTrustedProxies(nil)
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false

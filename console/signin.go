@@ -29,6 +29,9 @@ func (c *Console) signInRoutes() {
 	a.GET("/step_up", c.stepUpPage)
 	a.POST("/webauthn/step_up/begin", c.sameOrigin, c.stepUpBegin)
 	a.POST("/webauthn/step_up/finish", c.sameOrigin, c.stepUpFinish)
+	a.GET("/device", c.devicePage)
+	a.POST("/webauthn/device/begin", c.sameOrigin, c.deviceBegin)
+	a.POST("/webauthn/device/finish", c.sameOrigin, c.deviceFinish)
 	a.GET("/security_keys", c.securityKeysPage)
 	a.POST("/security_keys", c.sameOrigin, c.securityKeysSubmit)
 	a.POST("/webauthn/register/begin", c.sameOrigin, c.registerBegin)
@@ -140,6 +143,19 @@ func (c *Console) stepUpPage(g *gin.Context) {
 		d.Error, d.HasKeys = apperr.ToBody(identityUnavailable()).Error.Message, true
 	}
 	c.renderPage(g, http.StatusOK, "step_up", d)
+}
+
+// devicePage asks the browser to prove it is on an enrolled work-profile
+// device (its device-bound credential), then goes back to rd.
+func (c *Console) devicePage(g *gin.Context) {
+	sess, cookie, ok := c.session(g)
+	if !ok {
+		g.Redirect(http.StatusFound, "/auth/sign_in?"+url.Values{"rd": {g.Request.URL.RequestURI()}}.Encode())
+		return
+	}
+	d := pageData{Title: "Confirm this device", CSRF: identity.CSRFToken(cookie), RD: g.Query("rd"), SignedIn: true,
+		HasKeys: c.opts.Identity.HasDeviceCredential(sess.UserID)}
+	c.renderPage(g, http.StatusOK, "device", d)
 }
 
 // securityKeysPage lists the user's keys and registers new ones.

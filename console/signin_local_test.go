@@ -193,6 +193,14 @@ func TestWebAuthnOverHTTP(t *testing.T) {
 		t.Errorf("MFAAt = %v after step-up", sess.MFAAt)
 	}
 
+	// No enrolled device: the device page says so and the ceremony does not start.
+	if p := b.get(extURL + "/auth/device?rd=/"); p.StatusCode != http.StatusOK || !strings.Contains(p.body, "No device of yours") {
+		t.Errorf("device page without a device credential: %d", p.StatusCode)
+	}
+	if p := b.postJSON(extURL+"/auth/webauthn/device/begin", csrf, map[string]string{"rd": "/"}, nil); p.StatusCode != http.StatusNotFound {
+		t.Errorf("device check without a device credential: %d %s", p.StatusCode, p.body)
+	}
+
 	// Step-up without a session goes to sign-in first.
 	if p := e.browser(t).get(extURL + "/auth/step_up?rd=/x"); p.StatusCode != http.StatusFound ||
 		!strings.HasPrefix(p.Header.Get("Location"), "/auth/sign_in?rd=") {
@@ -213,7 +221,7 @@ func TestSignInRoutesRegistered(t *testing.T) {
 	}
 	for _, want := range []string{"GET /auth/sign_in", "GET /auth/oidc/:id/start", "GET /auth/oidc/callback",
 		"POST /auth/password", "POST /auth/webauthn/login/begin", "POST /auth/webauthn/login/finish", "GET /auth/step_up",
-		"GET /auth/security_keys", "POST /auth/security_keys", "POST /auth/sign_out", "GET /auth/signed_out"} {
+		"GET /auth/security_keys", "POST /auth/security_keys", "GET /auth/device", "POST /auth/webauthn/device/finish", "POST /auth/sign_out", "GET /auth/signed_out"} {
 		if !have[want] {
 			t.Errorf("route %s missing", want)
 		}

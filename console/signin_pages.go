@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/apperr"
@@ -66,6 +67,12 @@ td form button{margin:0;padding:.2rem .6rem;width:auto}footer{margin-top:2rem;fo
 <button type="button" data-webauthn="step_up" data-rd="{{.RD}}" autofocus>Use my security key</button>
 {{else}}<p>The page you opened needs a check with a security key, and you have none yet.</p>
 <a class="button" href="/auth/security_keys?rd={{.StepUpURL}}">Register a security key</a>{{end}}
+{{template "foot" .}}{{end}}
+
+{{define "device"}}{{template "head" .}}
+{{if .HasKeys}}<p>The page you opened is available on your enrolled work device. Confirm that this browser is on it.</p>
+<button type="button" data-webauthn="device" data-rd="{{.RD}}" autofocus>Confirm this device</button>
+{{else}}<p>No device of yours is enrolled for browser access. Enroll this device with your IT department's instructions first.</p>{{end}}
 {{template "foot" .}}{{end}}
 
 {{define "keys"}}{{template "head" .}}
@@ -140,8 +147,7 @@ func (c *Console) renderError(g *gin.Context, title string, err error) {
 // a small page for another host, since a form's CSP (form-action 'self')
 // also governs redirects after the form is sent.
 func (c *Console) goTo(g *gin.Context, dest string) {
-	if dest == c.opts.Identity.Origin() || len(dest) > len(c.opts.Identity.Origin()) &&
-		dest[:len(c.opts.Identity.Origin())+1] == c.opts.Identity.Origin()+"/" {
+	if strings.HasPrefix(dest, c.opts.Identity.Origin()+"/") {
 		g.Header("Cache-Control", "no-store")
 		g.Redirect(http.StatusSeeOther, dest)
 		return

@@ -1,7 +1,7 @@
 package console
 
 // signInScript drives WebAuthn on the sign-in pages: buttons marked
-// data-webauthn="login|step_up|register" ask the server for options, turn
+// data-webauthn="login|step_up|device|register" ask the server for options, turn
 // the base64url fields into ArrayBuffers for navigator.credentials, and
 // send the answer back (base64url again) with the page's CSRF token.
 const signInScript = `
@@ -89,6 +89,9 @@ const signInScript = `
       if (kind === "login") {
         run = assert("/auth/webauthn/login/begin", "/auth/webauthn/login/finish",
           { pending: btn.getAttribute("data-pending") || "", rd: btn.getAttribute("data-rd") || "" });
+      } else if (kind === "device") {
+        run = assert("/auth/webauthn/device/begin", "/auth/webauthn/device/finish",
+          { rd: btn.getAttribute("data-rd") || "" });
       } else if (kind === "step_up") {
         run = assert("/auth/webauthn/step_up/begin", "/auth/webauthn/step_up/finish",
           { rd: btn.getAttribute("data-rd") || "" });

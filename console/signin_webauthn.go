@@ -21,6 +21,7 @@ type loginBeginRequest struct {
 	RD      string `json:"rd"`
 }
 
+// stepUpBeginRequest starts a step-up or a device check.
 type stepUpBeginRequest struct {
 	RD string `json:"rd"`
 }
@@ -124,6 +125,42 @@ func (c *Console) stepUpFinish(g *gin.Context) {
 		return
 	}
 	dest, err := c.opts.Identity.FinishStepUp(g.Request.Context(), sess, req.Ceremony, req.Credential, client(g))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.noStoreJSON(g, http.StatusOK, gin.H{"redirect": dest})
+}
+
+func (c *Console) deviceBegin(g *gin.Context) {
+	sess, ok := c.signedIn(g)
+	if !ok {
+		return
+	}
+	var req stepUpBeginRequest
+	if err := decode(g, &req); err != nil {
+		c.fail(g, err)
+		return
+	}
+	cer, err := c.opts.Identity.BeginDeviceCheck(g.Request.Context(), sess, req.RD)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	c.noStoreJSON(g, http.StatusOK, cer)
+}
+
+func (c *Console) deviceFinish(g *gin.Context) {
+	sess, ok := c.signedIn(g)
+	if !ok {
+		return
+	}
+	var req finishRequest
+	if err := decode(g, &req); err != nil {
+		c.fail(g, err)
+		return
+	}
+	_, dest, err := c.opts.Identity.FinishDeviceCheck(g.Request.Context(), sess, req.Ceremony, req.Credential, client(g))
 	if err != nil {
 		c.fail(g, err)
 		return

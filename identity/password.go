@@ -1,5 +1,3 @@
-// Package identity holds who a person is to Portier: local account
-// passwords (argon2id) and, later, OIDC sign-in and WebAuthn credentials.
 package identity
 
 import (

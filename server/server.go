@@ -124,7 +124,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.ident, err = identity.New(identity.Options{Store: s.store, Clock: o.Clock, Log: o.Log, ExternalURL: cfg.ExternalURL,
-		IdPs: cfg.IdentityProviders, Destination: s.proxy.RouteFor, Sealer: sealer})
+		IdPs: cfg.IdentityProviders, Destination: s.proxy.RouteFor, Sealer: sealer, Home: "/auth/security_keys"})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,94 @@
+package identity
+
+import (
+	"github.com/portier/portier/apperr"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// Password sign-in limits: per account (against guessing one password) and
+// per client IP (against spraying many accounts and burning CPU on
+// argon2id). Every attempt counts, right or wrong.
+const (
+	accountBurst = 5
+	accountRate  = rate.Limit(1.0 / 60) // one more attempt a minute
+	ipBurst      = 20
+	ipRate       = rate.Limit(1.0 / 3) // twenty a minute
+	// Starting sign-in flows before sign-in (each is a stored record) is
+	// limited per client IP too.
+	startBurst = 30
+	startRate  = rate.Limit(1.0 / 2)
+	// maxLimiters bounds each limiter table; idle entries go first.
+	maxLimiters = 100_000
+	// maxConcurrentHashes bounds argon2id work in flight (64 MiB each).
+	maxConcurrentHashes = 4
+)
+
+// limiter is a table of token buckets by key, driven by the injected clock.
+type limiter struct {
+	mu    sync.Mutex
+	m     map[string]*rate.Limiter
+	r     rate.Limit
+	burst int
+	max   int
+}
+
+func newLimiter(r rate.Limit, burst, max int) *limiter {
+	return &limiter{m: map[string]*rate.Limiter{}, r: r, burst: burst, max: max}
+}
+
+// allow takes one token for key at now, reporting whether there was one.
+func (l *limiter) allow(key string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	lim, ok := l.m[key]
+	if !ok {
+		if len(l.m) >= l.max {
+			l.pruneLocked(now)
+		}
+		lim = rate.NewLimiter(l.r, l.burst)
+		l.m[key] = lim
+	}
+	return lim.AllowN(now, 1)
+}
+
+// prune forgets keys whose bucket is full again (they carry no state).
+func (l *limiter) prune(now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pruneLocked(now)
+}
+
+func (l *limiter) pruneLocked(now time.Time) {
+	for k, lim := range l.m {
+		if lim.TokensAt(now) >= float64(l.burst) {
+			delete(l.m, k)
+		}
+	}
+	// Still full under a flood of fresh keys: drop an arbitrary tenth rather
+	// than grow without bound.
+	if len(l.m) >= l.max {
+		n := l.max / 10
+		for k := range l.m {
+			if n--; n < 0 {
+				break
+			}
+			delete(l.m, k)
+		}
+	}
+}
+
+func errTooMany() error {
+	return apperr.New(apperr.RateLimited, "Too many sign-in attempts. Wait a minute, then try again.")
+}
+
+// allowStart takes a token for starting a pre-sign-in flow from an IP.
+func (s *Service) allowStart(c ClientInfo) error {
+	if !s.starts.allow(c.IP, s.now()) {
+		s.log.Warn("identity: sign-in starts rate-limited", "ip", c.IP)
+		return errTooMany()
+	}
+	return nil
+}

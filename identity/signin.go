@@ -1,0 +1,122 @@
+package identity
+
+import (
+	"context"
+	"slices"
+
+	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/store"
+)
+
+// SignIn is a completed sign-in: the browser gets Cookie as its console
+// session cookie (see SessionCookieFor) and goes to Redirect.
+type SignIn struct {
+	Cookie   string
+	Session  *store.Session
+	Redirect string
+}
+
+// ClientInfo is what the audit log records about the browser.
+type ClientInfo struct {
+	IP        string
+	UserAgent string
+}
+
+// newSession returns a console session for u and its cookie value.
+func (s *Service) newSession(u *store.User, idp string, groups []string, mfa bool) (string, *store.Session) {
+	now := s.now()
+	cookie, id := NewSessionSecret()
+	sess := &store.Session{ID: id, UserID: u.ID, Email: u.Email, Groups: slices.Clone(groups), IdP: idp,
+		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(SessionAbsolute)}
+	if mfa {
+		sess.MFAAt = now
+	}
+	return cookie, sess
+}
+
+// complete stores a new session together with ops (user record, credential
+// update, the audit event) in one write, then works out where to go.
+func (s *Service) complete(ctx context.Context, cookie string, sess *store.Session, rd string, ops ...store.Op) (*SignIn, error) {
+	ops = append([]store.Op{store.Create(sess)}, ops...)
+	if err := s.st.Write(ctx, ops...); err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, err, "Portier could not save your session. Try again in a minute.")
+	}
+	dest, err := s.Continue(ctx, sess, rd)
+	if err != nil {
+		return nil, err
+	}
+	return &SignIn{Cookie: cookie, Session: sess, Redirect: dest}, nil
+}
+
+// SessionFor returns the live console session of a session cookie value.
+// A route host's session (handed off) never counts on the console. Using a
+// session records its activity at most once a minute.
+func (s *Service) SessionFor(ctx context.Context, cookie string) (*store.Session, bool) {
+	now := s.now()
+	sess, ok := Live(s.st, cookie, now)
+	if !ok || sess.ParentID != "" || sess.Host != "" {
+		return nil, false
+	}
+	if now.Sub(sess.LastSeen) >= LastSeenGranularity {
+		// Re-read just before the write: a sign-out must not be undone, nor
+		// a step-up's MFAAt overwritten.
+		if cur, still := s.st.Session(sess.ID); still {
+			cp := *cur
+			cp.LastSeen = now
+			if err := s.st.Write(ctx, store.Put(&cp)); err != nil {
+				s.log.Warn("identity: cannot record session activity", "err", err)
+			} else {
+				sess = &cp
+			}
+		}
+	}
+	return sess, true
+}
+
+// SignOut ends the session of a cookie value (a console session, or a route
+// session's console session) and every session handed off from it, and
+// audits it. An unknown or ended session is not an error: the browser is
+// signed out either way.
+func (s *Service) SignOut(ctx context.Context, cookie string, c ClientInfo) error {
+	if cookie == "" {
+		return nil
+	}
+	sess, ok := s.st.Session(HashSecret(cookie))
+	if !ok {
+		return nil
+	}
+	parent := sess
+	if sess.ParentID != "" {
+		if parent, ok = s.st.Session(sess.ParentID); !ok {
+			return s.st.Write(ctx, store.Delete(store.KindSession, sess.ID))
+		}
+	}
+	ops := endOps(s.st, parent.ID)
+	ops = append(ops, s.audit("user:"+parent.Email, "signout", parent.UserID, c.IP, map[string]string{"idp": parent.IdP}))
+	if err := s.st.Write(ctx, ops...); err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "Portier could not end your session. Try again in a minute.")
+	}
+	return nil
+}
+
+// EndSessionsOf signs a user out everywhere (every console and route
+// session) on behalf of actor (e.g. "token:tok_…"), and audits it.
+func (s *Service) EndSessionsOf(ctx context.Context, userID, actor, ip string) error {
+	ops := []store.Op{s.audit(actor, "session.ended", userID, ip, map[string]string{"scope": "all sessions of the user"})}
+	for _, x := range s.st.SessionsOf(userID) {
+		ops = append(ops, store.Delete(store.KindSession, x.ID))
+	}
+	return s.st.Write(ctx, ops...)
+}
+
+// endOps deletes a console session and its route sessions.
+func endOps(st *store.Store, id string) []store.Op {
+	ops := []store.Op{store.Delete(store.KindSession, id)}
+	for _, c := range st.ChildSessions(id) {
+		ops = append(ops, store.Delete(store.KindSession, c.ID))
+	}
+	return ops
+}
+
+// userActive reports whether a user may sign in.
+func userActive(u *store.User) bool { return u != nil && !u.Disabled }
