@@ -229,11 +229,11 @@ func (s *Service) updateFamily(ctx context.Context, id string, change func(*stor
 	}
 	cp := *cur
 	change(&cp)
-	ops := []store.Op{store.Put(&cp)}
+	ops := []store.Op{store.Update(&cp)}
 	for _, ch := range s.st.ChildSessions(id) {
 		cc := *ch
 		change(&cc)
-		ops = append(ops, store.Put(&cc))
+		ops = append(ops, store.Update(&cc))
 	}
 	return s.st.Write(ctx, append(ops, extra...)...)
 }

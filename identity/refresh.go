@@ -123,12 +123,12 @@ func (s *Service) applyRefresh(ctx context.Context, id string, sealed []byte, gr
 	cp.RefreshEnc = sealed
 	changed := !slices.Equal(cp.Groups, groups)
 	cp.Groups = slices.Clone(groups)
-	ops := []store.Op{store.Put(&cp)}
+	ops := []store.Op{store.Update(&cp)}
 	if changed {
 		for _, c := range s.st.ChildSessions(id) {
 			cc := *c
 			cc.Groups = slices.Clone(groups)
-			ops = append(ops, store.Put(&cc))
+			ops = append(ops, store.Update(&cc))
 		}
 		ops = append(ops, s.audit("system", "session.groups_updated", cur.UserID, "",
 			map[string]string{"email": cur.Email, "idp": cur.IdP}))

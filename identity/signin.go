@@ -63,7 +63,7 @@ func (s *Service) SessionFor(ctx context.Context, cookie string) (*store.Session
 		if cur, still := s.st.Session(sess.ID); still {
 			cp := *cur
 			cp.LastSeen = now
-			if err := s.st.Write(ctx, store.Put(&cp)); err != nil {
+			if err := s.st.Write(ctx, store.Update(&cp)); err != nil {
 				s.log.Warn("identity: cannot record session activity", "err", err)
 			} else {
 				sess = &cp

@@ -22,15 +22,18 @@ func (p *Proxy) touch(s *store.Session, now time.Time) {
 	}
 	go func() {
 		defer p.touching.Delete(s.ID)
-		cp := *s
+		cur, ok := p.opts.Store.Session(s.ID) // the latest record: keep a step-up's MFAAt
+		if !ok {
+			return
+		}
+		cp := *cur
 		cp.LastSeen = now
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		// Only if it still exists: a sign-out must not be undone by a touch.
-		if _, ok := p.opts.Store.Session(s.ID); ok {
-			if err := p.opts.Store.Write(ctx, store.Put(&cp)); err != nil {
-				p.opts.Log.Warn("proxy: cannot record session activity", "err", err)
-			}
+		// Update, not Put: a sign-out meanwhile must not be undone by a touch.
+		err := p.opts.Store.Write(ctx, store.Update(&cp))
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			p.opts.Log.Warn("proxy: cannot record session activity", "err", err)
 		}
 	}()
 }

@@ -19,6 +19,10 @@ type Mutation struct {
 	// Create makes the write fail with ErrExists if the record is present,
 	// for single-use codes and first-run set-up that several processes may race on.
 	Create bool
+	// Update makes the write fail with ErrNotFound if the record is absent,
+	// so a background refresh can never bring back a record that was deleted
+	// meanwhile (a signed-out session).
+	Update bool
 }
 
 // Change is a committed mutation with the sequence number it got.

@@ -119,6 +119,14 @@ func Put(r Record) Op { return encodeOp(r, false) }
 // the whole Write fails with ErrExists.
 func Create(r Record) Op { return encodeOp(r, true) }
 
+// Update writes a record only if one of its kind and id exists; otherwise
+// the whole Write fails with ErrNotFound.
+func Update(r Record) Op {
+	op := encodeOp(r, false)
+	op.m.Update = true
+	return op
+}
+
 // Delete removes a record; deleting a missing record is not an error.
 func Delete(k Kind, id string) Op { return Op{m: Mutation{Kind: k, ID: id}} }
 
@@ -214,8 +222,8 @@ func (s *Store) commit(batch []*writeReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 	changes, err := s.be.Commit(ctx, muts)
 	cancel()
-	if errors.Is(err, ErrExists) && len(live) > 1 {
-		// One request's Create failed; do not fail its neighbours with it.
+	if (errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound)) && len(live) > 1 {
+		// One request's condition failed; do not fail its neighbours with it.
 		for _, r := range live {
 			s.commit([]*writeReq{r})
 		}

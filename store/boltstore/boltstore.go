@@ -124,6 +124,9 @@ func (db *DB) Commit(_ context.Context, muts []store.Mutation) ([]store.Change, 
 			if m.Create && b.Get([]byte(m.ID)) != nil {
 				return fmt.Errorf("%s/%s: %w", m.Kind, m.ID, store.ErrExists)
 			}
+			if m.Update && b.Get([]byte(m.ID)) == nil {
+				return fmt.Errorf("%s/%s: %w", m.Kind, m.ID, store.ErrNotFound)
+			}
 			seq++
 			c := store.Change{Seq: seq, Kind: m.Kind, ID: m.ID, Value: m.Value, Deleted: m.Value == nil}
 			var err error

@@ -30,7 +30,8 @@ import (
 const (
 	sqlBump = `UPDATE portier_seq SET v = v + $1 RETURNING v`
 
-	sqlCheckAbsent = `SELECT portier_check_absent($1::text[], $2::text[])`
+	sqlCheckAbsent  = `SELECT portier_check_absent($1::text[], $2::text[])`
+	sqlCheckPresent = `SELECT portier_check_present($1::text[], $2::text[])`
 
 	// Sequences are computed from the counter this transaction just
 	// raised: the i-th mutation (ord = i+1) of n gets v - n + ord.
@@ -44,8 +45,12 @@ const (
 	sqlNotify = `SELECT pg_notify('` + notifyChannel + `', v::text) FROM portier_seq`
 )
 
-// sqlstateExists is raised by portier_check_absent (see the migrations).
-const sqlstateExists = "PT409"
+// sqlstateExists is raised by portier_check_absent, sqlstateMissing by
+// portier_check_present (see the migrations).
+const (
+	sqlstateExists  = "PT409"
+	sqlstateMissing = "PT404"
+)
 
 type recKey struct {
 	kind store.Kind
@@ -69,7 +74,7 @@ func (db *DB) Commit(ctx context.Context, muts []store.Mutation) ([]store.Change
 	// their sequence numbers in the returned changes (unused gaps for
 	// followers, which never need contiguous sequences).
 	last := make(map[recKey]int, len(muts))
-	var absentKinds, absentIDs []string
+	var absentKinds, absentIDs, presentKinds, presentIDs []string
 	for i, m := range muts {
 		if !db.kinds[m.Kind] {
 			return nil, fmt.Errorf("pgstore: unknown kind %q", m.Kind)
@@ -77,6 +82,10 @@ func (db *DB) Commit(ctx context.Context, muts []store.Mutation) ([]store.Change
 		k := recKey{m.Kind, m.ID}
 		prev, touched := last[k]
 		switch {
+		case m.Update && !touched:
+			presentKinds, presentIDs = append(presentKinds, string(m.Kind)), append(presentIDs, m.ID)
+		case m.Update && muts[prev].Value == nil:
+			return nil, fmt.Errorf("pgstore: %s/%s: %w", m.Kind, m.ID, store.ErrNotFound)
 		case !m.Create:
 		case !touched:
 			absentKinds, absentIDs = append(absentKinds, string(m.Kind)), append(absentIDs, m.ID)
@@ -100,6 +109,9 @@ func (db *DB) Commit(ctx context.Context, muts []store.Mutation) ([]store.Change
 	if len(absentIDs) > 0 {
 		b.Queue(sqlCheckAbsent, absentKinds, absentIDs)
 	}
+	if len(presentIDs) > 0 {
+		b.Queue(sqlCheckPresent, presentKinds, presentIDs)
+	}
 	b.Queue(sqlUpsert, kinds, ids, values, ords, len(muts))
 	b.Queue(sqlNotify)
 
@@ -111,6 +123,9 @@ func (db *DB) Commit(ctx context.Context, muts []store.Mutation) ([]store.Change
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == sqlstateExists {
 		return nil, fmt.Errorf("pgstore: %s: %w", pgErr.Message, store.ErrExists)
+	}
+	if errors.As(err, &pgErr) && pgErr.Code == sqlstateMissing {
+		return nil, fmt.Errorf("pgstore: %s: %w", pgErr.Message, store.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: commit: %w", err)

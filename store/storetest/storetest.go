@@ -34,6 +34,7 @@ func Run(t *testing.T, newOpener func(t *testing.T) Opener) {
 		{"RestartRebuildsReadModel", testRestart},
 		{"ConcurrentWritesAllLand", testConcurrent},
 		{"CreateRaceOneWinner", testCreateRace},
+		{"UpdateNeverResurrects", testUpdate},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newOpener(t)) })
@@ -286,5 +287,44 @@ func testCreateRace(t *testing.T, open Opener) {
 	}
 	if won != 1 {
 		t.Errorf("%d creators won, want exactly 1", won)
+	}
+}
+
+func testUpdate(t *testing.T, open Opener) {
+	be := open(t)
+	defer be.Close()
+	st := openStore(t, be)
+	defer st.Close()
+	ctx := context.Background()
+	s := &store.Session{ID: "s1", Email: "a@example.com"}
+	if err := st.Write(ctx, store.Update(s)); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Update of a missing record: err = %v, want ErrNotFound", err)
+	}
+	if err := st.Write(ctx, store.Put(s)); err != nil {
+		t.Fatal(err)
+	}
+	upd := *s
+	upd.Email = "b@example.com"
+	if err := st.Write(ctx, store.Update(&upd)); err != nil {
+		t.Fatalf("Update of a present record: %v", err)
+	}
+	if got, _ := st.Session("s1"); got.Email != "b@example.com" {
+		t.Errorf("after Update email = %q", got.Email)
+	}
+	if err := st.Write(ctx, store.Delete(store.KindSession, "s1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Write(ctx, store.Update(&upd), store.Put(&store.Blob{ID: "side"})); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Update after delete: err = %v, want ErrNotFound", err)
+	}
+	if _, ok := st.Session("s1"); ok {
+		t.Error("an Update brought a deleted record back")
+	}
+	if _, ok := st.Blob("side"); ok {
+		t.Error("a failed Update committed the rest of its transaction")
+	}
+	// In one batch: delete then update fails.
+	if err := st.Write(ctx, store.Put(s), store.Delete(store.KindSession, "s1"), store.Update(&upd)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("delete then update in one write: err = %v, want ErrNotFound", err)
 	}
 }
