@@ -5,13 +5,10 @@
 package identitytest
 
 import (
-	"context"
 	"encoding/json"
-	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -22,7 +19,7 @@ import (
 
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/store"
-	"github.com/portier/portier/store/boltstore"
+	"github.com/portier/portier/store/storetest"
 )
 
 // Clock is a settable clock. It starts at the wall clock, because the mock
@@ -51,23 +48,7 @@ func (c *Clock) Advance(d time.Duration) {
 
 // OpenStore opens a store on an embedded file in a temporary directory,
 // closed at the end of the test.
-func OpenStore(t testing.TB) *store.Store {
-	t.Helper()
-	be, err := boltstore.Open(filepath.Join(t.TempDir(), "portier.db"))
-	if err != nil {
-		t.Fatalf("boltstore.Open: %v", err)
-	}
-	st, err := store.Open(context.Background(), be, slog.New(slog.DiscardHandler))
-	if err != nil {
-		be.Close()
-		t.Fatalf("store.Open: %v", err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		be.Close()
-	})
-	return st
-}
+func OpenStore(t testing.TB) *store.Store { return storetest.OpenBolt(t) }
 
 // User is a person at the mock provider whose groups can change while a
 // test runs.
