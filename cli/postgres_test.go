@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
@@ -142,6 +143,14 @@ func TestReadyzFollowsPostgresOutage(t *testing.T) {
 	waitReady(503, 10*time.Second)
 	if resp, _ := in.do("GET", "/healthz", "", ""); resp.StatusCode != 200 {
 		t.Errorf("healthz during the outage = %d, want 200 (the process is alive)", resp.StatusCode)
+	}
+	// The proxy fails closed while it cannot follow the shared store.
+	demo, _ := http.NewRequest("GET", in.url("/"), nil)
+	demo.Host = "demo.localhost:" + in.port
+	if resp, err := in.client.Do(demo); err != nil || resp.StatusCode != 503 {
+		t.Errorf("proxy during the outage = %v %v, want 503", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 	fw.up()
 	waitReady(200, 15*time.Second)

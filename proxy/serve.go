@@ -36,6 +36,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 no application is configured at this address", http.StatusNotFound)
 		return
 	}
+	if err := p.opts.Store.LastError(); err != nil {
+		// The shared store cannot be followed: revocations made elsewhere
+		// may be missing here, so no decision can be trusted.
+		p.unavailable(w, r, "Portier cannot reach its database, so it cannot check your access.")
+		return
+	}
 	cookie := sessionCookie(r)
 	stripRequest(r)
 	switch r.URL.Path {

@@ -101,6 +101,13 @@ func (s *Store) Healthy(ctx context.Context) error {
 	if err := s.be.Ping(ctx); err != nil {
 		return err
 	}
+	return s.LastError()
+}
+
+// LastError is the backend error of the writer's last commit or catch-up,
+// nil when it succeeded. It is cheap enough for every request: the proxy
+// fails closed while the shared store cannot be followed.
+func (s *Store) LastError() error {
 	s.healthMu.Lock()
 	defer s.healthMu.Unlock()
 	return s.lastErr
@@ -232,7 +239,9 @@ func (s *Store) commit(batch []*writeReq) {
 	if err == nil {
 		err = s.apply(changes)
 	}
-	s.setHealth(err)
+	if !errors.Is(err, ErrExists) && !errors.Is(err, ErrNotFound) {
+		s.setHealth(err) // a refused condition is an answer, not an outage
+	}
 	for _, r := range live {
 		r.err <- err
 	}
