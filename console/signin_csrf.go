@@ -45,12 +45,17 @@ func (c *Console) session(g *gin.Context) (*store.Session, string, bool) {
 // sameOrigin refuses state-changing requests that a browser marks as coming
 // from another site (Sec-Fetch-Site) or another origin (Origin). Requests
 // without those headers (old browsers, scripts) still need the CSRF token.
+//
+// Our pages send Referrer-Policy: no-referrer, under which browsers send
+// "Origin: null" even on a same-origin form post; Sec-Fetch-Site (which
+// pages cannot forge) then says whether it really came from us.
 func (c *Console) sameOrigin(g *gin.Context) {
-	if site := g.GetHeader("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+	site := g.GetHeader("Sec-Fetch-Site")
+	if site != "" && site != "same-origin" {
 		c.refuseForgery(g)
 		return
 	}
-	if o := g.GetHeader("Origin"); o != "" && o != c.opts.Identity.Origin() {
+	if o := g.GetHeader("Origin"); o != "" && o != c.opts.Identity.Origin() && !(o == "null" && site == "same-origin") {
 		c.refuseForgery(g)
 		return
 	}
