@@ -1,0 +1,25 @@
+// Package posture turns device posture into the precomputed facts the
+// proxy reads: per-check compliance results, an overall Compliant flag and
+// a trust level (untrusted, low, medium, high), stored on store.Device.
+//
+// It holds:
+//
+//   - the compiled `compliance:`, `privacy:` and `posture_sources:`
+//     configuration (Parse, FromConfig, Default), with file:line errors;
+//   - a pure evaluation (Config.Evaluate) from a device, its signals and the
+//     time to check results, the escalation step and trust;
+//   - the Engine, which ingests agent reports (Ingest) and signed external
+//     observations (IngestExternal, ExternalHandler), recomputes devices
+//     when their lifecycle changes (Recompute), and moves time-driven state
+//     forward with an injected clock (Run, Tick): escalation ladders,
+//     devices going stale, and the retention purge;
+//   - privacy: the data profile of each device (Profile) that decides what
+//     the agent may collect and what the server keeps, the location rules
+//     (working hours in the device's zone, a stated purpose, bounded
+//     retention) and the employee-facing notice (Privacy, Notice.Text).
+//
+// Trust is computed when posture, policy or device state changes and when
+// time passes, never per request. docs/compliance.md and docs/privacy.md
+// are the admin documentation; the check and trust tables there are the
+// ones in checks.go and trust.go.
+package posture

@@ -1,0 +1,108 @@
+package posture
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Hours is a weekly working-hours window: weekdays and a wall-clock
+// interval [From, To) in minutes after midnight, read in the device's time
+// zone. When From > To the window wraps past midnight and belongs to the
+// day it starts on (a night shift).
+type Hours struct {
+	Days     uint8 // bit i set = time.Weekday(i) is a working day
+	From, To int
+}
+
+var dayNames = [...]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
+
+// Contains reports whether t (already in the device's zone) is within the window.
+func (h Hours) Contains(t time.Time) bool {
+	m := t.Hour()*60 + t.Minute()
+	day := func(d time.Weekday) bool { return h.Days&(1<<uint(d)) != 0 }
+	if h.From < h.To {
+		return day(t.Weekday()) && m >= h.From && m < h.To
+	}
+	if m >= h.From {
+		return day(t.Weekday())
+	}
+	return m < h.To && day((t.Weekday()+6)%7)
+}
+
+// String renders the window as "mon-fri 08:00-19:00".
+func (h Hours) String() string {
+	return h.DaysString() + " " + clock(h.From) + "-" + clock(h.To)
+}
+
+// DaysString renders the days, collapsing runs: "mon-fri", "mon,wed,fri".
+func (h Hours) DaysString() string {
+	var parts []string
+	order := [...]int{1, 2, 3, 4, 5, 6, 0} // Monday first
+	for i := 0; i < len(order); {
+		if h.Days&(1<<order[i]) == 0 {
+			i++
+			continue
+		}
+		j := i
+		for j+1 < len(order) && h.Days&(1<<order[j+1]) != 0 {
+			j++
+		}
+		if j-i >= 2 {
+			parts = append(parts, dayNames[order[i]]+"-"+dayNames[order[j]])
+		} else {
+			for k := i; k <= j; k++ {
+				parts = append(parts, dayNames[order[k]])
+			}
+		}
+		i = j + 1
+	}
+	return strings.Join(parts, ",")
+}
+
+func clock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
+
+// parseDays reads "mon", "monday" or a range "mon-fri".
+func parseDays(s string) (uint8, error) {
+	day := func(s string) (int, bool) {
+		s = strings.ToLower(strings.TrimSpace(s))
+		for i, n := range dayNames {
+			if s == n || (len(s) > 3 && strings.HasPrefix(s, n) && strings.HasSuffix(s, "day")) {
+				return i, true
+			}
+		}
+		return 0, false
+	}
+	first, last, isRange := strings.Cut(s, "-")
+	a, ok := day(first)
+	if !ok {
+		return 0, fmt.Errorf("unknown weekday %q (want mon, tue, wed, thu, fri, sat, sun or a range such as mon-fri)", s)
+	}
+	if !isRange {
+		return 1 << a, nil
+	}
+	b, ok := day(last)
+	if !ok {
+		return 0, fmt.Errorf("unknown weekday %q in range %q", last, s)
+	}
+	var m uint8
+	for d := a; ; d = (d + 1) % 7 {
+		m |= 1 << d
+		if d == b {
+			break
+		}
+	}
+	return m, nil
+}
+
+// parseClock reads "HH:MM"; "24:00" is allowed as an end.
+func parseClock(s string) (int, error) {
+	var h, m int
+	if len(s) != 5 || s[2] != ':' {
+		return 0, fmt.Errorf("time %q must be HH:MM, such as 08:00", s)
+	}
+	if _, err := fmt.Sscanf(s, "%02d:%02d", &h, &m); err != nil || h > 24 || m > 59 || (h == 24 && m != 0) {
+		return 0, fmt.Errorf("time %q must be HH:MM between 00:00 and 24:00", s)
+	}
+	return h*60 + m, nil
+}

@@ -1,0 +1,44 @@
+package posture
+
+import "github.com/portier/portier/store"
+
+// baseTrust is what a compliant, fresh device of this kind earns: full
+// management (corporate, COPE) is high; a BYOD work profile manages only
+// part of the device, so it tops out at medium.
+func baseTrust(d *store.Device) store.Trust {
+	switch {
+	case d.Ownership == store.OwnershipBYOD || d.WorkProfile:
+		return store.TrustMedium
+	case d.Ownership == store.OwnershipCorporate || d.Ownership == store.OwnershipCOPE:
+		return store.TrustHigh
+	}
+	return store.TrustUntrusted
+}
+
+// trustOf applies the trust table (docs/compliance.md), first row that
+// matches wins.
+func trustOf(d *store.Device, ev *Evaluation) (store.Trust, string) {
+	switch {
+	case d.State == store.DeviceRetired || d.State == store.DeviceWiped:
+		return store.TrustUntrusted, "the device is " + string(d.State)
+	case d.State == store.DevicePending:
+		return store.TrustUntrusted, "the device has not finished enrolling"
+	case d.State == store.DeviceQuarantined || ev.Step == StepQuarantine:
+		return store.TrustUntrusted, "the device is quarantined"
+	case baseTrust(d) == store.TrustUntrusted:
+		return store.TrustUntrusted, "the device is not managed"
+	case ev.Stale:
+		return store.TrustUntrusted, "the device has not checked in recently: its posture is unknown"
+	case stepRank(ev.Step) >= stepRank(StepBlock):
+		return store.TrustUntrusted, "non-compliant past the block step"
+	case len(ev.Policies) == 0:
+		return store.TrustLow, "no compliance policy applies to the device"
+	case ev.Step == StepLowerTrust:
+		return store.TrustLow, "non-compliant past the lower_trust step"
+	case !ev.Compliant:
+		return max(baseTrust(d)-1, store.TrustLow), "non-compliant, within grace: one level below its usual trust"
+	case baseTrust(d) == store.TrustMedium:
+		return store.TrustMedium, "compliant work profile on a personal device"
+	}
+	return store.TrustHigh, "compliant, fully managed device"
+}

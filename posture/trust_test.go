@@ -1,0 +1,92 @@
+package posture
+
+import (
+	"testing"
+	"time"
+
+	"github.com/portier/portier/posture/collect"
+	"github.com/portier/portier/store"
+)
+
+func TestTrustTable(t *testing.T) {
+	c := parseCfg(t, `
+compliance:
+  - id: p
+    platforms: [linux]
+    checks: {firewall: required, max_checkin_age: 24h}
+    grace: 72h
+    escalation: {notify: 0s, lower_trust: 24h, block: 48h, quarantine: 96h}
+`)
+	good := []collect.Signal{sig(collect.FirewallEnabled, true)}
+	bad := []collect.Signal{sig(collect.FirewallEnabled, false)}
+	failing := t0.Add(-72 * time.Hour) // grace just ended
+	tests := []struct {
+		name string
+		d    store.Device
+		sigs []collect.Signal
+		want store.Trust
+		step string
+	}{
+		{"corporate compliant", store.Device{Ownership: store.OwnershipCorporate}, good, store.TrustHigh, ""},
+		{"cope compliant", store.Device{Ownership: store.OwnershipCOPE}, good, store.TrustHigh, ""},
+		{"byod compliant", store.Device{Ownership: store.OwnershipBYOD, WorkProfile: true}, good, store.TrustMedium, ""},
+		{"corporate work profile", store.Device{Ownership: store.OwnershipCorporate, WorkProfile: true}, good, store.TrustMedium, ""},
+		{"corporate failing in grace", store.Device{Ownership: store.OwnershipCorporate}, bad, store.TrustMedium, StepGrace},
+		{"byod failing in grace", store.Device{Ownership: store.OwnershipBYOD}, bad, store.TrustLow, StepGrace},
+		{"corporate at notify", store.Device{Ownership: store.OwnershipCorporate, FailingSince: failing}, bad, store.TrustMedium, StepNotify},
+		{"corporate at lower_trust", store.Device{Ownership: store.OwnershipCorporate, FailingSince: failing.Add(-24 * time.Hour)}, bad, store.TrustLow, StepLowerTrust},
+		{"corporate at block", store.Device{Ownership: store.OwnershipCorporate, FailingSince: failing.Add(-48 * time.Hour)}, bad, store.TrustUntrusted, StepBlock},
+		{"corporate at quarantine", store.Device{Ownership: store.OwnershipCorporate, FailingSince: failing.Add(-96 * time.Hour)}, bad, store.TrustUntrusted, StepQuarantine},
+		{"stale", store.Device{Ownership: store.OwnershipCorporate, LastSeen: t0.Add(-25 * time.Hour)}, good, store.TrustUntrusted, StepGrace},
+		{"never seen", store.Device{Ownership: store.OwnershipCorporate, LastSeen: time.Time{}}, good, store.TrustUntrusted, StepGrace},
+		{"quarantined state", store.Device{Ownership: store.OwnershipCorporate, State: store.DeviceQuarantined}, good, store.TrustUntrusted, ""},
+		{"retired", store.Device{Ownership: store.OwnershipCorporate, State: store.DeviceRetired}, good, store.TrustUntrusted, ""},
+		{"wiped", store.Device{Ownership: store.OwnershipCorporate, State: store.DeviceWiped}, good, store.TrustUntrusted, ""},
+		{"pending", store.Device{Ownership: store.OwnershipCorporate, State: store.DevicePending}, good, store.TrustUntrusted, ""},
+		{"unmanaged", store.Device{Ownership: store.OwnershipUnmanaged}, good, store.TrustUntrusted, ""},
+		{"no policy", store.Device{Ownership: store.OwnershipCorporate, Platform: "macos"}, good, store.TrustLow, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d := tc.d
+			d.ID = "d"
+			if d.Platform == "" {
+				d.Platform = "linux"
+			}
+			if d.State == "" {
+				d.State = store.DeviceActive
+			}
+			if d.LastSeen.IsZero() && tc.name != "never seen" {
+				d.LastSeen = t0
+			}
+			if !d.FailingSince.IsZero() {
+				d.EscalationStep = StepGrace
+			}
+			ev := c.Evaluate(&d, tc.sigs, nil, t0)
+			if ev.Trust != tc.want || ev.Step != tc.step {
+				t.Errorf("trust %s step %q (%s), want %s step %q", ev.Trust, ev.Step, ev.TrustReason, tc.want, tc.step)
+			}
+			if ev.TrustReason == "" {
+				t.Error("no trust reason")
+			}
+		})
+	}
+}
+
+func TestLaddersMergeStrictest(t *testing.T) {
+	a := &Policy{ID: "a", Grace: 72 * time.Hour, Ladder: Ladder{Steps: []Step{{StepNotify, 0}, {StepLowerTrust, 24 * time.Hour}, {StepBlock, 72 * time.Hour}}}}
+	b := &Policy{ID: "b", Grace: 24 * time.Hour, Ladder: Ladder{Steps: []Step{{StepBlock, 12 * time.Hour}, {StepQuarantine, 48 * time.Hour}}, QueueSelectiveWipe: true}}
+	grace, l := mergeLadders([]*Policy{a, b})
+	if grace != 24*time.Hour || !l.QueueSelectiveWipe {
+		t.Fatalf("grace %s wipe %v", grace, l.QueueSelectiveWipe)
+	}
+	want := []Step{{StepNotify, 0}, {StepLowerTrust, 12 * time.Hour}, {StepBlock, 12 * time.Hour}, {StepQuarantine, 48 * time.Hour}}
+	if len(l.Steps) != len(want) {
+		t.Fatalf("steps = %+v", l.Steps)
+	}
+	for i := range want {
+		if l.Steps[i] != want[i] {
+			t.Errorf("step %d = %+v, want %+v", i, l.Steps[i], want[i])
+		}
+	}
+}
