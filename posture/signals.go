@@ -10,12 +10,12 @@ import (
 // they come from mobile agents and external MDM/EDR sources.
 const (
 	// SignalRooted is true when the device is rooted or jailbroken.
-	SignalRooted = "device.rooted"
+	SignalRooted = collect.DeviceRooted
 	// SignalLocation is the device position, "latitude,longitude" in
 	// decimal degrees. It is kept only under the location rules.
-	SignalLocation = "location.coordinates"
+	SignalLocation = collect.LocationCoordinates
 	// SignalLocationAccuracy is the radius of the position's uncertainty, in meters.
-	SignalLocationAccuracy = "location.accuracy_meters"
+	SignalLocationAccuracy = collect.LocationAccuracyMeters
 )
 
 // Signal groups a data profile or a posture source allow-list can name

@@ -125,6 +125,11 @@ const (
 	AntivirusSignaturesAgeDays = "antivirus.signatures_age_days"
 	MDMEnrolled                = "mdm.enrolled"
 	AppsInstalled              = "apps.installed"
+	// Signals no built-in collector produces yet; external sources (an
+	// existing MDM/EDR) and future mobile agents report them.
+	DeviceRooted           = "device.rooted"
+	LocationCoordinates    = "location.coordinates"
+	LocationAccuracyMeters = "location.accuracy_meters"
 )
 
 // specTable is the constant table of every signal the package can produce.
@@ -156,6 +161,9 @@ func specTable() []SignalSpec {
 		{AntivirusSignaturesAgeDays, KindInt, "windows", "age in days of the antivirus signatures"},
 		{MDMEnrolled, KindBool, "macos", "the device is enrolled in an MDM (profiles status)"},
 		{AppsInstalled, KindApps, "linux,macos,windows", "installed applications/packages: name, version, publisher"},
+		{DeviceRooted, KindBool, "external", "the device is rooted or jailbroken (reported by an external MDM/EDR)"},
+		{LocationCoordinates, KindString, "external", "\"lat,lon\"; only when the organization enabled location, within working hours"},
+		{LocationAccuracyMeters, KindInt, "external", "accuracy of location.coordinates in meters"},
 	}
 }
 
