@@ -32,6 +32,7 @@ func commands() []command {
 		{"serve", "run Portier (console, proxy, CA); with no config it runs the embedded default", serve},
 		{"version", "print version, commit and Go version", version},
 		{"policy", "lint a config's policies, or test what a request would get (what-if)", policyCmd},
+		{"agent", "the device agent: enroll this machine, run (posture, renewal, remote actions), privacy", agentCmd},
 	}
 }
 

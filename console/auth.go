@@ -28,13 +28,27 @@ const (
 	PermAuditRead   Permission = "audit:read"
 	// PermPolicySimulate runs the what-if simulator (reads policies only).
 	PermPolicySimulate Permission = "policy:simulate"
+	// Device registry: read the inventory and enrollment codes; create
+	// codes, tokens and expected devices; run non-destructive actions
+	// (lock, message, recollect, quarantine, release); run destructive
+	// ones (wipe, selective_wipe, revoke, retire); read the KPIs.
+	PermDevicesRead Permission = "devices:read"
+	PermEnrollRead  Permission = "enrollment:read"
+	PermEnrollWrite Permission = "enrollment:write"
+	PermDevicesAct  Permission = "devices:act"
+	PermDevicesWipe Permission = "devices:wipe"
+	PermKPIRead     Permission = "kpis:read"
 )
 
 var perms = map[string]map[Permission]bool{
-	RoleOwner:    {PermTokensRead: true, PermTokensWrite: true, PermAuditRead: true, PermPolicySimulate: true},
-	RoleAdmin:    {PermTokensRead: true, PermAuditRead: true, PermPolicySimulate: true},
-	RoleHelpdesk: {PermPolicySimulate: true},
-	RoleAuditor:  {PermAuditRead: true, PermTokensRead: true, PermPolicySimulate: true},
+	RoleOwner: {PermTokensRead: true, PermTokensWrite: true, PermAuditRead: true, PermPolicySimulate: true,
+		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true},
+	RoleAdmin: {PermTokensRead: true, PermAuditRead: true, PermPolicySimulate: true,
+		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true},
+	RoleHelpdesk: {PermPolicySimulate: true,
+		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermKPIRead: true},
+	RoleAuditor: {PermAuditRead: true, PermTokensRead: true, PermPolicySimulate: true,
+		PermDevicesRead: true, PermEnrollRead: true, PermKPIRead: true},
 }
 
 // ValidRole reports whether r names a console role.

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/proxy"
 	"github.com/portier/portier/store"
@@ -36,6 +37,9 @@ type Options struct {
 	Simulate func(target string, q proxy.Query) (*proxy.Simulation, error)
 	// Identity signs people in (the /auth/ pages); nil serves none of them.
 	Identity *identity.Service
+	// Enrollment is the device registry: enrollment, devices, remote
+	// actions, KPIs and the agent API; nil serves none of them.
+	Enrollment *enrollment.Service
 }
 
 // Console serves the console host.

@@ -26,6 +26,36 @@ func (c *Console) routes() {
 	api.DELETE("/tokens/:id", c.require(PermTokensWrite), c.deleteToken)
 	api.GET("/audit", c.require(PermAuditRead), c.listAudit)
 	api.POST("/policy/simulate", c.require(PermPolicySimulate), c.simulate)
+	if c.opts.Enrollment != nil {
+		api.POST("/enrollment/codes", c.require(PermEnrollWrite), c.createEnrollCode)
+		api.GET("/enrollment/codes", c.require(PermEnrollRead), c.listEnrollCodes)
+		api.DELETE("/enrollment/codes/:id", c.require(PermEnrollWrite), c.revokeEnrollCode)
+		api.POST("/enrollment/tokens", c.require(PermEnrollWrite), c.createEnrollToken)
+		api.POST("/enrollment/expected", c.require(PermEnrollWrite), c.importExpected)
+		api.GET("/enrollment/expected", c.require(PermEnrollRead), c.listExpected)
+		api.GET("/devices", c.require(PermDevicesRead), c.listDevices)
+		api.GET("/devices/:id", c.require(PermDevicesRead), c.getDevice)
+		api.GET("/devices/:id/privacy", c.require(PermDevicesRead), c.devicePrivacy)
+		api.GET("/devices/:id/actions", c.require(PermDevicesRead), c.listActions)
+		api.POST("/devices/:id/actions", c.require(PermDevicesAct), c.requestAction) // wipe, selective_wipe, revoke: also PermDevicesWipe
+		api.POST("/devices/:id/release", c.require(PermDevicesAct), c.releaseDevice)
+		api.POST("/devices/:id/retire", c.require(PermDevicesWipe), c.retireDevice)
+		api.GET("/kpis", c.require(PermKPIRead), c.kpis)
+
+		// The agent API: the enrollment code, then the device certificate, authenticates.
+		agent := e.Group("/api/v1/agent")
+		agent.POST("/enroll", c.agentEnroll)
+		dev := agent.Group("", c.requireDevice)
+		dev.POST("/renew", c.agentRenew)
+		dev.POST("/posture", c.agentPosture)
+		dev.GET("/profile", c.agentProfile)
+		dev.GET("/actions", c.agentActions)
+		dev.POST("/actions/:id/result", c.agentActionResult)
+
+		// Self-service enrollment page for signed-in users (and the page a QR code opens).
+		e.GET("/enroll", c.enrollPage)
+		e.POST("/enroll", c.enrollPageSubmit)
+	}
 
 	e.NoRoute(func(g *gin.Context) {
 		g.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such page"}})

@@ -19,8 +19,10 @@ import (
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/console"
+	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/policy"
+	"github.com/portier/portier/posture"
 	"github.com/portier/portier/proxy"
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/boltstore"
@@ -49,6 +51,8 @@ type Server struct {
 	ca      *ca.CA
 	signer  *assertion.Signer
 	ident   *identity.Service
+	enroll  *enrollment.Service
+	posture *posture.Engine
 	proxy   *proxy.Proxy
 	sim     atomic.Pointer[proxy.Simulator]
 	clock   func() time.Time
@@ -128,10 +132,13 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.startMDM(cfg, o.Clock, o.Log); err != nil {
+		return nil, err
+	}
 	con := console.New(console.Options{
 		Store: s.store, Log: o.Log, Clock: o.Clock, ExternalURL: cfg.ExternalURL,
 		Roots: s.ca.RootsHandler(), CRL: s.ca.CRLHandler(), Ready: s.ready,
-		Identity: s.ident, JWKS: s.signer.JWKS,
+		Identity: s.ident, JWKS: s.signer.JWKS, Enrollment: s.enroll,
 		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
 			return s.sim.Load().Ask(target, q, o.Clock())
 		},
@@ -221,6 +228,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.proxy.Run(ctx)
 	go s.signer.Run(ctx)
 	go s.ident.Run(ctx)
+	go s.enroll.Run(ctx)
+	go func() { _ = s.posture.Run(ctx) }()
 	var err error
 	select {
 	case <-ctx.Done():

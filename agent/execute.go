@@ -1,0 +1,189 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/portier/portier/enrollment"
+	"github.com/portier/portier/store"
+)
+
+// Action is a remote action as the server delivers it.
+type Action = store.Action
+
+// PollActions asks the server for this device's open actions, waiting up
+// to wait for one to be queued.
+func (a *Agent) PollActions(ctx context.Context, wait time.Duration) ([]*Action, error) {
+	ctx, cancel := context.WithTimeout(ctx, wait+pollGrace)
+	defer cancel()
+	var out struct {
+		Actions []*Action `json:"actions"`
+	}
+	q := url.Values{"wait": {wait.String()}}
+	if err := a.c.call(ctx, http.MethodGet, "/api/v1/agent/actions?"+q.Encode(), nil, &out); err != nil {
+		return nil, err
+	}
+	return out.Actions, nil
+}
+
+// Execute runs each delivered action at most once and reports its result.
+// An action id already in the journal is not run again: its recorded
+// result is reported again (an action interrupted by a crash is reported
+// failed). It returns ErrUnenrolled after a wipe.
+func (a *Agent) Execute(ctx context.Context, acts []*Action) error {
+	for _, act := range acts {
+		if act == nil || act.ID == "" || (act.DeviceID != "" && act.DeviceID != a.st.DeviceID) {
+			continue
+		}
+		if e, ok := a.j.get(act.ID); ok {
+			status, result := e.Status, e.Result
+			if e.State != journalDone {
+				status, result = store.ActionFailed, "interrupted: the agent stopped while running this action; it is not run again"
+				if err := a.j.record(journalEntry{ID: act.ID, State: journalDone, Status: status, Result: result, At: a.o.Clock().UTC()}); err != nil {
+					return err
+				}
+			}
+			a.o.Log.Info("agent: action already handled; reporting again", "action", act.ID, "type", act.Type)
+			if err := a.report(ctx, act.ID, status, result); err != nil {
+				return err
+			}
+			continue
+		}
+		// The id is on disk before the action starts: a crash or a
+		// re-delivery can never run it twice.
+		if err := a.j.record(journalEntry{ID: act.ID, State: journalStarted, At: a.o.Clock().UTC()}); err != nil {
+			return fmt.Errorf("agent: cannot journal action %s, not running it: %w", act.ID, err)
+		}
+		a.o.Log.Info("agent: running action", "action", act.ID, "type", act.Type)
+		status, result, unenroll := a.run(ctx, act)
+		if !(unenroll && act.Type == enrollment.ActionSelectiveWipe) { // the journal went with the work profile
+			if err := a.j.record(journalEntry{ID: act.ID, State: journalDone, Status: status, Result: result, At: a.o.Clock().UTC()}); err != nil {
+				return err
+			}
+		}
+		if err := a.report(ctx, act.ID, status, result); err != nil && !unenroll {
+			return err
+		}
+		if unenroll {
+			return ErrUnenrolled
+		}
+	}
+	return nil
+}
+
+// report sends an action's result; an action the server already closed
+// (acknowledged, or expired meanwhile) is not an error.
+func (a *Agent) report(ctx context.Context, id, status, result string) error {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	err := a.c.call(ctx, http.MethodPost, "/api/v1/agent/actions/"+url.PathEscape(id)+"/result",
+		enrollment.ActionResult{Status: status, Result: result}, nil)
+	if IsStatus(err, http.StatusConflict) || IsStatus(err, http.StatusNotFound) {
+		a.o.Log.Info("agent: the server already closed this action", "action", id, "err", err)
+		return nil
+	}
+	return err
+}
+
+// run carries out one action and says whether the agent must stop.
+func (a *Agent) run(ctx context.Context, act *Action) (status, result string, unenroll bool) {
+	ok := func(msg string) (string, string, bool) { return store.ActionAcknowledged, msg, false }
+	failed := func(err error) (string, string, bool) { return store.ActionFailed, err.Error(), false }
+	switch act.Type {
+	case enrollment.ActionLock:
+		if err := a.command(ctx, lockCommand(a.o.Platform)); err != nil {
+			return failed(fmt.Errorf("lock failed: %w", err))
+		}
+		return ok("screen locked")
+	case enrollment.ActionMessage:
+		title, text := act.Params["title"], act.Params["text"]
+		if title == "" {
+			title = "Message from IT"
+		}
+		if err := a.command(ctx, messageCommand(a.o.Platform, title, text)); err != nil {
+			a.o.Log.Warn("agent: message from IT (no desktop notification could be shown)", "title", title, "text", text, "err", err)
+			return ok("no desktop notification available; the message was written to the agent log")
+		}
+		return ok("notification shown")
+	case enrollment.ActionRecollect:
+		res, err := a.SendPosture(ctx, false)
+		if err != nil {
+			return failed(fmt.Errorf("recollect failed: %w", err))
+		}
+		return ok(fmt.Sprintf("posture sent (seq %d, accepted %v)", a.st.Seq, res.Accepted))
+	case enrollment.ActionSelectiveWipe:
+		if err := a.removeProfile(); err != nil {
+			return store.ActionFailed, "selective wipe failed: " + err.Error(), false
+		}
+		return store.ActionAcknowledged, "work profile removed: agent data, key and certificate deleted", true
+	case enrollment.ActionWipe:
+		if len(a.o.WipeCommand) == 0 {
+			return failed(errors.New("full wipe is not enabled on this device (the agent runs without a wipe command)"))
+		}
+		if err := a.command(ctx, a.o.WipeCommand); err != nil {
+			return failed(fmt.Errorf("wipe command failed: %w", err))
+		}
+		return store.ActionAcknowledged, "wipe command started", true
+	case enrollment.ActionRevoke, enrollment.ActionQuarantine:
+		return ok("carried out by the server")
+	}
+	return failed(fmt.Errorf("unknown action type %q", act.Type))
+}
+
+// command runs argv through the runner.
+func (a *Agent) command(ctx context.Context, argv []string) error {
+	if len(argv) == 0 {
+		return errors.New("no command for this platform")
+	}
+	_, err := a.o.Runner.Run(ctx, argv[0], argv[1:]...)
+	return err
+}
+
+// removeProfile deletes what the enrollment keeps: the whole work-profile
+// directory in work-profile mode, else the agent's own files.
+func (a *Agent) removeProfile() error {
+	if filepath.Base(a.dir) == WorkProfileDir {
+		return os.RemoveAll(a.dir)
+	}
+	var errs []error
+	for _, f := range profileFiles {
+		if err := os.Remove(filepath.Join(a.dir, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// lockCommand locks every session of the platform.
+func lockCommand(platform string) []string {
+	switch platform {
+	case PlatformLinux:
+		return []string{"loginctl", "lock-sessions"}
+	case PlatformMacOS:
+		return []string{"pmset", "displaysleepnow"}
+	case PlatformWindows:
+		return []string{"rundll32.exe", "user32.dll,LockWorkStation"}
+	}
+	return nil
+}
+
+// messageCommand shows a desktop notification; the text goes as an
+// argument, never through a shell or a script source.
+func messageCommand(platform, title, text string) []string {
+	switch platform {
+	case PlatformLinux:
+		return []string{"notify-send", "--urgency=critical", "--app-name=Portier", title, text}
+	case PlatformMacOS:
+		return []string{"osascript", "-e", "on run argv", "-e", "display notification (item 2 of argv) with title (item 1 of argv)", "-e", "end run", title, text}
+	case PlatformWindows:
+		return []string{"msg", "*", "/TIME:600", strings.ReplaceAll(title+": "+text, "\n", " ")}
+	}
+	return nil
+}

@@ -1,0 +1,160 @@
+package console
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/enrollment"
+	"github.com/portier/portier/store"
+)
+
+// deviceSummary is a device as the inventory lists it.
+type deviceSummary struct {
+	ID            string          `json:"id"`
+	Name          string          `json:"name,omitempty"`
+	Serial        string          `json:"serial,omitempty"`
+	Platform      string          `json:"platform,omitempty"`
+	Model         string          `json:"model,omitempty"`
+	Ownership     store.Ownership `json:"ownership"`
+	OwnerEmail    string          `json:"owner_email,omitempty"`
+	State         string          `json:"state"`
+	Trust         store.Trust     `json:"trust"`
+	Compliant     bool            `json:"compliant"`
+	FailingChecks []string        `json:"failing_checks,omitempty"`
+	WorkProfile   bool            `json:"work_profile,omitempty"`
+	EnrolledAt    time.Time       `json:"enrolled_at,omitzero"`
+	LastSeen      time.Time       `json:"last_seen,omitzero"`
+}
+
+func summarize(d *store.Device) deviceSummary {
+	return deviceSummary{ID: d.ID, Name: d.Name, Serial: d.Serial, Platform: d.Platform, Model: d.Model,
+		Ownership: d.Ownership, OwnerEmail: d.OwnerEmail, State: string(d.State), Trust: d.Trust, Compliant: d.Compliant,
+		FailingChecks: d.FailingChecks, WorkProfile: d.WorkProfile, EnrolledAt: d.EnrolledAt, LastSeen: d.LastSeen}
+}
+
+// listDevices is GET /api/v1/devices[?state=&ownership=&owner=&serial=].
+func (c *Console) listDevices(g *gin.Context) {
+	f := enrollment.DeviceFilter{State: store.DeviceState(g.Query("state")), Ownership: store.Ownership(g.Query("ownership")),
+		Owner: g.Query("owner"), Serial: g.Query("serial")}
+	devs := c.opts.Enrollment.Devices(f)
+	out := make([]deviceSummary, 0, len(devs))
+	for _, d := range devs {
+		out = append(out, summarize(d))
+	}
+	g.JSON(http.StatusOK, gin.H{"devices": out})
+}
+
+// getDevice is GET /api/v1/devices/{id}: the device with its trust,
+// compliance, failing checks, posture signals, actions and history.
+// Looking at a device's posture is recorded in the audit log: employees
+// may ask who looked at what their device reports.
+func (c *Console) getDevice(g *gin.Context) {
+	v, err := c.opts.Enrollment.Device(g.Param("id"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	if err := c.opts.Store.Write(g.Request.Context(), c.audit(g, "device.view", v.ID, nil)); err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, v)
+}
+
+// destructive action types need PermDevicesWipe besides PermDevicesAct.
+func destructive(typ string) bool {
+	switch typ {
+	case enrollment.ActionWipe, enrollment.ActionSelectiveWipe, enrollment.ActionRevoke:
+		return true
+	}
+	return false
+}
+
+// requestAction is POST /api/v1/devices/{id}/actions with an optional
+// Idempotency-Key header: 201 with a new action, 200 with the action a
+// previous request with the same key created.
+func (c *Console) requestAction(g *gin.Context) {
+	body, err := readBody(g, MaxBodyBytes)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	req, err := enrollment.ParseActionRequest(body)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	if destructive(req.Type) && !perms[who(g).Role][PermDevicesWipe] {
+		c.fail(g, apperr.New(apperr.Forbidden, "your role (%s) does not allow %s actions (%s)", who(g).Role, req.Type, PermDevicesWipe))
+		return
+	}
+	act, created, err := c.opts.Enrollment.RequestAction(g.Request.Context(), actor(g), g.Param("id"), req, g.GetHeader("Idempotency-Key"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	g.JSON(status, act)
+}
+
+// listActions is GET /api/v1/devices/{id}/actions.
+func (c *Console) listActions(g *gin.Context) {
+	acts, err := c.opts.Enrollment.Actions(g.Param("id"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"actions": acts})
+}
+
+type reasonRequest struct {
+	Reason string `json:"reason"`
+}
+
+// retireDevice is POST /api/v1/devices/{id}/retire: revoke its
+// certificates and take it out of management.
+func (c *Console) retireDevice(g *gin.Context) {
+	var req reasonRequest
+	if g.Request.ContentLength != 0 {
+		if err := decode(g, &req); err != nil {
+			c.fail(g, err)
+			return
+		}
+	}
+	if len(req.Reason) > 200 {
+		c.fail(g, apperr.Field("reason", "reason must be at most 200 characters"))
+		return
+	}
+	d, err := c.opts.Enrollment.Retire(g.Request.Context(), actor(g), g.Param("id"), req.Reason)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, summarize(d))
+}
+
+// releaseDevice is POST /api/v1/devices/{id}/release: end a quarantine.
+func (c *Console) releaseDevice(g *gin.Context) {
+	d, err := c.opts.Enrollment.Release(g.Request.Context(), actor(g), g.Param("id"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, summarize(d))
+}
+
+// devicePrivacy is GET /api/v1/devices/{id}/privacy: what the
+// organization can see on this device, as JSON and as plain text.
+func (c *Console) devicePrivacy(g *gin.Context) {
+	n, err := c.opts.Enrollment.Privacy(g.Param("id"))
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.JSON(http.StatusOK, gin.H{"device_id": g.Param("id"), "notice": n, "text": n.Text()})
+}

@@ -1,0 +1,115 @@
+package console
+
+import (
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/enrollment"
+	"github.com/portier/portier/identity"
+	"github.com/portier/portier/store"
+)
+
+// enrollPages are the self-service enrollment pages: pick an ownership,
+// get a one-time code with its QR code and the command to run.
+var enrollPages = template.Must(template.New("enroll").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Enroll a device · Portier</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><meta name="referrer" content="no-referrer">
+<style nonce="{{.Nonce}}">body{font-family:system-ui,sans-serif;max-width:36rem;margin:3rem auto;padding:0 1rem;color:#1d2433;line-height:1.5}
+h1{font-size:1.5rem}label{display:block;margin:.4rem 0}button{margin-top:.8rem;padding:.6rem 1rem;font-size:1rem;border:1px solid #2f4a80;border-radius:4px;background:#2f4a80;color:#fff;cursor:pointer}
+code,pre{background:#f2f4f8;padding:.2rem .4rem;border-radius:4px;overflow-wrap:anywhere}pre{padding:.6rem;white-space:pre-wrap}.err{color:#a40000}.qr svg{width:14rem;height:14rem}.note{color:#556}</style>
+</head><body><h1>Enroll a device</h1>
+{{if .Error}}<p class="err" role="alert">{{.Error}}</p>{{end}}
+{{if .Code}}
+<p>Your one-time enrollment code{{if .Email}} for <strong>{{.Email}}</strong>{{end}}{{if .Expires}}, valid until {{.Expires}}{{end}}:</p>
+<p><code>{{.Code}}</code></p>
+{{if .QR}}<div class="qr">{{.QR}}</div><p class="note">Scan it from the device to open this page there.</p>{{end}}
+<p>Install the Portier agent on the device, then run{{if .BYOD}} (personal device: only a work profile is managed){{end}}:</p>
+<pre>{{if .Windows}}portier.exe{{else}}sudo portier{{end}} agent enroll --server {{.Server}} --code {{.Code}}{{if .BYOD}} --work-profile{{end}}</pre>
+<p class="note">The code works once. To see what your organization can see on the device afterwards, run <code>portier agent privacy</code>.</p>
+{{else}}
+<p>Signed in as <strong>{{.Email}}</strong>. Who owns the device you want to enroll?</p>
+<form method="post" action="/enroll"><input type="hidden" name="csrf" value="{{.CSRF}}">
+<label><input type="radio" name="ownership" value="corporate" checked> A company laptop or phone given to me</label>
+<label><input type="radio" name="ownership" value="cope"> A company device I may also use privately (COPE)</label>
+<label><input type="radio" name="ownership" value="byod"> My own personal device (only a work profile is managed)</label>
+<button type="submit">Get an enrollment code</button></form>
+{{end}}
+</body></html>`))
+
+type enrollPageData struct {
+	Nonce, Error, Code, Email, Expires, Server, CSRF string
+	QR                                               template.HTML
+	BYOD, Windows                                    bool
+}
+
+func (c *Console) renderEnroll(g *gin.Context, status int, d enrollPageData) {
+	d.Nonce = newNonce()
+	d.Server = c.opts.ExternalURL
+	h := g.Writer.Header()
+	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+d.Nonce+"'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	g.Status(status)
+	if err := enrollPages.Execute(g.Writer, d); err != nil {
+		c.opts.Log.Error("console: render enrollment page", "err", err)
+	}
+}
+
+// enrollPage is GET /enroll. With ?code= (what a QR code opens) it shows
+// how to enroll with that code; otherwise a signed-in user picks the
+// device's ownership and gets a code bound to them.
+func (c *Console) enrollPage(g *gin.Context) {
+	if code := g.Query("code"); code != "" {
+		if len(code) > 64 {
+			code = ""
+		}
+		c.renderEnroll(g, http.StatusOK, enrollPageData{Code: code, Windows: isWindows(g)})
+		return
+	}
+	if c.opts.Identity == nil {
+		c.renderEnroll(g, http.StatusNotFound, enrollPageData{Error: "Self-service enrollment is not available on this server. Ask IT for an enrollment code."})
+		return
+	}
+	sess, cookie, ok := c.session(g)
+	if !ok {
+		g.Redirect(http.StatusFound, "/auth/sign_in?"+url.Values{"rd": {"/enroll"}}.Encode())
+		return
+	}
+	c.renderEnroll(g, http.StatusOK, enrollPageData{Email: sess.Email, CSRF: identity.CSRFToken(cookie)})
+}
+
+// enrollPageSubmit is POST /enroll: a one-time code for the signed-in user.
+func (c *Console) enrollPageSubmit(g *gin.Context) {
+	g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, maxFormBytes)
+	if c.opts.Identity == nil {
+		c.renderEnroll(g, http.StatusNotFound, enrollPageData{Error: "Self-service enrollment is not available on this server."})
+		return
+	}
+	if site := g.GetHeader("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		c.renderEnroll(g, http.StatusForbidden, enrollPageData{Error: "This request came from another site and was refused."})
+		return
+	}
+	sess, cookie, ok := c.session(g)
+	if !ok || !csrfOK(g, cookie) {
+		c.renderEnroll(g, http.StatusForbidden, enrollPageData{Error: "Your session ended or this page expired. Sign in and try again."})
+		return
+	}
+	own := store.Ownership(g.PostForm("ownership"))
+	ic, err := c.opts.Enrollment.CreateCode(g.Request.Context(), enrollment.Actor{ID: "user:" + sess.Email, RemoteIP: g.ClientIP()},
+		enrollment.CodeRequest{Ownership: own, UserEmail: sess.Email})
+	if err != nil {
+		c.renderEnroll(g, apperr.Status(err), enrollPageData{Email: sess.Email, CSRF: identity.CSRFToken(cookie), Error: apperr.ToBody(err).Error.Message})
+		return
+	}
+	c.renderEnroll(g, http.StatusOK, enrollPageData{Code: ic.Code, Email: sess.Email, Expires: ic.Record.ExpiresAt.Format("15:04 MST"),
+		QR: template.HTML(ic.QRSVG), BYOD: ic.Record.Ownership == store.OwnershipBYOD, Windows: isWindows(g)}) // #nosec: SVG generated by enrollment.QR
+}
+
+func isWindows(g *gin.Context) bool { return strings.Contains(g.Request.UserAgent(), "Windows NT") }

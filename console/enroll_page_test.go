@@ -1,0 +1,59 @@
+package console
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/portier/portier/ca"
+	"github.com/portier/portier/enrollment"
+	"github.com/portier/portier/store"
+)
+
+func TestSelfServiceEnrollment(t *testing.T) {
+	e := newEnv(t)
+	c, err := ca.New(context.Background(), ca.Options{Store: e.st, Keys: &ca.FileKeyStore{Dir: filepath.Join(t.TempDir(), "ca")}, Clock: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	svc, err := enrollment.New(enrollment.Options{Store: e.st, CA: c, Clock: e.clock.Now, ExternalURL: extURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.Config.Handler = New(Options{Store: e.st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: e.clock.Now,
+		ExternalURL: extURL, Roots: http.NotFoundHandler(), CRL: http.NotFoundHandler(),
+		Ready: func(context.Context) error { return nil }, Identity: e.id, Enrollment: svc})
+	e.addUser(t, "ada@example.com", pw, false)
+	b := e.browser(t)
+	if p := b.get(extURL + "/enroll"); p.StatusCode != http.StatusFound || !strings.HasPrefix(p.Header.Get("Location"), "/auth/sign_in?rd=%2Fenroll") {
+		t.Fatalf("signed out: %d %s", p.StatusCode, p.Header.Get("Location"))
+	}
+	b.signInPassword("ada@example.com", pw, "/enroll")
+	p := b.get(extURL + "/enroll")
+	if p.StatusCode != http.StatusOK || !strings.Contains(p.body, "ada@example.com") || !strings.Contains(p.Header.Get("Content-Security-Policy"), "default-src 'none'") {
+		t.Fatalf("form: %d %s", p.StatusCode, p.body)
+	}
+	if bad := b.postForm(extURL+"/enroll", url.Values{"ownership": {"byod"}}); bad.StatusCode != http.StatusForbidden {
+		t.Errorf("without CSRF token: %d", bad.StatusCode)
+	}
+	got := b.postForm(extURL+"/enroll", url.Values{"csrf": {p.csrf(t)}, "ownership": {"byod"}})
+	code := regexp.MustCompile(`[0-9A-Z]{5}(-[0-9A-Z]{5}){4}`).FindString(got.body)
+	if got.StatusCode != http.StatusOK || code == "" || !strings.Contains(got.body, "--work-profile") || !strings.Contains(got.body, "<svg ") {
+		t.Fatalf("code page: %d %s", got.StatusCode, got.body)
+	}
+	codes := e.st.EnrollCodes()
+	if len(codes) != 1 || codes[0].UserEmail != "ada@example.com" || codes[0].Ownership != store.OwnershipBYOD ||
+		codes[0].CreatedBy != "user:ada@example.com" || codes[0].MaxUses != 1 {
+		t.Errorf("stored code = %+v", codes[0])
+	}
+	if bad := b.postForm(extURL+"/enroll", url.Values{"csrf": {p.csrf(t)}, "ownership": {"unmanaged"}}); bad.StatusCode != http.StatusBadRequest {
+		t.Errorf("unmanaged ownership: %d", bad.StatusCode)
+	}
+}

@@ -1,0 +1,205 @@
+package enrollment
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/ca"
+	"github.com/portier/portier/posture"
+	"github.com/portier/portier/posture/collect"
+	"github.com/portier/portier/store"
+)
+
+// Authenticate checks the client certificate chain of an agent request
+// (leaf first, as in tls.ConnectionState.PeerCertificates) and returns its
+// device. A missing, foreign, expired or revoked certificate is
+// unauthenticated; a retired or wiped device is forbidden.
+func (s *Service) Authenticate(chain []*x509.Certificate) (*store.Device, error) {
+	if len(chain) == 0 {
+		return nil, apperr.New(apperr.Unauthenticated, "this API needs the device's client certificate (mutual TLS); enroll the device first")
+	}
+	id, _, err := s.ca.VerifyClient(chain, s.clock())
+	switch {
+	case errors.Is(err, ca.ErrRevoked):
+		return nil, apperr.Wrap(apperr.Unauthenticated, err, "this device's certificate was revoked; the device must be enrolled again")
+	case errors.Is(err, ca.ErrExpired):
+		return nil, apperr.Wrap(apperr.Unauthenticated, err, "this device's certificate expired; the device must be enrolled again")
+	case err != nil:
+		return nil, apperr.Wrap(apperr.Unauthenticated, err, "the client certificate was not issued by this Portier to a device")
+	}
+	d, ok := s.st.Device(id)
+	if !ok {
+		return nil, apperr.New(apperr.Unauthenticated, "this device is not registered; enroll it again")
+	}
+	if retired(d) {
+		return nil, apperr.New(apperr.Forbidden, "this device was removed from management (%s); enroll it again to use it", d.State)
+	}
+	return d, nil
+}
+
+func retired(d *store.Device) bool {
+	return d.State == store.DeviceRetired || d.State == store.DeviceWiped
+}
+
+// RenewRequest is the agent's renewal body: an optional CSR to rekey.
+type RenewRequest struct {
+	CSR string `json:"csr"`
+}
+
+// ParseRenewRequest reads a renewal body; an empty body keeps the key.
+func ParseRenewRequest(body []byte) (RenewRequest, error) {
+	var r RenewRequest
+	if len(body) == 0 {
+		return r, nil
+	}
+	if err := decodeJSON(body, &r); err != nil {
+		return r, err
+	}
+	if len(r.CSR) > ca.MaxCSRSize {
+		return r, apperr.Field("csr", "csr is larger than %d bytes", ca.MaxCSRSize)
+	}
+	return r, nil
+}
+
+// Renew issues a new certificate for an authenticated device: for the same
+// key, or for the key of req.CSR. The old certificate stays valid until it
+// expires, so an agent that loses the answer can still try again.
+func (s *Service) Renew(ctx context.Context, d *store.Device, leaf *x509.Certificate, req RenewRequest) ([]*x509.Certificate, error) {
+	var csr *x509.CertificateRequest
+	if req.CSR != "" {
+		var err error
+		if csr, err = parseDeviceCSR(req.CSR, d.ID, true); err != nil {
+			return nil, err
+		}
+	}
+	chain, err := s.ca.Renew(ctx, leaf, csr)
+	switch {
+	case errors.Is(err, ca.ErrInvalidCSR):
+		return nil, apperr.Field("csr", "%v", err)
+	case errors.Is(err, ca.ErrRevoked), errors.Is(err, ca.ErrExpired), errors.Is(err, ca.ErrUnknownCertificate), errors.Is(err, ca.ErrUntrusted):
+		return nil, apperr.Wrap(apperr.Unauthenticated, err, "this certificate cannot be renewed; the device must be enrolled again")
+	case err != nil:
+		return nil, fmt.Errorf("enrollment: renew %s: %w", d.ID, err)
+	}
+	now := s.clock()
+	serial := chain[0].SerialNumber.String()
+	cur, ok := s.st.Device(d.ID) // re-read: keep changes made since the request began
+	if !ok {
+		return nil, apperr.New(apperr.Unauthenticated, "this device is not registered; enroll it again")
+	}
+	cp := *cur
+	cp.CertSerial = serial
+	cp.LastSeen = now.UTC()
+	ev := store.NewDeviceEvent(now, d.ID, "certificate_renewed", map[string]string{
+		"old": leaf.SerialNumber.String(), "new": serial, "rekey": fmt.Sprint(csr != nil),
+		"not_after": chain[0].NotAfter.UTC().Format(time.RFC3339)})
+	if err := s.st.Write(ctx, store.Put(&cp), store.Put(ev)); err != nil {
+		return nil, err
+	}
+	return chain, nil
+}
+
+// IngestResult is the answer to a posture report.
+type IngestResult struct {
+	Accepted bool `json:"accepted"`
+	// Replay is set when the report was ignored because its seq is not
+	// newer than the last accepted one; LastSeq is that one.
+	Replay  bool   `json:"replay,omitempty"`
+	LastSeq uint64 `json:"last_seq,omitempty"`
+	// Dropped counts signals discarded here because the device's data
+	// profile does not allow them (the posture engine filters again).
+	Dropped int `json:"dropped"`
+}
+
+// IngestPosture hands a report from an authenticated device to the posture
+// engine, after dropping what the device's data profile does not allow. A
+// replayed report is not an error: the result says Replay and the last
+// accepted seq, so an agent whose counter went back (a restored state
+// directory) can catch up, and a retry of a report that did arrive is
+// harmless.
+func (s *Service) IngestPosture(ctx context.Context, d *store.Device, r posture.Report) (IngestResult, error) {
+	eng := s.postureEngine()
+	if eng == nil {
+		return IngestResult{}, apperr.New(apperr.Unavailable, "posture ingestion is not available on this server")
+	}
+	allowed := collect.Allow(eng.Profile(d).Signals...)
+	kept := make([]collect.Signal, 0, len(r.Signals))
+	dropped := 0
+	for _, sig := range r.Signals {
+		if allowed.Has(sig.Name) {
+			kept = append(kept, sig)
+		} else {
+			dropped++
+		}
+	}
+	r.Signals = kept
+	err := eng.Ingest(ctx, d.ID, r)
+	switch {
+	case errors.Is(err, posture.ErrReplay):
+		res := IngestResult{Replay: true, Dropped: dropped}
+		if p, ok := s.st.Posture(d.ID); ok {
+			res.LastSeq = p.ReportSeq
+		}
+		return res, nil
+	case errors.Is(err, posture.ErrUnknownDevice):
+		return IngestResult{}, apperr.New(apperr.Unauthenticated, "this device is not registered; enroll it again")
+	case errors.Is(err, posture.ErrRetired):
+		return IngestResult{}, apperr.New(apperr.Forbidden, "this device was removed from management")
+	case err != nil:
+		var ae *apperr.Error
+		if errors.As(err, &ae) && ae.Code != apperr.Internal {
+			return IngestResult{}, err
+		}
+		return IngestResult{}, fmt.Errorf("enrollment: ingest posture of %s: %w", d.ID, err)
+	}
+	return IngestResult{Accepted: true, Dropped: dropped}, nil
+}
+
+// AgentProfile is what the agent needs to know to collect: the signals
+// its device's data profile allows and the privacy notice to show.
+type AgentProfile struct {
+	DeviceID        string                `json:"device_id"`
+	Ownership       store.Ownership       `json:"ownership"`
+	WorkProfile     bool                  `json:"work_profile,omitempty"`
+	State           string                `json:"state"`
+	Allowed         []string              `json:"allowed_signals"`
+	Location        *posture.LocationRule `json:"location,omitempty"`
+	PostureInterval string                `json:"posture_interval"`
+	Privacy         *posture.Notice       `json:"privacy,omitempty"`
+	PrivacyText     string                `json:"privacy_text,omitempty"`
+}
+
+// Profile returns the collection profile of a device.
+func (s *Service) Profile(d *store.Device) (AgentProfile, error) {
+	eng := s.postureEngine()
+	if eng == nil {
+		return AgentProfile{}, apperr.New(apperr.Unavailable, "posture collection is not available on this server")
+	}
+	p := eng.Profile(d)
+	allowed := slices.Clone(p.Signals)
+	slices.Sort(allowed)
+	if allowed == nil {
+		allowed = []string{}
+	}
+	n := eng.Privacy(d)
+	return AgentProfile{DeviceID: d.ID, Ownership: d.Ownership, WorkProfile: d.WorkProfile, State: string(d.State),
+		Allowed: allowed, Location: p.Location, PostureInterval: s.cfg.PostureInterval.String(), Privacy: &n, PrivacyText: n.Text()}, nil
+}
+
+// Privacy returns the privacy notice of a device by id.
+func (s *Service) Privacy(id string) (posture.Notice, error) {
+	d, ok := s.st.Device(id)
+	if !ok {
+		return posture.Notice{}, apperr.New(apperr.NotFound, "no device %q", id)
+	}
+	eng := s.postureEngine()
+	if eng == nil {
+		return posture.Notice{}, apperr.New(apperr.Unavailable, "privacy notices are not available on this server")
+	}
+	return eng.Privacy(d), nil
+}

@@ -1,0 +1,40 @@
+package enrollment
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portier/portier/config"
+)
+
+func TestParseConfig(t *testing.T) {
+	parse := func(doc string) (Config, error) {
+		c, err := config.Parse("portier.yaml", []byte(doc))
+		if err != nil {
+			t.Fatalf("config.Parse: %v", err)
+		}
+		return ParseConfig(c)
+	}
+	c, err := parse("external_url: https://p.example\n")
+	if err != nil || c.CodeTTL != DefaultCodeTTL || c.WipeEnabled || c.ActionTTL != DefaultActionTTL {
+		t.Fatalf("defaults: %+v %v", c, err)
+	}
+	c, err = parse("enrollment:\n  code_ttl: 10m\n  token_ttl: 48h\n  action_ttl: 24h\n  posture_interval: 5m\n  wipe_enabled: true\n")
+	if err != nil || c.CodeTTL != 10*time.Minute || c.TokenTTL != 48*time.Hour || c.ActionTTL != 24*time.Hour ||
+		c.PostureInterval != 5*time.Minute || !c.WipeEnabled {
+		t.Fatalf("parsed: %+v %v", c, err)
+	}
+	for doc, want := range map[string]string{
+		"enrollment:\n  wipe: true\n":              "portier.yaml:2: enrollment: unknown key \"wipe\"",
+		"enrollment:\n  code_ttl: soon\n":          "portier.yaml:2: enrollment: code_ttl \"soon\" is not a duration",
+		"enrollment:\n  code_ttl: 30s\n":           "out of range",
+		"enrollment:\n\n  wipe_enabled: \"yes\"\n": "portier.yaml:3: enrollment: wipe_enabled must be true or false",
+		"enrollment: [1]\n":                        "portier.yaml:1: enrollment: must be a mapping",
+	} {
+		_, err := parse(doc)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%q: err = %v, want %q", doc, err, want)
+		}
+	}
+}

@@ -1,0 +1,77 @@
+package enrollment
+
+import (
+	"encoding/json"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/portier/portier/store"
+)
+
+// maxHistory bounds the history entries a device view carries.
+const maxHistory = 200
+
+// DeviceFilter selects devices in the inventory; empty fields match all.
+type DeviceFilter struct {
+	State     store.DeviceState
+	Ownership store.Ownership
+	Owner     string // owner email, case-insensitive
+	Serial    string
+}
+
+// Devices lists the inventory, newest enrollment first.
+func (s *Service) Devices(f DeviceFilter) []*store.Device {
+	var out []*store.Device
+	for _, d := range s.st.Devices() {
+		switch {
+		case f.State != "" && d.State != f.State,
+			f.Ownership != "" && d.Ownership != f.Ownership,
+			f.Owner != "" && !strings.EqualFold(d.OwnerEmail, f.Owner),
+			f.Serial != "" && normalizeSerial(d.Serial) != normalizeSerial(f.Serial):
+			continue
+		}
+		out = append(out, d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].EnrolledAt.After(out[j].EnrolledAt) })
+	return out
+}
+
+// PostureView is a device's latest accepted posture.
+type PostureView struct {
+	ReportedAt time.Time                  `json:"reported_at"`
+	ReportSeq  uint64                     `json:"report_seq"`
+	Signals    json.RawMessage            `json:"signals"`
+	External   map[string]json.RawMessage `json:"external,omitempty"`
+}
+
+// DeviceDetail is one device with its posture, recent actions and history.
+type DeviceDetail struct {
+	*store.Device
+	Posture *PostureView         `json:"posture,omitempty"`
+	Actions []*store.Action      `json:"actions"`
+	History []*store.DeviceEvent `json:"history"`
+}
+
+// Device returns a device with its posture, actions and history (the most
+// recent entries, oldest first).
+func (s *Service) Device(id string) (*DeviceDetail, error) {
+	d, err := s.device(id)
+	if err != nil {
+		return nil, err
+	}
+	v := &DeviceDetail{Device: d, History: s.st.DeviceEvents(id)}
+	if len(v.History) > maxHistory {
+		v.History = v.History[len(v.History)-maxHistory:]
+	}
+	if v.History == nil {
+		v.History = []*store.DeviceEvent{}
+	}
+	if v.Actions, err = s.Actions(id); err != nil {
+		return nil, err
+	}
+	if p, ok := s.st.Posture(id); ok {
+		v.Posture = &PostureView{ReportedAt: p.ReportedAt, ReportSeq: p.ReportSeq, Signals: p.Signals, External: p.External}
+	}
+	return v, nil
+}

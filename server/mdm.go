@@ -1,0 +1,36 @@
+package server
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/portier/portier/config"
+	"github.com/portier/portier/enrollment"
+	"github.com/portier/portier/posture"
+)
+
+// startMDM builds the device-management core: the enrollment service
+// (codes, devices, actions, agent API) and the posture engine (compliance,
+// trust, privacy). Each needs the other: posture queues actions through
+// enrollment, enrollment ingests posture through the engine.
+func (s *Server) startMDM(cfg *config.Config, clock func() time.Time, log *slog.Logger) error {
+	ecfg, err := enrollment.ParseConfig(cfg)
+	if err != nil {
+		return err
+	}
+	pcfg, err := posture.FromConfig(cfg)
+	if err != nil {
+		return err
+	}
+	s.enroll, err = enrollment.New(enrollment.Options{Store: s.store, CA: s.ca, Clock: clock, Log: log,
+		ExternalURL: cfg.ExternalURL, Config: ecfg})
+	if err != nil {
+		return err
+	}
+	s.posture, err = posture.New(posture.Options{Store: s.store, Clock: clock, Log: log, Config: pcfg, Actions: s.enroll})
+	if err != nil {
+		return err
+	}
+	s.enroll.SetPosture(s.posture)
+	return nil
+}
