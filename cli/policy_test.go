@@ -48,6 +48,17 @@ func TestPolicyLint(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, bad+":9:") {
 		t.Errorf("lint bad = %d %q, want exit 2 naming line 9", code, errOut)
 	}
+	typo := filepath.Join(dir, "typo.yaml")
+	os.WriteFile(typo, []byte("policies:\n  - id: x\n    allow:\n      and:\n        - device: {check: disk_encryptd}\n"), 0o600)
+	code, _, errOut = run(t, nil, "policy", "lint", typo)
+	if code != 2 || !strings.Contains(errOut, typo+":5: unknown compliance check \"disk_encryptd\"") {
+		t.Errorf("lint check typo = %d %q", code, errOut)
+	}
+	comp := filepath.Join(dir, "compliance.yaml")
+	os.WriteFile(comp, []byte("compliance:\n  - id: base\n    disk_encryption: sometimes\n"), 0o600)
+	if code, _, errOut := run(t, nil, "policy", "lint", comp); code != 2 || !strings.Contains(errOut, comp+":3") {
+		t.Errorf("lint bad compliance = %d %q, want exit 2 naming line 3", code, errOut)
+	}
 }
 
 // TestWhatIfCLIAndAPIAgree asks the same question through `portier policy

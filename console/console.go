@@ -37,6 +37,10 @@ type Options struct {
 	Simulate func(target string, q proxy.Query) (*proxy.Simulation, error)
 	// Identity signs people in (the /auth/ pages); nil serves none of them.
 	Identity *identity.Service
+	// PostureIngest is the signed webhook external MDM/EDR sources post
+	// posture to (POST /api/v1/posture/ingest); its HMAC is the
+	// authentication, not an API token. Nil serves none.
+	PostureIngest http.Handler
 	// Enrollment is the device registry: enrollment, devices, remote
 	// actions, KPIs and the agent API; nil serves none of them.
 	Enrollment *enrollment.Service

@@ -19,6 +19,10 @@ func (c *Console) routes() {
 	e.GET("/api/v1/openapi.json", c.openAPI)
 	e.GET("/.well-known/portier/jwks.json", c.jwks)
 
+	if c.opts.PostureIngest != nil {
+		e.POST("/api/v1/posture/ingest", gin.WrapH(c.opts.PostureIngest))
+	}
+
 	api := e.Group("/api/v1", c.requireToken)
 	api.GET("/whoami", c.whoami)
 	api.GET("/tokens", c.require(PermTokensRead), c.listTokens)

@@ -41,8 +41,10 @@ func (p *parser) device(f field) []*leaf {
 		case "check":
 			names, _, ok := p.strList(g.val, "device check")
 			if ok {
+				v := p.resolve(g.val)
 				for _, n := range names {
 					out = append(out, &leaf{kind: kCheck, check: n})
+					p.checks = append(p.checks, CheckRef{Name: n, File: p.file, Line: v.Line, Col: v.Column})
 				}
 			}
 		case "seen_within":

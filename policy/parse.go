@@ -242,6 +242,7 @@ func (p *parser) policy(n *yaml.Node) (*Policy, []ruleRef) {
 		p.shadows = append(p.shadows, shadowRef{pol: pol, node: shadowsNode})
 	}
 	var refs []ruleRef
+	firstCheck := len(p.checks)
 	if allowNode != nil {
 		pol.allow, refs = p.rules(allowNode, pol.ID, "allow", req, restrict, refs)
 	}
@@ -258,6 +259,7 @@ func (p *parser) policy(n *yaml.Node) (*Policy, []ruleRef) {
 		r.pos = i
 	}
 	pol.allowIdx, pol.denyIdx = buildIndex(pol.allow), buildIndex(pol.deny)
+	pol.CheckRefs = p.checks[firstCheck:]
 	return pol, refs
 }
 

@@ -42,11 +42,22 @@ type Policy struct {
 	// File and Line locate the policy's definition, for messages.
 	File string
 	Line int
+	// CheckRefs are the compliance check names the policy's rules test
+	// (`device: {check: ...}`), so a caller that knows the checks can refuse
+	// a misspelt one at lint time.
+	CheckRefs []CheckRef
 
 	allow []*rule
 	deny  []*rule
 	// allowIdx and denyIdx index large rule lists by identity (see index.go).
 	allowIdx, denyIdx *ruleIndex
+}
+
+// CheckRef is a compliance check name used in a policy, with its place.
+type CheckRef struct {
+	Name      string
+	File      string
+	Line, Col int
 }
 
 // RuleIDs lists the policy's rule ids, deny rules first, in file order

@@ -19,6 +19,8 @@ type parser struct {
 	aliases int
 	// shadows are the report-only policies' `shadows:` to check at the end.
 	shadows []shadowRef
+	// checks are the compliance check names the policies refer to.
+	checks []CheckRef
 }
 
 const (

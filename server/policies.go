@@ -2,9 +2,12 @@ package server
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/portier/portier/config"
+	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/policy"
+	"github.com/portier/portier/posture"
 )
 
 // demoPolicy lets any signed-in user on any device into the demo app: it is
@@ -19,8 +22,17 @@ policies:
 `
 
 // CompilePolicies parses the config's policies and checks that every route
-// names one; errors name file:line.
+// names one and every `device: {check: ...}` names a compliance check; it
+// also validates the compliance, privacy, posture source and enrollment
+// sections, so `portier policy lint`, start-up and reload refuse the same
+// files. Errors name file:line.
 func CompilePolicies(cfg *config.Config) ([]*policy.Policy, error) {
+	if _, err := posture.FromConfig(cfg); err != nil {
+		return nil, err
+	}
+	if _, err := enrollment.ParseConfig(cfg); err != nil {
+		return nil, err
+	}
 	var pols []*policy.Policy
 	if cfg.Policies.Kind != 0 {
 		var err error
@@ -29,8 +41,18 @@ func CompilePolicies(cfg *config.Config) ([]*policy.Policy, error) {
 		}
 	}
 	ids := map[string]bool{}
+	checks := map[string]bool{}
+	for _, n := range posture.CheckNames() {
+		checks[n] = true
+	}
 	for _, p := range pols {
 		ids[p.ID] = true
+		for _, c := range p.CheckRefs {
+			if !checks[c.Name] {
+				return nil, &config.Error{File: c.File, Line: c.Line,
+					Msg: fmt.Sprintf("unknown compliance check %q (known: %s)", c.Name, strings.Join(posture.CheckNames(), ", "))}
+			}
+		}
 	}
 	for i, r := range cfg.Routes {
 		if !ids[r.Policy] {

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
 	"github.com/portier/portier/config"
+	"github.com/portier/portier/posture"
 )
 
 // Reload re-reads the config file and applies its routes and policies to
@@ -23,9 +25,21 @@ func (s *Server) Reload(env func(string) string, flags map[string]string) error 
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
+	pcfg, err := posture.FromConfig(cfg)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
 	if err := s.loadRoutes(cfg, pols); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
+	s.posture.SetConfig(pcfg)
+	go func() {
+		// Trust follows the new compliance policies without waiting for
+		// each device's next report.
+		if err := s.posture.RecomputeAll(context.Background()); err != nil {
+			s.log.Error("reload: recomputing device trust failed", "err", err)
+		}
+	}()
 	s.log.Info("config reloaded: routes and policies apply from the next request",
 		"file", cfg.File, "routes", len(cfg.Routes), "policies", len(pols))
 	if cfg.Listen != s.cfg.Listen || cfg.Store != s.cfg.Store || cfg.ExternalURL != s.cfg.ExternalURL || cfg.DataDir != s.cfg.DataDir {

@@ -54,6 +54,7 @@ type Server struct {
 	enroll  *enrollment.Service
 	posture *posture.Engine
 	proxy   *proxy.Proxy
+	console *console.Console
 	sim     atomic.Pointer[proxy.Simulator]
 	clock   func() time.Time
 	tls     *certSource
@@ -138,11 +139,12 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	con := console.New(console.Options{
 		Store: s.store, Log: o.Log, Clock: o.Clock, ExternalURL: cfg.ExternalURL,
 		Roots: s.ca.RootsHandler(), CRL: s.ca.CRLHandler(), Ready: s.ready,
-		Identity: s.ident, JWKS: s.signer.JWKS, Enrollment: s.enroll,
+		Identity: s.ident, JWKS: s.signer.JWKS, Enrollment: s.enroll, PostureIngest: s.posture.ExternalHandler(),
 		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
 			return s.sim.Load().Ask(target, q, o.Clock())
 		},
 	})
+	s.console = con
 	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, proxy: s.proxy, metrics: m}
 	s.http = &http.Server{
 		Handler:           d,
@@ -176,6 +178,16 @@ func (s *Server) MetricsAddr() string {
 		return ""
 	}
 	return s.mln.Addr().String()
+}
+
+// ConsoleRoutes lists the console's routes as "METHOD /path" (for the
+// route-table authorization test).
+func (s *Server) ConsoleRoutes() []string {
+	var out []string
+	for _, r := range s.console.Routes() {
+		out = append(out, r.Method+" "+r.Path)
+	}
+	return out
 }
 
 // Store is the server's store (for tests and in-process tools).
