@@ -10,6 +10,8 @@ import (
 // an API token; each resource route names the permission it needs.
 func (c *Console) routes() {
 	e := c.engine
+	// The portal's front door: sign in, then land on the signed-in home.
+	e.GET("/", func(g *gin.Context) { g.Redirect(http.StatusFound, "/auth/sign_in") })
 	e.GET("/healthz", c.healthz)
 	e.GET("/readyz", c.readyz)
 	e.GET("/ca/roots.pem", gin.WrapH(c.opts.Roots))

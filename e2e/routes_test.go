@@ -14,6 +14,7 @@ import (
 
 // public lists the console routes that need no API token, and why.
 var public = map[string]string{
+	"GET /":                              "redirects to sign-in",
 	"GET /healthz":                       "liveness",
 	"GET /readyz":                        "readiness",
 	"GET /ca/roots.pem":                  "the root must be fetchable to be trusted",
