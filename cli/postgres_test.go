@@ -144,16 +144,30 @@ func TestReadyzFollowsPostgresOutage(t *testing.T) {
 	if resp, _ := in.do("GET", "/healthz", "", ""); resp.StatusCode != 200 {
 		t.Errorf("healthz during the outage = %d, want 200 (the process is alive)", resp.StatusCode)
 	}
-	// The proxy fails closed while it cannot follow the shared store.
-	demo, _ := http.NewRequest("GET", in.url("/"), nil)
-	demo.Host = "demo.localhost:" + in.port
-	if resp, err := in.client.Do(demo); err != nil || resp.StatusCode != 503 {
-		t.Errorf("proxy during the outage = %v %v, want 503", resp, err)
-	} else {
+	// The proxy fails closed once it notices (within the 1 s catch-up
+	// tick) that it cannot follow the shared store.
+	proxyStatus := func() int {
+		demo, _ := http.NewRequest("GET", in.url("/"), nil)
+		demo.Host = "demo.localhost:" + in.port
+		resp, err := in.client.Do(demo)
+		if err != nil {
+			t.Fatal(err)
+		}
 		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for deadline := time.Now().Add(5 * time.Second); proxyStatus() != 503; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the proxy did not fail closed (503) during the store outage")
+		}
 	}
 	fw.up()
 	waitReady(200, 15*time.Second)
+	for deadline := time.Now().Add(5 * time.Second); proxyStatus() == 503; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the proxy still fails closed after the store came back")
+		}
+	}
 	resp, body := in.do("POST", "/api/v1/tokens", strings.Repeat("b", 40), `{"name":"after outage","role":"auditor"}`)
 	if resp.StatusCode != 201 {
 		t.Errorf("write after recovery = %d %s", resp.StatusCode, body)
