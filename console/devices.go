@@ -38,6 +38,18 @@ func summarize(d *store.Device) deviceSummary {
 func (c *Console) listDevices(g *gin.Context) {
 	f := enrollment.DeviceFilter{State: store.DeviceState(g.Query("state")), Ownership: store.Ownership(g.Query("ownership")),
 		Owner: g.Query("owner"), Serial: g.Query("serial")}
+	switch f.State {
+	case "", store.DevicePending, store.DeviceActive, store.DeviceQuarantined, store.DeviceRetired, store.DeviceWiped:
+	default:
+		c.fail(g, apperr.Field("state", "state must be pending, active, quarantined, retired or wiped"))
+		return
+	}
+	if f.Ownership != "" {
+		if _, err := store.ParseOwnership(string(f.Ownership)); err != nil {
+			c.fail(g, apperr.Field("ownership", "%s", err.Error()))
+			return
+		}
+	}
 	devs := c.opts.Enrollment.Devices(f)
 	out := make([]deviceSummary, 0, len(devs))
 	for _, d := range devs {

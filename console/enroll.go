@@ -154,7 +154,11 @@ func (c *Console) importExpected(g *gin.Context) {
 
 // listExpected is GET /api/v1/enrollment/expected.
 func (c *Console) listExpected(g *gin.Context) {
-	g.JSON(http.StatusOK, gin.H{"expected": c.opts.Store.ExpectedDevices()})
+	exp := c.opts.Store.ExpectedDevices()
+	if exp == nil {
+		exp = []*store.ExpectedDevice{}
+	}
+	g.JSON(http.StatusOK, gin.H{"expected": exp})
 }
 
 // kpis is GET /api/v1/kpis: enrollment rate, time to provision, time to wipe.

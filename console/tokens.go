@@ -104,8 +104,13 @@ func (c *Console) createToken(g *gin.Context) {
 
 func (c *Console) deleteToken(g *gin.Context) {
 	id := g.Param("id")
-	if _, ok := c.opts.Store.Token(id); !ok {
+	tok, ok := c.opts.Store.Token(id)
+	if !ok {
 		c.fail(g, apperr.New(apperr.NotFound, "no token %q", id))
+		return
+	}
+	if tok.Role == RoleOwner && c.lastOwnerToken(id) {
+		c.fail(g, apperr.New(apperr.Conflict, "this is the last owner token and no owner account exists: create another owner token first"))
 		return
 	}
 	err := c.opts.Store.Write(g.Request.Context(), store.Delete(store.KindToken, id), c.audit(g, "token.delete", id, nil))
@@ -118,8 +123,27 @@ func (c *Console) deleteToken(g *gin.Context) {
 
 func (c *Console) listAudit(g *gin.Context) {
 	events := c.opts.Store.Audit()
+	if events == nil {
+		events = []*store.AuditEvent{}
+	}
 	if len(events) > 1000 {
 		events = events[len(events)-1000:]
 	}
 	g.JSON(http.StatusOK, gin.H{"events": events})
+}
+
+// lastOwnerToken reports whether deleting token id would leave no owner
+// able to use the API or sign in: no other owner token, no owner account.
+func (c *Console) lastOwnerToken(id string) bool {
+	for _, t := range c.opts.Store.Tokens() {
+		if t.ID != id && t.Role == RoleOwner {
+			return false
+		}
+	}
+	for _, u := range c.opts.Store.Users() {
+		if u.Role == RoleOwner && !u.Disabled {
+			return false
+		}
+	}
+	return true
 }
