@@ -78,3 +78,13 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version = %d %q", code, out)
 	}
 }
+
+func TestServeRefusesMissingGeoIPDatabase(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "portier.yaml")
+	os.WriteFile(cfg, []byte("geoip_database: "+filepath.Join(dir, "nope.mmdb")+"\n"), 0o600)
+	code, _, stderr := run(t, nil, "serve", "--config", cfg, "--data-dir", filepath.Join(dir, "data"), "--listen", "127.0.0.1:0", "--metrics-listen", "off")
+	if code != 1 || !strings.Contains(stderr, "geoip_database") || !strings.Contains(stderr, "nope.mmdb") {
+		t.Errorf("missing GeoIP database: exit %d\n%s", code, stderr)
+	}
+}

@@ -16,18 +16,22 @@ import (
 
 // Config is the whole of Portier's settings.
 type Config struct {
-	ExternalURL       string      `yaml:"external_url"`
-	Listen            string      `yaml:"listen"`
-	DataDir           string      `yaml:"data_dir"`
-	Store             string      `yaml:"store"`
-	MetricsListen     string      `yaml:"metrics_listen"`
-	TLS               TLS         `yaml:"tls"`
-	CA                CA          `yaml:"ca"`
-	Log               Log         `yaml:"log"`
-	DecisionLog       DecisionLog `yaml:"decision_log"`
-	IdentityProviders []IdP       `yaml:"identity_providers"`
-	Routes            []Route     `yaml:"routes"`
-	Policies          yaml.Node   `yaml:"policies"`
+	ExternalURL   string      `yaml:"external_url"`
+	Listen        string      `yaml:"listen"`
+	DataDir       string      `yaml:"data_dir"`
+	Store         string      `yaml:"store"`
+	MetricsListen string      `yaml:"metrics_listen"`
+	TLS           TLS         `yaml:"tls"`
+	CA            CA          `yaml:"ca"`
+	Log           Log         `yaml:"log"`
+	DecisionLog   DecisionLog `yaml:"decision_log"`
+	// GeoIPDatabase is an operator-supplied MaxMind .mmdb (GeoIP2/GeoLite2
+	// Country or City) for the policies' country criterion; without it every
+	// request's country is unknown (ZZ).
+	GeoIPDatabase     string    `yaml:"geoip_database"`
+	IdentityProviders []IdP     `yaml:"identity_providers"`
+	Routes            []Route   `yaml:"routes"`
+	Policies          yaml.Node `yaml:"policies"`
 	// Compliance, Privacy and PostureSources are parsed by package posture
 	// (which names file:line in its errors); Enrollment by package enrollment.
 	Compliance     yaml.Node `yaml:"compliance"`

@@ -55,6 +55,7 @@ type Server struct {
 	posture *posture.Engine
 	proxy   *proxy.Proxy
 	console *console.Console
+	geo     *policy.MMDB
 	sim     atomic.Pointer[proxy.Simulator]
 	clock   func() time.Time
 	tls     *certSource
@@ -123,8 +124,17 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	m := newMetrics(s.store)
-	s.proxy = proxy.New(proxy.Options{Store: s.store, CA: s.ca, Signer: s.signer, Clock: o.Clock, Log: o.Log,
-		ExternalURL: cfg.ExternalURL, Metrics: proxy.NewMetrics(m.reg), SampleAllows: cfg.DecisionLog.SampleAllows})
+	popts := proxy.Options{Store: s.store, CA: s.ca, Signer: s.signer, Clock: o.Clock, Log: o.Log,
+		ExternalURL: cfg.ExternalURL, Metrics: proxy.NewMetrics(m.reg), SampleAllows: cfg.DecisionLog.SampleAllows}
+	if cfg.GeoIPDatabase != "" {
+		geo, err := policy.OpenGeoIP(cfg.GeoIPDatabase)
+		if err != nil {
+			return nil, fmt.Errorf("geoip_database: %w", err)
+		}
+		s.geo = geo
+		popts.GeoIP = geo
+	}
+	s.proxy = proxy.New(popts)
 	if err := s.loadRoutes(cfg, o.Policies); err != nil {
 		return nil, err
 	}
@@ -274,6 +284,9 @@ func (s *Server) close() {
 	}
 	if s.ca != nil {
 		s.ca.Close()
+	}
+	if s.geo != nil {
+		s.geo.Close()
 	}
 	if s.store != nil {
 		s.store.Close()
