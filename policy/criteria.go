@@ -12,7 +12,7 @@ var criteria = []string{"email", "domain", "group", "idp", "mfa", "device", "ip"
 // criterion compiles one `name: value` criterion into a leaf, or into an and
 // of leaves for criteria with several independent parts (device, ip).
 func (p *parser) criterion(f field) (node, bool) {
-	before := len(p.errs)
+	before := len(p.Errs)
 	var leaves []*leaf
 	switch f.key {
 	case "email":
@@ -45,7 +45,7 @@ func (p *parser) criterion(f field) (node, bool) {
 		p.errorf(f.keyPos, "unknown criterion or operator %q (want and, or, not, nor or one of %s)", f.key, strings.Join(criteria, ", "))
 		return node{}, false
 	}
-	if len(p.errs) > before || len(leaves) == 0 {
+	if len(p.Errs) > before || len(leaves) == 0 {
 		return node{}, false
 	}
 	if len(leaves) == 1 {

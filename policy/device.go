@@ -3,6 +3,7 @@ package policy
 import (
 	"strings"
 
+	"github.com/portier/portier/confyaml"
 	"github.com/portier/portier/store"
 	"gopkg.in/yaml.v3"
 )
@@ -44,7 +45,7 @@ func (p *parser) device(f field) []*leaf {
 				v := p.resolve(g.val)
 				for _, n := range names {
 					out = append(out, &leaf{kind: kCheck, check: n})
-					p.checks = append(p.checks, CheckRef{Name: n, File: p.file, Line: v.Line, Col: v.Column})
+					p.checks = append(p.checks, CheckRef{Name: n, File: p.File, Line: v.Line, Col: v.Column})
 				}
 			}
 		case "seen_within":
@@ -123,9 +124,9 @@ func (p *parser) timeWindow(f field) []*leaf {
 	if !ok {
 		return nil
 	}
-	w := &window{days: allDays, loc: nil}
+	w := &window{Window: confyaml.Window{Days: confyaml.AllDays}}
 	var fromNode, toNode *yaml.Node
-	before := len(p.errs)
+	before := len(p.Errs)
 	for _, g := range fs {
 		switch g.key {
 		case "weekdays":
@@ -133,13 +134,13 @@ func (p *parser) timeWindow(f field) []*leaf {
 			if !ok {
 				continue
 			}
-			w.days = 0
+			w.Days = 0
 			for i, n := range names {
-				m, err := parseDays(n)
+				m, err := confyaml.ParseDays(n)
 				if err != nil {
 					p.errorf(nodes[i], "%v", err)
 				}
-				w.days |= m
+				w.Days |= m
 			}
 		case "from", "to":
 			v := p.resolve(g.val)
@@ -153,9 +154,9 @@ func (p *parser) timeWindow(f field) []*leaf {
 				continue
 			}
 			if g.key == "from" {
-				w.from, fromNode = m, g.keyPos
+				w.From, fromNode = m, g.keyPos
 			} else {
-				w.to, toNode = m, g.keyPos
+				w.To, toNode = m, g.keyPos
 			}
 		case "tz":
 			v := p.resolve(g.val)
@@ -164,13 +165,13 @@ func (p *parser) timeWindow(f field) []*leaf {
 				if err != nil {
 					p.errorf(v, "%v", err)
 				}
-				w.loc = loc
+				w.Loc = loc
 			}
 		default:
 			p.unknownKey(g, "time criterion", timeKeys...)
 		}
 	}
-	if len(p.errs) > before {
+	if len(p.Errs) > before {
 		return nil
 	}
 	switch {
@@ -185,14 +186,14 @@ func (p *parser) timeWindow(f field) []*leaf {
 	case toNode == nil:
 		p.errorf(fromNode, "time has from but no to")
 		return nil
-	case w.from == w.to:
+	case w.From == w.To:
 		p.errorf(toNode, "time from and to are equal; the window would be empty (use weekdays alone for whole days)")
 		return nil
 	default:
 		w.clock = true
 	}
-	if w.loc == nil {
-		w.loc, _ = loadLocation("UTC")
+	if w.Loc == nil {
+		w.Loc, _ = loadLocation("UTC")
 	}
 	return []*leaf{{kind: kTime, win: w}}
 }

@@ -69,7 +69,7 @@ func (l *leaf) match(e *env) bool {
 	case kCountryNotIn:
 		return !l.country.has(e.country)
 	case kTime:
-		return l.win.contains(in.Now)
+		return l.win.Contains(in.Now)
 	case kMethod:
 		return l.set.has(in.Method)
 	case kPathIs:

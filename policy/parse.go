@@ -1,15 +1,14 @@
 package policy
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/portier/portier/confyaml"
 	"gopkg.in/yaml.v3"
 )
 
@@ -95,7 +94,7 @@ var yamlParserProblems = []string{
 // `policies:` key. It reports every problem it finds, as an ErrorList whose
 // entries name file, line and column. A nil or empty node yields no policies.
 func ParsePolicies(file string, node *yaml.Node) ([]*Policy, error) {
-	p := &parser{file: file, aliases: maxAliases}
+	p := &parser{Walker: confyaml.Walker{File: file}}
 	if node != nil && node.Kind == yaml.DocumentNode && len(node.Content) > 0 {
 		node = node.Content[0]
 	}
@@ -105,7 +104,7 @@ func ParsePolicies(file string, node *yaml.Node) ([]*Policy, error) {
 	}
 	if node.Kind != yaml.SequenceNode {
 		p.errorf(node, "policies must be a list, not %s", describeNode(node))
-		return nil, p.errs
+		return nil, p.Errs
 	}
 	var out []*Policy
 	policyLine := map[string]int{}
@@ -116,14 +115,14 @@ func ParsePolicies(file string, node *yaml.Node) ([]*Policy, error) {
 			continue
 		}
 		if line, dup := policyLine[pol.ID]; dup {
-			p.errs = append(p.errs, &Error{File: file, Line: pol.Line, Col: item.Column,
+			p.Errs = append(p.Errs, &Error{File: file, Line: pol.Line, Col: item.Column,
 				Msg: fmt.Sprintf("duplicate policy id %q (first defined at line %d)", pol.ID, line)})
 			continue
 		}
 		policyLine[pol.ID] = pol.Line
 		for _, r := range rules {
 			if line, dup := ruleLine[r.id]; dup {
-				p.errs = append(p.errs, &Error{File: file, Line: r.line, Col: r.col,
+				p.Errs = append(p.Errs, &Error{File: file, Line: r.line, Col: r.col,
 					Msg: fmt.Sprintf("duplicate rule id %q (first used at line %d)", r.id, line)})
 			}
 			ruleLine[r.id] = r.line
@@ -131,11 +130,9 @@ func ParsePolicies(file string, node *yaml.Node) ([]*Policy, error) {
 		out = append(out, pol)
 	}
 	p.checkShadows(out)
-	if len(p.errs) > 0 {
-		slices.SortStableFunc(p.errs, func(a, b *Error) int {
-			return cmp.Or(cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col))
-		})
-		return nil, p.errs
+	if len(p.Errs) > 0 {
+		p.Errs.Sort()
+		return nil, p.Errs
 	}
 	return out, nil
 }
@@ -183,8 +180,8 @@ func (p *parser) policy(n *yaml.Node) (*Policy, []ruleRef) {
 	if !ok {
 		return nil, nil
 	}
-	pol := &Policy{File: p.file, Line: n.Line}
-	before := len(p.errs)
+	pol := &Policy{File: p.File, Line: n.Line}
+	before := len(p.Errs)
 	var allowNode, denyNode, shadowsNode *yaml.Node
 	var req requirement
 	var restrict Restrictions
@@ -249,7 +246,7 @@ func (p *parser) policy(n *yaml.Node) (*Policy, []ruleRef) {
 	if denyNode != nil {
 		pol.deny, refs = p.rules(denyNode, pol.ID, "deny", requirement{}, 0, refs)
 	}
-	if len(p.errs) > before {
+	if len(p.Errs) > before {
 		return nil, nil
 	}
 	for i, r := range pol.allow {

@@ -170,7 +170,7 @@ func (l *leaf) reason(e *env, want bool) Reason {
 		}
 		return Reason{"country", fmt.Sprintf("This app is not available from your location (%s).", cc), fixLocation, ""}
 	case kTime:
-		now := in.Now.In(l.win.loc).Format("Mon 15:04")
+		now := in.Now.In(l.win.Loc).Format("Mon 15:04")
 		if want {
 			return Reason{"time", fmt.Sprintf("This app is only available %s; it is now %s.", l.win.describe(), now), fixTime, ""}
 		}

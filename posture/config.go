@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/portier/portier/config"
+	"github.com/portier/portier/confyaml"
 	"github.com/portier/portier/posture/collect"
 	"github.com/portier/portier/store"
 	"gopkg.in/yaml.v3"
@@ -150,14 +151,14 @@ func FromConfig(c *config.Config) (*Config, error) {
 // anchors relative secret_file paths. A nil or zero node is an absent
 // section. Problems come back as an ErrorList naming file:line:col.
 func Parse(file string, compliance, privacy, sources *yaml.Node) (*Config, error) {
-	p := &parser{file: file, aliases: maxAliases}
+	p := &parser{Walker: confyaml.Walker{File: file}}
 	c := &Config{}
 	c.Privacy = p.privacy(docContent(privacy))
 	c.Policies, c.DefaultCompliance = p.compliance(docContent(compliance))
 	c.Sources = p.sources(docContent(sources), file)
 	p.crossCheck(c, docContent(compliance))
-	if len(p.errs) > 0 {
-		return nil, p.errs
+	if len(p.Errs) > 0 {
+		return nil, p.Errs
 	}
 	c.profs = map[profileKey]DataProfile{}
 	for _, o := range []store.Ownership{store.OwnershipCorporate, store.OwnershipCOPE, store.OwnershipBYOD, store.OwnershipUnmanaged} {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/portier/portier/confyaml"
 )
 
 // Hours is a weekly working-hours window: weekdays and a wall-clock
@@ -15,19 +17,11 @@ type Hours struct {
 	From, To int
 }
 
-var dayNames = [...]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
-
-// Contains reports whether t (already in the device's zone) is within the window.
+// Contains reports whether t (already in the device's zone) is within the
+// window, as confyaml.Window reads it.
 func (h Hours) Contains(t time.Time) bool {
-	m := t.Hour()*60 + t.Minute()
-	day := func(d time.Weekday) bool { return h.Days&(1<<uint(d)) != 0 }
-	if h.From < h.To {
-		return day(t.Weekday()) && m >= h.From && m < h.To
-	}
-	if m >= h.From {
-		return day(t.Weekday())
-	}
-	return m < h.To && day((t.Weekday()+6)%7)
+	w := confyaml.Window{Days: confyaml.Days(h.Days), From: h.From, To: h.To}
+	return w.Contains(t)
 }
 
 // String renders the window as "mon-fri 08:00-19:00".
@@ -38,7 +32,7 @@ func (h Hours) String() string {
 // DaysString renders the days, collapsing runs: "mon-fri", "mon,wed,fri".
 func (h Hours) DaysString() string {
 	var parts []string
-	order := [...]int{1, 2, 3, 4, 5, 6, 0} // Monday first
+	order := [...]time.Weekday{1, 2, 3, 4, 5, 6, 0} // Monday first
 	for i := 0; i < len(order); {
 		if h.Days&(1<<order[i]) == 0 {
 			i++
@@ -49,10 +43,10 @@ func (h Hours) DaysString() string {
 			j++
 		}
 		if j-i >= 2 {
-			parts = append(parts, dayNames[order[i]]+"-"+dayNames[order[j]])
+			parts = append(parts, confyaml.DayName(order[i])+"-"+confyaml.DayName(order[j]))
 		} else {
 			for k := i; k <= j; k++ {
-				parts = append(parts, dayNames[order[k]])
+				parts = append(parts, confyaml.DayName(order[k]))
 			}
 		}
 		i = j + 1
@@ -62,37 +56,11 @@ func (h Hours) DaysString() string {
 
 func clock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 
-// parseDays reads "mon", "monday" or a range "mon-fri".
+// parseDays reads "mon", "monday" or a range "mon-fri", loosely: see
+// confyaml.ParseDaysLoose.
 func parseDays(s string) (uint8, error) {
-	day := func(s string) (int, bool) {
-		s = strings.ToLower(strings.TrimSpace(s))
-		for i, n := range dayNames {
-			if s == n || (len(s) > 3 && strings.HasPrefix(s, n) && strings.HasSuffix(s, "day")) {
-				return i, true
-			}
-		}
-		return 0, false
-	}
-	first, last, isRange := strings.Cut(s, "-")
-	a, ok := day(first)
-	if !ok {
-		return 0, fmt.Errorf("unknown weekday %q (want mon, tue, wed, thu, fri, sat, sun or a range such as mon-fri)", s)
-	}
-	if !isRange {
-		return 1 << a, nil
-	}
-	b, ok := day(last)
-	if !ok {
-		return 0, fmt.Errorf("unknown weekday %q in range %q", last, s)
-	}
-	var m uint8
-	for d := a; ; d = (d + 1) % 7 {
-		m |= 1 << d
-		if d == b {
-			break
-		}
-	}
-	return m, nil
+	d, err := confyaml.ParseDaysLoose(s)
+	return uint8(d), err
 }
 
 // parseClock reads "HH:MM"; "24:00" is allowed as an end.

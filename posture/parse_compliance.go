@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portier/portier/confyaml"
 	"github.com/portier/portier/store"
 	"gopkg.in/yaml.v3"
 )
@@ -63,9 +64,9 @@ func (p *parser) compliance(n *yaml.Node) ([]*Policy, bool) {
 			p.errorf(nil, "built-in compliance defaults: %v", err)
 			return nil, true
 		}
-		sub := &parser{file: "built-in compliance defaults", aliases: maxAliases}
+		sub := &parser{Walker: confyaml.Walker{File: "built-in compliance defaults"}}
 		pols, _ := sub.compliance(doc.Content[0])
-		p.errs = append(p.errs, sub.errs...)
+		p.Errs = append(p.Errs, sub.Errs...)
 		return pols, true
 	}
 	n = p.resolve(n)
@@ -100,7 +101,7 @@ func (p *parser) policy(n *yaml.Node) *Policy {
 		return nil
 	}
 	pol := &Policy{Line: n.Line, Grace: DefaultGrace, Ladder: defaultLadder(), Checks: Checks{MaxSecurityUpdateAgeDays: -1, MaxPendingSecurityUpdates: -1}}
-	before := len(p.errs)
+	before := len(p.Errs)
 	var checksSeen bool
 	for _, f := range fs {
 		switch f.key {
@@ -148,13 +149,13 @@ func (p *parser) policy(n *yaml.Node) *Policy {
 			p.unknownKey(f, "compliance policy", policyKeys)
 		}
 	}
-	if pol.ID == "" && len(p.errs) == before {
+	if pol.ID == "" && len(p.Errs) == before {
 		p.errorf(n, "compliance policy needs an id")
 	}
-	if !checksSeen && len(p.errs) == before {
+	if !checksSeen && len(p.Errs) == before {
 		p.errorf(n, "compliance policy %q needs checks: (for example disk_encryption: required)", pol.ID)
 	}
-	if len(p.errs) > before {
+	if len(p.Errs) > before {
 		return nil
 	}
 	return pol
@@ -321,7 +322,7 @@ func (p *parser) crossCheck(c *Config, n *yaml.Node) {
 		}
 		for _, o := range pol.Ownership {
 			if !c.Privacy.Profiles[o].Has(appsSignal) {
-				p.errs = append(p.errs, &Error{File: p.file, Line: pol.ownLine, Col: pol.ownCol, Msg: fmt.Sprintf(
+				p.Errs = append(p.Errs, &Error{File: p.File, Line: pol.ownLine, Col: pol.ownCol, Msg: fmt.Sprintf(
 					"compliance policy %q checks installed applications on %s devices, but the %s data profile does not allow the application inventory: remove %s from its ownership", pol.ID, o, o, o)})
 			}
 		}

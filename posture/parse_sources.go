@@ -54,7 +54,7 @@ func (p *parser) source(n *yaml.Node, file string) *Source {
 		return nil
 	}
 	s := &Source{MaxAge: DefaultSourceMaxAge}
-	before := len(p.errs)
+	before := len(p.Errs)
 	var secretNode *yaml.Node
 	for _, f := range fs {
 		switch f.key {
@@ -119,7 +119,7 @@ func (p *parser) source(n *yaml.Node, file string) *Source {
 			p.unknownKey(f, "posture source", sourceKeys)
 		}
 	}
-	if len(p.errs) > before {
+	if len(p.Errs) > before {
 		return nil
 	}
 	switch {

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/portier/portier/confyaml"
 	"github.com/portier/portier/posture/collect"
 	"github.com/portier/portier/store"
 )
@@ -68,7 +69,7 @@ func (c *Config) buildProfile(o store.Ownership, work bool) DataProfile {
 		p.Location = &LocationRule{Purpose: l.Purpose, From: clock(l.Hours.From), To: clock(l.Hours.To), Retention: l.Retention.String(), hours: l.Hours}
 		for i := range 7 {
 			if l.Hours.Days&(1<<((i+1)%7)) != 0 {
-				p.Location.Days = append(p.Location.Days, dayNames[(i+1)%7])
+				p.Location.Days = append(p.Location.Days, confyaml.DayName(time.Weekday((i+1)%7)))
 			}
 		}
 		for _, name := range groupMembers(GroupLocation) {
