@@ -56,17 +56,17 @@ func (h Hours) DaysString() string {
 
 func clock(m int) string { return fmt.Sprintf("%02d:%02d", m/60, m%60) }
 
-// parseDays reads "mon", "monday" or a range "mon-fri", loosely: see
-// confyaml.ParseDaysLoose.
+// parseDays reads "mon", "monday" or a range "mon-fri".
 func parseDays(s string) (uint8, error) {
-	d, err := confyaml.ParseDaysLoose(s)
+	d, err := confyaml.ParseDays(s)
 	return uint8(d), err
 }
 
 // parseClock reads "HH:MM"; "24:00" is allowed as an end.
 func parseClock(s string) (int, error) {
 	var h, m int
-	if len(s) != 5 || s[2] != ':' {
+	digit := func(b byte) bool { return b >= '0' && b <= '9' }
+	if len(s) != 5 || s[2] != ':' || !digit(s[0]) || !digit(s[1]) || !digit(s[3]) || !digit(s[4]) {
 		return 0, fmt.Errorf("time %q must be HH:MM, such as 08:00", s)
 	}
 	if _, err := fmt.Sscanf(s, "%02d:%02d", &h, &m); err != nil || h > 24 || m > 59 || (h == 24 && m != 0) {
