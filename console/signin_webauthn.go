@@ -96,112 +96,69 @@ func (c *Console) loginFinish(g *gin.Context) {
 	c.noStoreJSON(g, http.StatusOK, gin.H{"redirect": si.Redirect})
 }
 
+// ceremony is the shape of every signed-in WebAuthn endpoint: check the
+// session and its CSRF token, decode the JSON body, call the service, and
+// answer with status and what it returned.
+func ceremony[Req any](c *Console, status int, call func(g *gin.Context, sess *store.Session, req *Req) (any, error)) gin.HandlerFunc {
+	return func(g *gin.Context) {
+		sess, ok := c.signedIn(g)
+		if !ok {
+			return
+		}
+		var req Req
+		if err := decode(g, &req); err != nil {
+			c.fail(g, err)
+			return
+		}
+		out, err := call(g, sess, &req)
+		if err != nil {
+			c.fail(g, err)
+			return
+		}
+		c.noStoreJSON(g, status, out)
+	}
+}
+
 func (c *Console) stepUpBegin(g *gin.Context) {
-	sess, ok := c.signedIn(g)
-	if !ok {
-		return
-	}
-	var req stepUpBeginRequest
-	if err := decode(g, &req); err != nil {
-		c.fail(g, err)
-		return
-	}
-	cer, err := c.opts.Identity.BeginStepUp(g.Request.Context(), sess, req.RD)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	c.noStoreJSON(g, http.StatusOK, cer)
+	ceremony(c, http.StatusOK, func(g *gin.Context, sess *store.Session, req *stepUpBeginRequest) (any, error) {
+		return c.opts.Identity.BeginStepUp(g.Request.Context(), sess, req.RD)
+	})(g)
 }
 
 func (c *Console) stepUpFinish(g *gin.Context) {
-	sess, ok := c.signedIn(g)
-	if !ok {
-		return
-	}
-	var req finishRequest
-	if err := decode(g, &req); err != nil {
-		c.fail(g, err)
-		return
-	}
-	dest, err := c.opts.Identity.FinishStepUp(g.Request.Context(), sess, req.Ceremony, req.Credential, client(g))
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	c.noStoreJSON(g, http.StatusOK, gin.H{"redirect": dest})
+	ceremony(c, http.StatusOK, func(g *gin.Context, sess *store.Session, req *finishRequest) (any, error) {
+		dest, err := c.opts.Identity.FinishStepUp(g.Request.Context(), sess, req.Ceremony, req.Credential, client(g))
+		return gin.H{"redirect": dest}, err
+	})(g)
 }
 
 func (c *Console) deviceBegin(g *gin.Context) {
-	sess, ok := c.signedIn(g)
-	if !ok {
-		return
-	}
-	var req stepUpBeginRequest
-	if err := decode(g, &req); err != nil {
-		c.fail(g, err)
-		return
-	}
-	cer, err := c.opts.Identity.BeginDeviceCheck(g.Request.Context(), sess, req.RD)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	c.noStoreJSON(g, http.StatusOK, cer)
+	ceremony(c, http.StatusOK, func(g *gin.Context, sess *store.Session, req *stepUpBeginRequest) (any, error) {
+		return c.opts.Identity.BeginDeviceCheck(g.Request.Context(), sess, req.RD)
+	})(g)
 }
 
 func (c *Console) deviceFinish(g *gin.Context) {
-	sess, ok := c.signedIn(g)
-	if !ok {
-		return
-	}
-	var req finishRequest
-	if err := decode(g, &req); err != nil {
-		c.fail(g, err)
-		return
-	}
-	_, dest, err := c.opts.Identity.FinishDeviceCheck(g.Request.Context(), sess, req.Ceremony, req.Credential, client(g))
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	c.noStoreJSON(g, http.StatusOK, gin.H{"redirect": dest})
+	ceremony(c, http.StatusOK, func(g *gin.Context, sess *store.Session, req *finishRequest) (any, error) {
+		_, dest, err := c.opts.Identity.FinishDeviceCheck(g.Request.Context(), sess, req.Ceremony, req.Credential, client(g))
+		return gin.H{"redirect": dest}, err
+	})(g)
 }
 
 func (c *Console) registerBegin(g *gin.Context) {
-	sess, ok := c.signedIn(g)
-	if !ok {
-		return
-	}
-	var req registerBeginRequest
-	if err := decode(g, &req); err != nil {
-		c.fail(g, err)
-		return
-	}
-	cer, err := c.opts.Identity.BeginRegistration(g.Request.Context(), sess, req.Name)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	c.noStoreJSON(g, http.StatusOK, cer)
+	ceremony(c, http.StatusOK, func(g *gin.Context, sess *store.Session, req *registerBeginRequest) (any, error) {
+		return c.opts.Identity.BeginRegistration(g.Request.Context(), sess, req.Name)
+	})(g)
 }
 
 func (c *Console) registerFinish(g *gin.Context) {
-	sess, ok := c.signedIn(g)
-	if !ok {
-		return
-	}
-	var req finishRequest
-	if err := decode(g, &req); err != nil {
-		c.fail(g, err)
-		return
-	}
-	cred, err := c.opts.Identity.FinishRegistration(g.Request.Context(), sess, req.Ceremony, req.Credential, client(g))
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	c.noStoreJSON(g, http.StatusCreated, gin.H{"id": cred.ID, "name": cred.Name})
+	ceremony(c, http.StatusCreated, func(g *gin.Context, sess *store.Session, req *finishRequest) (any, error) {
+		cred, err := c.opts.Identity.FinishRegistration(g.Request.Context(), sess, req.Ceremony, req.Credential, client(g))
+		if err != nil {
+			return nil, err
+		}
+		return gin.H{"id": cred.ID, "name": cred.Name}, nil
+	})(g)
 }
 
 func (c *Console) noStoreJSON(g *gin.Context, status int, v any) {
