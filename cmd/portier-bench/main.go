@@ -7,7 +7,8 @@
 //
 // Usage:
 //
-//	go run ./cmd/portier-bench [-d 10s] [-c 64] [-rounds 3] [-cpuprofile portier.pprof]
+//	go run ./cmd/portier-bench [-d 10s] [-c 64] [-rounds 3] [-targets upstream,bare-proxy,portier,oauth2-proxy]
+//	go run ./cmd/portier-bench -targets portier -cpuprofile portier.pprof
 //
 // Every target listens on 127.0.0.1 and the load generator dials nothing
 // else; oauth2-proxy is built once from the Go module proxy (or taken from
