@@ -56,11 +56,21 @@ func ClearSessionCookie() *http.Cookie {
 // its console session still exists — so signing out or revoking a session
 // ends its children on the very next request.
 func Live(st *store.Store, cookie string, now time.Time) (*store.Session, bool) {
+	s, ok := Lookup(st, cookie)
+	if !ok || !Fresh(s, now) {
+		return nil, false
+	}
+	return s, true
+}
+
+// Lookup returns the session record for a cookie value whose console
+// session (if it has one) still exists; Fresh checks its lifetimes.
+func Lookup(st *store.Store, cookie string) (*store.Session, bool) {
 	if cookie == "" {
 		return nil, false
 	}
 	s, ok := st.Session(HashSecret(cookie))
-	if !ok || !now.Before(s.ExpiresAt) || now.Sub(s.LastSeen) > SessionIdle {
+	if !ok {
 		return nil, false
 	}
 	if s.ParentID != "" {
@@ -69,6 +79,11 @@ func Live(st *store.Store, cookie string, now time.Time) (*store.Session, bool) 
 		}
 	}
 	return s, true
+}
+
+// Fresh reports whether s is within its absolute and idle lifetimes at now.
+func Fresh(s *store.Session, now time.Time) bool {
+	return now.Before(s.ExpiresAt) && now.Sub(s.LastSeen) <= SessionIdle
 }
 
 // EndSession deletes a console session and every route session handed off

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"strings"
 	"sync"
 	"time"
 
@@ -28,7 +29,10 @@ type cacheKey struct {
 }
 
 type cachedAssertion struct {
-	token   string
+	token string
+	// headers are the identity headers forwarded with the token, built
+	// once; each value slice has len == cap, so an append elsewhere copies.
+	headers []headerValue
 	expires time.Time
 	session *store.Session // the record signed (records are immutable: a change is a new pointer)
 	device  string
@@ -36,7 +40,12 @@ type cachedAssertion struct {
 	owner   store.Ownership
 }
 
-func (c *assertionCache) get(p *Proxy, req *request) (string, error) {
+type headerValue struct {
+	name string
+	vals []string
+}
+
+func (c *assertionCache) get(p *Proxy, req *request) (*cachedAssertion, error) {
 	now := req.in.Now
 	k := cacheKey{req.session.ID, req.rt.from}
 	var devID string
@@ -48,7 +57,7 @@ func (c *assertionCache) get(p *Proxy, req *request) (string, error) {
 	if v, ok := c.m.Load(k); ok {
 		ca := v.(*cachedAssertion)
 		if ca.session == req.session && ca.device == devID && ca.trust == trust && ca.owner == owner && now.Add(resignBefore).Before(ca.expires) {
-			return ca.token, nil
+			return ca, nil
 		}
 	}
 	s := req.session
@@ -62,10 +71,18 @@ func (c *assertionCache) get(p *Proxy, req *request) (string, error) {
 	}
 	tok, err := p.opts.Signer.Sign(claims)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	c.m.Store(k, &cachedAssertion{token: tok, expires: now.Add(assertionTTL), session: s, device: devID, trust: trust, owner: owner})
-	return tok, nil
+	ca := &cachedAssertion{token: tok, expires: now.Add(assertionTTL), session: s, device: devID, trust: trust, owner: owner}
+	ca.headers = []headerValue{{"X-Portier-Assertion", []string{tok}}, {"X-Portier-Email", []string{s.Email}},
+		{"X-Portier-User", []string{s.UserID}}, {"X-Portier-Groups", []string{strings.Join(s.Groups, ",")}}}
+	if devID != "" {
+		ca.headers = append(ca.headers, headerValue{"X-Portier-Device", []string{devID}}, headerValue{"X-Portier-Trust", []string{trust.String()}})
+	} else {
+		ca.headers = append(ca.headers, headerValue{"X-Portier-Trust", []string{"untrusted"}})
+	}
+	c.m.Store(k, ca)
+	return ca, nil
 }
 
 // prune drops expired entries; the janitor calls it every minute.

@@ -3,6 +3,7 @@ package proxy
 import (
 	"log/slog"
 	"net/http"
+	"sync"
 
 	"github.com/portier/portier/policy"
 	"github.com/prometheus/client_golang/prometheus"
@@ -12,6 +13,41 @@ import (
 type Metrics struct {
 	decisions *prometheus.CounterVec
 	rules     *prometheus.CounterVec
+	// counters caches the children of both vectors: WithLabelValues hashes
+	// its labels and takes a lock on every call.
+	mu       sync.RWMutex
+	counters map[counterKey]prometheus.Counter
+}
+
+type counterKey struct {
+	rule, route string // one of them is set
+	outcome     policy.Outcome
+	reportOnly  bool
+}
+
+func (m *Metrics) counter(k counterKey) prometheus.Counter {
+	m.mu.RLock()
+	c, ok := m.counters[k]
+	m.mu.RUnlock()
+	if ok {
+		return c
+	}
+	ro := "false"
+	if k.reportOnly {
+		ro = "true"
+	}
+	if k.rule != "" {
+		c = m.rules.WithLabelValues(k.rule, k.outcome.String())
+	} else {
+		c = m.decisions.WithLabelValues(k.route, k.outcome.String(), ro)
+	}
+	m.mu.Lock()
+	if m.counters == nil {
+		m.counters = map[counterKey]prometheus.Counter{}
+	}
+	m.counters[k] = c
+	m.mu.Unlock()
+	return c
 }
 
 // NewMetrics registers the proxy's metrics on reg.
@@ -34,14 +70,9 @@ func (m *Metrics) count(route string, dec policy.Decision, reportOnly bool) {
 	if m == nil {
 		return
 	}
-	ro := "false"
-	if reportOnly {
-		ro = "true"
-	}
-	out := dec.Outcome.String()
-	m.decisions.WithLabelValues(route, out, ro).Inc()
+	m.counter(counterKey{route: route, outcome: dec.Outcome, reportOnly: reportOnly}).Inc()
 	for _, r := range dec.Rules {
-		m.rules.WithLabelValues(r, out).Inc()
+		m.counter(counterKey{rule: r, outcome: dec.Outcome}).Inc()
 	}
 }
 

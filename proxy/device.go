@@ -7,9 +7,11 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portier/portier/ca"
+	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
 )
 
@@ -22,6 +24,21 @@ type connState struct {
 	serial   string
 	notAfter time.Time
 	err      error
+	// hot is what the last request on this connection looked up in the
+	// store, reused while the store's sequence has not moved.
+	hot atomic.Pointer[hotState]
+}
+
+// hotState is the store lookups of one request: the session record for a
+// cookie, and the device and revocation state for the connection's
+// certificate, as of store sequence seq.
+type hotState struct {
+	seq     uint64
+	cookie  string
+	session *store.Session
+	device  *store.Device
+	serial  string
+	devNote string
 }
 
 const connKey ctxKey = 1
@@ -41,42 +58,63 @@ const (
 	noteUnmanaged = "This device is not enrolled with Portier (it presented no device certificate), so it counts as an unmanaged device. Enroll it from the Portier portal, or use an enrolled device."
 )
 
-// identifyDevice resolves the request's device: a valid, unrevoked client
-// certificate from Portier's CA naming an active device. Anything else is
-// no device, with a note saying why when a credential was presented.
-func (p *Proxy) identifyDevice(r *http.Request, req *request, now time.Time) {
-	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
-		p.sessionDevice(req)
-		return
-	}
+// resolve looks up the request's session and device. The lookups are
+// cached on the connection and reused until the store changes (any write
+// moves its sequence), so a revocation still applies to the next request;
+// lifetimes and certificate expiry are checked on every request.
+func (p *Proxy) resolve(r *http.Request, req *request, cookie string, now time.Time) {
 	cs, _ := r.Context().Value(connKey).(*connState)
 	if cs == nil {
 		cs = &connState{}
 	}
+	seq := p.opts.Store.Seq()
+	h := cs.hot.Load()
+	if h == nil || h.seq != seq || h.cookie != cookie {
+		h = &hotState{seq: seq, cookie: cookie}
+		h.session, _ = identity.Lookup(p.opts.Store, cookie)
+		p.identifyDevice(r, cs, h, now)
+		cs.hot.Store(h)
+	}
+	if h.session != nil && identity.Fresh(h.session, now) {
+		req.session = h.session
+	}
+	req.device, req.serial, req.devNote = h.device, h.serial, h.devNote
+	if req.serial != "" && !now.Before(cs.notAfter) {
+		req.device, req.serial, req.devNote = nil, "", noteExpired
+	}
+}
+
+// identifyDevice resolves the request's device: a valid, unrevoked client
+// certificate from Portier's CA naming an active device. Anything else is
+// no device, with a note saying why when a credential was presented.
+func (p *Proxy) identifyDevice(r *http.Request, cs *connState, h *hotState, now time.Time) {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		if h.session != nil {
+			p.sessionDevice(h)
+		}
+		return
+	}
 	cs.once.Do(func() { cs.verify(p.opts.CA, r.TLS.PeerCertificates, now) })
 	switch {
 	case errors.Is(cs.err, ca.ErrRevoked):
-		req.devNote = noteRevoked
+		h.devNote = noteRevoked
 		return
 	case errors.Is(cs.err, ca.ErrExpired):
-		req.devNote = noteExpired
+		h.devNote = noteExpired
 		return
 	case cs.err != nil:
-		req.devNote = noteForeign
-		return
-	case !now.Before(cs.notAfter):
-		req.devNote = noteExpired
+		h.devNote = noteForeign
 		return
 	case p.opts.Store.IsRevoked(cs.serial):
-		req.devNote = noteRevoked
+		h.devNote = noteRevoked
 		return
 	}
 	d, ok := p.opts.Store.Device(cs.deviceID)
 	if !ok || d.State == store.DeviceRetired || d.State == store.DeviceWiped {
-		req.devNote = noteRetired
+		h.devNote = noteRetired
 		return
 	}
-	req.device, req.serial = d, cs.serial
+	h.device, h.serial = d, cs.serial
 }
 
 func (cs *connState) verify(v DeviceVerifier, chain []*x509.Certificate, now time.Time) {
@@ -86,15 +124,15 @@ func (cs *connState) verify(v DeviceVerifier, chain []*x509.Certificate, now tim
 
 // sessionDevice is the browser-only BYOD path: the session was bound to a
 // work-profile device by its device-bound WebAuthn credential.
-func (p *Proxy) sessionDevice(req *request) {
-	id := req.session.DeviceID
+func (p *Proxy) sessionDevice(h *hotState) {
+	id := h.session.DeviceID
 	if id == "" {
 		return
 	}
 	d, ok := p.opts.Store.Device(id)
 	if !ok || d.State == store.DeviceRetired || d.State == store.DeviceWiped {
-		req.devNote = noteRetired
+		h.devNote = noteRetired
 		return
 	}
-	req.device = d
+	h.device = d
 }

@@ -30,22 +30,14 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, de
 	if r.Body != nil && r.Body != http.NoBody {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxRequestBody)
 	}
-	tok, err := p.cache.get(p, req)
+	ca, err := p.cache.get(p, req)
 	if err != nil {
 		p.opts.Log.Error("proxy: cannot sign the assertion", "err", err)
 		p.unavailable(w, r, "Portier could not sign your identity for this application.")
 		return
 	}
-	h := r.Header
-	h.Set("X-Portier-Assertion", tok)
-	h.Set("X-Portier-Email", req.session.Email)
-	h.Set("X-Portier-User", req.session.UserID)
-	h.Set("X-Portier-Groups", strings.Join(req.session.Groups, ","))
-	if d := req.device; d != nil {
-		h.Set("X-Portier-Device", d.ID)
-		h.Set("X-Portier-Trust", d.Trust.String())
-	} else {
-		h.Set("X-Portier-Trust", "untrusted")
+	for _, hv := range ca.headers {
+		r.Header[hv.name] = hv.vals
 	}
 
 	ctx, cancel := context.WithCancel(r.Context())

@@ -104,7 +104,6 @@ func (p *Proxy) reverseProxy(rt *route, up *url.URL, tr http.RoundTripper) http.
 		},
 		Transport:      tr,
 		BufferPool:     p.bufs,
-		FlushInterval:  -1,
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   p.upstreamError,
 		ErrorLog:       slog.NewLogLogger(p.opts.Log.Handler(), slog.LevelDebug),

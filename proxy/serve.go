@@ -54,12 +54,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	now := p.opts.Clock()
 	req := &request{rt: rt}
-	req.session, _ = identity.Live(p.opts.Store, cookie, now)
+	p.resolve(r, req, cookie, now)
 	if req.session == nil {
 		p.signIn(w, r, rt)
 		return
 	}
-	p.identifyDevice(r, req, now)
 	p.fillInput(req, r, now)
 	dec := p.decide(req)
 	p.logDecision(r, req, dec)
@@ -123,11 +122,17 @@ func (p *Proxy) fillInput(req *request, r *http.Request, now time.Time) {
 
 // sessionCookie returns Portier's session cookie value, "" if none.
 func sessionCookie(r *http.Request) string {
-	c, err := r.Cookie(identity.SessionCookie)
-	if err != nil {
-		return ""
+	for _, line := range r.Header["Cookie"] {
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+			if ok && name == identity.SessionCookie {
+				return strings.Trim(value, `"`)
+			}
+		}
 	}
-	return c.Value
+	return ""
 }
 
 // stripRequest removes what a client must not be able to send upstream:
@@ -145,10 +150,13 @@ func stripRequest(r *http.Request) {
 	r.Header.Del("Cookie")
 	for _, line := range cookies {
 		var kept []string
-		for _, part := range strings.Split(line, ";") {
-			name, _, _ := strings.Cut(strings.TrimSpace(part), "=")
-			if name != identity.SessionCookie && strings.TrimSpace(part) != "" {
-				kept = append(kept, strings.TrimSpace(part))
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			name, _, _ := strings.Cut(part, "=")
+			if name != identity.SessionCookie && part != "" {
+				kept = append(kept, part)
 			}
 		}
 		if len(kept) > 0 {

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/portier/portier/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,6 +15,13 @@ import (
 type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
+	mu       sync.RWMutex
+	counters map[requestKey]prometheus.Counter
+}
+
+type requestKey struct {
+	host string
+	code int
 }
 
 func newMetrics(st *store.Store) *metrics {
@@ -62,5 +70,18 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
 func (m *metrics) count(host string, code int) {
-	m.requests.WithLabelValues(host, strconv.Itoa(code)).Inc()
+	k := requestKey{host, code}
+	m.mu.RLock()
+	c, ok := m.counters[k]
+	m.mu.RUnlock()
+	if !ok {
+		c = m.requests.WithLabelValues(host, strconv.Itoa(code))
+		m.mu.Lock()
+		if m.counters == nil {
+			m.counters = map[requestKey]prometheus.Counter{}
+		}
+		m.counters[k] = c
+		m.mu.Unlock()
+	}
+	c.Inc()
 }
