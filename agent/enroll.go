@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/portier/portier/enrollment"
+	"github.com/portier/portier/posture/collect"
 )
 
 // maxRootsBytes bounds the roots.pem the agent fetches.
@@ -109,9 +110,13 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Enrolled, error) {
 		return nil, err
 	}
 	info := enrollment.DeviceInfo{}
-	if o.Info != nil {
-		info = o.Info(ctx)
+	if o.Info == nil {
+		o.Info = func(ctx context.Context) enrollment.DeviceInfo {
+			return ReadDeviceInfo(ctx, DeviceInfoEnv{Platform: NativePlatform(),
+				Runner: collect.ExecRunner{Timeout: 10 * time.Second}, FS: os.DirFS("/"), Hostname: os.Hostname, Getenv: os.Getenv})
+		}
 	}
+	info = o.Info(ctx)
 	info.WorkProfile, info.AgentVersion = o.WorkProfile, o.Version
 	req := enrollment.EnrollRequest{Code: o.Code, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})), Device: info}
 	c := newClient(server, pool, nil)

@@ -200,6 +200,10 @@ func (s *Server) ConsoleRoutes() []string {
 	return out
 }
 
+// Posture is the server's posture engine (tests drive its scheduler with
+// Tick and an injected clock).
+func (s *Server) Posture() *posture.Engine { return s.posture }
+
 // Store is the server's store (for tests and in-process tools).
 func (s *Server) Store() *store.Store { return s.store }
 
