@@ -2,7 +2,6 @@ package console
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"net/http"
 	"sort"
@@ -62,9 +61,8 @@ func randomID(n int) string {
 
 // NewSecret returns a random URL-safe secret with 256 bits of entropy.
 func NewSecret() string {
-	b := make([]byte, 32)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+	secret, _ := identity.NewSessionSecret()
+	return secret
 }
 
 func (c *Console) createToken(g *gin.Context) {

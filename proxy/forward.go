@@ -50,7 +50,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, de
 	if rs != 0 {
 		ctx = withRestrictions(ctx, rs)
 	}
-	id := p.live.add(p, req, cancel)
+	id := p.live.add(req, cancel)
 	defer p.live.remove(id)
 	if isUpgrade(r) {
 		w = &hijackWatch{ResponseWriter: w, onHijack: func(c interface{ Close() error }) { p.live.attach(id, c) }}

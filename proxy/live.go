@@ -28,7 +28,7 @@ type liveReq struct {
 	conn   interface{ Close() error } // a hijacked (WebSocket) connection
 }
 
-func (l *liveSet) add(p *Proxy, req *request, cancel context.CancelFunc) uint64 {
+func (l *liveSet) add(req *request, cancel context.CancelFunc) uint64 {
 	id := l.next.Add(1)
 	l.m.Store(id, &liveReq{req: req, cancel: cancel})
 	return id
