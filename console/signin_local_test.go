@@ -1,6 +1,7 @@
 package console
 
 import (
+	"github.com/portier/portier/identity/identitytest"
 	"net/http"
 	"net/url"
 	"strings"
@@ -128,7 +129,7 @@ func TestWebAuthnOverHTTP(t *testing.T) {
 	u := e.addUser(t, "ada@example.com", pw, false)
 	rp := virtualwebauthn.RelyingParty{Name: "Portier", ID: "portier.localhost", Origin: extURL}
 	auth := virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{UserHandle: []byte(u.ID)})
-	cred := virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2)
+	cred := identitytest.NewEC2Credential()
 
 	b := e.browser(t)
 	b.signInPassword("ada@example.com", pw, "")

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"github.com/portier/portier/identity/identitytest"
 	"net/http"
 	"strings"
 	"testing"
@@ -25,7 +26,7 @@ func newKey(userID string, backupEligible bool) *key {
 	return &key{
 		auth: virtualwebauthn.NewAuthenticatorWithOptions(virtualwebauthn.AuthenticatorOptions{
 			UserHandle: []byte(userID), BackupEligible: backupEligible}),
-		cred: virtualwebauthn.NewCredential(virtualwebauthn.KeyTypeEC2),
+		cred: identitytest.NewEC2Credential(),
 	}
 }
 
