@@ -27,28 +27,11 @@ func DayName(wd time.Weekday) string { return dayNames[wd%7] }
 // them, "mon-fri"; a range may wrap past Sunday, "fri-mon".
 func ParseDays(s string) (Days, error) { return parseDays(s, dayExact) }
 
-// ParseDaysLoose is ParseDays that also takes any word made of a day's
-// three letters and "day", such as "tueday" (posture's working_hours have
-// always read days this way).
-func ParseDaysLoose(s string) (Days, error) { return parseDays(s, dayLoose) }
-
 // dayExact reads "mon" or "monday", after trimming, in any case.
 func dayExact(s string) (int, bool) {
 	s = strings.ToLower(strings.TrimSpace(s))
 	for i := range dayNames {
 		if s == dayNames[i] || s == longDayNames[i] {
-			return i, true
-		}
-	}
-	return 0, false
-}
-
-// dayLoose reads "mon" or, after trimming and in any case, any longer word
-// that starts with "mon" and ends in "day".
-func dayLoose(s string) (int, bool) {
-	s = strings.ToLower(strings.TrimSpace(s))
-	for i, n := range dayNames {
-		if s == n || (len(s) > 3 && strings.HasPrefix(s, n) && strings.HasSuffix(s, "day")) {
 			return i, true
 		}
 	}
