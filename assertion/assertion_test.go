@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/portier/portier/clocktest"
 	"strings"
 	"testing"
 	"time"
@@ -11,11 +12,6 @@ import (
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/storetest"
 )
-
-type fakeClock struct{ t time.Time }
-
-func (c *fakeClock) Now() time.Time      { return c.t }
-func (c *fakeClock) Add(d time.Duration) { c.t = c.t.Add(d) }
 
 func newStore(t *testing.T) *store.Store { return storetest.OpenBolt(t) }
 
@@ -34,39 +30,39 @@ func claimsAt(now time.Time) Claims {
 }
 
 func TestSignVerify(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.At(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
 	s, err := New(context.Background(), Options{Store: newStore(t), Clock: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, err := s.Sign(claimsAt(clk.t))
+	tok, err := s.Sign(claimsAt(clk.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Verify(tok, jwks(t, s), "https://portier.example.com", "https://wiki.example.com", clk.t)
+	c, err := Verify(tok, jwks(t, s), "https://portier.example.com", "https://wiki.example.com", clk.Now())
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 	if c.Email != "a@example.com" || c.Device.Trust != "high" {
 		t.Errorf("claims = %+v", c)
 	}
-	if _, err := Verify(tok, jwks(t, s), "https://portier.example.com", "https://other.example.com", clk.t); err == nil {
+	if _, err := Verify(tok, jwks(t, s), "https://portier.example.com", "https://other.example.com", clk.Now()); err == nil {
 		t.Error("wrong audience accepted")
 	}
-	if _, err := Verify(tok, jwks(t, s), "https://portier.example.com", "https://wiki.example.com", clk.t.Add(MaxTTL)); err == nil {
+	if _, err := Verify(tok, jwks(t, s), "https://portier.example.com", "https://wiki.example.com", clk.Now().Add(MaxTTL)); err == nil {
 		t.Error("expired token accepted")
 	}
 	parts := strings.Split(tok, ".")
 	payload, _ := base64.RawURLEncoding.DecodeString(parts[1])
 	payload = []byte(strings.Replace(string(payload), "a@example.com", "boss@example.com", 1))
 	forged := parts[0] + "." + base64.RawURLEncoding.EncodeToString(payload) + "." + parts[2]
-	if _, err := Verify(forged, jwks(t, s), "https://portier.example.com", "https://wiki.example.com", clk.t); err == nil || !strings.Contains(err.Error(), "bad signature") {
+	if _, err := Verify(forged, jwks(t, s), "https://portier.example.com", "https://wiki.example.com", clk.Now()); err == nil || !strings.Contains(err.Error(), "bad signature") {
 		t.Errorf("tampered payload: err = %v, want bad signature", err)
 	}
 }
 
 func TestRotationNeverBreaksVerifiers(t *testing.T) {
-	clk := &fakeClock{t: time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC)}
+	clk := clocktest.At(time.Date(2026, 11, 1, 9, 0, 0, 0, time.UTC))
 	st := newStore(t)
 	opts := Options{Store: st, Clock: clk.Now, Rotation: 24 * time.Hour, PublishAhead: time.Hour}
 	s, err := New(context.Background(), opts)
@@ -79,18 +75,18 @@ func TestRotationNeverBreaksVerifiers(t *testing.T) {
 	cached := jwks(t, s)
 	sawRotation := false
 	for minute := 0; minute < 3*24*60; minute += 7 {
-		clk.Add(7 * time.Minute)
+		clk.Advance(7 * time.Minute)
 		if err := s.Refresh(context.Background()); err != nil {
 			t.Fatal(err)
 		}
 		if minute%60 < 7 {
 			cached = jwks(t, s)
 		}
-		tok, err := s.Sign(claimsAt(clk.t))
+		tok, err := s.Sign(claimsAt(clk.Now()))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Verify(tok, cached, "https://portier.example.com", "https://wiki.example.com", clk.t); err != nil {
+		if _, err := Verify(tok, cached, "https://portier.example.com", "https://wiki.example.com", clk.Now()); err != nil {
 			t.Fatalf("at +%dm a fresh token fails with the JWKS cached ≤1h ago: %v", minute, err)
 		}
 		if s.state.Load().current.ID != first {

@@ -8,38 +8,20 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"github.com/portier/portier/clocktest"
 	"log/slog"
 	"net/url"
 	"path/filepath"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/boltstore"
 )
 
-// fakeClock is a settable clock. It starts at the wall clock so smallstep's
-// own time-based steps (CRL pruning, renew validity) agree with it.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = clocktest.Clock
 
-func newClock() *fakeClock { return &fakeClock{t: time.Now().Truncate(time.Second)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *fakeClock { return clocktest.New() }
 
 // openStore opens a real store on boltstore in dir; closed at cleanup.
 func openStore(t testing.TB, dir string) *store.Store {

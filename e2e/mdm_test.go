@@ -4,13 +4,13 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/portier/portier/clocktest"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,25 +21,13 @@ import (
 	"github.com/portier/portier/store"
 )
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // TestEscalationLadderOverMutualTLS enrolls a real agent over mutual TLS,
 // sends this machine's real Linux posture (whose root disk is not
 // encrypted, so the baseline compliance policy fails), and moves the
 // server's clock through the grace period and the escalation ladder,
 // watching the device's step and trust through the API.
 func TestEscalationLadderOverMutualTLS(t *testing.T) {
-	clk := &fakeClock{t: time.Now().Truncate(time.Second)}
+	clk := clocktest.New()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close()

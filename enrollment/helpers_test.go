@@ -9,11 +9,10 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"github.com/portier/portier/clocktest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/ca"
@@ -22,26 +21,9 @@ import (
 	"github.com/portier/portier/store/storetest"
 )
 
-// fakeClock is a settable clock. It starts at the wall clock because
-// smallstep reads the wall clock for renewals.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = clocktest.Clock
 
-func newClock() *fakeClock { return &fakeClock{t: time.Now().Truncate(time.Second)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *fakeClock { return clocktest.New() }
 
 // env is a Service on a real store, a real CA and the real posture engine.
 type env struct {

@@ -3,6 +3,7 @@ package posture
 import (
 	"context"
 	"fmt"
+	"github.com/portier/portier/clocktest"
 	"strings"
 	"sync"
 	"testing"
@@ -17,22 +18,7 @@ import (
 // t0 is a Tuesday, 10:00 UTC.
 var t0 = time.Date(2025, 3, 11, 10, 0, 0, 0, time.UTC)
 
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Set(t time.Time) {
-	c.mu.Lock()
-	c.t = t
-	c.mu.Unlock()
-}
+type fakeClock = clocktest.Clock
 
 type enqueued struct {
 	device, typ string
@@ -111,7 +97,7 @@ func newEnv(t testing.TB, doc string) *env {
 		cfg = parseCfg(t, doc)
 	}
 	st := storetest.OpenBolt(t)
-	clk := &fakeClock{t: t0}
+	clk := clocktest.At(t0)
 	q := &fakeQueue{}
 	e, err := New(Options{Store: st, Clock: clk.Now, Config: cfg, Actions: q})
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"github.com/portier/portier/clocktest"
 	"io"
 	"log/slog"
 	"net/http"
@@ -29,18 +30,6 @@ import (
 	"github.com/portier/portier/store/storetest"
 )
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // seen is what the upstream received.
 type seen struct {
 	mu  sync.Mutex
@@ -56,7 +45,7 @@ type env struct {
 	st       *store.Store
 	ca       *ca.CA
 	signer   *assertion.Signer
-	clk      *clock
+	clk      *clocktest.Clock
 	p        *proxy.Proxy
 	srv      *httptest.Server
 	upstream *httptest.Server
@@ -105,7 +94,7 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	e := &env{t: t, st: storetest.OpenBolt(t), clk: &clock{t: time.Now().Truncate(time.Second)}, got: &seen{}, logs: &strings.Builder{}, logMu: &sync.Mutex{}}
+	e := &env{t: t, st: storetest.OpenBolt(t), clk: clocktest.New(), got: &seen{}, logs: &strings.Builder{}, logMu: &sync.Mutex{}}
 	log := slog.New(slog.NewJSONHandler(lockedWriter{e.logMu, e.logs}, nil))
 	var err error
 	e.ca, err = ca.New(context.Background(), ca.Options{Store: e.st, Keys: &ca.FileKeyStore{Dir: t.TempDir()}, Clock: e.clk.Now})

@@ -6,13 +6,13 @@ package identitytest
 
 import (
 	"encoding/json"
+	"github.com/portier/portier/clocktest"
 	"net"
 	"net/http"
 	"net/url"
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/oauth2-proxy/mockoidc"
@@ -22,29 +22,10 @@ import (
 	"github.com/portier/portier/store/storetest"
 )
 
-// Clock is a settable clock. It starts at the wall clock, because the mock
-// provider stamps its tokens with real time.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type Clock = clocktest.Clock
 
 // NewClock returns a clock at the current second.
-func NewClock() *Clock { return &Clock{t: time.Now().Truncate(time.Second)} }
-
-// Now is the clock's time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock forward.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func NewClock() *Clock { return clocktest.New() }
 
 // OpenStore opens a store on an embedded file in a temporary directory,
 // closed at the end of the test.
