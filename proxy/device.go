@@ -17,8 +17,13 @@ import (
 
 // connState caches the device certificate check of one TLS connection: the
 // chain cannot change within a connection, so the signature work is done
-// once; validity and revocation are still checked on every request.
+// once; validity and revocation are still checked on every request. It
+// also holds the HTTP/1 request being forwarded on the connection, for
+// re-evaluation.
 type connState struct {
+	conn     net.Conn
+	active   atomic.Pointer[request] // the HTTP/1 request being forwarded, nil between requests
+	watched  atomic.Bool             // registered in the live set
 	once     sync.Once
 	deviceID string
 	serial   string
@@ -43,10 +48,22 @@ type hotState struct {
 
 const connKey ctxKey = 1
 
-// ConnContext gives each connection its cache; the server installs it as
-// http.Server.ConnContext.
-func ConnContext(ctx context.Context, _ net.Conn) context.Context {
-	return context.WithValue(ctx, connKey, &connState{})
+// Attach installs the proxy's per-connection hooks on srv (ConnContext and
+// ConnState; an existing ConnState hook is kept and called first). The
+// server serving route hosts must call it before serving.
+func (p *Proxy) Attach(srv *http.Server) {
+	srv.ConnContext = func(ctx context.Context, c net.Conn) context.Context {
+		return context.WithValue(ctx, connKey, &connState{conn: c})
+	}
+	prev := srv.ConnState
+	srv.ConnState = func(c net.Conn, st http.ConnState) {
+		if prev != nil {
+			prev(c, st)
+		}
+		if st == http.StateClosed || st == http.StateHijacked {
+			p.live.conns.Delete(c)
+		}
+	}
 }
 
 // Device notes shown on the deny page when a credential was not accepted.
@@ -67,6 +84,7 @@ func (p *Proxy) resolve(r *http.Request, req *request, cookie string, now time.T
 	if cs == nil {
 		cs = &connState{}
 	}
+	req.conn = cs
 	seq := p.opts.Store.Seq()
 	h := cs.hot.Load()
 	if h == nil || h.seq != seq || h.cookie != cookie {

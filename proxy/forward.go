@@ -3,7 +3,10 @@ package proxy
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 
 	"github.com/portier/portier/policy"
@@ -36,26 +39,80 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, de
 		p.unavailable(w, r, "Portier could not sign your identity for this application.")
 		return
 	}
-	for _, hv := range ca.headers {
-		r.Header[hv.name] = hv.vals
+	rt := req.rt
+	if rt.handler != nil { // a built-in app reads the identity from the request
+		for _, hv := range ca.headers {
+			r.Header[hv.name] = hv.vals
+		}
 	}
-
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	if req.rt.timeout > 0 && !isUpgrade(r) {
-		var c2 context.CancelFunc
-		ctx, c2 = context.WithTimeout(ctx, req.rt.timeout)
-		defer c2()
+	ctx := r.Context()
+	upgrade := isUpgrade(r)
+	if rt.timeout > 0 && !upgrade {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, rt.timeout)
+		defer cancel()
 	}
+	// Keep re-evaluating the request while it is open. An HTTP/1 request
+	// is the only one on its connection, so the connection stands for it
+	// (no per-request registration); HTTP/2 streams and upgrades are
+	// registered one by one, with their own cancel.
+	if cs := req.conn; cs != nil && cs.conn != nil && r.ProtoMajor == 1 && !upgrade {
+		cs.active.Store(req)
+		defer cs.active.Store(nil)
+		p.live.watchConn(cs)
+	} else {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		id := p.live.add(req, cancel)
+		defer p.live.remove(id)
+		if upgrade {
+			w = &hijackWatch{ResponseWriter: w, onHijack: func(c interface{ Close() error }) { p.live.attach(id, c) }}
+		}
+	}
+	if ctx != r.Context() {
+		r = r.WithContext(ctx)
+	}
+	if rt.handler != nil {
+		rt.handler.ServeHTTP(w, r)
+		return
+	}
+	rp := *rt.upstream
+	rp.Rewrite = func(pr *httputil.ProxyRequest) { rewrite(pr, rt.to, ca.headers) }
 	if rs != 0 {
-		ctx = withRestrictions(ctx, rs)
+		rp.ModifyResponse = func(resp *http.Response) error { return restrictResponse(resp, rs) }
 	}
-	id := p.live.add(req, cancel)
-	defer p.live.remove(id)
-	if isUpgrade(r) {
-		w = &hijackWatch{ResponseWriter: w, onHijack: func(c interface{ Close() error }) { p.live.attach(id, c) }}
+	rp.ServeHTTP(w, r)
+}
+
+// rewrite builds the upstream request: the client's headers (already
+// stripped of X-Portier-* and Portier's cookie), Portier's identity
+// headers and X-Forwarded-*, in one header map sized for all of them.
+func rewrite(pr *httputil.ProxyRequest, to *url.URL, identity []headerValue) {
+	pr.SetURL(to)
+	pr.Out.Host = to.Host
+	h := make(http.Header, len(pr.Out.Header)+len(identity)+3)
+	for k, v := range pr.Out.Header {
+		h[k] = v
 	}
-	req.rt.handler.ServeHTTP(w, r.WithContext(ctx))
+	for _, hv := range identity {
+		h[hv.name] = hv.vals
+	}
+	// As httputil.ProxyRequest.SetXForwarded, with one allocation for the
+	// three values (Rewrite has already removed any the client sent).
+	xf := make([]string, 3)
+	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
+		xf[0] = ip
+		h["X-Forwarded-For"] = xf[0:1:1]
+	}
+	xf[1] = pr.In.Host
+	h["X-Forwarded-Host"] = xf[1:2:2]
+	xf[2] = "http"
+	if pr.In.TLS != nil {
+		xf[2] = "https"
+	}
+	h["X-Forwarded-Proto"] = xf[2:3:3]
+	pr.Out.Header = h
 }
 
 // MaxRequestBody is the largest request body the proxy forwards.

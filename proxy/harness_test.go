@@ -136,8 +136,9 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(err)
 	}
 	e.srv = httptest.NewUnstartedServer(e.p)
-	e.srv.Config.ConnContext = proxy.ConnContext
+	e.p.Attach(e.srv.Config)
 	e.srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	e.srv.EnableHTTP2 = true // clients here speak HTTP/1.1 unless a test asks for h2
 	e.srv.StartTLS()
 	t.Cleanup(e.srv.Close)
 	ctx, cancel := context.WithCancel(context.Background())

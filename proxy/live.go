@@ -9,16 +9,28 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/portier/portier/policy"
 	"github.com/portier/portier/store"
 )
 
 // liveSet tracks forwarded requests that are still open, so that a lost
 // access (signed out, certificate revoked, device quarantined, posture
 // dropped) closes streaming responses and WebSockets within a second.
+//
+// An HTTP/1 connection carries one request at a time, so it is registered
+// once and stands for whichever request it is forwarding (connState.active);
+// losing access closes the connection. HTTP/2 streams and upgraded
+// connections are registered one by one and cancelled on their own.
 type liveSet struct {
-	next atomic.Uint64
-	m    sync.Map // uint64 -> *liveReq
+	next  atomic.Uint64
+	m     sync.Map // uint64 -> *liveReq
+	conns sync.Map // net.Conn -> *connState; removed by Attach's ConnState hook
+}
+
+// watchConn registers an HTTP/1 connection, once.
+func (l *liveSet) watchConn(cs *connState) {
+	if !cs.watched.Load() && cs.watched.CompareAndSwap(false, true) {
+		l.conns.Store(cs.conn, cs)
+	}
 }
 
 type liveReq struct {
@@ -75,10 +87,23 @@ func (p *Proxy) reevaluate(now time.Time) {
 				lr.conn.Close()
 			}
 			lr.mu.Unlock()
-			p.opts.Log.Info("proxy: closed an open connection: access lost", "route", lr.req.rt.from, "email", lr.req.session.Email)
+			p.logLost(lr.req)
 		}
 		return true
 	})
+	p.live.conns.Range(func(_, v any) bool {
+		cs := v.(*connState)
+		req := cs.active.Load()
+		if req != nil && !p.stillAllowed(req, now) && cs.active.Load() == req {
+			cs.conn.Close()
+			p.logLost(req)
+		}
+		return true
+	})
+}
+
+func (p *Proxy) logLost(req *request) {
+	p.opts.Log.Info("proxy: closed an open connection: access lost", "route", req.rt.from, "email", req.session.Email)
 }
 
 // stillAllowed rebuilds the request's facts from the current state and
@@ -104,12 +129,7 @@ func (p *Proxy) stillAllowed(old *request, now time.Time) bool {
 	req.in.Now = now
 	in := &req.in
 	in.Groups, in.MFAAt = s.Groups, s.MFAAt
-	if d := req.device; d != nil {
-		in.Device = policy.Device{ID: d.ID, Trust: d.Trust, Ownership: d.Ownership, Platform: d.Platform,
-			Compliant: d.Compliant, Managed: true, PassingChecks: d.PassingChecks, LastSeen: d.LastSeen}
-	} else {
-		in.Device = policy.Device{Ownership: store.OwnershipUnmanaged}
-	}
+	in.Device = policyDevice(req.device)
 	return p.decide(req).Outcome.Allowed()
 }
 

@@ -82,3 +82,88 @@ func TestOpenWebSocketClosedWhenAccessLost(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenStreamClosedWhenAccessLost holds a streaming response open
+// through the proxy, over HTTP/1.1 (re-evaluated per connection) and over
+// HTTP/2 (per stream), then ends the session: the stream must end within
+// about a second, and another stream on the same HTTP/2 connection whose
+// session is still valid must not.
+func TestOpenStreamClosedWhenAccessLost(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		name := "http1"
+		if h2 {
+			name = "h2"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			e.upstream.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "text/event-stream")
+				io.WriteString(w, "data: first\n\n")
+				http.NewResponseController(w).Flush()
+				select {
+				case <-r.Context().Done():
+				case <-time.After(10 * time.Second):
+				}
+			})
+			cert := e.device("dev_stream", store.TrustHigh, store.OwnershipCorporate)
+			c := e.client(&cert)
+			c.Timeout = 0
+			if h2 {
+				c.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+			}
+			open := func(cookie string) (*http.Response, *bufio.Reader) {
+				t.Helper()
+				req, _ := http.NewRequest("GET", e.srv.URL+"/events", nil)
+				req.Host = "wiki.localhost"
+				req.AddCookie(&http.Cookie{Name: identity.SessionCookie, Value: cookie})
+				resp, err := c.Do(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { resp.Body.Close() })
+				if resp.StatusCode != 200 || resp.ProtoMajor != map[bool]int{false: 1, true: 2}[h2] {
+					t.Fatalf("stream = %d over HTTP/%d", resp.StatusCode, resp.ProtoMajor)
+				}
+				br := bufio.NewReader(resp.Body)
+				event := make([]byte, len("data: first\n\n"))
+				if _, err := io.ReadFull(br, event); err != nil || string(event) != "data: first\n\n" {
+					t.Fatalf("first event = %q, %v", event, err)
+				}
+				return resp, br
+			}
+			cookie, s := e.session("stream@example.com", "staff")
+			_, br := open(cookie)
+			var other *bufio.Reader
+			if h2 {
+				otherCookie, _ := e.session("colleague@example.com", "staff")
+				_, other = open(otherCookie)
+			}
+			if err := e.st.Write(context.Background(), store.Delete(store.KindSession, s.ID)); err != nil {
+				t.Fatal(err)
+			}
+			ended := time.Now()
+			done := make(chan error, 1)
+			go func() {
+				_, err := io.ReadAll(br)
+				done <- err
+			}()
+			select {
+			case <-done:
+				if d := time.Since(ended); d > 2500*time.Millisecond {
+					t.Errorf("the stream ended %v after access was lost, want about 1s", d)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("the stream is still open 5s after the session ended")
+			}
+			if other != nil {
+				got := make(chan error, 1)
+				go func() { _, err := other.ReadByte(); got <- err }()
+				select {
+				case err := <-got:
+					t.Errorf("the other user's stream on the same connection ended too: %v", err)
+				case <-time.After(1500 * time.Millisecond):
+				}
+			}
+		})
+	}
+}

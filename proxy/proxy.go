@@ -1,7 +1,6 @@
 package proxy
 
 import (
-	"context"
 	"crypto/x509"
 	"log/slog"
 	"net/http"
@@ -94,19 +93,15 @@ func (p *Proxy) RouteFor(u *url.URL) string {
 	return rt.from + rt.prefix
 }
 
-// reverseProxy builds the upstream handler of a route.
-func (p *Proxy) reverseProxy(rt *route, up *url.URL, tr http.RoundTripper) http.Handler {
+// reverseProxy is the template of a route's upstream proxy: forward copies
+// it for each request and sets the Rewrite (and, under restrictions, the
+// ModifyResponse) that carry that request's identity.
+func (p *Proxy) reverseProxy(tr http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(up)
-			pr.SetXForwarded()
-			pr.Out.Host = up.Host
-		},
-		Transport:      tr,
-		BufferPool:     p.bufs,
-		ModifyResponse: modifyResponse,
-		ErrorHandler:   p.upstreamError,
-		ErrorLog:       slog.NewLogLogger(p.opts.Log.Handler(), slog.LevelDebug),
+		Transport:    tr,
+		BufferPool:   p.bufs,
+		ErrorHandler: p.upstreamError,
+		ErrorLog:     slog.NewLogLogger(p.opts.Log.Handler(), slog.LevelDebug),
 	}
 }
 
@@ -128,14 +123,3 @@ func clientIP(r *http.Request) netip.Addr {
 }
 
 type ctxKey int
-
-const restrictKey ctxKey = 0
-
-func withRestrictions(ctx context.Context, rs policy.Restrictions) context.Context {
-	return context.WithValue(ctx, restrictKey, rs)
-}
-
-func restrictionsOf(ctx context.Context) policy.Restrictions {
-	rs, _ := ctx.Value(restrictKey).(policy.Restrictions)
-	return rs
-}

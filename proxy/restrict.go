@@ -43,12 +43,8 @@ var downloadTypes = map[string]bool{
 	"text/csv": true,
 }
 
-// modifyResponse applies the response side of restrictions.
-func modifyResponse(resp *http.Response) error {
-	rs := restrictionsOf(resp.Request.Context())
-	if rs == 0 {
-		return nil
-	}
+// restrictResponse applies the response side of restrictions.
+func restrictResponse(resp *http.Response, rs policy.Restrictions) error {
 	if rs.Has(policy.BlockDownloads) {
 		cd := strings.ToLower(resp.Header.Get("Content-Disposition"))
 		mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"sort"
@@ -25,7 +26,9 @@ type route struct {
 	policy   *policy.Policy
 	enforced *policy.Policy // when policy is report-only: what is enforced meanwhile (nil = allow signed-in users)
 	timeout  time.Duration
-	handler  http.Handler // the reverse proxy, or a built-in app
+	handler  http.Handler           // a built-in app; nil for an upstream
+	upstream *httputil.ReverseProxy // the upstream's proxy, copied per request with its Rewrite
+	to       *url.URL               // the upstream's URL
 }
 
 // table maps hosts to their routes, longest prefix first.
@@ -49,7 +52,7 @@ type Route struct {
 	Handler http.Handler
 }
 
-func compile(routes []Route, policies []*policy.Policy, transport func(config.Route) (http.RoundTripper, error), rp func(*route, *url.URL, http.RoundTripper) http.Handler) (*table, error) {
+func compile(routes []Route, policies []*policy.Policy, transport func(config.Route) (http.RoundTripper, error), rp func(http.RoundTripper) *httputil.ReverseProxy) (*table, error) {
 	byID := map[string]*policy.Policy{}
 	for _, p := range policies {
 		byID[p.ID] = p
@@ -80,7 +83,7 @@ func compile(routes []Route, policies []*policy.Policy, transport func(config.Ro
 		if r.Handler != nil {
 			rt.handler = r.Handler
 		} else {
-			up, err := url.Parse(r.To)
+			rt.to, err = url.Parse(r.To)
 			if err != nil {
 				return nil, fmt.Errorf("route %q: upstream: %w", r.From, err)
 			}
@@ -88,7 +91,7 @@ func compile(routes []Route, policies []*policy.Policy, transport func(config.Ro
 			if err != nil {
 				return nil, fmt.Errorf("route %q: %w", r.From, err)
 			}
-			rt.handler = rp(rt, up, tr)
+			rt.upstream = rp(tr)
 		}
 		t.hosts[rt.host] = append(t.hosts[rt.host], rt)
 	}

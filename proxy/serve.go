@@ -26,6 +26,7 @@ type request struct {
 	serial  string // device certificate serial, "" when none
 	devNote string // why a presented device credential was not accepted
 	in      policy.Input
+	conn    *connState
 }
 
 // ServeHTTP is the proxy's hot path.
@@ -112,12 +113,16 @@ func (p *Proxy) fillInput(req *request, r *http.Request, now time.Time) {
 		in.Country = p.opts.GeoIP.Country(in.IP)
 	}
 	in.Now, in.Method, in.Path = now, r.Method, r.URL.Path
-	if d := req.device; d != nil {
-		in.Device = policy.Device{ID: d.ID, Trust: d.Trust, Ownership: d.Ownership, Platform: d.Platform,
-			Compliant: d.Compliant, Managed: true, PassingChecks: d.PassingChecks, LastSeen: d.LastSeen}
-	} else {
-		in.Device = policy.Device{Ownership: store.OwnershipUnmanaged}
+	in.Device = policyDevice(req.device)
+}
+
+// policyDevice is what the policy sees of a device; nil is unmanaged.
+func policyDevice(d *store.Device) policy.Device {
+	if d == nil {
+		return policy.Device{Ownership: store.OwnershipUnmanaged}
 	}
+	return policy.Device{ID: d.ID, Trust: d.Trust, Ownership: d.Ownership, Platform: d.Platform,
+		Compliant: d.Compliant, Managed: true, PassingChecks: d.PassingChecks, LastSeen: d.LastSeen}
 }
 
 // sessionCookie returns Portier's session cookie value, "" if none.

@@ -164,8 +164,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(o.Log.Handler(), slog.LevelDebug),
 		TLSConfig:         s.tls.config(),
-		ConnContext:       proxy.ConnContext,
 	}
+	s.proxy.Attach(s.http)
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}

@@ -38,8 +38,9 @@ type Store struct {
 	changedMu sync.Mutex
 	changed   chan struct{} // closed and replaced after each applied batch
 
-	healthMu sync.Mutex
-	lastErr  error
+	// lastErr holds the writer's last backend error (nil when it
+	// succeeded); read lock-free on every proxied request.
+	lastErr atomic.Pointer[error]
 }
 
 type writeReq struct {
@@ -108,9 +109,10 @@ func (s *Store) Healthy(ctx context.Context) error {
 // nil when it succeeded. It is cheap enough for every request: the proxy
 // fails closed while the shared store cannot be followed.
 func (s *Store) LastError() error {
-	s.healthMu.Lock()
-	defer s.healthMu.Unlock()
-	return s.lastErr
+	if p := s.lastErr.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // Op is one write: see Put, Create and Delete.
@@ -307,9 +309,11 @@ func (s *Store) insertAll(changes []Change) error {
 }
 
 func (s *Store) setHealth(err error) {
-	s.healthMu.Lock()
-	s.lastErr = err
-	s.healthMu.Unlock()
+	if err == nil {
+		s.lastErr.Store(nil)
+		return
+	}
+	s.lastErr.Store(&err)
 }
 
 func insert(txn *memdb.Txn, c Change) error {

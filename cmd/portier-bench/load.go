@@ -59,15 +59,52 @@ func (t *target) client() *http.Client {
 	}
 }
 
-// get requests url and reads the whole body; anything but 200 is an error.
+// get requests url with only the cookie (the set-up's requests) and reads
+// the whole body; anything but 200 is an error.
 func get(ctx context.Context, c *http.Client, url, cookie string) ([]byte, error) {
+	return getWith(ctx, c, url, requestHeader(requestMinimal, cookie))
+}
+
+// Request header sets for -request.
+const (
+	requestBrowser = "browser"
+	requestMinimal = "minimal"
+)
+
+// requestHeader is what the load generator sends besides Host: with
+// "browser", the headers Chromium sends when it loads a page (what a proxy
+// in front of web applications parses and forwards); with "minimal", only
+// Go's User-Agent. The cookie, if any, is added to both.
+func requestHeader(kind, cookie string) http.Header {
+	h := http.Header{}
+	if kind == requestBrowser {
+		h.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36")
+		h.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8")
+		h.Set("Accept-Encoding", "gzip, deflate, br, zstd")
+		h.Set("Accept-Language", "en-US,en;q=0.9")
+		h.Set("Sec-Ch-Ua", `"Chromium";v="156", "Not-A.Brand";v="24"`)
+		h.Set("Sec-Ch-Ua-Mobile", "?0")
+		h.Set("Sec-Ch-Ua-Platform", `"Linux"`)
+		h.Set("Sec-Fetch-Dest", "document")
+		h.Set("Sec-Fetch-Mode", "navigate")
+		h.Set("Sec-Fetch-Site", "same-origin")
+		h.Set("Sec-Fetch-User", "?1")
+		h.Set("Upgrade-Insecure-Requests", "1")
+	}
+	if cookie != "" {
+		h.Set("Cookie", cookie)
+	}
+	return h
+}
+
+// getWith requests url with the header h (not modified, so workers reuse
+// theirs) and reads the whole body; anything but 200 is an error.
+func getWith(ctx context.Context, c *http.Client, url string, h http.Header) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
-	if cookie != "" {
-		req.Header.Set("Cookie", cookie)
-	}
+	req.Header = h
 	resp, err := c.Do(req)
 	if err != nil {
 		return nil, err
@@ -128,7 +165,10 @@ func (r result) rps() float64 { return float64(r.requests) / r.elapsed.Seconds()
 // measure loads t with conc connections for warmup+d and reports the window
 // after the warm-up. onWindow, if set, is called with true as the measured
 // window opens and false as it closes.
-func measure(ctx context.Context, t *target, conc int, warmup, d time.Duration, onWindow func(bool)) result {
+func measure(ctx context.Context, t *target, conc int, request string, warmup, d time.Duration, onWindow func(bool)) result {
+	// Every measurement starts from a collected heap, so one does not
+	// inherit the previous one's garbage (and its collection).
+	runtime.GC()
 	start := time.Now().Add(warmup)
 	end := start.Add(d)
 	stats := make([]workerStats, conc)
@@ -139,7 +179,7 @@ func measure(ctx context.Context, t *target, conc int, warmup, d time.Duration, 
 				c := t.client()
 				defer c.CloseIdleConnections()
 				n := i % len(t.urls)
-				stats[i].run(ctx, c, t.urls[n], t.cookies[n], start, end)
+				stats[i].run(ctx, c, t.urls[n], requestHeader(request, t.cookies[n]), start, end)
 			})
 		}
 	})
@@ -199,14 +239,14 @@ type workerStats struct {
 
 // run sends requests one after another until end; those sent and answered
 // within [start, end] count.
-func (s *workerStats) run(ctx context.Context, c *http.Client, url, cookie string, start, end time.Time) {
+func (s *workerStats) run(ctx context.Context, c *http.Client, url string, h http.Header, start, end time.Time) {
 	s.lat = make([]time.Duration, 0, 1<<13)
 	for ctx.Err() == nil {
 		t0 := time.Now()
 		if !t0.Before(end) {
 			return
 		}
-		_, err := get(ctx, c, url, cookie)
+		_, err := getWith(ctx, c, url, h)
 		t1 := time.Now()
 		switch {
 		case t0.Before(start) || t1.After(end):

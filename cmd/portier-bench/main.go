@@ -31,6 +31,7 @@ func main() {
 	flag.DurationVar(&o.duration, "d", 10*time.Second, "measured duration per target and round")
 	flag.DurationVar(&o.warmup, "warmup", time.Second, "load before each measurement that is not counted")
 	flag.IntVar(&o.conc, "c", 64, "concurrent keep-alive connections (one request in flight each)")
+	flag.StringVar(&o.request, "request", requestBrowser, "request headers the load generator sends to every target: browser (what Chromium sends for a page, plus the cookie) or minimal (Go's User-Agent and the cookie)")
 	flag.IntVar(&o.rounds, "rounds", 1, "measure every target this many times, interleaved; the summary reports the best and the spread")
 	flag.IntVar(&o.devices, "devices", 100_000, "devices written to Portier's store before the run")
 	targets := flag.String("targets", defaultTargets, "targets to measure, comma-separated")

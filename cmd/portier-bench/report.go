@@ -26,8 +26,8 @@ func printHeader(w io.Writer, o options, before string, heap uint64) {
 		runtime.NumCPU(), runtime.GOMAXPROCS(0), procField("/proc/cpuinfo", "model name"),
 		procField("/proc/meminfo", "MemTotal"), runtime.Version())
 	fmt.Fprintf(w, "other load when the run started: %s\n", before)
-	fmt.Fprintf(w, "load: %d keep-alive HTTP/1.1 connections, %s per target per round after %s warm-up, %d round(s)\n",
-		o.conc, o.duration, o.warmup, o.rounds)
+	fmt.Fprintf(w, "load: %d keep-alive HTTP/1.1 connections, %s per target per round after %s warm-up, %d round(s), %s request headers\n",
+		o.conc, o.duration, o.warmup, o.rounds, o.request)
 	fmt.Fprintf(w, "portier: %d routes, %d policy rules, %d devices, session + device certificate (trust high)\n",
 		routeCount, routeCount*rulesPerPolicy, o.devices)
 	fmt.Fprintf(w, "heap after set-up: %d MiB (every in-process target shares it, and its garbage collector)\n\n", heap>>20)

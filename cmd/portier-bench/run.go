@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/portier/portier/identity"
 )
 
 // Target names, in the order they are measured.
@@ -29,6 +31,7 @@ const (
 type options struct {
 	duration, warmup time.Duration
 	conc             int
+	request          string // requestBrowser or requestMinimal
 	rounds           int
 	devices          int
 	targets          map[string]bool
@@ -39,6 +42,9 @@ type options struct {
 }
 
 func (o options) validate() error {
+	if o.request != requestBrowser && o.request != requestMinimal {
+		return fmt.Errorf("-request %q: want %s or %s", o.request, requestBrowser, requestMinimal)
+	}
 	if o.duration <= 0 || o.warmup < 0 || o.conc < 1 || o.rounds < 1 || o.devices < 0 {
 		return errors.New("-d must be positive, -c and -rounds at least 1, -warmup and -devices not negative")
 	}
@@ -105,7 +111,7 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 			if o.profile[t.name] && round == 1 {
 				onWindow = profiler(o.profilePath(o.cpuProfile, t.name), o.profilePath(o.memProfile, t.name), logf)
 			}
-			res[t.name] = append(res[t.name], measure(ctx, t, o.conc, o.warmup, o.duration, onWindow))
+			res[t.name] = append(res[t.name], measure(ctx, t, o.conc, o.request, o.warmup, o.duration, onWindow))
 		}
 		printRound(stdout, round, ts, res)
 	}
@@ -140,10 +146,13 @@ func setUp(ctx context.Context, o options, dir string, stops *[]func(), logf fun
 			return nil, fmt.Errorf("the bare proxy did not start: %w", err)
 		}
 		*stops = append(*stops, stop)
-		// The client presents a certificate, as it does to Portier, so
-		// both handshakes do the same work (the bare proxy ignores it).
+		// The client sends the same request as to Portier: it presents a
+		// certificate, so both handshakes do the same work, and a session
+		// cookie of the same name and length (the bare proxy forwards it,
+		// as it would an application's own cookie).
+		cookie, _ := identity.NewSessionSecret()
 		ts = append(ts, &target{name: targetBare, proto: "https+mTLS", addr: addr,
-			urls: []string{"https://localhost/bench"}, cookies: []string{""},
+			urls: []string{"https://localhost/bench"}, cookies: []string{identity.SessionCookie + "=" + cookie},
 			tls: &tls.Config{RootCAs: roots, Certificates: []tls.Certificate{cert}, NextProtos: []string{"http/1.1"}}})
 	}
 	if o.targets[targetPortier] {
