@@ -41,7 +41,8 @@ func TestAllowWithDeviceCertificate(t *testing.T) {
 	c := e.client(&cert)
 	resp, body := e.do(c, "GET", "https://wiki.localhost/page", cookie, map[string]string{
 		"X-Portier-Email": "ceo@example.com", "x-portier-trust": "high", "X-Portier-Assertion": "forged",
-		"Cookie": "theme=dark; " + "__Host-portier_session=" + cookie + "; lang=fr",
+		"Cookie":          "theme=dark; " + "__Host-portier_session=" + cookie + "; lang=fr",
+		"X-Forwarded-For": "10.9.9.9", "X-Forwarded-Host": "evil.example", "Accept-Language": "fr",
 	})
 	if resp.StatusCode != 200 || body != "upstream says hi" {
 		t.Fatalf("allowed request = %d %q", resp.StatusCode, body)
@@ -52,6 +53,12 @@ func TestAllowWithDeviceCertificate(t *testing.T) {
 	}
 	if up.Header.Get("X-Portier-Device") != "dev_ann" || up.Header.Get("X-Portier-Trust") != "high" || up.Header.Get("X-Portier-Groups") != "staff" {
 		t.Errorf("identity headers = %v", up.Header)
+	}
+	if xff, xfh, xfp := up.Header.Values("X-Forwarded-For"), up.Header.Get("X-Forwarded-Host"), up.Header.Get("X-Forwarded-Proto"); len(xff) != 1 || xff[0] != "127.0.0.1" || xfh != "wiki.localhost" || xfp != "https" {
+		t.Errorf("upstream X-Forwarded-For %q, -Host %q, -Proto %q: want the real client address, the route host and https, never the client's own values", xff, xfh, xfp)
+	}
+	if up.Header.Get("Accept-Language") != "fr" || up.Host != strings.TrimPrefix(e.upstream.URL, "http://") {
+		t.Errorf("upstream Accept-Language %q, Host %q: the client's other headers pass, Host is the upstream's", up.Header.Get("Accept-Language"), up.Host)
 	}
 	if ck := up.Header.Get("Cookie"); strings.Contains(ck, "portier_session") || !strings.Contains(ck, "theme=dark") || !strings.Contains(ck, "lang=fr") {
 		t.Errorf("upstream Cookie = %q: Portier's cookie must go, others stay", ck)
