@@ -38,17 +38,26 @@ const (
 	PermDevicesAct  Permission = "devices:act"
 	PermDevicesWipe Permission = "devices:wipe"
 	PermKPIRead     Permission = "kpis:read"
+	// People: read users and their sessions; end sessions (sign a user
+	// out everywhere, or one session); disable and enable users.
+	PermUsersRead   Permission = "users:read"
+	PermSessionsEnd Permission = "sessions:end"
+	PermUsersWrite  Permission = "users:write"
 )
 
 var perms = map[string]map[Permission]bool{
 	RoleOwner: {PermTokensRead: true, PermTokensWrite: true, PermAuditRead: true, PermPolicySimulate: true,
-		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true},
+		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true,
+		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true},
 	RoleAdmin: {PermTokensRead: true, PermAuditRead: true, PermPolicySimulate: true,
-		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true},
+		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true,
+		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true},
 	RoleHelpdesk: {PermPolicySimulate: true,
-		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermKPIRead: true},
+		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermKPIRead: true,
+		PermUsersRead: true, PermSessionsEnd: true},
 	RoleAuditor: {PermAuditRead: true, PermTokensRead: true, PermPolicySimulate: true,
-		PermDevicesRead: true, PermEnrollRead: true, PermKPIRead: true},
+		PermDevicesRead: true, PermEnrollRead: true, PermKPIRead: true,
+		PermUsersRead: true},
 }
 
 // ValidRole reports whether r names a console role.

@@ -746,6 +746,50 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/audit", "", nil)
 	want(code, http.StatusOK, body)
 
+	// Users and sessions: a user with a console session and a route
+	// session handed off from it.
+	{
+		at := time.Now().Add(-time.Minute)
+		ada := &store.User{ID: "usr_ada", Email: "ada@example.com", Name: "Ada", Groups: []string{"staff"}, CreatedAt: at}
+		console := &store.Session{ID: "sess_console", UserID: ada.ID, Email: ada.Email, IdP: "local", CreatedAt: at, LastSeen: at, ExpiresAt: at.Add(time.Hour), MFAAt: at}
+		route := &store.Session{ID: "sess_route", UserID: ada.ID, Email: ada.Email, IdP: "local", CreatedAt: at, LastSeen: at, ExpiresAt: at.Add(time.Hour), ParentID: console.ID, Host: "wiki.localhost"}
+		if err := e.st.Write(context.Background(), store.Put(ada), store.Put(console), store.Put(route)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/users", "", nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"sessions":2`) {
+		t.Errorf("users: %s", body)
+	}
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/users?email=ADA@example.com", "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleHelpdesk, "GET", "/api/v1/users/usr_ada", "", nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"kind":"route"`) {
+		t.Errorf("user detail: %s", body)
+	}
+	code, body = c.do(RoleHelpdesk, "DELETE", "/api/v1/sessions/sess_route", "", nil)
+	want(code, http.StatusNoContent, body)
+	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/users/usr_ada/sign_out", "", nil)
+	if want(code, http.StatusOK, body); body != `{"ended":1}` {
+		t.Errorf("sign out: %s", body)
+	}
+	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/users/usr_ada/disable", `{"reason":"left"}`, nil)
+	want(code, http.StatusForbidden, body)
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/users/usr_ada/disable", `{"reason":"`+strings.Repeat("x", 501)+`"}`, nil)
+	if want(code, http.StatusBadRequest, body); field(body, "field") != "reason" {
+		t.Errorf("long reason: %s", body)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/users/usr_ada/disable", `{"reason":"ticket 42"}`, nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"disabled":true`) {
+		t.Errorf("disable: %s", body)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/users/usr_ada/enable", "", nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"disabled":false`) {
+		t.Errorf("enable: %s", body)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/users/nobody/enable", "", nil)
+	want(code, http.StatusNotFound, body)
+
 	// Policy simulation.
 	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/policy/simulate",
 		`{"route":"https://wiki.localhost/page","email":"ada@example.com","groups":"staff","device_trust":"high","ownership":"corporate","platform":"linux","compliant":true,"checks":"disk_encrypted","ip":"192.0.2.1","country":"FR","at":"2026-03-02T10:00:00Z","method":"POST","mfa_age":"5m","idp":"corp"}`, nil)

@@ -32,6 +32,12 @@ func (c *Console) routes() {
 	api.DELETE("/tokens/:id", c.require(PermTokensWrite), c.deleteToken)
 	api.GET("/audit", c.require(PermAuditRead), c.listAudit)
 	api.POST("/policy/simulate", c.require(PermPolicySimulate), c.simulate)
+	api.GET("/users", c.require(PermUsersRead), c.listUsers)
+	api.GET("/users/:id", c.require(PermUsersRead), c.getUser)
+	api.POST("/users/:id/sign_out", c.require(PermSessionsEnd), c.signOutUser)
+	api.POST("/users/:id/disable", c.require(PermUsersWrite), c.disableUser)
+	api.POST("/users/:id/enable", c.require(PermUsersWrite), c.enableUser)
+	api.DELETE("/sessions/:id", c.require(PermSessionsEnd), c.endSession)
 	if c.opts.Enrollment != nil {
 		api.POST("/enrollment/codes", c.require(PermEnrollWrite), c.createEnrollCode)
 		api.GET("/enrollment/codes", c.require(PermEnrollRead), c.listEnrollCodes)

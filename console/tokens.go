@@ -107,7 +107,7 @@ func (c *Console) deleteToken(g *gin.Context) {
 		c.fail(g, apperr.New(apperr.NotFound, "no token %q", id))
 		return
 	}
-	if tok.Role == RoleOwner && c.lastOwnerToken(id) {
+	if tok.Role == RoleOwner && !c.ownerRemains(id, "") {
 		c.fail(g, apperr.New(apperr.Conflict, "this is the last owner token and no owner account exists: create another owner token first"))
 		return
 	}
@@ -130,18 +130,19 @@ func (c *Console) listAudit(g *gin.Context) {
 	g.JSON(http.StatusOK, gin.H{"events": events})
 }
 
-// lastOwnerToken reports whether deleting token id would leave no owner
-// able to use the API or sign in: no other owner token, no owner account.
-func (c *Console) lastOwnerToken(id string) bool {
+// ownerRemains reports whether Portier could still be administered as
+// owner without the token and the user named (either may be ""): through
+// another owner token or another enabled owner account.
+func (c *Console) ownerRemains(withoutToken, withoutUser string) bool {
 	for _, t := range c.opts.Store.Tokens() {
-		if t.ID != id && t.Role == RoleOwner {
-			return false
+		if t.ID != withoutToken && t.Role == RoleOwner {
+			return true
 		}
 	}
 	for _, u := range c.opts.Store.Users() {
-		if u.Role == RoleOwner && !u.Disabled {
-			return false
+		if u.ID != withoutUser && u.Role == RoleOwner && !u.Disabled {
+			return true
 		}
 	}
-	return true
+	return false
 }

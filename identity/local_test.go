@@ -130,13 +130,36 @@ func TestSignOutAndEndSessions(t *testing.T) {
 	if _, ok := f.svc.SessionFor(ctx, sis[1].Cookie); !ok {
 		t.Fatal("sign-out ended another browser's session")
 	}
-	if err := f.svc.EndSessionsOf(ctx, u.ID, "token:tok_1", "192.0.2.1"); err != nil {
+	if err := f.st.Write(ctx, EndUserOps(f.st, u.ID)...); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := f.svc.SessionFor(ctx, sis[1].Cookie); ok {
-		t.Error("EndSessionsOf left a session")
+		t.Error("EndUserOps left a session")
 	}
-	if !f.audited("signout") || !f.audited("session.ended") {
+	if !f.audited("signout") {
 		t.Error("not audited")
+	}
+}
+
+// TestDisabledUserSessionRefused: a session that survives its user being
+// disabled (a sign-in racing the disable) is not accepted anywhere.
+func TestDisabledUserSessionRefused(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	u := f.addUser(t, "racer@example.com", goodPassword)
+	res, err := f.svc.SignInPassword(ctx, u.Email, goodPassword, "", NewFlowSecret(), testClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := Lookup(f.st, res.SignIn.Cookie); !ok {
+		t.Fatal("a fresh session is not accepted")
+	}
+	cp := *u
+	cp.Disabled = true
+	if err := f.st.Write(ctx, store.Put(&cp)); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := Lookup(f.st, res.SignIn.Cookie); ok {
+		t.Error("the session of a disabled user is still accepted")
 	}
 }

@@ -64,7 +64,8 @@ func Live(st *store.Store, cookie string, now time.Time) (*store.Session, bool) 
 }
 
 // Lookup returns the session record for a cookie value whose console
-// session (if it has one) still exists; Fresh checks its lifetimes.
+// session (if it has one) still exists and whose user is not disabled;
+// Fresh checks its lifetimes.
 func Lookup(st *store.Store, cookie string) (*store.Session, bool) {
 	if cookie == "" {
 		return nil, false
@@ -78,6 +79,11 @@ func Lookup(st *store.Store, cookie string) (*store.Session, bool) {
 			return nil, false
 		}
 	}
+	if u, ok := st.User(s.UserID); ok && u.Disabled {
+		// Disabling a user ends their sessions in the same write; this
+		// also refuses one created by a sign-in that raced the disable.
+		return nil, false
+	}
 	return s, true
 }
 
@@ -89,21 +95,5 @@ func Fresh(s *store.Session, now time.Time) bool {
 // EndSession deletes a console session and every route session handed off
 // from it, in one write.
 func EndSession(ctx context.Context, st *store.Store, id string) error {
-	ops := []store.Op{store.Delete(store.KindSession, id)}
-	for _, c := range st.ChildSessions(id) {
-		ops = append(ops, store.Delete(store.KindSession, c.ID))
-	}
-	return st.Write(ctx, ops...)
-}
-
-// EndUserSessions signs a user out everywhere.
-func EndUserSessions(ctx context.Context, st *store.Store, userID string) error {
-	var ops []store.Op
-	for _, s := range st.SessionsOf(userID) {
-		ops = append(ops, store.Delete(store.KindSession, s.ID))
-	}
-	if len(ops) == 0 {
-		return nil
-	}
-	return st.Write(ctx, ops...)
+	return st.Write(ctx, EndSessionOps(st, id)...)
 }

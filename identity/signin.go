@@ -91,31 +91,12 @@ func (s *Service) SignOut(ctx context.Context, cookie string, c ClientInfo) erro
 			return s.st.Write(ctx, store.Delete(store.KindSession, sess.ID))
 		}
 	}
-	ops := endOps(s.st, parent.ID)
+	ops := EndSessionOps(s.st, parent.ID)
 	ops = append(ops, s.audit("user:"+parent.Email, "signout", parent.UserID, c.IP, map[string]string{"idp": parent.IdP}))
 	if err := s.st.Write(ctx, ops...); err != nil {
 		return apperr.Wrap(apperr.Unavailable, err, "Portier could not end your session. Try again in a minute.")
 	}
 	return nil
-}
-
-// EndSessionsOf signs a user out everywhere (every console and route
-// session) on behalf of actor (e.g. "token:tok_…"), and audits it.
-func (s *Service) EndSessionsOf(ctx context.Context, userID, actor, ip string) error {
-	ops := []store.Op{s.audit(actor, "session.ended", userID, ip, map[string]string{"scope": "all sessions of the user"})}
-	for _, x := range s.st.SessionsOf(userID) {
-		ops = append(ops, store.Delete(store.KindSession, x.ID))
-	}
-	return s.st.Write(ctx, ops...)
-}
-
-// endOps deletes a console session and its route sessions.
-func endOps(st *store.Store, id string) []store.Op {
-	ops := []store.Op{store.Delete(store.KindSession, id)}
-	for _, c := range st.ChildSessions(id) {
-		ops = append(ops, store.Delete(store.KindSession, c.ID))
-	}
-	return ops
 }
 
 // userActive reports whether a user may sign in.
