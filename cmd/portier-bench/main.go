@@ -7,7 +7,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/portier-bench [-d 10s] [-c 64] [-rounds 3] [-targets upstream,bare-proxy,portier,oauth2-proxy]
+//	go run ./cmd/portier-bench [-d 10s] [-c 64] [-rounds 3] [-request browser|minimal] [-targets upstream,bare-proxy,portier,oauth2-proxy]
 //	go run ./cmd/portier-bench -targets portier -cpuprofile portier.pprof
 //
 // Every target listens on 127.0.0.1 and the load generator dials nothing
@@ -28,18 +28,21 @@ import (
 
 func main() {
 	var o options
-	flag.DurationVar(&o.duration, "d", 10*time.Second, "measured duration per target and round")
-	flag.DurationVar(&o.warmup, "warmup", time.Second, "load before each measurement that is not counted")
-	flag.IntVar(&o.conc, "c", 64, "concurrent keep-alive connections (one request in flight each)")
-	flag.StringVar(&o.request, "request", requestBrowser, "request headers the load generator sends to every target: browser (what Chromium sends for a page, plus the cookie) or minimal (Go's User-Agent and the cookie)")
-	flag.IntVar(&o.rounds, "rounds", 1, "measure every target this many times, interleaved; the summary reports the best and the spread")
-	flag.IntVar(&o.devices, "devices", 100_000, "devices written to Portier's store before the run")
-	targets := flag.String("targets", defaultTargets, "targets to measure, comma-separated")
-	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the first measurement of each -profile target to this file (samples are labelled role=portier|bare-proxy|upstream|client)")
-	flag.StringVar(&o.memProfile, "memprofile", "", "write heap profiles at the start (FILE.base) and end (FILE) of the first measurement of each -profile target; read the window's allocations with go tool pprof -sample_index=alloc_space -base FILE.base FILE")
-	profile := flag.String("profile", targetPortier, "the targets -cpuprofile and -memprofile profile, comma-separated; with several, each file name gets -TARGET before its extension")
-	flag.StringVar(&o.oauth2Proxy, "oauth2-proxy", "", "path to an oauth2-proxy binary; empty builds "+oauth2ProxyModule+" with go install")
-	flag.Parse()
+	// Its own flag set: a dependency registers glog's flags on the default
+	// one, and they mean nothing here.
+	fs := flag.NewFlagSet("portier-bench", flag.ExitOnError)
+	fs.DurationVar(&o.duration, "d", 10*time.Second, "measured duration per target and round")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "load before each measurement that is not counted")
+	fs.IntVar(&o.conc, "c", 64, "concurrent keep-alive connections (one request in flight each)")
+	fs.StringVar(&o.request, "request", requestBrowser, "request headers the load generator sends to every target: browser (what Chromium sends for a page, plus the cookie) or minimal (Go's User-Agent and the cookie)")
+	fs.IntVar(&o.rounds, "rounds", 1, "measure every target this many times, interleaved; the summary reports the best and the spread")
+	fs.IntVar(&o.devices, "devices", 100_000, "devices written to Portier's store before the run")
+	targets := fs.String("targets", defaultTargets, "targets to measure, comma-separated")
+	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the first measurement of each -profile target to this file (samples are labelled role=portier|bare-proxy|upstream|client)")
+	fs.StringVar(&o.memProfile, "memprofile", "", "write heap profiles at the start (FILE.base) and end (FILE) of the first measurement of each -profile target; read the window's allocations with go tool pprof -sample_index=alloc_space -base FILE.base FILE")
+	profile := fs.String("profile", targetPortier, "the targets -cpuprofile and -memprofile profile, comma-separated; with several, each file name gets -TARGET before its extension")
+	fs.StringVar(&o.oauth2Proxy, "oauth2-proxy", "", "path to an oauth2-proxy binary; empty builds "+oauth2ProxyModule+" with go install")
+	_ = fs.Parse(os.Args[1:]) // ExitOnError: exits 2 with usage on a bad flag
 	o.targets, o.profile = nameSet(*targets), nameSet(*profile)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
