@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portier/portier/ca/catest"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
 )
@@ -90,7 +91,7 @@ func TestEveryConsoleRouteIsGuarded(t *testing.T) {
 	}
 	// Agent routes also refuse a certificate from another CA.
 	foreign := w.browser(nil)
-	foreign.Transport.(*http.Transport).TLSClientConfig.Certificates = []tls.Certificate{selfSignedDevice(t)}
+	foreign.Transport.(*http.Transport).TLSClientConfig.Certificates = []tls.Certificate{catest.ForeignDevice(t, "dev_fake")}
 	resp, err := foreign.Post(w.url("localhost", "/api/v1/agent/posture"), "application/json", strings.NewReader("{}"))
 	if err != nil {
 		t.Fatal(err)

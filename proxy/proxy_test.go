@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/portier/portier/assertion"
+	"github.com/portier/portier/ca/catest"
 	"github.com/portier/portier/store"
 )
 
@@ -97,7 +98,7 @@ func TestDenyExplainsAndDeviceCredentialProblems(t *testing.T) {
 	}
 
 	// A certificate from another CA counts as no device, and the page says why.
-	foreign := selfSigned(t)
+	foreign := catest.ForeignDevice(t, "dev_fake")
 	resp, body = e.do(e.client(&foreign), "GET", "https://wiki.localhost/", cookie, nil)
 	if resp.StatusCode != 403 || !strings.Contains(body, "did not issue") {
 		t.Errorf("foreign certificate = %d\n%s", resp.StatusCode, body)
