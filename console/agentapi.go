@@ -33,6 +33,23 @@ func readBody(g *gin.Context, max int64) ([]byte, error) {
 	return body, nil
 }
 
+// parseBody reads a request body of at most max bytes (413 beyond) and
+// parses it; on failure it answers with the error and reports false.
+func parseBody[T any](c *Console, g *gin.Context, max int64, parse func([]byte) (T, error)) (T, bool) {
+	body, err := readBody(g, max)
+	if err != nil {
+		c.fail(g, err)
+		var zero T
+		return zero, false
+	}
+	v, err := parse(body)
+	if err != nil {
+		c.fail(g, err)
+		return v, false
+	}
+	return v, true
+}
+
 // requireDevice authenticates the agent by its client certificate: issued
 // by Portier's CA to a device, unexpired, unrevoked, and the device not
 // retired.
@@ -78,14 +95,8 @@ func viewCertificate(d *store.Device, chain []*x509.Certificate) certificateView
 // agentEnroll is POST /api/v1/agent/enroll: a code and a CSR become a
 // device certificate. No client certificate; rate-limited per address.
 func (c *Console) agentEnroll(g *gin.Context) {
-	body, err := readBody(g, MaxBodyBytes)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	req, err := enrollment.ParseEnrollRequest(body)
-	if err != nil {
-		c.fail(g, err)
+	req, ok := parseBody(c, g, MaxBodyBytes, enrollment.ParseEnrollRequest)
+	if !ok {
 		return
 	}
 	res, err := c.opts.Enrollment.Enroll(g.Request.Context(), req, g.RemoteIP())
@@ -100,14 +111,8 @@ func (c *Console) agentEnroll(g *gin.Context) {
 // agentRenew is POST /api/v1/agent/renew: a new certificate for the same
 // key, or for the key of {"csr": PEM}.
 func (c *Console) agentRenew(g *gin.Context) {
-	body, err := readBody(g, MaxBodyBytes)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	req, err := enrollment.ParseRenewRequest(body)
-	if err != nil {
-		c.fail(g, err)
+	req, ok := parseBody(c, g, MaxBodyBytes, enrollment.ParseRenewRequest)
+	if !ok {
 		return
 	}
 	d := agentDevice(g)
@@ -124,14 +129,8 @@ func (c *Console) agentRenew(g *gin.Context) {
 // 256 KiB. A replayed report (seq not newer than the last accepted) is
 // answered 200 with "replay": true and "last_seq", and ignored.
 func (c *Console) agentPosture(g *gin.Context) {
-	body, err := readBody(g, enrollment.MaxReportBytes)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	r, err := enrollment.ParseReport(body)
-	if err != nil {
-		c.fail(g, err)
+	r, ok := parseBody(c, g, enrollment.MaxReportBytes, enrollment.ParseReport)
+	if !ok {
 		return
 	}
 	res, err := c.opts.Enrollment.IngestPosture(g.Request.Context(), agentDevice(g), r)
@@ -179,14 +178,8 @@ func (c *Console) agentActions(g *gin.Context) {
 // agentActionResult is POST /api/v1/agent/actions/{id}/result:
 // {"status": "acknowledged"|"failed", "result": "..."}.
 func (c *Console) agentActionResult(g *gin.Context) {
-	body, err := readBody(g, MaxBodyBytes)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	r, err := enrollment.ParseActionResult(body)
-	if err != nil {
-		c.fail(g, err)
+	r, ok := parseBody(c, g, MaxBodyBytes, enrollment.ParseActionResult)
+	if !ok {
 		return
 	}
 	act, err := c.opts.Enrollment.ReportResult(g.Request.Context(), agentDevice(g), g.Param("id"), r)

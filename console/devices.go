@@ -88,14 +88,8 @@ func destructive(typ string) bool {
 // Idempotency-Key header: 201 with a new action, 200 with the action a
 // previous request with the same key created.
 func (c *Console) requestAction(g *gin.Context) {
-	body, err := readBody(g, MaxBodyBytes)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	req, err := enrollment.ParseActionRequest(body)
-	if err != nil {
-		c.fail(g, err)
+	req, ok := parseBody(c, g, MaxBodyBytes, enrollment.ParseActionRequest)
+	if !ok {
 		return
 	}
 	if destructive(req.Type) && !perms[who(g).Role][PermDevicesWipe] {
