@@ -17,8 +17,9 @@ import (
 	"github.com/portier/portier/store"
 )
 
-// blobID is where the key set is stored.
-const blobID = "assertion/keys"
+// BlobID is the store blob holding the signing key set (sealed; the id is
+// also the seal's additional data, so backups re-seal it under this id).
+const BlobID = "assertion/keys"
 
 // MaxTTL is the longest lifetime of an assertion.
 const MaxTTL = 5 * time.Minute
@@ -143,14 +144,14 @@ func current(keys []*key, now time.Time) *key {
 }
 
 func (s *Signer) load() ([]*key, []byte, error) {
-	b, ok := s.opts.Store.Blob(blobID)
+	b, ok := s.opts.Store.Blob(BlobID)
 	if !ok {
 		return nil, nil, nil
 	}
 	data := b.Data
 	if s.opts.Sealer != nil {
 		var err error
-		if data, err = s.opts.Sealer.Open(b.Data, []byte(blobID)); err != nil {
+		if data, err = s.opts.Sealer.Open(b.Data, []byte(BlobID)); err != nil {
 			return nil, nil, fmt.Errorf("assertion: cannot open the signing keys (wrong key password?): %w", err)
 		}
 	}
@@ -164,13 +165,13 @@ func (s *Signer) save(ctx context.Context, keys []*key, first bool) error {
 		return err
 	}
 	if s.opts.Sealer != nil {
-		if data, err = s.opts.Sealer.Seal(data, []byte(blobID)); err != nil {
+		if data, err = s.opts.Sealer.Seal(data, []byte(BlobID)); err != nil {
 			return err
 		}
 	}
-	op := store.Put(&store.Blob{ID: blobID, Data: data})
+	op := store.Put(&store.Blob{ID: BlobID, Data: data})
 	if first {
-		op = store.Create(&store.Blob{ID: blobID, Data: data})
+		op = store.Create(&store.Blob{ID: BlobID, Data: data})
 	}
 	err = s.opts.Store.Write(ctx, op)
 	if errors.Is(err, store.ErrExists) {

@@ -17,12 +17,12 @@ import (
 	"syscall"
 )
 
-// File names inside a FileKeyStore's directory.
+// File names inside a FileKeyStore's directory (backups carry these files).
 const (
-	rootCertFile  = "root.crt"
-	rootKeyFile   = "root.key"
-	interCertFile = "intermediate.crt"
-	interKeyFile  = "intermediate.key"
+	RootCertFile         = "root.crt"
+	RootKeyFile          = "root.key" // may be absent: the root kept offline
+	IntermediateCertFile = "intermediate.crt"
+	IntermediateKeyFile  = "intermediate.key"
 )
 
 // FileKeyStore keeps the CA as PEM files in one directory (the data dir's
@@ -47,7 +47,7 @@ func (f *FileKeyStore) log() *slog.Logger {
 // exists; a partial set or an unreadable file is an error that names the
 // files, so New never generates a new CA over existing material.
 func (f *FileKeyStore) Load(context.Context) (*Keys, error) {
-	names := []string{rootCertFile, rootKeyFile, interCertFile, interKeyFile}
+	names := []string{RootCertFile, RootKeyFile, IntermediateCertFile, IntermediateKeyFile}
 	var present, missing []string
 	for _, n := range names {
 		_, err := os.Stat(filepath.Join(f.Dir, n))
@@ -63,7 +63,7 @@ func (f *FileKeyStore) Load(context.Context) (*Keys, error) {
 	if len(present) == 0 {
 		return nil, ErrNoKeys
 	}
-	if len(missing) > 0 && !(len(missing) == 1 && missing[0] == rootKeyFile) {
+	if len(missing) > 0 && !(len(missing) == 1 && missing[0] == RootKeyFile) {
 		return nil, fmt.Errorf("ca: incomplete CA key material in %s: found %s, missing %s. "+
 			"Portier will not create a new CA over existing files: restore the missing files from a backup, "+
 			"or, only if this CA never issued certificates (an interrupted first start), remove the directory",
@@ -71,17 +71,17 @@ func (f *FileKeyStore) Load(context.Context) (*Keys, error) {
 	}
 	k := &Keys{}
 	var err error
-	if k.Root, err = f.readCert(rootCertFile); err != nil {
+	if k.Root, err = f.readCert(RootCertFile); err != nil {
 		return nil, err
 	}
-	if k.Intermediate, err = f.readCert(interCertFile); err != nil {
+	if k.Intermediate, err = f.readCert(IntermediateCertFile); err != nil {
 		return nil, err
 	}
-	if k.IntermediateKey, err = f.readKey(interKeyFile); err != nil {
+	if k.IntermediateKey, err = f.readKey(IntermediateKeyFile); err != nil {
 		return nil, err
 	}
 	if len(missing) == 0 {
-		if k.RootKey, err = f.readKey(rootKeyFile); err != nil {
+		if k.RootKey, err = f.readKey(RootKeyFile); err != nil {
 			return nil, err
 		}
 	} else {
@@ -165,7 +165,7 @@ func (f *FileKeyStore) Create(_ context.Context, k *Keys) error {
 	}
 	if err := os.Rename(tmp, f.Dir); err != nil {
 		if isNotEmpty(err) || errors.Is(err, fs.ErrExist) {
-			if _, serr := os.Stat(filepath.Join(f.Dir, interCertFile)); serr != nil {
+			if _, serr := os.Stat(filepath.Join(f.Dir, IntermediateCertFile)); serr != nil {
 				return fmt.Errorf("ca: %s is not empty but holds no CA; empty it or use another data dir", f.Dir)
 			}
 			return fmt.Errorf("ca: %s: %w", f.Dir, ErrKeysExist)
@@ -187,11 +187,11 @@ func writeFiles(dir string, k *Keys) error {
 		mode      os.FileMode
 	}
 	files := []file{
-		{rootCertFile, "CERTIFICATE", k.Root.Raw, 0o644},
-		{interCertFile, "CERTIFICATE", k.Intermediate.Raw, 0o644},
+		{RootCertFile, "CERTIFICATE", k.Root.Raw, 0o644},
+		{IntermediateCertFile, "CERTIFICATE", k.Intermediate.Raw, 0o644},
 	}
-	keys := map[string]crypto.Signer{rootKeyFile: k.RootKey, interKeyFile: k.IntermediateKey}
-	for _, name := range []string{rootKeyFile, interKeyFile} {
+	keys := map[string]crypto.Signer{RootKeyFile: k.RootKey, IntermediateKeyFile: k.IntermediateKey}
+	for _, name := range []string{RootKeyFile, IntermediateKeyFile} {
 		if keys[name] == nil {
 			continue
 		}

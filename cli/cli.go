@@ -33,6 +33,8 @@ func commands() []command {
 		{"version", "print version, commit and Go version", version},
 		{"policy", "lint a config's policies, or test what a request would get (what-if)", policyCmd},
 		{"agent", "the device agent: enroll this machine, run (posture, renewal, remote actions), privacy", agentCmd},
+		{"backup", "write a consistent backup of the store and the CA (online: serve may keep running)", backupCmd},
+		{"restore", "restore a backup into an empty data dir or database", restoreCmd},
 	}
 }
 

@@ -63,6 +63,7 @@ type Server struct {
 	metrics *http.Server
 	ln      net.Listener
 	mln     net.Listener
+	bsock   *backupSocket // nil on PostgreSQL
 
 	// SetupLink is the first-run set-up link, "" when none was needed.
 	SetupLink string
@@ -87,7 +88,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if s.store, err = store.Open(ctx, s.backend, o.Log); err != nil {
 		return nil, err
 	}
-	var keys ca.KeyStore = &ca.FileKeyStore{Dir: filepath.Join(cfg.DataDir, "ca"), Log: o.Log}
+	s.bsock = startBackupSocket(cfg, s.backend, s.store, o.Clock, o.Log)
+	var keys ca.KeyStore = &ca.FileKeyStore{Dir: filepath.Join(cfg.DataDir, caDirName), Log: o.Log}
 	var sealer identity.Sealer // nil: the embedded defaults (secrets stay in the 0600 data dir)
 	if cfg.Store != "" {
 		pw, err := ca.KeyPassword(o.Getenv("PORTIER_CA_KEY_PASSWORD"), cfg.CA.KeyPasswordFile)
@@ -251,6 +253,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		go func() { errc <- s.metrics.Serve(s.mln) }()
 	}
 	go s.tls.rotate(ctx)
+	go s.bsock.serve()
 	go s.proxy.Run(ctx)
 	go s.signer.Run(ctx)
 	go s.ident.Run(ctx)
@@ -292,6 +295,7 @@ func (s *Server) close() {
 	if s.geo != nil {
 		s.geo.Close()
 	}
+	s.bsock.close()
 	if s.store != nil {
 		s.store.Close()
 	}

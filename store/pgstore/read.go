@@ -10,23 +10,41 @@ import (
 )
 
 // Load calls fn for every live record and returns the sequence they are
-// consistent at: the counter and the rows are read in one REPEATABLE READ
-// snapshot, and since sequences follow commit order (see commit.go) that
-// snapshot holds exactly the changes up to the counter.
+// consistent at (see readLive).
 func (db *DB) Load(ctx context.Context, fn func(store.Change) error) (uint64, error) {
+	return db.readLive(ctx, "load", false, nil, fn)
+}
+
+// readLive reads the counter and then every live record in one REPEATABLE
+// READ, READ ONLY transaction, and returns the counter. Since sequences
+// follow commit order (see commit.go), that snapshot holds exactly the
+// changes up to the counter, whatever commits meanwhile. begin, if set, is
+// called with the counter before the first record; ordered sorts the
+// records by kind and id, bytewise (COLLATE "C", as the embedded store
+// orders them).
+func (db *DB) readLive(ctx context.Context, what string, ordered bool, begin func(uint64) error, fn func(store.Change) error) (uint64, error) {
 	tx, err := db.begin(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return 0, fmt.Errorf("pgstore: load: %w", err)
+		return 0, fmt.Errorf("pgstore: %s: %w", what, err)
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx)) //nolint:errcheck // read-only
 
 	var top int64
 	if err := tx.QueryRow(ctx, `SELECT v FROM portier_seq`).Scan(&top); err != nil {
-		return 0, fmt.Errorf("pgstore: load: %w", err)
+		return 0, fmt.Errorf("pgstore: %s: %w", what, err)
 	}
-	rows, err := tx.Query(ctx, `SELECT seq, kind, id, value FROM portier_records WHERE NOT deleted`)
+	if begin != nil {
+		if err := begin(uint64(top)); err != nil {
+			return 0, err
+		}
+	}
+	q := `SELECT seq, kind, id, value FROM portier_records WHERE NOT deleted`
+	if ordered {
+		q += ` ORDER BY kind COLLATE "C", id COLLATE "C"`
+	}
+	rows, err := tx.Query(ctx, q)
 	if err != nil {
-		return 0, fmt.Errorf("pgstore: load: %w", err)
+		return 0, fmt.Errorf("pgstore: %s: %w", what, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -34,7 +52,7 @@ func (db *DB) Load(ctx context.Context, fn func(store.Change) error) (uint64, er
 		var seq int64
 		var kind string
 		if err := rows.Scan(&seq, &kind, &c.ID, &c.Value); err != nil {
-			return 0, fmt.Errorf("pgstore: load: %w", err)
+			return 0, fmt.Errorf("pgstore: %s: %w", what, err)
 		}
 		c.Seq, c.Kind = uint64(seq), store.Kind(kind)
 		if err := fn(c); err != nil {
@@ -42,7 +60,7 @@ func (db *DB) Load(ctx context.Context, fn func(store.Change) error) (uint64, er
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return 0, fmt.Errorf("pgstore: load: %w", err)
+		return 0, fmt.Errorf("pgstore: %s: %w", what, err)
 	}
 	return uint64(top), nil
 }

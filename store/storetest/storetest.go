@@ -35,6 +35,9 @@ func Run(t *testing.T, newOpener func(t *testing.T) Opener) {
 		{"ConcurrentWritesAllLand", testConcurrent},
 		{"CreateRaceOneWinner", testCreateRace},
 		{"UpdateNeverResurrects", testUpdate},
+		{"SnapshotIsConsistent", testSnapshot},
+		{"ImportFillsEmptyStore", testImport},
+		{"ImportIsAllOrNothing", testImportAtomic},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newOpener(t)) })
