@@ -35,11 +35,11 @@ const (
 
 	// Sequences are computed from the counter this transaction just
 	// raised: the i-th mutation (ord = i+1) of n gets v - n + ord.
-	sqlUpsert = `INSERT INTO portier_records (kind, id, value, seq, deleted)
-		SELECT t.kind, t.id, t.value, s.v - $5 + t.ord, t.value IS NULL
+	sqlUpsert = `INSERT INTO portier_records (kind, id, value, seq, deleted, changed_at)
+		SELECT t.kind, t.id, t.value, s.v - $5 + t.ord, t.value IS NULL, now()
 		FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bigint[]) AS t(kind, id, value, ord), portier_seq s
 		ON CONFLICT (kind, id) DO UPDATE
-		SET value = excluded.value, seq = excluded.seq, deleted = excluded.deleted`
+		SET value = excluded.value, seq = excluded.seq, deleted = excluded.deleted, changed_at = excluded.changed_at`
 
 	// NOTIFY is delivered when (and only if) the transaction commits.
 	sqlNotify = `SELECT pg_notify('` + notifyChannel + `', v::text) FROM portier_seq`

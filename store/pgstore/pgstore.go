@@ -7,10 +7,10 @@
 // hints, the sequence is the truth. Sequence numbers are handed out in commit
 // order, so a follower that has seen sequence n has seen everything before it.
 //
-// Tombstones are kept forever for now: a follower that was offline must still
-// learn about deletes. Pruning them (below the lowest sequence any live
-// process could still need, with a full reload for processes behind it) is
-// left for later.
+// Tombstones are kept for TombstoneRetention, then pruned (prune.go); a
+// process that has not caught up past a pruned tombstone (cut off from the
+// database for that long) fails closed with ErrTooFarBehind until it is
+// restarted and reloads.
 package pgstore
 
 import (
@@ -52,11 +52,15 @@ type DB struct {
 	// committed is the highest sequence committed through this DB; the
 	// listener drops wake-ups for those (see Notify).
 	committed atomic.Uint64
+	// behind is set once Since found pruned deletes this process never
+	// saw (logged once; see ErrTooFarBehind).
+	behind atomic.Bool
 
 	listenCfg  *pgx.ConnConfig
 	wake       chan struct{}
 	stopListen context.CancelFunc
 	listenDone chan struct{}
+	pruneDone  chan struct{}
 	closeOnce  sync.Once
 }
 
@@ -85,6 +89,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		listenCfg:  cc.Copy(),
 		wake:       make(chan struct{}, 1),
 		listenDone: make(chan struct{}),
+		pruneDone:  make(chan struct{}),
 	}
 	for _, k := range store.Kinds() {
 		db.kinds[k] = true
@@ -109,6 +114,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 	lctx, cancel := context.WithCancel(context.Background())
 	db.stopListen = cancel
 	go db.listen(lctx, conn)
+	go db.pruneLoop(lctx)
 	return db, nil
 }
 
@@ -117,6 +123,7 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.stopListen()
 		<-db.listenDone
+		<-db.pruneDone
 		db.pool.Close()
 	})
 	return nil

@@ -107,6 +107,19 @@ func (db *DB) since(ctx context.Context, seq uint64, limit int) ([]store.Change,
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("pgstore: since %d: %w", seq, err)
 	}
+	// Checked after the rows, in a later snapshot: if no tombstone above
+	// seq had been pruned by now, none was missing from the rows read.
+	var pruned int64
+	if err := db.pool.QueryRow(ctx, `SELECT pruned FROM portier_seq`).Scan(&pruned); err != nil {
+		return nil, fmt.Errorf("pgstore: since %d: %w", seq, err)
+	}
+	if int64(seq) < pruned {
+		if db.behind.CompareAndSwap(false, true) {
+			db.log.Error("pgstore: this process is too far behind the shared store and refuses every request until it is restarted",
+				"seen_through", seq, "pruned_through", pruned, "err", ErrTooFarBehind)
+		}
+		return nil, fmt.Errorf("pgstore: since %d: deletes up to sequence %d were pruned: %w", seq, pruned, ErrTooFarBehind)
+	}
 	return out, nil
 }
 
