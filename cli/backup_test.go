@@ -318,11 +318,14 @@ func TestMigrateEmbeddedToPostgresAndBack(t *testing.T) {
 	// Embedded -> PostgreSQL: the operator's migration.
 	dsn := pgtest.DSN(t)
 	code, stdout, stderr := run(t, pgRestoreEnv(dsn), "restore", "--in", boltBackup)
-	if code != 0 || !strings.Contains(stdout, "bolt -> postgres") || !strings.Contains(stdout, "1 sessions lost") {
+	if code != 0 || !strings.Contains(stdout, "bolt -> postgres") || !strings.Contains(stdout, "1 sessions ended") {
 		t.Fatalf("restore bolt -> postgres: exit %d\n%s%s", code, stdout, stderr)
 	}
 	pgRecs := pgContent(t, dsn)
 	sameRecords(t, pgRecs, boltRecs, store.KindBlob, store.KindSession)
+	if pgRecs["session/"+identity.HashSecret("cookie")] != "" {
+		t.Error("the session whose refresh token cannot move was restored; its user must sign in again")
+	}
 	for _, id := range []string{"ca/keys", "server/seal-salt", "assertion/keys"} {
 		if pgRecs["blob/"+id] == "" {
 			t.Errorf("PostgreSQL lacks the blob %s", id)

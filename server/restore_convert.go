@@ -24,9 +24,11 @@ import (
 //
 // A restore onto the other backend re-keeps the CA and the assertion keys
 // the target's way, so serve comes up with the same root and the same
-// JWKS. Sealed refresh tokens are bound to the source's key and are
-// dropped: those sessions stay signed in until they expire, but are no
-// longer refreshed with the identity provider.
+// JWKS. Sealed refresh tokens are bound to the source's key, so the
+// sessions holding one (and the route sessions handed off from them) are
+// left out: without its refresh token a session would no longer learn
+// from the identity provider that its user was removed, so those users
+// sign in again instead.
 
 // conversion adapts a backup's records to the target backend.
 type conversion struct {
@@ -35,7 +37,7 @@ type conversion struct {
 	drop         map[string]bool   // blob ids left out
 	replace      map[string][]byte // blob id: new data
 	add          []*store.Blob     // blobs the target needs that the source has not
-	clearRefresh bool
+	endRefreshed map[string]bool // sessions (and their route sessions) left out
 	notes        []string
 }
 
@@ -76,10 +78,10 @@ func planConversion(ctx context.Context, p *restorePlan, target string, password
 	}
 	if src != target {
 		c.name = src + " -> " + target
-		c.clearRefresh = true
-		if p.sessions > 0 {
-			c.notes = append(c.notes, fmt.Sprintf("%d sessions lost their sealed identity-provider refresh token (bound to the source's key): "+
-				"they stay signed in until they expire, without being refreshed", p.sessions))
+		c.endRefreshed = p.refreshed
+		if n := len(p.refreshed); n > 0 {
+			c.notes = append(c.notes, fmt.Sprintf("%d sessions ended: they were signed in through an identity provider whose refresh token is sealed "+
+				"under the source's key; those users sign in again", n))
 		}
 	}
 	return c, nil
@@ -206,17 +208,13 @@ func (c *conversion) apply(r *backup.Record) (store.Change, bool, error) {
 			return ch, false, err
 		}
 		ch.Value = v
-	case r.Kind == store.KindSession && c.clearRefresh:
+	case r.Kind == store.KindSession && len(c.endRefreshed) > 0:
 		rec, err := store.Decode(r.Kind, r.Value)
 		if err != nil {
 			return ch, false, err
 		}
-		s := *rec.(*store.Session)
-		if len(s.RefreshEnc) > 0 {
-			s.RefreshEnc = nil
-			if ch.Value, err = store.Encode(&s); err != nil {
-				return ch, false, err
-			}
+		if s := rec.(*store.Session); c.endRefreshed[s.ID] || c.endRefreshed[s.ParentID] {
+			return ch, false, nil
 		}
 	}
 	return ch, true, nil

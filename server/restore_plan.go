@@ -20,7 +20,8 @@ type restorePlan struct {
 	sum      backup.Summary
 	files    map[string]dataFile // the CA files of an embedded-store backup
 	blobs    map[string][]byte   // the secret-holding blobs, by id
-	sessions int                 // sessions holding a sealed IdP refresh token
+	// refreshed are the sessions holding a sealed IdP refresh token, by id.
+	refreshed map[string]bool
 }
 
 // secretBlobs are the blobs a conversion between backends reads or replaces.
@@ -37,7 +38,7 @@ func readPlan(path string) (*restorePlan, error) {
 		return nil, fmt.Errorf("restore: %w", err)
 	}
 	defer f.Close()
-	p := &restorePlan{files: map[string]dataFile{}, blobs: map[string][]byte{}}
+	p := &restorePlan{files: map[string]dataFile{}, blobs: map[string][]byte{}, refreshed: map[string]bool{}}
 	wanted := map[string]bool{}
 	for _, id := range secretBlobs() {
 		wanted[id] = true
@@ -62,7 +63,7 @@ func readPlan(path string) (*restorePlan, error) {
 			p.blobs[r.ID] = r.Value
 		}
 		if s, ok := rec.(*store.Session); ok && len(s.RefreshEnc) > 0 {
-			p.sessions++
+			p.refreshed[s.ID] = true
 		}
 		return nil
 	})
