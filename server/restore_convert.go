@@ -37,7 +37,7 @@ type conversion struct {
 	drop         map[string]bool   // blob ids left out
 	replace      map[string][]byte // blob id: new data
 	add          []*store.Blob     // blobs the target needs that the source has not
-	endRefreshed map[string]bool // sessions (and their route sessions) left out
+	endRefreshed map[string]bool   // sessions (and their route sessions) left out
 	notes        []string
 }
 

@@ -16,10 +16,10 @@ import (
 // header and summary of a file known to be intact, and the few small items
 // a conversion between backends needs. Records themselves are not kept.
 type restorePlan struct {
-	header   backup.Header
-	sum      backup.Summary
-	files    map[string]dataFile // the CA files of an embedded-store backup
-	blobs    map[string][]byte   // the secret-holding blobs, by id
+	header backup.Header
+	sum    backup.Summary
+	files  map[string]dataFile // the CA files of an embedded-store backup
+	blobs  map[string][]byte   // the secret-holding blobs, by id
 	// refreshed are the sessions holding a sealed IdP refresh token, by id.
 	refreshed map[string]bool
 }
