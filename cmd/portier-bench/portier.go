@@ -21,6 +21,7 @@ import (
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/server"
 	"github.com/portier/portier/store"
+	"github.com/portier/portier/store/storetest"
 )
 
 // benchUserID is who the load generator is signed in as.
@@ -85,10 +86,10 @@ func startPortier(ctx context.Context, dataDir, upstream string, devices int, lo
 // needs, and returns the target without its address.
 func fillPortier(ctx context.Context, srv *server.Server, devices int) (*target, error) {
 	st, now := srv.Store(), time.Now()
-	if err := writeDevices(ctx, st, devices, now); err != nil {
+	if err := storetest.PutLaptops(ctx, st, devices, now); err != nil {
 		return nil, err
 	}
-	cert, err := deviceCert(ctx, srv.CA(), st, benchDevice(devices/2, now))
+	cert, err := deviceCert(ctx, srv.CA(), st, storetest.Laptop(devices/2, now))
 	if err != nil {
 		return nil, err
 	}
@@ -107,41 +108,6 @@ func fillPortier(ctx context.Context, srv *server.Server, devices int) (*target,
 		t.cookies = append(t.cookies, identity.SessionCookie+"="+cookies[i])
 	}
 	return t, nil
-}
-
-// benchDevice is device i, sized like an enrolled laptop's record (as in
-// store/boltstore's benchmarks) and passing every route's device rule.
-func benchDevice(i int, now time.Time) *store.Device {
-	return &store.Device{
-		ID:            fmt.Sprintf("dev_%016x", i),
-		Name:          fmt.Sprintf("LAPTOP-%06d", i),
-		Serial:        fmt.Sprintf("C02X%08d", i),
-		Platform:      "macos",
-		Ownership:     store.OwnershipCorporate,
-		OwnerEmail:    fmt.Sprintf("user%d@example.com", i),
-		State:         store.DeviceActive,
-		Trust:         store.TrustHigh,
-		Compliant:     true,
-		PassingChecks: []string{"disk_encrypted", "firewall_on", "os_up_to_date", "screen_lock"},
-		CertSerial:    fmt.Sprintf("%d", 1_000_000_000_000+i),
-		EnrolledAt:    now.Add(-90 * 24 * time.Hour),
-		LastSeen:      now,
-	}
-}
-
-// writeDevices puts n devices in the store, 5,000 per write.
-func writeDevices(ctx context.Context, st *store.Store, n int, now time.Time) error {
-	const batch = 5000
-	for start := 0; start < n; start += batch {
-		ops := make([]store.Op, 0, batch)
-		for i := start; i < min(start+batch, n); i++ {
-			ops = append(ops, store.Put(benchDevice(i, now)))
-		}
-		if err := st.Write(ctx, ops...); err != nil {
-			return fmt.Errorf("writing devices: %w", err)
-		}
-	}
-	return nil
 }
 
 // deviceCert has Portier's CA issue a client certificate to d, as

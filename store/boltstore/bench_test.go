@@ -14,28 +14,10 @@ import (
 
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/boltstore"
+	"github.com/portier/portier/store/storetest"
 )
 
 const benchDevices = 100_000
-
-// realisticDevice is sized like an enrolled laptop's record.
-func realisticDevice(i int) *store.Device {
-	return &store.Device{
-		ID:            fmt.Sprintf("dev_%016x", i),
-		Name:          fmt.Sprintf("LAPTOP-%06d", i),
-		Serial:        fmt.Sprintf("C02X%08d", i),
-		Platform:      "macos",
-		Ownership:     store.OwnershipCorporate,
-		OwnerEmail:    fmt.Sprintf("user%d@example.com", i),
-		State:         store.DeviceActive,
-		Trust:         store.TrustHigh,
-		Compliant:     true,
-		PassingChecks: []string{"disk_encrypted", "firewall_on", "os_up_to_date", "screen_lock"},
-		CertSerial:    fmt.Sprintf("%d", 1_000_000_000_000+i),
-		EnrolledAt:    time.Unix(1_700_000_000, 0).UTC(),
-		LastSeen:      time.Unix(1_760_000_000, 0).UTC(),
-	}
-}
 
 var (
 	fixtureOnce sync.Once
@@ -58,7 +40,7 @@ func fixture(b *testing.B) string {
 		for start := 0; start < benchDevices; start += 5000 {
 			var muts []store.Mutation
 			for i := start; i < start+5000; i++ {
-				d := realisticDevice(i)
+				d := storetest.Laptop(i, time.Unix(1_760_000_000, 0).UTC())
 				v, _ := store.Encode(d)
 				muts = append(muts, store.Mutation{Kind: store.KindDevice, ID: d.ID, Value: v})
 			}
@@ -185,7 +167,7 @@ func BenchmarkPostureUpsert(b *testing.B) {
 		mu.Unlock()
 		i := base
 		for pb.Next() {
-			d := realisticDevice(int(i % benchDevices))
+			d := storetest.Laptop(int(i%benchDevices), time.Unix(1_760_000_000, 0).UTC())
 			d.LastSeen = time.Unix(i, 0)
 			if err := st.Write(context.Background(), store.Put(d)); err != nil {
 				b.Fatal(err)

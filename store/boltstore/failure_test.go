@@ -6,9 +6,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/boltstore"
+	"github.com/portier/portier/store/storetest"
 )
 
 func TestSecondOpenIsLocked(t *testing.T) {
@@ -35,8 +37,9 @@ func populated(t *testing.T) string {
 	}
 	var muts []store.Mutation
 	for i := range 2000 {
-		v, _ := store.Encode(realisticDevice(i))
-		muts = append(muts, store.Mutation{Kind: store.KindDevice, ID: realisticDevice(i).ID, Value: v})
+		d := storetest.Laptop(i, time.Unix(1_760_000_000, 0).UTC())
+		v, _ := store.Encode(d)
+		muts = append(muts, store.Mutation{Kind: store.KindDevice, ID: d.ID, Value: v})
 	}
 	if _, err := db.Commit(context.Background(), muts); err != nil {
 		t.Fatal(err)
