@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
@@ -112,7 +111,7 @@ func TestWhatIfCLIAndAPIAgree(t *testing.T) {
 
 	// SIGHUP: a new policy applies without a restart; a broken file changes nothing.
 	writeConfig(t, dir, port, strings.Replace(whatIfConfig, "gte: medium", "gte: high", 1))
-	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	sighup(t)
 	ask := func() string {
 		_, body := in.do("POST", "/api/v1/policy/simulate", token, `{"route":"`+route+`","groups":"staff","device_trust":"medium"}`)
 		var r struct{ Decision struct{ Outcome string } }
@@ -127,7 +126,7 @@ func TestWhatIfCLIAndAPIAgree(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	writeConfig(t, dir, port, "routes: [\n")
-	syscall.Kill(os.Getpid(), syscall.SIGHUP)
+	sighup(t)
 	time.Sleep(300 * time.Millisecond)
 	if got := ask(); got != "deny" {
 		t.Errorf("after a broken reload the decision is %q; the running config must stay", got)
