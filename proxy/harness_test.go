@@ -41,7 +41,7 @@ func (s *seen) last() *http.Request { s.mu.Lock(); defer s.mu.Unlock(); return s
 // env is a proxy under test: a real store, CA, signer and TLS listener in
 // front of a real upstream.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	st       *store.Store
 	ca       *ca.CA
 	signer   *assertion.Signer
@@ -50,6 +50,7 @@ type env struct {
 	srv      *httptest.Server
 	upstream *httptest.Server
 	got      *seen
+	pols     []*policy.Policy // the test policies, for tests that load their own routes
 	logs     *strings.Builder
 	logMu    *sync.Mutex
 }
@@ -92,7 +93,7 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	e := &env{t: t, st: storetest.OpenBolt(t), clk: clocktest.New(), got: &seen{}, logs: &strings.Builder{}, logMu: &sync.Mutex{}}
 	log := slog.New(slog.NewJSONHandler(lockedWriter{e.logMu, e.logs}, nil))
@@ -121,6 +122,7 @@ func newEnv(t *testing.T) *env {
 	e.p = proxy.New(proxy.Options{Store: e.st, CA: e.ca, Signer: e.signer, Clock: e.clk.Now, Log: log,
 		ExternalURL: "https://portier.localhost", SampleAllows: 1})
 	pols, err := policy.Parse("test.yaml", []byte(testPolicies))
+	e.pols = pols
 	if err != nil {
 		t.Fatal(err)
 	}
