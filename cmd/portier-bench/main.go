@@ -7,7 +7,7 @@
 //
 // Usage:
 //
-//	go run ./cmd/portier-bench [-d 10s] [-c 64] [-rounds 3] [-request browser|minimal] [-targets upstream,bare-proxy,portier,oauth2-proxy]
+//	go run ./cmd/portier-bench [-rounds 10] [-d 2s] [-c 64] [-request browser|minimal] [-targets upstream,bare-proxy,portier,oauth2-proxy]
 //	go run ./cmd/portier-bench -targets portier -cpuprofile portier.pprof
 //
 // Every target listens on 127.0.0.1 and the load generator dials nothing
@@ -31,11 +31,11 @@ func main() {
 	// Its own flag set: a dependency registers glog's flags on the default
 	// one, and they mean nothing here.
 	fs := flag.NewFlagSet("portier-bench", flag.ExitOnError)
-	fs.DurationVar(&o.duration, "d", 10*time.Second, "measured duration per target and round")
-	fs.DurationVar(&o.warmup, "warmup", time.Second, "load before each measurement that is not counted")
+	fs.DurationVar(&o.duration, "d", 2*time.Second, "measured duration per target and round")
+	fs.DurationVar(&o.warmup, "warmup", 500*time.Millisecond, "load before each measurement that is not counted")
 	fs.IntVar(&o.conc, "c", 64, "concurrent keep-alive connections (one request in flight each)")
 	fs.StringVar(&o.request, "request", requestBrowser, "request headers the load generator sends to every target: browser (what Chromium sends for a page, plus the cookie) or minimal (Go's User-Agent and the cookie)")
-	fs.IntVar(&o.rounds, "rounds", 1, "measure every target this many times, interleaved; the summary reports the best and the spread")
+	fs.IntVar(&o.rounds, "rounds", 10, "measure every target this many times, interleaved (many short rounds keep drift in the machine's speed out of the ratios); the summary reports the best, the spread and the median ratio")
 	fs.IntVar(&o.devices, "devices", 100_000, "devices written to Portier's store before the run")
 	targets := fs.String("targets", defaultTargets, "targets to measure, comma-separated")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the first measurement of each -profile target to this file (samples are labelled role=portier|bare-proxy|upstream|client)")
