@@ -49,14 +49,7 @@ type enrollPageData struct {
 func (c *Console) renderEnroll(g *gin.Context, status int, d enrollPageData) {
 	d.Nonce = newNonce()
 	d.Server = c.opts.ExternalURL
-	h := g.Writer.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; style-src 'nonce-"+d.Nonce+"'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	g.Status(status)
+	pageHeaders(g, status, "default-src 'none'; style-src 'nonce-"+d.Nonce+"'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	if err := enrollPages.Execute(g.Writer, d); err != nil {
 		c.opts.Log.Error("console: render enrollment page", "err", err)
 	}

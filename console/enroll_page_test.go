@@ -1,35 +1,18 @@
 package console
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
-	"github.com/portier/portier/ca"
-	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/store"
 )
 
 func TestSelfServiceEnrollment(t *testing.T) {
 	e := newEnv(t)
-	c, err := ca.New(context.Background(), ca.Options{Store: e.st, Keys: &ca.FileKeyStore{Dir: filepath.Join(t.TempDir(), "ca")}, Clock: e.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	svc, err := enrollment.New(enrollment.Options{Store: e.st, CA: c, Clock: e.clock.Now, ExternalURL: extURL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.srv.Config.Handler = New(Options{Store: e.st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: e.clock.Now,
-		ExternalURL: extURL, Roots: http.NotFoundHandler(), CRL: http.NotFoundHandler(),
-		Ready: func(context.Context) error { return nil }, Identity: e.id, Enrollment: svc})
+	e.withEnrollment(t)
 	e.addUser(t, "ada@example.com", pw, false)
 	b := e.browser(t)
 	if p := b.get(extURL + "/enroll"); p.StatusCode != http.StatusFound || !strings.HasPrefix(p.Header.Get("Location"), "/auth/sign_in?rd=%2Fenroll") {

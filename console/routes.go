@@ -67,6 +67,8 @@ func (c *Console) routes() {
 		// Self-service enrollment page for signed-in users (and the page a QR code opens).
 		e.GET("/enroll", c.enrollPage)
 		e.POST("/enroll", c.enrollPageSubmit)
+		// The signed-in employee's own devices and their privacy notices.
+		e.GET("/my/devices", c.myDevicesPage)
 	}
 
 	e.NoRoute(func(g *gin.Context) {

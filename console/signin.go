@@ -172,7 +172,7 @@ func (c *Console) renderKeys(g *gin.Context, status int, userID, email, cookie, 
 	id := c.opts.Identity
 	d := pageData{Title: "Security keys", CSRF: identity.CSRFToken(cookie), Email: email, SignedIn: true,
 		Keys: id.Credentials(userID), WebAuthn: id.WebAuthnAvailable(), Fresh: fresh, Error: msg,
-		SelfURL: g.Request.URL.RequestURI()}
+		SelfURL: g.Request.URL.RequestURI(), DevicesLink: c.opts.Enrollment != nil}
 	if rd != "" {
 		u, _ := id.CheckRedirect(rd)
 		d.Continue = u.String()

@@ -84,6 +84,7 @@ td form button{margin:0;padding:.2rem .6rem;width:auto}footer{margin-top:2rem;fo
 <label>Name of the new key <input id="key-name" maxlength="60" placeholder="e.g. YubiKey, laptop"></label>
 <button type="button" data-webauthn="register">Add a security key or passkey</button>
 {{else}}<p class="note">To add or remove a key, first {{if .Keys}}<a href="/auth/step_up?rd={{.SelfURL}}">confirm with one of your keys</a>{{else}}sign out and sign in again{{end}}.</p>{{end}}{{end}}
+{{if .DevicesLink}}<p><a href="/my/devices">Your devices, and what your organization can see on them</a></p>{{end}}
 {{if .Continue}}<p><a class="button secondary" href="{{.Continue}}">Continue</a></p>{{end}}
 {{template "foot" .}}{{end}}
 
@@ -109,6 +110,20 @@ type pageData struct {
 	Keys                         []*store.Credential
 	StepUpURL, SelfURL, Continue string
 	Link, LinkText               string
+	DevicesLink                  bool // the signed-in home links to the user's devices page
+}
+
+// pageHeaders starts an HTML page of the console: the given CSP, never
+// cached, no referrer, not sniffed, never framed.
+func pageHeaders(g *gin.Context, status int, csp string) {
+	h := g.Writer.Header()
+	h.Set("Content-Security-Policy", csp)
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	g.Status(status)
 }
 
 // renderPage writes a sign-in page with a strict CSP: nothing loads from
@@ -116,15 +131,8 @@ type pageData struct {
 // only here, and no one may frame it.
 func (c *Console) renderPage(g *gin.Context, status int, name string, d pageData) {
 	d.Nonce = newNonce()
-	h := g.Writer.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'nonce-"+d.Nonce+"'; style-src 'nonce-"+d.Nonce+
+	pageHeaders(g, status, "default-src 'none'; script-src 'nonce-"+d.Nonce+"'; style-src 'nonce-"+d.Nonce+
 		"'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("Cache-Control", "no-store")
-	h.Set("Referrer-Policy", "no-referrer")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Content-Type", "text/html; charset=utf-8")
-	g.Status(status)
 	if err := signInPages.ExecuteTemplate(g.Writer, name, d); err != nil {
 		c.opts.Log.Error("console: render page", "page", name, "err", err)
 	}

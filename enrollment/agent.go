@@ -186,13 +186,19 @@ func (s *Service) Profile(d *store.Device) (AgentProfile, error) {
 	if allowed == nil {
 		allowed = []string{}
 	}
-	n := eng.Privacy(d)
+	n := eng.PrivacyIn(d, "en")
 	return AgentProfile{DeviceID: d.ID, Ownership: d.Ownership, WorkProfile: d.WorkProfile, State: string(d.State),
 		Allowed: allowed, Location: p.Location, PostureInterval: s.cfg.PostureInterval.String(), Privacy: &n, PrivacyText: n.Text()}, nil
 }
 
 // Privacy returns the privacy notice of a device by id.
 func (s *Service) Privacy(id string) (posture.Notice, error) {
+	return s.PrivacyIn(id, "en")
+}
+
+// PrivacyIn is the device's notice in a language ("fr" for French, English
+// otherwise), as the employee's own devices page shows it.
+func (s *Service) PrivacyIn(id, lang string) (posture.Notice, error) {
 	d, ok := s.st.Device(id)
 	if !ok {
 		return posture.Notice{}, apperr.New(apperr.NotFound, "no device %q", id)
@@ -201,5 +207,5 @@ func (s *Service) Privacy(id string) (posture.Notice, error) {
 	if eng == nil {
 		return posture.Notice{}, apperr.New(apperr.Unavailable, "privacy notices are not available on this server")
 	}
-	return eng.Privacy(d), nil
+	return eng.PrivacyIn(d, lang), nil
 }

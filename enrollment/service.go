@@ -32,7 +32,7 @@ var _ CA = (*ca.CA)(nil)
 type Posture interface {
 	Ingest(ctx context.Context, deviceID string, r posture.Report) error
 	Profile(d *store.Device) posture.DataProfile
-	Privacy(d *store.Device) posture.Notice
+	PrivacyIn(d *store.Device, lang string) posture.Notice
 	Recompute(ctx context.Context, deviceID string) error
 	ResetEscalation(ctx context.Context, deviceID, actor string) error
 }

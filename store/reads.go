@@ -43,6 +43,11 @@ func (s *Store) DeviceBySerial(serial string) (*Device, bool) {
 // Devices returns every device, ordered by id.
 func (s *Store) Devices() []*Device { return all[Device](s.Txn(), KindDevice, "id") }
 
+// DevicesOwnedBy returns the devices enrolled for an owner email.
+func (s *Store) DevicesOwnedBy(email string) []*Device {
+	return all[Device](s.Txn(), KindDevice, "owner", email)
+}
+
 // Certificate returns an issued certificate by serial.
 func (s *Store) Certificate(serial string) (*Certificate, bool) {
 	return first[Certificate](s.Txn(), KindCertificate, "id", serial)
