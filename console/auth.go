@@ -60,6 +60,22 @@ var perms = map[string]map[Permission]bool{
 		PermUsersRead: true},
 }
 
+// roleRank orders roles by power: owner highest, no role lowest. A caller
+// may not disable an account more powerful than its own role.
+func roleRank(role string) int {
+	switch role {
+	case RoleOwner:
+		return 4
+	case RoleAdmin:
+		return 3
+	case RoleHelpdesk:
+		return 2
+	case RoleAuditor:
+		return 1
+	}
+	return 0
+}
+
 // ValidRole reports whether r names a console role.
 func ValidRole(r string) bool { _, ok := perms[r]; return ok }
 

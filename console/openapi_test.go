@@ -789,6 +789,17 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	}
 	code, body = c.do(RoleAdmin, "POST", "/api/v1/users/nobody/enable", "", nil)
 	want(code, http.StatusNotFound, body)
+	if err := e.st.Write(context.Background(), store.Put(&store.User{ID: "usr_boss", Email: "boss@example.com", Role: RoleOwner, CreatedAt: time.Now()})); err != nil {
+		t.Fatal(err)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/users/usr_boss/disable", "", nil)
+	if want(code, http.StatusForbidden, body); !strings.Contains(body, "may not disable") {
+		t.Errorf("an admin disabling an owner: %s", body)
+	}
+	code, body = c.do(RoleOwner, "POST", "/api/v1/users/usr_boss/disable", "", nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"disabled":true`) {
+		t.Errorf("an owner disabling another owner (owner tokens remain): %s", body)
+	}
 
 	// Policy simulation.
 	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/policy/simulate",

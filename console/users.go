@@ -175,6 +175,10 @@ func (c *Console) setDisabled(g *gin.Context, disabled bool) {
 	if !ok {
 		return
 	}
+	if caller := who(g).Role; roleRank(u.Role) > roleRank(caller) {
+		c.fail(g, apperr.New(apperr.Forbidden, "your role (%s) may not disable or enable an account with role %s", caller, u.Role))
+		return
+	}
 	if disabled && u.Role == RoleOwner && !u.Disabled && !c.ownerRemains("", u.ID) {
 		c.fail(g, apperr.New(apperr.Conflict, "this is the last owner account and no owner API token exists: make another owner first"))
 		return
