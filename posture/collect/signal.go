@@ -162,8 +162,8 @@ func specTable() []SignalSpec {
 		{MDMEnrolled, KindBool, "macos", "the device is enrolled in an MDM (profiles status)"},
 		{AppsInstalled, KindApps, "linux,macos,windows", "installed applications/packages: name, version, publisher"},
 		{DeviceRooted, KindBool, "external", "the device is rooted or jailbroken (reported by an external MDM/EDR)"},
-		{LocationCoordinates, KindString, "external", "\"lat,lon\"; only when the organization enabled location, within working hours"},
-		{LocationAccuracyMeters, KindInt, "external", "accuracy of location.coordinates in meters"},
+		{LocationCoordinates, KindString, "none", "\"lat,lon\"; no collector produces it; accepted only in an agent report, when the organization enabled location, within working hours"},
+		{LocationAccuracyMeters, KindInt, "none", "accuracy of location.coordinates in meters"},
 	}
 }
 
