@@ -65,6 +65,9 @@ func usage(w io.Writer) {
 	fmt.Fprintln(w, "\nRun 'portier <command> -h' for a command's flags. Every flag can also be set as PORTIER_<FLAG_NAME>.")
 }
 
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool { return arg == "-h" || arg == "--help" || arg == "-help" }
+
 // newFlagSet returns a flag set that reports errors to stderr and does not exit.
 func newFlagSet(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("portier "+name, flag.ContinueOnError)

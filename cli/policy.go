@@ -15,8 +15,11 @@ import (
 )
 
 func policyCmd(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
-	if len(args) == 0 {
+	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprintln(stderr, "usage: portier policy lint FILE | portier policy test --config FILE --route URL [flags]")
+		if len(args) > 0 {
+			return ExitOK
+		}
 		return ExitUsage
 	}
 	switch args[0] {
@@ -45,8 +48,11 @@ func LoadPolicies(file string) (*config.Config, []*policy.Policy, error) {
 }
 
 func policyLint(args []string, stdout, stderr io.Writer) int {
-	if len(args) != 1 {
-		fmt.Fprintln(stderr, "usage: portier policy lint FILE")
+	if len(args) != 1 || isHelp(args[0]) {
+		fmt.Fprintln(stderr, "usage: portier policy lint FILE\n\nChecks a config file's routes and policies; every error names file:line. Exit 0 valid, 2 invalid.")
+		if len(args) == 1 {
+			return ExitOK
+		}
 		return ExitUsage
 	}
 	cfg, pols, err := LoadPolicies(args[0])
