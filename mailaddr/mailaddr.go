@@ -100,12 +100,24 @@ func Fold(s string) string {
 }
 
 // NormalizeDomain returns the canonical form of a domain name as written in
-// configuration (allowed_domains): trimmed, printable ASCII without "@",
-// lowercased, without a trailing dot; or ErrInvalid.
+// configuration (allowed_domains): trimmed, lowercased, without a trailing
+// dot, made of dot-separated non-empty labels of ASCII letters, digits and
+// dashes (international names in their xn-- form); or ErrInvalid.
 func NormalizeDomain(s string) (string, error) {
-	n, err := Normalize("x@" + strings.TrimSuffix(strings.TrimSpace(s), "."))
-	if err != nil {
+	d := Fold(strings.TrimSuffix(strings.TrimSpace(s), "."))
+	if d == "" || len(d) > MaxLen {
 		return "", ErrInvalid
 	}
-	return n[2:], nil
+	for label := range strings.SplitSeq(d, ".") {
+		if label == "" {
+			return "", ErrInvalid
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+				return "", ErrInvalid
+			}
+		}
+	}
+	return d, nil
 }

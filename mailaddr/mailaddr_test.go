@@ -63,7 +63,7 @@ func TestDomain(t *testing.T) {
 			t.Errorf("NormalizeDomain(%q) = %q, %v", in, got, err)
 		}
 	}
-	for _, bad := range []string{"", "a@b", "\u212A.example", "a b"} {
+	for _, bad := range []string{"", "a@b", "\u212A.example", "a b", "*.example.com", "a..b", ".", "a_b.example"} {
 		if _, err := NormalizeDomain(bad); err == nil {
 			t.Errorf("NormalizeDomain(%q) accepted", bad)
 		}
