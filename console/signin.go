@@ -34,6 +34,7 @@ func (c *Console) signInRoutes() {
 	a.POST("/webauthn/device/finish", c.sameOrigin, c.deviceFinish)
 	a.GET("/security_keys", c.securityKeysPage)
 	a.POST("/security_keys", c.sameOrigin, c.securityKeysSubmit)
+	a.POST("/link/:id", c.sameOrigin, c.linkStart)
 	a.POST("/webauthn/register/begin", c.sameOrigin, c.registerBegin)
 	a.POST("/webauthn/register/finish", c.sameOrigin, c.registerFinish)
 	a.POST("/sign_out", c.sameOrigin, c.signOut)
@@ -92,15 +93,19 @@ func (c *Console) startProvider(g *gin.Context, idp, rd, flow string) {
 	g.Redirect(http.StatusFound, dest)
 }
 
-// oidcCallback is where identity providers send the browser back.
+// oidcCallback is where identity providers send the browser back, after a
+// sign-in or after linking an account (see linkStart).
 func (c *Console) oidcCallback(g *gin.Context) {
-	cb := identity.OIDCCallback{State: g.Query("state"), Code: g.Query("code"), Error: g.Query("error")}
+	cb := identity.OIDCCallback{State: g.Query("state"), Code: g.Query("code"), Error: g.Query("error"),
+		Session: cookieValue(g, identity.SessionCookie)}
 	si, err := c.opts.Identity.FinishOIDC(g.Request.Context(), cb, cookieValue(g, identity.FlowCookie), client(g))
 	if err != nil {
 		c.renderError(g, "Sign-in did not work", err)
 		return
 	}
-	c.setSession(g, si)
+	if si.Cookie != "" { // "" when an account was linked: the browser keeps its session
+		c.setSession(g, si)
+	}
 	g.Header("Cache-Control", "no-store")
 	g.Redirect(http.StatusFound, si.Redirect)
 }
@@ -172,7 +177,8 @@ func (c *Console) renderKeys(g *gin.Context, status int, userID, email, cookie, 
 	id := c.opts.Identity
 	d := pageData{Title: "Security keys", CSRF: identity.CSRFToken(cookie), Email: email, SignedIn: true,
 		Keys: id.Credentials(userID), WebAuthn: id.WebAuthnAvailable(), Fresh: fresh, Error: msg,
-		SelfURL: g.Request.URL.RequestURI(), DevicesLink: c.opts.Enrollment != nil}
+		SelfURL: g.Request.URL.RequestURI(), DevicesLink: c.opts.Enrollment != nil, Links: id.Links(userID)}
+	d.LinkProviders = linkProviders(id, d.Links)
 	if rd != "" {
 		u, _ := id.CheckRedirect(rd)
 		d.Continue = u.String()
