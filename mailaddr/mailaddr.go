@@ -121,3 +121,25 @@ func NormalizeDomain(s string) (string, error) {
 	}
 	return d, nil
 }
+
+// EqualFold reports whether a and b are equal with ASCII letters compared
+// case-insensitively and every other byte compared exactly (unlike
+// strings.EqualFold, which folds Unicode: "\u212A" equals "k" there).
+func EqualFold(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}

@@ -89,3 +89,21 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+func TestEqualFold(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		want bool
+	}{
+		{"Kim@Example.com", "kim@example.com", true},
+		{"\u212Aim@example.com", "kim@example.com", false},
+		{"\u212Aim@example.com", "Kim@example.com", false},
+		{"\u212A", "\u212A", true},
+		{"ſ", "s", false}, // LATIN SMALL LETTER LONG S folds to s under Unicode
+		{"a", "ab", false},
+	} {
+		if got := EqualFold(tc.a, tc.b); got != tc.want {
+			t.Errorf("EqualFold(%q, %q) = %v", tc.a, tc.b, got)
+		}
+	}
+}
