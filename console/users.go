@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/identity"
+	"github.com/portier/portier/mailaddr"
 	"github.com/portier/portier/store"
 )
 
@@ -75,13 +76,22 @@ func viewSession(s *store.Session, now time.Time) sessionView {
 	return v
 }
 
-// listUsers lists users by email; ?email= narrows it to one address.
+// listUsers lists users by email; ?email= narrows it to one address,
+// compared by the mailaddr rule (ASCII case ignored, no Unicode folding).
 func (c *Console) listUsers(g *gin.Context) {
 	now := c.now()
-	email := strings.ToLower(strings.TrimSpace(g.Query("email")))
 	out := []userView{}
+	email := strings.TrimSpace(g.Query("email"))
+	if email != "" {
+		n, err := mailaddr.Normalize(email)
+		if err != nil {
+			g.JSON(http.StatusOK, gin.H{"users": out})
+			return
+		}
+		email = n
+	}
 	for _, u := range c.opts.Store.Users() {
-		if email == "" || strings.EqualFold(u.Email, email) {
+		if email == "" || mailaddr.EqualFold(u.Email, email) {
 			out = append(out, c.viewUser(u, now))
 		}
 	}
