@@ -80,7 +80,7 @@ func (s *Service) linkByEmail(p *provider, issuer, subject string, info who, ip 
 		"A Portier account with this email address already exists, and %s may not sign in to it on its own. Contact your administrator.", p.name)
 	if u.PasswordHash != "" || len(s.credentials(u.ID, PurposeMFA)) > 0 {
 		return nil, nil, refuse("existing account has a password or security key: only the user can link it", apperr.New(apperr.Forbidden,
-			"A Portier account with this email address already exists. Sign in to it with its password or security key, then choose \"Link my %s account\" on your security page.", p.name))
+			"A Portier account with this email address already exists. Sign in to it with its password or security key, then choose \"Link my %s account\" on the Security keys page (/auth/security_keys).", p.name))
 	}
 	if len(p.allowedDomains) == 0 {
 		return nil, nil, refuse("existing account; provider has no allowed_domains", existing)
