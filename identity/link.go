@@ -69,9 +69,9 @@ func (s *Service) linkByEmail(p *provider, issuer, subject string, info who, ip 
 	if !exists {
 		u = &store.User{ID: "usr_" + HashSecret("user\x00" + email)[:16], Email: email, Name: info.name, CreatedAt: s.now()}
 		link.UserID, link.Method = u.ID, store.LinkCreated
-		return u, []store.Op{store.Create(u), store.Create(link),
-			s.audit("system", "user.created", u.ID, ip, map[string]string{"email": email, "idp": p.id}),
-			s.linkAudit("system", link, ip)}, nil
+		return u, append([]store.Op{store.Create(u),
+			s.audit("system", "user.created", u.ID, ip, map[string]string{"email": email, "idp": p.id})},
+			s.linkOps("system", link, ip)...), nil
 	}
 	if !userActive(u) {
 		return nil, nil, refuse("account disabled", errDisabled())
@@ -85,19 +85,44 @@ func (s *Service) linkByEmail(p *provider, issuer, subject string, info who, ip 
 	if len(p.allowedDomains) == 0 {
 		return nil, nil, refuse("existing account; provider has no allowed_domains", existing)
 	}
-	for _, l := range s.st.LinksOf(u.ID) {
-		if l.Issuer == issuer {
-			return nil, nil, refuse("existing account is linked to another identity of this provider", existing)
-		}
+	if s.linkedTo(u.ID, issuer) {
+		return nil, nil, refuse("existing account is linked to another identity of this provider", existing)
 	}
 	link.UserID, link.Method = u.ID, store.LinkEmail
-	return u, []store.Op{store.Create(link), s.linkAudit("system", link, ip)}, nil
+	return u, s.linkOps("system", link, ip), nil
+}
+
+// linkOps are the writes that create link l: the link itself, and a Claim
+// that makes "one identity per issuer per account" hold across replicas
+// (of two first sign-ins racing for one account, one write fails), and its
+// audit event.
+func (s *Service) linkOps(actor string, l *store.IdentityLink, ip string) []store.Op {
+	return []store.Op{store.Create(l), store.Create(&store.Claim{ID: issuerClaim(l.UserID, l.Issuer), At: l.CreatedAt}),
+		s.linkAudit(actor, l, ip)}
+}
+
+// issuerClaim names the Claim held by a user's link to an issuer.
+func issuerClaim(userID, issuer string) string {
+	return "idlink/" + userID + "/" + HashSecret(issuer)[:32]
 }
 
 // linkAudit is the audit event of a new link.
 func (s *Service) linkAudit(actor string, l *store.IdentityLink, ip string) store.Op {
 	return s.audit(actor, "identity.linked", l.UserID, ip, map[string]string{"idp": l.Provider, "issuer": l.Issuer,
 		"subject": truncate(l.Subject, 255), "email": l.Email, "method": l.Method})
+}
+
+// linkedTo reports whether a user has an identity of issuer linked.
+func (s *Service) linkedTo(userID, issuer string) bool {
+	if s.st.Claimed(issuerClaim(userID, issuer)) {
+		return true
+	}
+	for _, l := range s.st.LinksOf(userID) {
+		if l.Issuer == issuer {
+			return true
+		}
+	}
+	return false
 }
 
 // LinkInfo is an external identity linked to a user, as the security page
@@ -182,17 +207,15 @@ func (s *Service) finishLink(ctx context.Context, p *provider, f *store.AuthFlow
 		return fail("provider identity linked to another account", apperr.New(apperr.Conflict,
 			"This %s account is already linked to another Portier account.", p.name))
 	}
-	for _, l := range s.st.LinksOf(u.ID) {
-		if l.Issuer == issuer {
-			return fail("account already linked to another identity of this provider", apperr.New(apperr.Conflict,
-				"Your Portier account is already linked to another %s account.", p.name))
-		}
+	if s.linkedTo(u.ID, issuer) {
+		return fail("account already linked to another identity of this provider", apperr.New(apperr.Conflict,
+			"Your Portier account is already linked to another %s account.", p.name))
 	}
 	link := &store.IdentityLink{ID: store.LinkID(issuer, subject), UserID: u.ID, Provider: p.id, Issuer: issuer,
 		Subject: subject, Email: mailaddr.Fold(u.Email), Method: store.LinkExplicit, CreatedAt: s.now()}
-	if err := s.st.Write(ctx, store.Create(link), s.linkAudit("user:"+u.Email, link, c.IP)); err != nil {
+	if err := s.st.Write(ctx, s.linkOps("user:"+u.Email, link, c.IP)...); err != nil {
 		if errors.Is(err, store.ErrExists) {
-			return nil, apperr.Wrap(apperr.Conflict, err, "This %s account was just linked to a Portier account. Reload the page.", p.name)
+			return nil, apperr.Wrap(apperr.Conflict, err, "This %s account, or another one, was just linked to your Portier account. Reload the page.", p.name)
 		}
 		return nil, apperr.Wrap(apperr.Unavailable, err, "Portier could not save the link. Try again in a minute.")
 	}

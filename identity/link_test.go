@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"testing"
 
@@ -307,5 +308,29 @@ func TestExplicitLinkTakenIdentity(t *testing.T) {
 	}
 	if !f.audited("identity.link_refused") {
 		t.Error("refused link not audited")
+	}
+}
+
+// "One identity per issuer per account" is a durable claim: a second link
+// of the same account and issuer cannot be written even by a replica that
+// has not seen the first link yet.
+func TestLinkPerIssuerIsClaimed(t *testing.T) {
+	idp := identitytest.StartIdP(t)
+	f := newFixture(t, corpIdP(idp, "example.com"))
+	lee := f.addUser(t, "lee@example.com", "")
+	if _, err := oidcSignIn(t, f, idp, identitytest.NewUser("sub-lee", "lee@example.com"), ""); err != nil {
+		t.Fatal(err)
+	}
+	if !f.st.Claimed(issuerClaim(lee.ID, idp.Issuer())) {
+		t.Fatal("the link holds no claim")
+	}
+	// What a lagging replica would write for another subject: refused by the store.
+	other := &store.IdentityLink{ID: store.LinkID(idp.Issuer(), "sub-other"), UserID: lee.ID, Provider: "corp",
+		Issuer: idp.Issuer(), Subject: "sub-other", Method: store.LinkEmail, CreatedAt: f.clock.Now()}
+	if err := f.st.Write(context.Background(), f.svc.linkOps("system", other, "")...); !errors.Is(err, store.ErrExists) {
+		t.Errorf("second link for the same issuer: %v, want ErrExists", err)
+	}
+	if n := len(f.st.LinksOf(lee.ID)); n != 1 {
+		t.Errorf("%d links, want 1", n)
 	}
 }
