@@ -186,7 +186,8 @@ func (c *Console) renderKeys(g *gin.Context, status int, userID, email, cookie, 
 	c.renderPage(g, status, "keys", d)
 }
 
-// securityKeysSubmit removes a key (adding one is the WebAuthn XHR).
+// securityKeysSubmit removes a key (adding one is the WebAuthn XHR) or a
+// linked identity-provider account.
 func (c *Console) securityKeysSubmit(g *gin.Context) {
 	g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, maxFormBytes)
 	sess, cookie, ok := c.session(g)
@@ -194,11 +195,17 @@ func (c *Console) securityKeysSubmit(g *gin.Context) {
 		c.renderError(g, "Security keys", apperr.New(apperr.Forbidden, "Your session ended or this page expired. Sign in again."))
 		return
 	}
-	if g.PostForm("action") != "delete" {
+	var err error
+	switch g.PostForm("action") {
+	case "delete":
+		err = c.opts.Identity.DeleteCredential(g.Request.Context(), sess, g.PostForm("id"), client(g))
+	case "unlink":
+		err = c.opts.Identity.Unlink(g.Request.Context(), sess, g.PostForm("id"), client(g))
+	default:
 		c.renderError(g, "Security keys", apperr.New(apperr.Invalid, "Unknown action."))
 		return
 	}
-	if err := c.opts.Identity.DeleteCredential(g.Request.Context(), sess, g.PostForm("id"), client(g)); err != nil {
+	if err != nil {
 		c.renderKeys(g, apperr.Status(err), sess.UserID, sess.Email, cookie, "", apperr.ToBody(err).Error.Message, c.opts.Identity.Fresh(sess))
 		return
 	}

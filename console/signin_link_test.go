@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -95,5 +96,18 @@ func TestLinkOverHTTP(t *testing.T) {
 	}
 	if sess, ok := e.id.SessionFor(t.Context(), nb.cookie(identity.SessionCookie)); !ok || sess.UserID != owner.ID {
 		t.Fatalf("session = %+v, %v", sess, ok)
+	}
+
+	// The owner removes the link: the provider no longer signs them in.
+	p = b.get(extURL + "/auth/security_keys")
+	m := regexp.MustCompile(`name="action" value="unlink"><input type="hidden" name="id" value="([^"]+)"`).FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no Remove button for the link:\n%s", p.body)
+	}
+	if p := b.postForm(extURL+"/auth/security_keys", url.Values{"csrf": {p.csrf(t)}, "action": {"unlink"}, "id": {m[1]}}); p.StatusCode != http.StatusSeeOther {
+		t.Fatalf("unlink: %d\n%s", p.StatusCode, p.body)
+	}
+	if p := oidcSignIn(t, e.browser(t), idp, identitytest.NewUser("sub-owner", "owner@example.com")); p.StatusCode != http.StatusForbidden {
+		t.Errorf("sign-in after unlinking: %d", p.StatusCode)
 	}
 }

@@ -334,3 +334,50 @@ func TestLinkPerIssuerIsClaimed(t *testing.T) {
 		t.Errorf("%d links, want 1", n)
 	}
 }
+
+// A linked account can be removed by its user (fresh, audited), after which
+// the provider's account no longer signs in to it; an account without a
+// password keeps its last link.
+func TestUnlink(t *testing.T) {
+	idp := identitytest.StartIdP(t)
+	f := newFixture(t, corpIdP(idp))
+	ctx := context.Background()
+	owner := f.addUser(t, "owner@example.com", "correct horse battery")
+	res, err := f.svc.SignInPassword(ctx, "owner@example.com", "correct horse battery", "", NewFlowSecret(), testClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := linkAccount(t, f, idp, res.SignIn.Cookie, res.SignIn.Cookie, identitytest.NewUser("sub-owner", "owner@example.com")); err != nil {
+		t.Fatal(err)
+	}
+	links := f.svc.Links(owner.ID)
+	if len(links) != 1 {
+		t.Fatalf("links = %+v", links)
+	}
+	if err := f.svc.Unlink(ctx, res.SignIn.Session, "oidc_nonsense", testClient); apperr.Status(err) != http.StatusNotFound {
+		t.Errorf("unlink of an unknown link: %v", err)
+	}
+	if err := f.svc.Unlink(ctx, res.SignIn.Session, links[0].ID, testClient); err != nil {
+		t.Fatalf("unlink: %v", err)
+	}
+	if !f.audited("identity.unlinked") || len(f.st.LinksOf(owner.ID)) != 0 || f.st.Claimed(issuerClaim(owner.ID, idp.Issuer())) {
+		t.Fatal("link not removed, or not audited")
+	}
+	if _, err := oidcSignIn(t, f, idp, identitytest.NewUser("sub-owner", "owner@example.com"), ""); apperr.Status(err) != http.StatusForbidden {
+		t.Errorf("sign-in after unlinking: %v, want 403", err)
+	}
+
+	// An account from a provider (no password) keeps its only link.
+	si, err := oidcSignIn(t, f, idp, identitytest.NewUser("sub-ida", "ida@example.com"), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	only := f.svc.Links(si.Session.UserID)
+	if err := f.svc.Unlink(ctx, si.Session, only[0].ID, testClient); apperr.Status(err) != http.StatusConflict {
+		t.Errorf("removing the only way to sign in: %v, want 409", err)
+	}
+	// Someone else's link is not found.
+	if err := f.svc.Unlink(ctx, res.SignIn.Session, only[0].ID, testClient); apperr.Status(err) != http.StatusNotFound {
+		t.Errorf("removing another user's link: %v, want 404", err)
+	}
+}
