@@ -110,6 +110,19 @@ func TestOIDCUnverifiedEmailNotLinked(t *testing.T) {
 	}
 }
 
+// A provider that puts email_verified only in its userinfo answer is heard,
+// for the address its ID token names.
+func TestOIDCVerifiedInUserinfo(t *testing.T) {
+	idp := identitytest.StartIdP(t)
+	f := newFixture(t, corpIdP(idp))
+	u := identitytest.NewUser("sub-uma", "uma@example.com")
+	u.VerifiedOnlyInUserinfo = true
+	si, err := oidcSignIn(t, f, idp, u, "")
+	if err != nil || si.Session.Email != "uma@example.com" {
+		t.Fatalf("sign-in: %v", err)
+	}
+}
+
 // A KELVIN SIGN (U+212A, which strings.ToLower turns into "k") never
 // reaches kim@example.com.
 func TestOIDCUnicodeLookalikeNotMatched(t *testing.T) {

@@ -150,8 +150,9 @@ type who struct {
 	groups      []string
 }
 
-// claimsOf reads email, name and groups from the ID token, falling back to
-// the userinfo endpoint for what the token lacks.
+// claimsOf reads email, email_verified, name and groups from the ID token,
+// falling back to the userinfo endpoint for what the token lacks (its
+// email_verified counts only for the very address the token names).
 func (s *Service) claimsOf(ctx context.Context, p *provider, op *oidc.Provider, tok *oauth2.Token, idt *oidc.IDToken) (who, error) {
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil {
@@ -160,13 +161,16 @@ func (s *Service) claimsOf(ctx context.Context, p *provider, op *oidc.Provider, 
 	email, _ := claims["email"].(string)
 	verified, hasVerified := claims["email_verified"]
 	groupsRaw, hasGroups := lookupClaim(claims, p.groupsClaim)
-	if (email == "" || !hasGroups) && op.UserInfoEndpoint() != "" {
+	if (email == "" || !hasVerified || !hasGroups) && op.UserInfoEndpoint() != "" {
 		ui, err := op.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err == nil && ui.Subject == idt.Subject {
 			var uc map[string]any
 			if ui.Claims(&uc) == nil {
-				if email == "" {
+				switch {
+				case email == "":
 					email = ui.Email
+					verified, hasVerified = uc["email_verified"]
+				case !hasVerified && ui.Email == email:
 					verified, hasVerified = uc["email_verified"]
 				}
 				if !hasGroups {

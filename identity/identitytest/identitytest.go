@@ -44,6 +44,8 @@ type User struct {
 	// NoVerifiedClaim leaves email_verified out of the ID token and the
 	// userinfo answer.
 	NoVerifiedClaim bool
+	// VerifiedOnlyInUserinfo leaves email_verified out of the ID token only.
+	VerifiedOnlyInUserinfo bool
 
 	mu     sync.Mutex
 	groups []string
@@ -100,7 +102,7 @@ func (u *User) Claims(scopes []string, base *mockoidc.IDTokenClaims) (jwt.Claims
 	c := &claims{IDTokenClaims: base, Name: "Test " + u.Subject}
 	if slices.Contains(scopes, "email") && !u.EmailOnlyInUserinfo {
 		c.Email = u.Email
-		if !u.NoVerifiedClaim {
+		if !u.NoVerifiedClaim && !u.VerifiedOnlyInUserinfo {
 			v := !u.Unverified
 			c.EmailVerified = &v
 		}
