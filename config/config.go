@@ -83,6 +83,11 @@ type IdP struct {
 	ClientSecretFile string   `yaml:"client_secret_file"`
 	Scopes           []string `yaml:"scopes"`
 	GroupsClaim      string   `yaml:"groups_claim"`
+	// AllowedDomains are the e-mail domains this provider is trusted for:
+	// it may create accounts only in them and link (by a verified e-mail)
+	// to existing accounts only in them. Empty: it may create accounts in
+	// any domain but never link to an existing account by e-mail.
+	AllowedDomains []string `yaml:"allowed_domains"`
 }
 
 // Route maps an external origin (and optional path prefix) to an upstream.

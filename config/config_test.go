@@ -16,6 +16,7 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 		{"testdata/unknown-key.yaml", `testdata/unknown-key.yaml:3: unknown key "lisen"`},
 		{"testdata/broken.yaml", "testdata/broken.yaml:4: "},
 		{"testdata/bad-route.yaml", `testdata/bad-route.yaml:6: route from must be https://`},
+		{"testdata/bad-domain.yaml", `testdata/bad-domain.yaml:7: identity provider "corp": allowed_domains: "*.corp.example" is not a domain name`},
 		{"testdata/bad-duration.yaml", `testdata/bad-duration.yaml:2: "tomorrow" is not a duration`},
 		{"testdata/missing.yaml", "testdata/missing.yaml: cannot read config"},
 	}

@@ -5,6 +5,8 @@ import (
 	"net"
 	"net/url"
 	"strings"
+
+	"github.com/portier/portier/mailaddr"
 )
 
 // Settings that can come from a flag or a PORTIER_* variable, by flag name.
@@ -156,6 +158,11 @@ func (c *Config) validateRoutes() error {
 		}
 		if p.ClientSecret != "" && p.ClientSecretFile != "" {
 			return c.errAt("identity provider %q: give client_secret or client_secret_file, not both", []any{"identity_providers", i}, p.ID)
+		}
+		for j, d := range p.AllowedDomains {
+			if _, err := mailaddr.NormalizeDomain(d); err != nil {
+				return c.errAt("identity provider %q: allowed_domains: %q is not a domain name (ASCII letters, digits, dots and dashes; write xn-- for international names)", []any{"identity_providers", i, "allowed_domains", j}, p.ID, d)
+			}
 		}
 	}
 	seen := map[string]bool{}

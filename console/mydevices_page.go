@@ -116,10 +116,8 @@ func (c *Console) devicesOf(sess *store.Session) []*store.Device {
 			out = append(out, d)
 		}
 	}
-	for _, email := range []string{sess.Email, strings.ToLower(sess.Email)} {
-		for _, d := range c.opts.Store.DevicesOwnedBy(email) {
-			add(d)
-		}
+	for _, d := range c.opts.Store.DevicesOwnedBy(sess.Email) { // compared by the mailaddr rule
+		add(d)
 	}
 	if sess.DeviceID != "" {
 		d, _ := c.opts.Store.Device(sess.DeviceID)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/identity"
+	"github.com/portier/portier/mailaddr"
 	"github.com/portier/portier/store"
 )
 
@@ -83,10 +84,10 @@ func (c *Console) setupSubmit(g *gin.Context) {
 		renderSetup(g, http.StatusNotFound, setupView{Invalid: msg})
 		return
 	}
-	email := strings.TrimSpace(g.PostForm("email"))
-	retry := setupView{Secret: secret, Email: email}
-	if at := strings.IndexByte(email, '@'); at < 1 || at == len(email)-1 || len(email) > 254 {
-		retry.Error = "Enter a valid email address."
+	email, err := mailaddr.Normalize(g.PostForm("email"))
+	retry := setupView{Secret: secret, Email: strings.TrimSpace(g.PostForm("email"))}
+	if err != nil {
+		retry.Error = "Enter a valid email address (plain ASCII letters, digits and punctuation, one @)."
 		renderSetup(g, http.StatusBadRequest, retry)
 		return
 	}

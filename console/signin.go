@@ -34,6 +34,7 @@ func (c *Console) signInRoutes() {
 	a.POST("/webauthn/device/finish", c.sameOrigin, c.deviceFinish)
 	a.GET("/security_keys", c.securityKeysPage)
 	a.POST("/security_keys", c.sameOrigin, c.securityKeysSubmit)
+	a.POST("/link/:id", c.sameOrigin, c.linkStart)
 	a.POST("/webauthn/register/begin", c.sameOrigin, c.registerBegin)
 	a.POST("/webauthn/register/finish", c.sameOrigin, c.registerFinish)
 	a.POST("/sign_out", c.sameOrigin, c.signOut)
@@ -92,15 +93,19 @@ func (c *Console) startProvider(g *gin.Context, idp, rd, flow string) {
 	g.Redirect(http.StatusFound, dest)
 }
 
-// oidcCallback is where identity providers send the browser back.
+// oidcCallback is where identity providers send the browser back, after a
+// sign-in or after linking an account (see linkStart).
 func (c *Console) oidcCallback(g *gin.Context) {
-	cb := identity.OIDCCallback{State: g.Query("state"), Code: g.Query("code"), Error: g.Query("error")}
+	cb := identity.OIDCCallback{State: g.Query("state"), Code: g.Query("code"), Error: g.Query("error"),
+		Session: cookieValue(g, identity.SessionCookie)}
 	si, err := c.opts.Identity.FinishOIDC(g.Request.Context(), cb, cookieValue(g, identity.FlowCookie), client(g))
 	if err != nil {
 		c.renderError(g, "Sign-in did not work", err)
 		return
 	}
-	c.setSession(g, si)
+	if si.Cookie != "" { // "" when an account was linked: the browser keeps its session
+		c.setSession(g, si)
+	}
 	g.Header("Cache-Control", "no-store")
 	g.Redirect(http.StatusFound, si.Redirect)
 }
@@ -172,7 +177,8 @@ func (c *Console) renderKeys(g *gin.Context, status int, userID, email, cookie, 
 	id := c.opts.Identity
 	d := pageData{Title: "Security keys", CSRF: identity.CSRFToken(cookie), Email: email, SignedIn: true,
 		Keys: id.Credentials(userID), WebAuthn: id.WebAuthnAvailable(), Fresh: fresh, Error: msg,
-		SelfURL: g.Request.URL.RequestURI(), DevicesLink: c.opts.Enrollment != nil}
+		SelfURL: g.Request.URL.RequestURI(), DevicesLink: c.opts.Enrollment != nil, Links: id.Links(userID)}
+	d.LinkProviders = linkProviders(id, d.Links)
 	if rd != "" {
 		u, _ := id.CheckRedirect(rd)
 		d.Continue = u.String()
@@ -180,7 +186,8 @@ func (c *Console) renderKeys(g *gin.Context, status int, userID, email, cookie, 
 	c.renderPage(g, status, "keys", d)
 }
 
-// securityKeysSubmit removes a key (adding one is the WebAuthn XHR).
+// securityKeysSubmit removes a key (adding one is the WebAuthn XHR) or a
+// linked identity-provider account.
 func (c *Console) securityKeysSubmit(g *gin.Context) {
 	g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, maxFormBytes)
 	sess, cookie, ok := c.session(g)
@@ -188,11 +195,17 @@ func (c *Console) securityKeysSubmit(g *gin.Context) {
 		c.renderError(g, "Security keys", apperr.New(apperr.Forbidden, "Your session ended or this page expired. Sign in again."))
 		return
 	}
-	if g.PostForm("action") != "delete" {
+	var err error
+	switch g.PostForm("action") {
+	case "delete":
+		err = c.opts.Identity.DeleteCredential(g.Request.Context(), sess, g.PostForm("id"), client(g))
+	case "unlink":
+		err = c.opts.Identity.Unlink(g.Request.Context(), sess, g.PostForm("id"), client(g))
+	default:
 		c.renderError(g, "Security keys", apperr.New(apperr.Invalid, "Unknown action."))
 		return
 	}
-	if err := c.opts.Identity.DeleteCredential(g.Request.Context(), sess, g.PostForm("id"), client(g)); err != nil {
+	if err != nil {
 		c.renderKeys(g, apperr.Status(err), sess.UserID, sess.Email, cookie, "", apperr.ToBody(err).Error.Message, c.opts.Identity.Fresh(sess))
 		return
 	}

@@ -84,6 +84,12 @@ td form button{margin:0;padding:.2rem .6rem;width:auto}footer{margin-top:2rem;fo
 <label>Name of the new key <input id="key-name" maxlength="60" placeholder="e.g. YubiKey, laptop"></label>
 <button type="button" data-webauthn="register">Add a security key or passkey</button>
 {{else}}<p class="note">To add or remove a key, first {{if .Keys}}<a href="/auth/step_up?rd={{.SelfURL}}">confirm with one of your keys</a>{{else}}sign out and sign in again{{end}}.</p>{{end}}{{end}}
+{{if or .Links .LinkProviders}}<hr><h2>Sign-in providers</h2>
+{{if .Links}}<p>You can also sign in with:</p><table>{{range .Links}}<tr><td>{{.ProviderName}}{{if .Email}} ({{.Email}}){{end}}<br><small>linked {{.CreatedAt}}</small></td>
+{{if $.Fresh}}<td><form method="post" action="/auth/security_keys"><input type="hidden" name="csrf" value="{{$.CSRF}}"><input type="hidden" name="action" value="unlink"><input type="hidden" name="id" value="{{.ID}}"><button type="submit" class="secondary">Remove</button></form></td>{{end}}</tr>{{end}}</table>{{end}}
+{{if .LinkProviders}}{{if .Fresh}}{{range .LinkProviders}}<form method="post" action="/auth/link/{{.ID}}"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button type="submit" class="secondary">Link my {{.Name}} account</button></form>
+{{end}}<p><small>You sign in there with the account that has your address {{.Email}}; from then on it signs you in here.</small></p>
+{{else}}<p class="note">To link a sign-in provider, first {{if .Keys}}<a href="/auth/step_up?rd={{.SelfURL}}">confirm with one of your keys</a>{{else}}sign out and sign in again{{end}}.</p>{{end}}{{end}}{{end}}
 {{if .DevicesLink}}<p><a href="/my/devices">Your devices, and what your organization can see on them</a></p>{{end}}
 {{if .Continue}}<p><a class="button secondary" href="{{.Continue}}">Continue</a></p>{{end}}
 {{template "foot" .}}{{end}}
@@ -110,7 +116,9 @@ type pageData struct {
 	Keys                         []*store.Credential
 	StepUpURL, SelfURL, Continue string
 	Link, LinkText               string
-	DevicesLink                  bool // the signed-in home links to the user's devices page
+	DevicesLink                  bool                    // the signed-in home links to the user's devices page
+	Links                        []identity.LinkInfo     // identity-provider accounts linked to the user
+	LinkProviders                []identity.ProviderInfo // providers the user can still link
 }
 
 // pageHeaders starts an HTML page of the console: the given CSP, never

@@ -10,6 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/identity"
+	"github.com/portier/portier/mailaddr"
 	"github.com/portier/portier/store"
 )
 
@@ -75,13 +76,22 @@ func viewSession(s *store.Session, now time.Time) sessionView {
 	return v
 }
 
-// listUsers lists users by email; ?email= narrows it to one address.
+// listUsers lists users by email; ?email= narrows it to one address,
+// compared by the mailaddr rule (ASCII case ignored, no Unicode folding).
 func (c *Console) listUsers(g *gin.Context) {
 	now := c.now()
-	email := strings.ToLower(strings.TrimSpace(g.Query("email")))
 	out := []userView{}
+	email := strings.TrimSpace(g.Query("email"))
+	if email != "" {
+		n, err := mailaddr.Normalize(email)
+		if err != nil {
+			g.JSON(http.StatusOK, gin.H{"users": out})
+			return
+		}
+		email = n
+	}
 	for _, u := range c.opts.Store.Users() {
-		if email == "" || strings.EqualFold(u.Email, email) {
+		if email == "" || mailaddr.EqualFold(u.Email, email) {
 			out = append(out, c.viewUser(u, now))
 		}
 	}
@@ -110,7 +120,24 @@ func (c *Console) getUser(g *gin.Context) {
 	for _, s := range sessions {
 		views = append(views, viewSession(s, now))
 	}
-	g.JSON(http.StatusOK, gin.H{"user": c.viewUser(u, now), "sessions": views})
+	links := []linkView{}
+	for _, l := range c.opts.Store.LinksOf(u.ID) {
+		links = append(links, linkView{Provider: l.Provider, Issuer: l.Issuer, Subject: l.Subject, Email: l.Email,
+			Method: l.Method, CreatedAt: l.CreatedAt})
+	}
+	sort.Slice(links, func(i, j int) bool { return links[i].CreatedAt.Before(links[j].CreatedAt) })
+	g.JSON(http.StatusOK, gin.H{"user": c.viewUser(u, now), "sessions": views, "links": links})
+}
+
+// linkView is an identity-provider account linked to a user: the
+// provider's issuer and subject reach this user at sign-in.
+type linkView struct {
+	Provider  string    `json:"provider"`
+	Issuer    string    `json:"issuer"`
+	Subject   string    `json:"subject"`
+	Email     string    `json:"email,omitempty"`
+	Method    string    `json:"method"` // created, email or explicit
+	CreatedAt time.Time `json:"created_at"`
 }
 
 // signOutUser ends every session of a user, everywhere, at once: the

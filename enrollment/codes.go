@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/mailaddr"
 	"github.com/portier/portier/store"
 )
 
@@ -77,13 +78,20 @@ func enrollOwnership(field string, o store.Ownership) (store.Ownership, error) {
 	return v, nil
 }
 
-// checkEmail accepts a bare address such as ada@example.com.
-func checkEmail(field, s string) error {
-	a, err := mail.ParseAddress(s)
-	if err != nil || a.Address != s || len(s) > 254 {
-		return apperr.Field(field, "%s must be an email address such as ada@example.com", field)
+// normEmail returns an address in the form Portier stores (package
+// mailaddr: trimmed, ASCII only, ASCII-lowercased), or a field error.
+func normEmail(field, s string) (string, error) {
+	n, err := mailaddr.Normalize(s)
+	if err == nil {
+		var a *mail.Address
+		if a, err = mail.ParseAddress(n); err == nil && a.Address != n {
+			err = mailaddr.ErrInvalid
+		}
 	}
-	return nil
+	if err != nil {
+		return "", apperr.Field(field, "%s must be an email address such as ada@example.com (plain ASCII)", field)
+	}
+	return n, nil
 }
 
 // CreateCode issues a single-use code valid for req.TTL.
@@ -93,7 +101,7 @@ func (s *Service) CreateCode(ctx context.Context, a Actor, req CodeRequest) (*Is
 		return nil, err
 	}
 	if req.UserEmail != "" {
-		if err := checkEmail("user", req.UserEmail); err != nil {
+		if req.UserEmail, err = normEmail("user", req.UserEmail); err != nil {
 			return nil, err
 		}
 	}

@@ -54,6 +54,19 @@ func TestCreateCodeStoresOnlyTheHash(t *testing.T) {
 	}
 }
 
+// A code's user is stored under the one e-mail rule (package mailaddr), so
+// the device it enrolls is owned by the same address the user signs in with.
+func TestCodeUserEmailNormalised(t *testing.T) {
+	e := newEnv(t, nil)
+	ic, err := e.svc.CreateCode(context.Background(), admin, CodeRequest{Ownership: store.OwnershipCorporate, UserEmail: " Ada@Example.COM "})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ic.Record.UserEmail != "ada@example.com" {
+		t.Errorf("stored user = %q, want ada@example.com", ic.Record.UserEmail)
+	}
+}
+
 func TestCodeRequestsValidated(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
@@ -64,6 +77,8 @@ func TestCodeRequestsValidated(t *testing.T) {
 		{CodeRequest{Ownership: "unmanaged"}, "ownership"},
 		{CodeRequest{Ownership: "personal"}, "ownership"},
 		{CodeRequest{UserEmail: "not an email"}, "user"},
+		{CodeRequest{UserEmail: "\u212Aim@example.com"}, "user"}, // KELVIN SIGN look-alike of kim@
+		{CodeRequest{UserEmail: "Ada <ada@example.com>"}, "user"},
 		{CodeRequest{TTL: 30 * time.Second}, "ttl"},
 		{CodeRequest{TTL: 8 * 24 * time.Hour}, "ttl"},
 	} {

@@ -161,8 +161,12 @@ func expectedRow(rec []string, cols map[string]int) (*store.ExpectedDevice, stri
 		}
 		d.Platform = p
 	}
-	if d.OwnerEmail != "" && checkEmail("owner_email", d.OwnerEmail) != nil {
-		return nil, fmt.Sprintf("owner_email %q is not an email address", d.OwnerEmail)
+	if d.OwnerEmail != "" {
+		n, err := normEmail("owner_email", d.OwnerEmail)
+		if err != nil {
+			return nil, fmt.Sprintf("owner_email %q is not an email address (plain ASCII)", d.OwnerEmail)
+		}
+		d.OwnerEmail = n
 	}
 	own, err := enrollOwnership("ownership", store.Ownership(get("ownership")))
 	if err != nil {

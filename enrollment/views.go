@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portier/portier/mailaddr"
 	"github.com/portier/portier/store"
 )
 
@@ -27,7 +28,7 @@ func (s *Service) Devices(f DeviceFilter) []*store.Device {
 		switch {
 		case f.State != "" && d.State != f.State,
 			f.Ownership != "" && d.Ownership != f.Ownership,
-			f.Owner != "" && !strings.EqualFold(d.OwnerEmail, f.Owner),
+			f.Owner != "" && !mailaddr.EqualFold(d.OwnerEmail, strings.TrimSpace(f.Owner)),
 			f.Serial != "" && normalizeSerial(d.Serial) != normalizeSerial(f.Serial):
 			continue
 		}

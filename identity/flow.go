@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"slices"
 
 	"github.com/go-webauthn/webauthn/webauthn"
 
@@ -15,6 +16,7 @@ import (
 // AuthFlow types.
 const (
 	flowOIDC       = "oidc"              // OIDC authorization code flow in progress
+	flowLink       = "oidc_link"         // OIDC code flow linking a provider account to a signed-in user
 	flowPassword   = "password_ok"       // password right, second factor pending
 	flowLogin      = "webauthn_login"    // WebAuthn assertion for sign-in
 	flowRegister   = "webauthn_register" // WebAuthn registration
@@ -65,13 +67,13 @@ func (s *Service) newFlow(ctx context.Context, f *store.AuthFlow, d flowData) (s
 	return token, nil
 }
 
-// peekFlow returns a live flow of type typ without using it up.
-func (s *Service) peekFlow(token, typ string) (*store.AuthFlow, *flowData, error) {
+// peekFlow returns a live flow of one of the types typ without using it up.
+func (s *Service) peekFlow(token string, typ ...string) (*store.AuthFlow, *flowData, error) {
 	if token == "" || len(token) > 128 {
 		return nil, nil, errFlowGone()
 	}
 	f, ok := s.st.AuthFlow(HashSecret(token))
-	if !ok || f.Type != typ || !s.now().Before(f.ExpiresAt) || s.st.Claimed(claimPrefix+f.ID) {
+	if !ok || !slices.Contains(typ, f.Type) || !s.now().Before(f.ExpiresAt) || s.st.Claimed(claimPrefix+f.ID) {
 		return nil, nil, errFlowGone()
 	}
 	var d flowData
@@ -85,8 +87,8 @@ func (s *Service) peekFlow(token, typ string) (*store.AuthFlow, *flowData, error
 
 // takeFlow uses a flow up: of several requests racing with the same token
 // (on any number of Portier processes) exactly one gets it.
-func (s *Service) takeFlow(ctx context.Context, token, typ string) (*store.AuthFlow, *flowData, error) {
-	f, d, err := s.peekFlow(token, typ)
+func (s *Service) takeFlow(ctx context.Context, token string, typ ...string) (*store.AuthFlow, *flowData, error) {
+	f, d, err := s.peekFlow(token, typ...)
 	if err != nil {
 		return nil, nil, err
 	}

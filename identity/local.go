@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/mailaddr"
 	"github.com/portier/portier/store"
 )
 
@@ -32,7 +33,7 @@ func (s *Service) SignInPassword(ctx context.Context, email, password, rd, bindi
 		return nil, errFlowForeign()
 	}
 	now := s.now()
-	if !s.ips.allow(c.IP, now) || !s.accounts.allow(strings.ToLower(email), now) {
+	if !s.ips.allow(c.IP, now) || !s.accounts.allow(mailaddr.Fold(email), now) {
 		s.log.Warn("identity: password sign-in rate-limited", "email", truncate(email, maxEmailLen), "ip", c.IP)
 		return nil, errTooMany()
 	}

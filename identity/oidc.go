@@ -3,13 +3,13 @@ package identity
 import (
 	"context"
 	"crypto/subtle"
-	"errors"
 	"strings"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
 	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/mailaddr"
 	"github.com/portier/portier/store"
 )
 
@@ -35,19 +35,23 @@ func (s *Service) StartOIDC(ctx context.Context, id, rd, binding string, c Clien
 	if err := s.allowStart(c); err != nil {
 		return "", err
 	}
+	target, _ := s.CheckRedirect(rd)
+	return s.startCodeFlow(ctx, p, &store.AuthFlow{Type: flowOIDC, Redirect: target.String()}, flowData{Binding: HashSecret(binding)})
+}
+
+// startCodeFlow stores flow f (with a fresh PKCE verifier and nonce) and
+// returns the provider's authorization URL for it.
+func (s *Service) startCodeFlow(ctx context.Context, p *provider, f *store.AuthFlow, d flowData) (string, error) {
 	conf, _, _, err := p.use(s.idpContext(ctx), s.log)
 	if err != nil {
 		return "", err
 	}
-	verifier := oauth2.GenerateVerifier()
-	nonce := NewFlowSecret()
-	target, _ := s.CheckRedirect(rd)
-	state, err := s.newFlow(ctx, &store.AuthFlow{Type: flowOIDC, Provider: p.id, Verifier: verifier, Nonce: nonce,
-		Redirect: target.String()}, flowData{Binding: HashSecret(binding)})
+	f.Provider, f.Verifier, f.Nonce = p.id, oauth2.GenerateVerifier(), NewFlowSecret()
+	state, err := s.newFlow(ctx, f, d)
 	if err != nil {
 		return "", err
 	}
-	return conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), oidc.Nonce(nonce)), nil
+	return conf.AuthCodeURL(state, oauth2.S256ChallengeOption(f.Verifier), oidc.Nonce(f.Nonce)), nil
 }
 
 // OIDCCallback is what the identity provider sent back to CallbackPath.
@@ -55,16 +59,23 @@ type OIDCCallback struct {
 	State, Code string
 	// Error is the provider's error code (e.g. access_denied), "" on success.
 	Error string
+	// Session is the browser's console session cookie value: a link flow
+	// (StartLink) completes only in the browser still holding the session
+	// that started it.
+	Session string
 }
 
 // FinishOIDC completes an OIDC sign-in: the state must name a live flow of
 // this browser (binding) not used before; the code is exchanged with the
 // PKCE verifier; the ID token's signature, issuer, audience, expiry and
 // nonce are verified; email and groups are read (from userinfo when the ID
-// token lacks the email); the user is found or created by email; and a
-// session is created, holding the sealed refresh token if there is one.
+// token lacks the email); the user is found by the link of the token's
+// issuer and subject, or linked under the rules of userForIdentity; and a
+// session is created, holding the sealed refresh token if there is one. A
+// link flow (StartLink) instead links the provider's account to the
+// signed-in user and creates no session.
 func (s *Service) FinishOIDC(ctx context.Context, cb OIDCCallback, binding string, c ClientInfo) (*SignIn, error) {
-	f, d, err := s.takeFlow(ctx, cb.State, flowOIDC)
+	f, d, err := s.takeFlow(ctx, cb.State, flowOIDC, flowLink)
 	if err != nil {
 		s.failSignIn(ctx, "", "oidc", "unknown, expired or replayed state", c)
 		return nil, err
@@ -103,12 +114,19 @@ func (s *Service) FinishOIDC(ctx context.Context, cb OIDCCallback, binding strin
 	}
 	info, err := s.claimsOf(ictx, p, op, tok, idt)
 	if err != nil {
-		s.failSignIn(ctx, info.email, "oidc", err.Error(), c)
-		return nil, apperr.Wrap(apperr.Forbidden, err, "%s did not give Portier a verified email address for you, so you cannot sign in with it.", p.name)
+		s.failSignIn(ctx, "", "oidc", "ID token claims unreadable", c)
+		return nil, apperr.Wrap(apperr.Unauthenticated, err, "%s sent a sign-in Portier cannot accept. Please try again.", p.name)
 	}
-	u, ops := s.userFor(info.email, info.name, p.id)
+	if f.Type == flowLink {
+		return s.finishLink(ctx, p, f, d, cb.Session, idt.Issuer, idt.Subject, info, c)
+	}
+	u, ops, no := s.userForIdentity(p, idt.Issuer, idt.Subject, info, c.IP)
+	if no != nil {
+		s.failSignIn(ctx, auditEmail(info.email), "oidc", no.reason, c)
+		return nil, no.err
+	}
 	if !userActive(u) {
-		s.failSignIn(ctx, info.email, "oidc", "account disabled", c)
+		s.failSignIn(ctx, u.Email, "oidc", "account disabled", c)
 		return nil, errDisabled()
 	}
 	cookie, sess := s.newSession(u, p.id, info.groups, false)
@@ -124,14 +142,17 @@ func (s *Service) FinishOIDC(ctx context.Context, cb OIDCCallback, binding strin
 	return s.complete(ctx, cookie, sess, f.Redirect, ops...)
 }
 
-// who is what an identity provider says about a person.
+// who is what an identity provider says about a person. verified is true
+// only when the provider said email_verified: true about this email.
 type who struct {
 	email, name string
+	verified    bool
 	groups      []string
 }
 
-// claimsOf reads email, name and groups from the ID token, falling back to
-// the userinfo endpoint for what the token lacks.
+// claimsOf reads email, email_verified, name and groups from the ID token,
+// falling back to the userinfo endpoint for what the token lacks (its
+// email_verified counts only for the very address the token names).
 func (s *Service) claimsOf(ctx context.Context, p *provider, op *oidc.Provider, tok *oauth2.Token, idt *oidc.IDToken) (who, error) {
 	var claims map[string]any
 	if err := idt.Claims(&claims); err != nil {
@@ -140,13 +161,16 @@ func (s *Service) claimsOf(ctx context.Context, p *provider, op *oidc.Provider, 
 	email, _ := claims["email"].(string)
 	verified, hasVerified := claims["email_verified"]
 	groupsRaw, hasGroups := lookupClaim(claims, p.groupsClaim)
-	if (email == "" || !hasGroups) && op.UserInfoEndpoint() != "" {
+	if (email == "" || !hasVerified || !hasGroups) && op.UserInfoEndpoint() != "" {
 		ui, err := op.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err == nil && ui.Subject == idt.Subject {
 			var uc map[string]any
 			if ui.Claims(&uc) == nil {
-				if email == "" {
+				switch {
+				case email == "":
 					email = ui.Email
+					verified, hasVerified = uc["email_verified"]
+				case !hasVerified && ui.Email == email:
 					verified, hasVerified = uc["email_verified"]
 				}
 				if !hasGroups {
@@ -157,16 +181,18 @@ func (s *Service) claimsOf(ctx context.Context, p *provider, op *oidc.Provider, 
 			s.log.Warn("identity: userinfo request failed", "idp", p.id, "err", err)
 		}
 	}
-	w := who{email: strings.TrimSpace(email), groups: groupsFrom(groupsRaw)}
+	w := who{email: truncate(strings.TrimSpace(email), maxEmailLen+1), verified: hasVerified && truthy(verified),
+		groups: groupsFrom(groupsRaw)}
 	w.name, _ = claims["name"].(string)
 	w.name = truncate(w.name, 200)
-	if at := strings.IndexByte(w.email, '@'); at < 1 || at == len(w.email)-1 || len(w.email) > maxEmailLen {
-		return w, errors.New("no usable email claim")
-	}
-	if hasVerified && !truthy(verified) {
-		return w, errors.New("email not verified by the provider")
-	}
 	return w, nil
+}
+
+// auditEmail is an address an identity provider sent, as the audit log may
+// name it: normalised, or "" when it breaks the rule.
+func auditEmail(e string) string {
+	n, _ := mailaddr.Normalize(e)
+	return n
 }
 
 // lookupClaim finds a claim by name, or by a dotted path into nested
@@ -224,17 +250,6 @@ func truthy(v any) bool {
 		return strings.EqualFold(b, "true")
 	}
 	return false
-}
-
-// userFor finds the user with an email, or returns a new one and the op that
-// creates it (with an id derived from the email, so two first sign-ins
-// racing cannot create two users).
-func (s *Service) userFor(email, name, idp string) (*store.User, []store.Op) {
-	if u, ok := s.st.UserByEmail(email); ok {
-		return u, nil
-	}
-	u := &store.User{ID: "usr_" + HashSecret("user\x00" + strings.ToLower(email))[:16], Email: email, Name: name, CreatedAt: s.now()}
-	return u, []store.Op{store.Create(u), s.audit("system", "user.created", u.ID, "", map[string]string{"email": email, "idp": idp})}
 }
 
 func errDisabled() error {

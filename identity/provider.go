@@ -15,6 +15,7 @@ import (
 
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/config"
+	"github.com/portier/portier/mailaddr"
 )
 
 // CallbackPath is the console path every identity provider redirects back
@@ -41,7 +42,11 @@ type provider struct {
 	id, name    string
 	issuer      string
 	groupsClaim string
-	now         func() time.Time
+	// allowedDomains are the e-mail domains the provider is trusted for
+	// (normalised); empty: it creates accounts in any domain but links to
+	// no existing account by e-mail.
+	allowedDomains []string
+	now            func() time.Time
 
 	discoverMu sync.Mutex // one discovery at a time
 
@@ -75,6 +80,13 @@ func newProvider(c config.IdP, redirectURL string, now func() time.Time) (*provi
 	}
 	if p.name == "" {
 		p.name = c.ID
+	}
+	for _, d := range c.AllowedDomains {
+		n, err := mailaddr.NormalizeDomain(d)
+		if err != nil {
+			return nil, fmt.Errorf("identity provider %q: allowed_domains: %q is not a domain name", c.ID, d)
+		}
+		p.allowedDomains = append(p.allowedDomains, n)
 	}
 	if p.groupsClaim == "" {
 		p.groupsClaim = "groups"

@@ -21,11 +21,12 @@ type Sealer interface {
 	Open(sealed, aad []byte) ([]byte, error)
 }
 
-// SealKeyBlob is the store.Blob id of the default sealer's key. On the
-// embedded store it lives in the data dir's file; on PostgreSQL it lives in
-// the database next to what it seals, so a database dump alone exposes the
-// refresh tokens: give Options.Sealer a key kept elsewhere (KMS, a key file)
-// where that matters.
+// SealKeyBlob is the store.Blob id of the default sealer's key, used when
+// Options.Sealer is nil: the key then lives in the store next to what it
+// seals. Portier's server uses it only on the embedded store (whose file
+// sits in the owner-only data dir); on PostgreSQL the server passes a
+// Sealer whose key is derived from the CA key password, which the database
+// does not hold.
 const SealKeyBlob = "identity/seal-key"
 
 // sealVersion is the first byte of every sealed value.

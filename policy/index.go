@@ -1,6 +1,6 @@
 package policy
 
-import "strings"
+import "github.com/portier/portier/mailaddr"
 
 // Large policies (one rule per team or per user is common) are indexed by
 // identity: a rule whose condition requires a group or an email, through
@@ -101,7 +101,7 @@ func (c *candidates) next() (int, bool) {
 		case 1:
 			em := c.in.Email
 			if !isLowerASCII(em) {
-				em = strings.ToLower(em)
+				em = mailaddr.Fold(em)
 			}
 			c.list, c.stage = c.x.byEmail[em], 2
 		default:

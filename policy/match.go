@@ -3,6 +3,7 @@ package policy
 import (
 	"strings"
 
+	"github.com/portier/portier/mailaddr"
 	"github.com/portier/portier/store"
 )
 
@@ -131,5 +132,5 @@ func contains(list []string, s string) bool {
 }
 
 func hasSuffixFold(s, suffix string) bool {
-	return len(s) >= len(suffix) && strings.EqualFold(s[len(s)-len(suffix):], suffix)
+	return len(s) >= len(suffix) && mailaddr.EqualFold(s[len(s)-len(suffix):], suffix)
 }

@@ -2,9 +2,9 @@ package policy
 
 import (
 	"net/netip"
-	"strings"
 	"time"
 
+	"github.com/portier/portier/mailaddr"
 	"github.com/portier/portier/store"
 )
 
@@ -151,8 +151,9 @@ type leaf struct {
 }
 
 // strSet is a set of strings: a slice scanned linearly while small (faster
-// than hashing), a map when large. fold makes it ASCII case-insensitive; its
-// members are then stored lower-case.
+// than hashing), a map when large. fold makes it ASCII case-insensitive
+// (and only ASCII: no Unicode look-alike of an address or domain matches,
+// see package mailaddr); its members are then stored lower-case.
 type strSet struct {
 	list []string
 	m    map[string]struct{}
@@ -165,7 +166,7 @@ func newStrSet(items []string, fold bool) strSet {
 	s := strSet{fold: fold}
 	for _, it := range items {
 		if fold {
-			it = strings.ToLower(it)
+			it = mailaddr.Fold(it)
 		}
 		s.list = append(s.list, it)
 	}
@@ -181,13 +182,13 @@ func newStrSet(items []string, fold bool) strSet {
 func (s *strSet) has(x string) bool {
 	if s.m != nil {
 		if s.fold && !isLowerASCII(x) {
-			x = strings.ToLower(x) // allocates only for mixed-case input
+			x = mailaddr.Fold(x) // allocates only for mixed-case input
 		}
 		_, ok := s.m[x]
 		return ok
 	}
 	for _, it := range s.list {
-		if it == x || (s.fold && len(it) == len(x) && strings.EqualFold(it, x)) {
+		if it == x || (s.fold && mailaddr.EqualFold(it, x)) {
 			return true
 		}
 	}

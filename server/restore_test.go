@@ -39,7 +39,10 @@ func embeddedBackup(t *testing.T) (string, string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	if err := st.Write(ctx, store.Put(&store.Device{ID: "d1", Serial: "SN1"})); err != nil {
+	if err := st.Write(ctx, store.Put(&store.Device{ID: "d1", Serial: "SN1"}),
+		store.Put(&store.User{ID: "u1", Email: "kim@example.com"}),
+		store.Put(&store.IdentityLink{ID: store.LinkID("https://idp.example", "sub-kim"), UserID: "u1",
+			Issuer: "https://idp.example", Subject: "sub-kim", Method: store.LinkCreated})); err != nil {
 		t.Fatal(err)
 	}
 	path := filepath.Join(t.TempDir(), "b.backup")
@@ -72,6 +75,20 @@ func TestRestoreEmbedded(t *testing.T) {
 	keys, err := (&ca.FileKeyStore{Dir: filepath.Join(dst, caDirName)}).Load(context.Background())
 	if err != nil || keys.RootKey == nil {
 		t.Fatalf("restored CA: %v", err)
+	}
+	// The identity links come back: sign-in finds the same accounts.
+	be, err := boltstore.Open(filepath.Join(dst, storeFileName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	st, err := store.Open(context.Background(), be, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if l, ok := st.IdentityLink("https://idp.example", "sub-kim"); !ok || l.UserID != "u1" {
+		t.Errorf("restored link = %+v, %v", l, ok)
 	}
 }
 

@@ -1,6 +1,10 @@
 package store
 
-import "github.com/hashicorp/go-memdb"
+import (
+	"github.com/hashicorp/go-memdb"
+
+	"github.com/portier/portier/mailaddr"
+)
 
 // first returns the record of type T found by index, or false.
 func first[T any](txn *memdb.Txn, k Kind, index string, args ...any) (*T, bool) {
@@ -43,9 +47,14 @@ func (s *Store) DeviceBySerial(serial string) (*Device, bool) {
 // Devices returns every device, ordered by id.
 func (s *Store) Devices() []*Device { return all[Device](s.Txn(), KindDevice, "id") }
 
-// DevicesOwnedBy returns the devices enrolled for an owner email.
+// DevicesOwnedBy returns the devices enrolled for an owner email, compared
+// by the mailaddr rule (an unacceptable address owns nothing).
 func (s *Store) DevicesOwnedBy(email string) []*Device {
-	return all[Device](s.Txn(), KindDevice, "owner", email)
+	n, err := mailaddr.Normalize(email)
+	if err != nil {
+		return nil
+	}
+	return all[Device](s.Txn(), KindDevice, "owner", n)
 }
 
 // Certificate returns an issued certificate by serial.
@@ -80,9 +89,15 @@ func (s *Store) SessionsOf(userID string) []*Session {
 // User returns a user by id.
 func (s *Store) User(id string) (*User, bool) { return first[User](s.Txn(), KindUser, "id", id) }
 
-// UserByEmail returns a user by email, case-insensitively.
+// UserByEmail returns a user by email, compared by the mailaddr rule: ASCII
+// case does not matter, and an address with any non-ASCII character finds
+// no one.
 func (s *Store) UserByEmail(email string) (*User, bool) {
-	return first[User](s.Txn(), KindUser, "email", email)
+	n, err := mailaddr.Normalize(email)
+	if err != nil {
+		return nil, false
+	}
+	return first[User](s.Txn(), KindUser, "email", n)
 }
 
 // Users returns every user.

@@ -111,9 +111,12 @@ type Session struct {
 }
 
 // User is a person known to Portier: a local account or an IdP identity
-// seen at sign-in.
+// seen at sign-in (see IdentityLink for how a provider's identity reaches
+// it).
 type User struct {
-	ID           string    `json:"id"`
+	ID string `json:"id"`
+	// Email is in the form of mailaddr.Normalize (accounts stored before
+	// that rule may differ in ASCII case); it is unique under mailaddr.Fold.
 	Email        string    `json:"email"`
 	Name         string    `json:"name,omitempty"`
 	Role         string    `json:"role,omitempty"` // console role; empty = none

@@ -41,7 +41,10 @@ var specs = map[Kind]kindSpec{
 	KindDevice: {decode: decoder[Device](), indexes: map[string]*memdb.IndexSchema{
 		"serial":      field("serial", "Serial", false),
 		"cert_serial": field("cert_serial", "CertSerial", false),
-		"owner":       field("owner", "OwnerEmail", false),
+		"owner": {Name: "owner", AllowMissing: true, Indexer: emailIndex{of: func(o any) (string, bool) {
+			d, ok := o.(*Device)
+			return d.OwnerEmail, ok
+		}}},
 	}},
 	KindCertificate: {decode: decoder[Certificate](), indexes: map[string]*memdb.IndexSchema{
 		"device": field("device", "DeviceID", false),
@@ -67,10 +70,16 @@ var specs = map[Kind]kindSpec{
 		"device": field("device", "DeviceID", false),
 	}},
 	KindUser: {decode: decoder[User](), indexes: map[string]*memdb.IndexSchema{
-		"email": {Name: "email", Unique: true, AllowMissing: true, Indexer: &memdb.StringFieldIndex{Field: "Email", Lowercase: true}},
+		"email": {Name: "email", Unique: true, AllowMissing: true, Indexer: emailIndex{of: func(o any) (string, bool) {
+			u, ok := o.(*User)
+			return u.Email, ok
+		}}},
 	}},
 	KindToken: {decode: decoder[Token](), indexes: map[string]*memdb.IndexSchema{
 		"secret": field("secret", "SecretHash", true),
+	}},
+	KindIdentityLink: {decode: decoder[IdentityLink](), indexes: map[string]*memdb.IndexSchema{
+		"user": field("user", "UserID", false),
 	}},
 	KindInvite: {decode: decoder[Invite]()},
 	KindBlob:   {decode: decoder[Blob]()},

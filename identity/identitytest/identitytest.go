@@ -41,6 +41,11 @@ type User struct {
 	EmailOnlyInUserinfo bool
 	// Unverified marks the email as not verified.
 	Unverified bool
+	// NoVerifiedClaim leaves email_verified out of the ID token and the
+	// userinfo answer.
+	NoVerifiedClaim bool
+	// VerifiedOnlyInUserinfo leaves email_verified out of the ID token only.
+	VerifiedOnlyInUserinfo bool
 
 	mu     sync.Mutex
 	groups []string
@@ -73,7 +78,10 @@ func (u *User) ID() string { return u.Subject }
 func (u *User) Userinfo(scopes []string) ([]byte, error) {
 	m := map[string]any{"sub": u.Subject}
 	if slices.Contains(scopes, "email") {
-		m["email"], m["email_verified"] = u.Email, !u.Unverified
+		m["email"] = u.Email
+		if !u.NoVerifiedClaim {
+			m["email_verified"] = !u.Unverified
+		}
 	}
 	if slices.Contains(scopes, "groups") {
 		m["groups"] = u.groupList()
@@ -93,8 +101,11 @@ type claims struct {
 func (u *User) Claims(scopes []string, base *mockoidc.IDTokenClaims) (jwt.Claims, error) {
 	c := &claims{IDTokenClaims: base, Name: "Test " + u.Subject}
 	if slices.Contains(scopes, "email") && !u.EmailOnlyInUserinfo {
-		v := !u.Unverified
-		c.Email, c.EmailVerified = u.Email, &v
+		c.Email = u.Email
+		if !u.NoVerifiedClaim && !u.VerifiedOnlyInUserinfo {
+			v := !u.Unverified
+			c.EmailVerified = &v
+		}
 	}
 	if slices.Contains(scopes, "groups") {
 		c.Groups = u.groupList()

@@ -38,6 +38,7 @@ func Run(t *testing.T, newOpener func(t *testing.T) Opener) {
 		{"SnapshotIsConsistent", testSnapshot},
 		{"ImportFillsEmptyStore", testImport},
 		{"ImportIsAllOrNothing", testImportAtomic},
+		{"IdentityRecords", testIdentityRecords},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newOpener(t)) })
