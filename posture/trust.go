@@ -16,7 +16,9 @@ func baseTrust(d *store.Device) store.Trust {
 }
 
 // trustOf applies the trust table (docs/compliance.md), first row that
-// matches wins.
+// matches wins. High needs all of: an organization-owned device (corporate
+// or COPE, fully managed), a hardware-bound key, and fresh, compliant
+// posture; anything else is capped at medium.
 func trustOf(d *store.Device, ev *Evaluation) (store.Trust, string) {
 	switch {
 	case d.State == store.DeviceRetired || d.State == store.DeviceWiped:
@@ -39,6 +41,10 @@ func trustOf(d *store.Device, ev *Evaluation) (store.Trust, string) {
 		return max(baseTrust(d)-1, store.TrustLow), "non-compliant, within grace: one level below its usual trust"
 	case baseTrust(d) == store.TrustMedium:
 		return store.TrustMedium, "compliant work profile on a personal device"
+	case !d.HardwareKey():
+		// The posture comes from the agent, whose key could be copied to
+		// another machine: self-reported facts alone never earn high.
+		return store.TrustMedium, "compliant, fully managed device, but its key is not hardware-bound: self-reported posture is capped at medium"
 	}
-	return store.TrustHigh, "compliant, fully managed device"
+	return store.TrustHigh, "compliant, fully managed device with a hardware-bound key"
 }

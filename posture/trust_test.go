@@ -27,9 +27,14 @@ compliance:
 		want store.Trust
 		step string
 	}{
-		{"corporate compliant", store.Device{Ownership: store.OwnershipCorporate}, good, store.TrustHigh, ""},
-		{"cope compliant", store.Device{Ownership: store.OwnershipCOPE}, good, store.TrustHigh, ""},
+		{"corporate compliant hardware key", store.Device{Ownership: store.OwnershipCorporate, KeyProtection: store.KeyHardware}, good, store.TrustHigh, ""},
+		{"cope compliant hardware key", store.Device{Ownership: store.OwnershipCOPE, KeyProtection: store.KeyHardware}, good, store.TrustHigh, ""},
+		{"corporate compliant software key", store.Device{Ownership: store.OwnershipCorporate, KeyProtection: store.KeySoftware}, good, store.TrustMedium, ""},
+		{"corporate compliant key unknown", store.Device{Ownership: store.OwnershipCorporate}, good, store.TrustMedium, ""},
+		{"corporate compliant key odd value", store.Device{Ownership: store.OwnershipCorporate, KeyProtection: "HARDWARE "}, good, store.TrustMedium, ""},
+		{"byod compliant hardware key", store.Device{Ownership: store.OwnershipBYOD, WorkProfile: true, KeyProtection: store.KeyHardware}, good, store.TrustMedium, ""},
 		{"byod compliant", store.Device{Ownership: store.OwnershipBYOD, WorkProfile: true}, good, store.TrustMedium, ""},
+		{"stale hardware key", store.Device{Ownership: store.OwnershipCorporate, KeyProtection: store.KeyHardware, LastSeen: t0.Add(-25 * time.Hour)}, good, store.TrustUntrusted, StepGrace},
 		{"corporate work profile", store.Device{Ownership: store.OwnershipCorporate, WorkProfile: true}, good, store.TrustMedium, ""},
 		{"corporate failing in grace", store.Device{Ownership: store.OwnershipCorporate}, bad, store.TrustMedium, StepGrace},
 		{"byod failing in grace", store.Device{Ownership: store.OwnershipBYOD}, bad, store.TrustLow, StepGrace},
