@@ -15,6 +15,13 @@ func baseTrust(d *store.Device) store.Trust {
 	return store.TrustUntrusted
 }
 
+// overTrusted reports whether a device's stored trust is above what its
+// ownership and key protection can earn at all: the scheduler recomputes
+// such a device at its next pass instead of waiting for a report.
+func overTrusted(d *store.Device) bool {
+	return d.Trust == store.TrustHigh && (baseTrust(d) != store.TrustHigh || !d.HardwareKey())
+}
+
 // trustOf applies the trust table (docs/compliance.md), first row that
 // matches wins. High needs all of: an organization-owned device (corporate
 // or COPE, fully managed), a hardware-bound key, and fresh, compliant

@@ -1,6 +1,7 @@
 package posture
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -93,5 +94,31 @@ func TestLaddersMergeStrictest(t *testing.T) {
 		if l.Steps[i] != want[i] {
 			t.Errorf("step %d = %+v, want %+v", i, l.Steps[i], want[i])
 		}
+	}
+}
+
+// TestTickLowersTrustStoredBeforeTheKeyRule: a device stored as high by an
+// earlier version, whose key is software, is brought down to medium by the
+// next scheduler pass, without waiting for its agent to report.
+func TestTickLowersTrustStoredBeforeTheKeyRule(t *testing.T) {
+	v := newEnv(t, laptopPolicy)
+	ctx := context.Background()
+	v.addDevice(t, &store.Device{ID: "old", KeyProtection: store.KeySoftware})
+	v.addDevice(t, &store.Device{ID: "hw"})
+	_ = v.e.Ingest(ctx, "old", linuxReport(1))
+	_ = v.e.Ingest(ctx, "hw", linuxReport(1))
+	d := *v.device(t, "old")
+	d.Trust = store.TrustHigh // as an earlier version stored it
+	if err := v.st.Write(ctx, store.Put(&d)); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.e.Tick(ctx, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.device(t, "old").Trust; got != store.TrustMedium {
+		t.Errorf("software-key device stored as high: after a tick %s, want medium", got)
+	}
+	if got := v.device(t, "hw").Trust; got != store.TrustHigh {
+		t.Errorf("hardware-key device: %s, want high", got)
 	}
 }
