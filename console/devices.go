@@ -26,18 +26,43 @@ type deviceSummary struct {
 	WorkProfile   bool            `json:"work_profile,omitempty"`
 	EnrolledAt    time.Time       `json:"enrolled_at,omitzero"`
 	LastSeen      time.Time       `json:"last_seen,omitzero"`
+	// Who decided the ownership, what the employee asked for while it
+	// waits for approval, where the key lives, and whether any signed-in
+	// user may use the device.
+	OwnershipSource    string          `json:"ownership_source,omitempty"`
+	RequestedOwnership store.Ownership `json:"requested_ownership,omitempty"`
+	KeyProtection      string          `json:"key_protection"`
+	Shared             bool            `json:"shared,omitempty"`
 }
 
 func summarize(d *store.Device) deviceSummary {
 	return deviceSummary{ID: d.ID, Name: d.Name, Serial: d.Serial, Platform: d.Platform, Model: d.Model,
 		Ownership: d.Ownership, OwnerEmail: d.OwnerEmail, State: string(d.State), Trust: d.Trust, Compliant: d.Compliant,
-		FailingChecks: d.FailingChecks, WorkProfile: d.WorkProfile, EnrolledAt: d.EnrolledAt, LastSeen: d.LastSeen}
+		FailingChecks: d.FailingChecks, WorkProfile: d.WorkProfile, EnrolledAt: d.EnrolledAt, LastSeen: d.LastSeen,
+		OwnershipSource: d.OwnershipSource, RequestedOwnership: d.RequestedOwnership, KeyProtection: keyProtection(d), Shared: d.Shared}
 }
 
-// listDevices is GET /api/v1/devices[?state=&ownership=&owner=&serial=].
+// keyProtection is where the device's key lives as the API shows it:
+// hardware or software (an unknown value is software).
+func keyProtection(d *store.Device) string {
+	if d.HardwareKey() {
+		return store.KeyHardware
+	}
+	return store.KeySoftware
+}
+
+// listDevices is GET /api/v1/devices[?state=&ownership=&owner=&serial=&pending=true].
 func (c *Console) listDevices(g *gin.Context) {
 	f := enrollment.DeviceFilter{State: store.DeviceState(g.Query("state")), Ownership: store.Ownership(g.Query("ownership")),
 		Owner: g.Query("owner"), Serial: g.Query("serial")}
+	switch g.Query("pending") {
+	case "", "false":
+	case "true":
+		f.Pending = true
+	default:
+		c.fail(g, apperr.Field("pending", "pending must be true or false"))
+		return
+	}
 	switch f.State {
 	case "", store.DevicePending, store.DeviceActive, store.DeviceQuarantined, store.DeviceRetired, store.DeviceWiped:
 	default:

@@ -40,3 +40,25 @@ func TestSelfServiceEnrollment(t *testing.T) {
 		t.Errorf("unmanaged ownership: %d", bad.StatusCode)
 	}
 }
+
+// TestSelfServiceCompanyDeviceIsARequest: choosing a company device on the
+// enrollment page says IT confirms it, and the code is the employee's own
+// (the enrollment service grants byod unless the organization says more).
+func TestSelfServiceCompanyDeviceIsARequest(t *testing.T) {
+	e := newEnv(t)
+	e.withEnrollment(t)
+	e.addUser(t, "ada@example.com", pw, false)
+	b := e.browser(t)
+	b.signInPassword("ada@example.com", pw, "/enroll")
+	p := b.get(extURL + "/enroll")
+	if !strings.Contains(p.body, "Company devices are confirmed by IT") {
+		t.Errorf("form does not say IT confirms company devices:\n%s", p.body)
+	}
+	got := b.postForm(extURL+"/enroll", url.Values{"csrf": {p.csrf(t)}, "ownership": {"corporate"}})
+	if got.StatusCode != http.StatusOK || !strings.Contains(got.body, "IT confirms that") || strings.Contains(got.body, "--work-profile") {
+		t.Fatalf("code page: %d %s", got.StatusCode, got.body)
+	}
+	if codes := e.st.EnrollCodes(); len(codes) != 1 || codes[0].CreatedBy != "user:ada@example.com" {
+		t.Errorf("stored code = %+v", codes)
+	}
+}

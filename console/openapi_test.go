@@ -976,6 +976,30 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/kpis", "", nil)
 	want(code, http.StatusOK, body)
 
+	// The organization decides ownership and sharing.
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/ownership", `{"ownership":"rented"}`, nil)
+	if want(code, http.StatusBadRequest, body); field(body, "field") != "ownership" {
+		t.Errorf("bad ownership: %s", body)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/ownership", `{"ownership":"cope"}`, nil)
+	if want(code, http.StatusOK, body); field(body, "ownership") != "cope" || field(body, "ownership_source") != "approval" {
+		t.Errorf("approve ownership: %s", body)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/nope/ownership", "", nil)
+	want(code, http.StatusNotFound, body)
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/shared", `{}`, nil)
+	if want(code, http.StatusBadRequest, body); field(body, "field") != "shared" {
+		t.Errorf("shared absent: %s", body)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/shared", `{"shared":true}`, nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"shared":true`) {
+		t.Errorf("share: %s", body)
+	}
+	code, body = c.do(RoleAdmin, "GET", "/api/v1/devices?pending=maybe", "", nil)
+	if want(code, http.StatusBadRequest, body); field(body, "field") != "pending" {
+		t.Errorf("pending=maybe: %s", body)
+	}
+
 	// Retirement ends it.
 	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/retire", `{"reason":"`+strings.Repeat("r", 201)+`"}`, nil)
 	if want(code, http.StatusBadRequest, body); field(body, "field") != "reason" {

@@ -52,6 +52,8 @@ func (c *Console) routes() {
 		api.POST("/devices/:id/actions", c.require(PermDevicesAct), c.requestAction) // wipe, selective_wipe, revoke: also PermDevicesWipe
 		api.POST("/devices/:id/release", c.require(PermDevicesAct), c.releaseDevice)
 		api.POST("/devices/:id/retire", c.require(PermDevicesWipe), c.retireDevice)
+		api.POST("/devices/:id/ownership", c.require(PermDevicesWipe), c.approveOwnership) // the organization decides ownership
+		api.POST("/devices/:id/shared", c.require(PermDevicesWipe), c.setShared)
 		api.GET("/kpis", c.require(PermKPIRead), c.kpis)
 
 		// The agent API: the enrollment code, then the device certificate, authenticates.

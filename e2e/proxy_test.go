@@ -170,8 +170,10 @@ func (w *world) enrolledDevice(id string, trust store.Trust) *tls.Certificate {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	// Shared: the device serves whichever test user signs in; owner
+	// binding is tested in attack_device_test.go.
 	d := &store.Device{ID: id, Ownership: store.OwnershipCorporate, State: store.DeviceActive, Trust: trust, Platform: "linux",
-		Compliant: trust >= store.TrustMedium, CertSerial: chain[0].SerialNumber.String(), LastSeen: time.Now()}
+		Compliant: trust >= store.TrustMedium, CertSerial: chain[0].SerialNumber.String(), LastSeen: time.Now(), Shared: true}
 	if err := w.srv.Store().Write(context.Background(), store.Put(d)); err != nil {
 		w.t.Fatal(err)
 	}

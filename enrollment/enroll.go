@@ -41,6 +41,10 @@ type DeviceInfo struct {
 	// WorkProfile: the agent manages only its work profile (BYOD).
 	WorkProfile bool   `json:"work_profile"`
 	TimeZone    string `json:"time_zone"`
+	// KeyProtection is where the agent keeps the device key: "hardware"
+	// (TPM, Secure Enclave, ...) or "software". Missing or any other value
+	// counts as software.
+	KeyProtection string `json:"key_protection,omitempty"`
 }
 
 // ParseEnrollRequest reads and checks an enrollment request body. Errors
@@ -66,7 +70,7 @@ func (d *DeviceInfo) check() error {
 	for _, f := range []struct{ name, v string }{
 		{"device.serial", d.Serial}, {"device.hostname", d.Hostname}, {"device.platform", d.Platform},
 		{"device.model", d.Model}, {"device.os_version", d.OSVersion}, {"device.agent_version", d.AgentVersion},
-		{"device.time_zone", d.TimeZone},
+		{"device.time_zone", d.TimeZone}, {"device.key_protection", d.KeyProtection},
 	} {
 		if !cleanText(f.v, maxTextLen) {
 			return apperr.Field(f.name, "%s must be at most %d characters of text", f.name, maxTextLen)
@@ -235,6 +239,7 @@ func (s *Service) newDevice(c *store.EnrollCode, info DeviceInfo, id string, now
 	if key := normalizeSerial(info.Serial); key != "" {
 		exp, _ = s.st.ExpectedDevice(key)
 	}
+	own, src, requested, exp := ownershipFor(c, exp)
 	if c.ExpectedOnly && exp == nil {
 		if info.Serial == "" {
 			return nil, nil, apperr.Field("device.serial", "this token enrolls only pre-registered devices, and the agent could not read this device's serial number")
@@ -247,7 +252,8 @@ func (s *Service) newDevice(c *store.EnrollCode, info DeviceInfo, id string, now
 		}
 	}
 	d := &store.Device{
-		ID: id, Name: info.Hostname, Serial: info.Serial, Platform: info.Platform, Ownership: c.Ownership,
+		ID: id, Name: info.Hostname, Serial: info.Serial, Platform: info.Platform, Ownership: own,
+		OwnershipSource: src, RequestedOwnership: requested, KeyProtection: keyProtection(info.KeyProtection),
 		OwnerEmail: c.UserEmail, State: store.DeviceActive, Trust: store.TrustUntrusted,
 		EnrolledAt: now.UTC(), LastSeen: now.UTC(), Hostname: info.Hostname, Model: info.Model,
 		OSVersion: info.OSVersion, AgentVersion: info.AgentVersion, TimeZone: info.TimeZone,
@@ -257,9 +263,6 @@ func (s *Service) newDevice(c *store.EnrollCode, info DeviceInfo, id string, now
 		d.ProvisionStart = exp.ImportedAt
 		d.Department = exp.Department
 		d.Groups = slices.Clone(exp.Groups)
-		if exp.Ownership != "" {
-			d.Ownership = exp.Ownership
-		}
 		if exp.OwnerEmail != "" {
 			d.OwnerEmail = exp.OwnerEmail
 		}
@@ -270,7 +273,9 @@ func (s *Service) newDevice(c *store.EnrollCode, info DeviceInfo, id string, now
 			d.Platform = exp.Platform
 		}
 	}
-	if d.Ownership == store.OwnershipBYOD {
+	// A device waiting for approval of the ownership its employee asked
+	// for enrolls as it is (byod in the meantime, at most medium trust).
+	if d.Ownership == store.OwnershipBYOD && requested == "" {
 		if !info.WorkProfile {
 			return nil, nil, apperr.Field("device.work_profile", "this code enrolls a personal (BYOD) device, which gets only a work profile: run the agent with --work-profile")
 		}
@@ -281,7 +286,11 @@ func (s *Service) newDevice(c *store.EnrollCode, info DeviceInfo, id string, now
 
 // enrollOps are the writes of an enrollment besides the code's claim.
 func (s *Service) enrollOps(c *store.EnrollCode, d *store.Device, exp *store.ExpectedDevice, now time.Time) []store.Op {
-	detail := map[string]string{"ownership": string(d.Ownership), "code": c.ID[:12], "certificate": d.CertSerial}
+	detail := map[string]string{"ownership": string(d.Ownership), "ownership_source": d.OwnershipSource,
+		"code": c.ID[:12], "certificate": d.CertSerial, "key_protection": d.KeyProtection}
+	if d.RequestedOwnership != "" {
+		detail["requested_ownership"] = string(d.RequestedOwnership)
+	}
 	if c.MaxUses > 1 {
 		detail["token"] = c.Name
 	}

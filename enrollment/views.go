@@ -19,6 +19,8 @@ type DeviceFilter struct {
 	Ownership store.Ownership
 	Owner     string // owner email, case-insensitive
 	Serial    string
+	// Pending keeps only devices whose ownership waits for approval.
+	Pending bool
 }
 
 // Devices lists the inventory, newest enrollment first.
@@ -29,7 +31,8 @@ func (s *Service) Devices(f DeviceFilter) []*store.Device {
 		case f.State != "" && d.State != f.State,
 			f.Ownership != "" && d.Ownership != f.Ownership,
 			f.Owner != "" && !mailaddr.EqualFold(d.OwnerEmail, strings.TrimSpace(f.Owner)),
-			f.Serial != "" && normalizeSerial(d.Serial) != normalizeSerial(f.Serial):
+			f.Serial != "" && normalizeSerial(d.Serial) != normalizeSerial(f.Serial),
+			f.Pending && !d.PendingApproval():
 			continue
 		}
 		out = append(out, d)

@@ -8,7 +8,7 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-var deviceKeys = []string{"trust", "ownership", "platform", "compliant", "check", "id", "seen_within", "managed"}
+var deviceKeys = []string{"trust", "ownership", "platform", "compliant", "check", "id", "seen_within", "managed", "key"}
 
 // device compiles `device: {...}`: each key is its own condition and all
 // must hold, so reasons name each failing one separately.
@@ -48,6 +48,8 @@ func (p *parser) device(f field) []*leaf {
 					p.checks = append(p.checks, CheckRef{Name: n, File: p.File, Line: v.Line, Col: v.Column})
 				}
 			}
+		case "key":
+			out = append(out, p.keyProtection(g)...)
 		case "seen_within":
 			d, _ := p.duration(g.val, "device seen_within")
 			out = append(out, &leaf{kind: kSeenWithin, dur: d})
@@ -114,6 +116,27 @@ func (p *parser) ownership(f field) []*leaf {
 		vals[i] = string(o)
 	}
 	return []*leaf{{kind: kOwnership, set: newStrSet(vals, false), strs: vals}}
+}
+
+// keyProtection compiles `key: hardware|software` (or `key: {is: ...}`):
+// where the device's private key lives.
+func (p *parser) keyProtection(f field) []*leaf {
+	g, ok := p.oneOp(f, "is", "is")
+	if !ok {
+		return nil
+	}
+	vals, nodes, ok := p.values(g, "key")
+	if !ok {
+		return nil
+	}
+	switch strings.ToLower(vals[0]) {
+	case store.KeyHardware:
+		return []*leaf{{kind: kKey, b: true}}
+	case store.KeySoftware:
+		return []*leaf{{kind: kKey, b: false}}
+	}
+	p.errorf(nodes[0], "device key must be hardware or software, not %q", vals[0])
+	return nil
 }
 
 var timeKeys = []string{"weekdays", "from", "to", "tz"}

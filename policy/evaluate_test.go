@@ -241,6 +241,10 @@ func TestReasonsText(t *testing.T) {
     allow:
       and:
         - device: {trust: {gte: medium}, check: disk_encrypted}
+  - id: hwkey
+    allow:
+      and:
+        - device: {key: hardware}
   - id: nobyod
     allow:
       and:
@@ -260,6 +264,10 @@ func TestReasonsText(t *testing.T) {
 			func(in *Input) { in.Device.Trust = store.TrustLow }},
 		{"laptop", "device.check:disk_encrypted", "This device's disk is not encrypted.", "Open the Portier agent on this device and fix the failing checks.",
 			func(in *Input) { in.Device.PassingChecks = nil }},
+		{"hwkey", "device.key", "This app needs a device whose key is kept in hardware (TPM or secure enclave); this device's key is stored in software.",
+			"Open this app from a company device whose Portier key is kept in hardware, or ask IT to enroll this device that way.", nil},
+		{"hwkey", "device.key", "This device is not enrolled with Portier, so it holds no device key.",
+			"Enroll this device with Portier from the self-service portal, or use an enrolled device.", func(in *Input) { in.Device = Device{} }},
 		{"nobyod", "device.ownership", "This app is not available on personal devices.", "This app is not available on this kind of device; open it from a company-managed device.",
 			func(in *Input) { in.Device.Ownership = store.OwnershipBYOD }},
 		{"hours", "time", "This app is only available Mon-Fri 08:00-19:00 (Europe/Paris); it is now Sat 10:30.", "Try again during the hours this app is available.",

@@ -74,4 +74,7 @@ type Device struct {
 	PassingChecks []string
 	// LastSeen is when the device last reported posture; zero if never.
 	LastSeen time.Time
+	// Key is where the device's private key lives: "hardware" or
+	// "software"; anything else (and empty) is software.
+	Key string
 }

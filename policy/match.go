@@ -61,6 +61,8 @@ func (l *leaf) match(e *env) bool {
 		return !ls.IsZero() && in.Now.Sub(ls) <= l.dur
 	case kManaged:
 		return in.Device.Managed == l.b
+	case kKey:
+		return in.Device.Managed && hardwareKey(&in.Device) == l.b
 	case kIPIn:
 		return inPrefixes(e, l)
 	case kIPNotIn:
@@ -113,6 +115,10 @@ func inPrefixes(e *env, l *leaf) bool {
 	}
 	return false
 }
+
+// hardwareKey reports whether the device's key is hardware-bound; any
+// other value is software.
+func hardwareKey(d *Device) bool { return d.Key == store.KeyHardware }
 
 // ownership treats an unset ownership as unmanaged.
 func ownership(d *Device) store.Ownership {

@@ -125,6 +125,7 @@ const (
 	kDeviceID
 	kSeenWithin
 	kManaged
+	kKey
 	kIPIn
 	kIPNotIn
 	kCountryIn
@@ -146,7 +147,7 @@ type leaf struct {
 	country  countrySet
 	lo, hi   store.Trust
 	dur      time.Duration // mfa max age (0 = any), seen_within
-	b        bool          // compliant, managed
+	b        bool          // compliant, managed, key (true = hardware)
 	win      *window
 }
 

@@ -18,6 +18,7 @@ const (
 	fixOwnership  = "This app is not available on this kind of device; open it from a company-managed device."
 	fixPlatform   = "Open this app from a supported device."
 	fixDevice     = "Open this app from a device you are allowed to use for it."
+	fixKey        = "Open this app from a company device whose Portier key is kept in hardware, or ask IT to enroll this device that way."
 	fixNetwork    = "Connect from an allowed network (for example the office network) and try again."
 	fixLocation   = "This app cannot be reached from your current location."
 	fixTime       = "Try again during the hours this app is available."
@@ -149,6 +150,14 @@ func (l *leaf) reason(e *env, want bool) Reason {
 		}
 		return Reason{"device.seen_within", fmt.Sprintf("This device last reported its status %s ago; this app needs a report within %s.",
 			formatDuration(in.Now.Sub(in.Device.LastSeen)), formatDuration(l.dur)), fixReport, ""}
+	case kKey:
+		if !in.Device.Managed {
+			return Reason{"device.key", "This device is not enrolled with Portier, so it holds no device key.", fixEnroll, ""}
+		}
+		if l.b == want {
+			return Reason{"device.key", "This app needs a device whose key is kept in hardware (TPM or secure enclave); this device's key is stored in software.", fixKey, ""}
+		}
+		return Reason{"device.key", "This app is not available on devices whose key is kept in hardware.", fixAskAdmin, ""}
 	case kManaged:
 		if !in.Device.Managed {
 			return Reason{"device.managed", "This device is not enrolled with Portier.", fixEnroll, ""}

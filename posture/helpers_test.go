@@ -117,6 +117,9 @@ func (v *env) addDevice(t testing.TB, d *store.Device) *store.Device {
 	if d.Ownership == "" {
 		d.Ownership = store.OwnershipCorporate
 	}
+	if d.KeyProtection == "" {
+		d.KeyProtection = store.KeyHardware // so a compliant device can reach high
+	}
 	if err := v.st.Write(context.Background(), store.Put(d)); err != nil {
 		t.Fatal(err)
 	}

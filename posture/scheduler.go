@@ -33,12 +33,14 @@ func (e *Engine) Run(ctx context.Context) error {
 }
 
 // Tick does one scheduler pass at now: it recomputes every device whose
-// next escalation step is due or that has just gone stale, and runs the
+// next escalation step is due, that has just gone stale, or whose stored
+// trust is above what its ownership and key allow (a record written
+// before the rule, or by an older version), and runs the
 // retention purge when PurgeInterval has passed since the last one. Tests
 // call it directly with a fake time.
 func (e *Engine) Tick(ctx context.Context, now time.Time) error {
 	cfg := e.Config()
-	errs := e.recomputeWhere(ctx, now, func(d *store.Device) bool { return due(cfg, d, now) })
+	errs := e.recomputeWhere(ctx, now, func(d *store.Device) bool { return due(cfg, d, now) || overTrusted(d) })
 	if err := ctx.Err(); err != nil {
 		return err
 	}

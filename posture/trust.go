@@ -15,8 +15,17 @@ func baseTrust(d *store.Device) store.Trust {
 	return store.TrustUntrusted
 }
 
+// overTrusted reports whether a device's stored trust is above what its
+// ownership and key protection can earn at all: the scheduler recomputes
+// such a device at its next pass instead of waiting for a report.
+func overTrusted(d *store.Device) bool {
+	return d.Trust == store.TrustHigh && (baseTrust(d) != store.TrustHigh || !d.HardwareKey())
+}
+
 // trustOf applies the trust table (docs/compliance.md), first row that
-// matches wins.
+// matches wins. High needs all of: an organization-owned device (corporate
+// or COPE, fully managed), a hardware-bound key, and fresh, compliant
+// posture; anything else is capped at medium.
 func trustOf(d *store.Device, ev *Evaluation) (store.Trust, string) {
 	switch {
 	case d.State == store.DeviceRetired || d.State == store.DeviceWiped:
@@ -39,6 +48,10 @@ func trustOf(d *store.Device, ev *Evaluation) (store.Trust, string) {
 		return max(baseTrust(d)-1, store.TrustLow), "non-compliant, within grace: one level below its usual trust"
 	case baseTrust(d) == store.TrustMedium:
 		return store.TrustMedium, "compliant work profile on a personal device"
+	case !d.HardwareKey():
+		// The posture comes from the agent, whose key could be copied to
+		// another machine: self-reported facts alone never earn high.
+		return store.TrustMedium, "compliant, fully managed device, but its key is not hardware-bound: self-reported posture is capped at medium"
 	}
-	return store.TrustHigh, "compliant, fully managed device"
+	return store.TrustHigh, "compliant, fully managed device with a hardware-bound key"
 }

@@ -1,6 +1,7 @@
 package posture
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -27,9 +28,14 @@ compliance:
 		want store.Trust
 		step string
 	}{
-		{"corporate compliant", store.Device{Ownership: store.OwnershipCorporate}, good, store.TrustHigh, ""},
-		{"cope compliant", store.Device{Ownership: store.OwnershipCOPE}, good, store.TrustHigh, ""},
+		{"corporate compliant hardware key", store.Device{Ownership: store.OwnershipCorporate, KeyProtection: store.KeyHardware}, good, store.TrustHigh, ""},
+		{"cope compliant hardware key", store.Device{Ownership: store.OwnershipCOPE, KeyProtection: store.KeyHardware}, good, store.TrustHigh, ""},
+		{"corporate compliant software key", store.Device{Ownership: store.OwnershipCorporate, KeyProtection: store.KeySoftware}, good, store.TrustMedium, ""},
+		{"corporate compliant key unknown", store.Device{Ownership: store.OwnershipCorporate}, good, store.TrustMedium, ""},
+		{"corporate compliant key odd value", store.Device{Ownership: store.OwnershipCorporate, KeyProtection: "HARDWARE "}, good, store.TrustMedium, ""},
+		{"byod compliant hardware key", store.Device{Ownership: store.OwnershipBYOD, WorkProfile: true, KeyProtection: store.KeyHardware}, good, store.TrustMedium, ""},
 		{"byod compliant", store.Device{Ownership: store.OwnershipBYOD, WorkProfile: true}, good, store.TrustMedium, ""},
+		{"stale hardware key", store.Device{Ownership: store.OwnershipCorporate, KeyProtection: store.KeyHardware, LastSeen: t0.Add(-25 * time.Hour)}, good, store.TrustUntrusted, StepGrace},
 		{"corporate work profile", store.Device{Ownership: store.OwnershipCorporate, WorkProfile: true}, good, store.TrustMedium, ""},
 		{"corporate failing in grace", store.Device{Ownership: store.OwnershipCorporate}, bad, store.TrustMedium, StepGrace},
 		{"byod failing in grace", store.Device{Ownership: store.OwnershipBYOD}, bad, store.TrustLow, StepGrace},
@@ -88,5 +94,31 @@ func TestLaddersMergeStrictest(t *testing.T) {
 		if l.Steps[i] != want[i] {
 			t.Errorf("step %d = %+v, want %+v", i, l.Steps[i], want[i])
 		}
+	}
+}
+
+// TestTickLowersTrustStoredBeforeTheKeyRule: a device stored as high by an
+// earlier version, whose key is software, is brought down to medium by the
+// next scheduler pass, without waiting for its agent to report.
+func TestTickLowersTrustStoredBeforeTheKeyRule(t *testing.T) {
+	v := newEnv(t, laptopPolicy)
+	ctx := context.Background()
+	v.addDevice(t, &store.Device{ID: "old", KeyProtection: store.KeySoftware})
+	v.addDevice(t, &store.Device{ID: "hw"})
+	_ = v.e.Ingest(ctx, "old", linuxReport(1))
+	_ = v.e.Ingest(ctx, "hw", linuxReport(1))
+	d := *v.device(t, "old")
+	d.Trust = store.TrustHigh // as an earlier version stored it
+	if err := v.st.Write(ctx, store.Put(&d)); err != nil {
+		t.Fatal(err)
+	}
+	if err := v.e.Tick(ctx, t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := v.device(t, "old").Trust; got != store.TrustMedium {
+		t.Errorf("software-key device stored as high: after a tick %s, want medium", got)
+	}
+	if got := v.device(t, "hw").Trust; got != store.TrustHigh {
+		t.Errorf("hardware-key device: %s, want high", got)
 	}
 }

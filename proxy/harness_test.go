@@ -174,8 +174,10 @@ func (e *env) device(id string, trust store.Trust, own store.Ownership) tls.Cert
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	// Shared: these devices serve whichever test user signs in; owner
+	// binding has its own tests (owner_test.go).
 	d := &store.Device{ID: id, Ownership: own, State: store.DeviceActive, Trust: trust, Platform: "linux",
-		CertSerial: chain[0].SerialNumber.String(), LastSeen: e.clk.Now()}
+		CertSerial: chain[0].SerialNumber.String(), LastSeen: e.clk.Now(), Shared: true}
 	if err := e.st.Write(context.Background(), store.Put(d)); err != nil {
 		e.t.Fatal(err)
 	}

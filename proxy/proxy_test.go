@@ -271,7 +271,7 @@ func TestOversizedBodyRefused(t *testing.T) {
 func TestBrowserOnlyWorkProfileDevice(t *testing.T) {
 	e := newEnv(t)
 	cookie, s := e.session("fay@example.com", "staff")
-	d := &store.Device{ID: "dev_byod", Ownership: store.OwnershipBYOD, State: store.DeviceActive, Trust: store.TrustMedium, WorkProfile: true}
+	d := &store.Device{ID: "dev_byod", Ownership: store.OwnershipBYOD, State: store.DeviceActive, Trust: store.TrustMedium, WorkProfile: true, OwnerEmail: "fay@example.com"}
 	bound := *s
 	bound.DeviceID = d.ID
 	if err := e.st.Write(context.Background(), store.Put(d), store.Put(&bound)); err != nil {

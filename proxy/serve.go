@@ -60,6 +60,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.signIn(w, r, rt)
 		return
 	}
+	p.bindOwner(req)
 	p.fillInput(req, r, now)
 	dec := p.decide(req)
 	p.logDecision(r, req, dec)
@@ -122,7 +123,7 @@ func policyDevice(d *store.Device) policy.Device {
 		return policy.Device{Ownership: store.OwnershipUnmanaged}
 	}
 	return policy.Device{ID: d.ID, Trust: d.Trust, Ownership: d.Ownership, Platform: d.Platform,
-		Compliant: d.Compliant, Managed: true, PassingChecks: d.PassingChecks, LastSeen: d.LastSeen}
+		Compliant: d.Compliant, Managed: true, PassingChecks: d.PassingChecks, LastSeen: d.LastSeen, Key: d.KeyProtection}
 }
 
 // sessionCookie returns Portier's session cookie value, "" if none.

@@ -83,6 +83,9 @@ type Query struct {
 	Country     string `json:"country"`
 	At          string `json:"at"`
 	Method      string `json:"method"`
+	// KeyProtection is where the device's key lives: hardware or software
+	// (empty: software).
+	KeyProtection string `json:"key_protection"`
 }
 
 // FieldError names the query field at fault.
@@ -127,7 +130,12 @@ func (q Query) Input(now time.Time) (policy.Input, error) {
 		}
 		in.Device.Ownership = o
 	}
+	key := strings.ToLower(q.KeyProtection)
+	if key != "" && key != store.KeyHardware && key != store.KeySoftware {
+		return in, &FieldError{"key_protection", fmt.Sprintf("must be hardware or software, not %q", q.KeyProtection)}
+	}
 	if q.DeviceTrust != "" {
+		in.Device.Key = key
 		t, err := store.ParseTrust(q.DeviceTrust)
 		if err != nil {
 			return in, &FieldError{"device_trust", err.Error()}

@@ -2,8 +2,10 @@ package proxy_test
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/policy"
@@ -91,5 +93,39 @@ func TestSimulatorMatchesLive(t *testing.T) {
 				t.Errorf("live rules %s, simulated %s", liveRules, simRules)
 			}
 		})
+	}
+}
+
+// TestSimulatorKeyProtection: the what-if knows where the device key lives
+// and refuses a value it does not know.
+func TestSimulatorKeyProtection(t *testing.T) {
+	pols, err := policy.Parse("t.yaml", []byte(`
+policies:
+  - id: hw
+    allow:
+      and:
+        - device: {trust: {gte: high}, ownership: corporate, key: hardware}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := proxy.NewSimulator([]config.Route{{From: "https://hr.localhost", To: "http://127.0.0.1:1", Policy: "hw"}}, pols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		key  string
+		want policy.Outcome
+	}{{"hardware", policy.Allow}, {"HARDWARE", policy.Allow}, {"software", policy.Deny}, {"", policy.Deny}} {
+		res, err := sim.Ask("https://hr.localhost/", proxy.Query{Email: "a@example.com", DeviceTrust: "high", Ownership: "corporate", KeyProtection: tc.key}, now)
+		if err != nil || res.Decision.Outcome != tc.want {
+			t.Errorf("key_protection %q: %v %v, want %v", tc.key, res, err, tc.want)
+		}
+	}
+	_, err = sim.Ask("https://hr.localhost/", proxy.Query{DeviceTrust: "high", KeyProtection: "tpm"}, now)
+	var fe *proxy.FieldError
+	if !errors.As(err, &fe) || fe.Field != "key_protection" {
+		t.Errorf("key_protection tpm: %v, want a key_protection field error", err)
 	}
 }

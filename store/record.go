@@ -62,7 +62,47 @@ type Device struct {
 	FailingSince   time.Time `json:"failing_since,omitzero"`
 	EscalationStep string    `json:"escalation_step,omitempty"`
 	RetiredAt      time.Time `json:"retired_at,omitzero"`
+
+	// KeyProtection is where the device's private key lives, as the agent
+	// reported at enrollment: KeyHardware or KeySoftware ("" = software).
+	KeyProtection string `json:"key_protection,omitempty"`
+	// OwnershipSource says who decided Ownership: OwnershipByAdmin (a code
+	// or token an administrator created), OwnershipByExpected (the serial
+	// matched the expected-device list), OwnershipByApproval (an
+	// administrator approved it) or OwnershipBySelfService (the employee
+	// alone: never more than byod).
+	OwnershipSource string `json:"ownership_source,omitempty"`
+	// RequestedOwnership is what the employee asked for at self-service
+	// enrollment when it was more than the device got; set while the
+	// request waits for an administrator's approval.
+	RequestedOwnership Ownership `json:"requested_ownership,omitempty"`
+	// Shared marks a device used by several people: any signed-in user of
+	// the organization counts as its user. Otherwise the device is a
+	// managed device only for its owner (OwnerEmail).
+	Shared bool `json:"shared,omitempty"`
 }
+
+// Where a device's private key lives (Device.KeyProtection).
+const (
+	KeyHardware = "hardware"
+	KeySoftware = "software"
+)
+
+// Who decided a device's ownership (Device.OwnershipSource).
+const (
+	OwnershipByAdmin       = "admin"
+	OwnershipByExpected    = "expected"
+	OwnershipByApproval    = "approval"
+	OwnershipBySelfService = "self_service"
+)
+
+// HardwareKey reports whether the device's key is hardware-bound; any
+// value other than KeyHardware counts as software.
+func (d *Device) HardwareKey() bool { return d.KeyProtection == KeyHardware }
+
+// PendingApproval reports whether the device waits for an administrator
+// to decide its ownership.
+func (d *Device) PendingApproval() bool { return d.RequestedOwnership != "" }
 
 // Certificate is a certificate issued by Portier's CA. ID is the serial
 // number in decimal, as the CA spells it.
