@@ -1,10 +1,15 @@
 package cli
 
 import (
+	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/portier/portier/store"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -37,7 +42,20 @@ func editAuditEntry(t *testing.T, dataDir string, seq uint64, from, to string) {
 // `portier audit verify --server` and the next backup name that entry.
 func TestAuditVerifyServerAndBackup(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
-	m := startSeeded(t, dir, 40) // 40 seeded device.view events, entries 1..40
+	m := startSeeded(t, dir, 0)
+	for i := range 5 {
+		resp, body := m.do("POST", "/api/v1/tokens", ownerSecret, fmt.Sprintf(`{"name":"ci-%d","role":"auditor","ttl":"1h"}`, i))
+		if resp.StatusCode != 201 {
+			t.Fatalf("create token: %d %s", resp.StatusCode, body)
+		}
+	}
+	var created struct {
+		Events []store.AuditEvent `json:"events"`
+	}
+	if err := json.Unmarshal([]byte(m.get("/api/v1/audit?action=token.create&order=asc")), &created); err != nil || len(created.Events) != 5 {
+		t.Fatalf("token.create events: %v, %+v", err, created)
+	}
+	target := created.Events[2]
 	ca := filepath.Join(t.TempDir(), "roots.pem")
 	if err := os.WriteFile(ca, m.rootPEM, 0o600); err != nil {
 		t.Fatal(err)
@@ -64,26 +82,51 @@ func TestAuditVerifyServerAndBackup(t *testing.T) {
 		t.Errorf("verify without a source: exit %d, want %d", code, ExitUsage)
 	}
 
-	// Someone hides what they looked at: entry 7 now says another device.
+	// Someone hides a token they created: its event now says it was deleted.
 	if code := m.stop(); code != 0 {
 		t.Fatalf("stop: %d", code)
 	}
-	editAuditEntry(t, dir, 7, `"target":"dev_000006"`, `"target":"dev_999999"`)
+	editAuditEntry(t, dir, target.Seq, `"action":"token.create"`, `"action":"token.delete"`)
+	want := fmt.Sprintf("broken at entry %d (id %s)", target.Seq, target.ID)
 	m = serveMDM(t, dir, nil)
 	if err := os.WriteFile(ca, m.rootPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	code, stdout, stderr = verifyServer()
-	if code != 1 || !strings.Contains(stdout, "broken at entry 7 ") || !strings.Contains(stdout, "edited") {
-		t.Errorf("verify the edited log: exit %d, want 1 naming entry 7\n%s%s", code, stdout, stderr)
+	if code != 1 || !strings.Contains(stdout, want) || !strings.Contains(stdout, "edited") {
+		t.Errorf("verify the edited log: exit %d, want 1 and %q\n%s%s", code, want, stdout, stderr)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.backup")
 	if code, stdout, stderr := run(t, nil, "backup", "--data-dir", dir, "--out", bad); code != 0 {
 		t.Fatalf("backup: exit %d\n%s%s", code, stdout, stderr)
 	}
 	code, stdout, stderr = run(t, nil, "audit", "verify", "--in", bad)
-	if code != 1 || !strings.Contains(stdout, "broken at entry 7 ") {
-		t.Errorf("verify the backup of the edited log: exit %d, want 1 naming entry 7\n%s%s", code, stdout, stderr)
+	if code != 1 || !strings.Contains(stdout, want) {
+		t.Errorf("verify the backup of the edited log: exit %d, want 1 and %q\n%s%s", code, want, stdout, stderr)
 	}
 }
 
+// A server started on a log older than the retention removes those events
+// at once, records the sweep, and its chain still verifies from the anchor.
+func TestAuditRetentionSweepOverServer(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	m := startSeeded(t, dir, 40) // 40 events from 2020: past the 400 days
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(m.get("/api/v1/audit?action=audit.prune"), `"count":"40"`) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no audit.prune of the 40 old events: %s", m.get("/api/v1/audit"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if body := m.get("/api/v1/audit?action=device.view"); !strings.Contains(body, `"events":[]`) {
+		t.Errorf("old events left: %s", body)
+	}
+	ca := filepath.Join(t.TempDir(), "roots.pem")
+	if err := os.WriteFile(ca, m.rootPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr := run(t, map[string]string{"PORTIER_TOKEN": ownerSecret}, "audit", "verify", "--server", m.url(""), "--ca-file", ca)
+	if code != 0 || !strings.Contains(stdout, "from the retention anchor (entry 40, ") {
+		t.Errorf("verify after the sweep: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
