@@ -80,7 +80,7 @@ func (c *Console) listAudit(g *gin.Context) {
 	if len(events) == q.PageLimit() {
 		// Only promise another page when there is one.
 		probe := q
-		probe.After, probe.Limit = events[len(events)-1].Seq, 1
+		probe.After, probe.Limit = events[len(events)-1].Pos, 1
 		more, err := c.opts.Store.QueryAudit(ctx, probe)
 		if err != nil {
 			c.fail(g, err)
@@ -172,7 +172,7 @@ func (c *Console) exportAudit(g *gin.Context) {
 		if len(page) < q.Limit {
 			return
 		}
-		q.After = page[len(page)-1].Seq
+		q.After = page[len(page)-1].Pos
 	}
 }
 

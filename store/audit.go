@@ -33,6 +33,10 @@ type AuditEvent struct {
 	Prev string `json:"prev,omitempty"`
 	// Hash is the hex SHA-256 of this event's canonical encoding (see AuditHash).
 	Hash string `json:"hash,omitempty"`
+	// Pos is where the backend keeps the event (its key), set by
+	// QueryAudit: what cursors page by. It equals Seq unless the stored
+	// entry was tampered with; it is neither encoded nor hashed.
+	Pos uint64 `json:"-"`
 }
 
 func (*AuditEvent) Kind() Kind    { return KindAudit }

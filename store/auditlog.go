@@ -44,8 +44,9 @@ type AuditQuery struct {
 	// Ascending returns the oldest events first; by default the newest come
 	// first.
 	Ascending bool
-	// After is a cursor: only events past this Seq in the chosen order
-	// (below it by default, above it when Ascending). 0 starts at the end.
+	// After is a cursor: only events past this position (Pos) in the
+	// chosen order (below it by default, above it when Ascending). 0
+	// starts at the end.
 	After uint64
 	// Limit bounds the answer; 0 or more than MaxAuditPage means MaxAuditPage.
 	Limit int
@@ -100,8 +101,9 @@ func (q AuditQuery) ActionPrefix() (string, bool) {
 // the same transaction as the other mutations, and nothing of it is loaded
 // into the read model. Both durable backends implement it.
 type AuditLog interface {
-	// QueryAudit returns up to q.PageLimit() events matching q, in Seq order
-	// (newest first unless q.Ascending), with their chain fields.
+	// QueryAudit returns up to q.PageLimit() events matching q, in the
+	// order of their position (newest first unless q.Ascending), with
+	// their chain fields and Pos set.
 	QueryAudit(ctx context.Context, q AuditQuery) ([]*AuditEvent, error)
 	// AuditChain returns the chain's anchor and head.
 	AuditChain(ctx context.Context) (AuditChain, error)
@@ -153,6 +155,6 @@ func (s *Store) Audit() []*AuditEvent {
 			return out
 		}
 		out = append(out, page...)
-		q.After = page[len(page)-1].Seq
+		q.After = page[len(page)-1].Pos
 	}
 }

@@ -120,6 +120,7 @@ func (db *DB) QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.Audi
 			if err := json.Unmarshal(v, &ev); err != nil {
 				return fmt.Errorf("store: audit entry %d is corrupt: %w", binary.BigEndian.Uint64(k), err)
 			}
+			ev.Pos = binary.BigEndian.Uint64(k)
 			if q.Match(&ev) {
 				out = append(out, &ev)
 			}

@@ -151,7 +151,7 @@ func (db *DB) QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.Audi
 	} else if q.After > 0 {
 		arg("seq < $%d", int64(min(q.After, 1<<62)))
 	}
-	sql := "SELECT entry FROM portier_audit"
+	sql := "SELECT seq, entry FROM portier_audit"
 	if len(where) > 0 {
 		sql += " WHERE " + strings.Join(where, " AND ")
 	}
@@ -165,13 +165,15 @@ func (db *DB) QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.Audi
 	var out []*store.AuditEvent
 	for rows.Next() {
 		var b []byte
-		if err := rows.Scan(&b); err != nil {
+		var pos int64
+		if err := rows.Scan(&pos, &b); err != nil {
 			return nil, fmt.Errorf("pgstore: query audit: %w", err)
 		}
 		var ev store.AuditEvent
 		if err := json.Unmarshal(b, &ev); err != nil {
-			return nil, fmt.Errorf("pgstore: an audit entry is corrupt: %w", err)
+			return nil, fmt.Errorf("pgstore: audit entry %d is corrupt: %w", pos, err)
 		}
+		ev.Pos = uint64(pos)
 		out = append(out, &ev)
 	}
 	if err := rows.Err(); err != nil {

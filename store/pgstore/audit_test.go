@@ -105,7 +105,7 @@ func TestAuditChainLinearAcrossProcesses(t *testing.T) {
 			}
 			n++
 		}
-		q.After = page[len(page)-1].Seq
+		q.After = page[len(page)-1].Pos
 	}
 	if br := v.End(ch.Head); br != nil || n != 400 {
 		t.Fatalf("%d events, end: %v; want 400 and intact", n, br)
