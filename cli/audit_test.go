@@ -75,6 +75,25 @@ func TestAuditVerifyServerAndBackup(t *testing.T) {
 	if code, stdout, stderr := run(t, nil, "audit", "verify", "--in", good); code != 0 || !strings.Contains(stdout, "intact: ") {
 		t.Fatalf("verify the backup: exit %d\n%s%s", code, stdout, stderr)
 	}
+	// The restored installation carries the same chain, plus the restore.
+	restored := filepath.Join(t.TempDir(), "restored")
+	if code, stdout, stderr := run(t, nil, "restore", "--data-dir", restored, "--in", good); code != 0 {
+		t.Fatalf("restore: exit %d\n%s%s", code, stdout, stderr)
+	}
+	r := serveMDM(t, restored, nil)
+	rca := filepath.Join(t.TempDir(), "restored-roots.pem")
+	if err := os.WriteFile(rca, r.rootPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, stdout, stderr = run(t, env, "audit", "verify", "--server", r.url(""), "--ca-file", rca)
+	if code != 0 || !strings.Contains(stdout, "intact: ") {
+		t.Fatalf("verify the restored server: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if body := r.get("/api/v1/audit?limit=1"); !strings.Contains(body, `"action":"backup.restore"`) || !strings.Contains(body, `"prev":"`) {
+		t.Errorf("the restored log does not end with a chained backup.restore: %s", body)
+	}
+	r.stop()
+
 	if code, _, _ := run(t, nil, "audit", "verify", "--server", m.url(""), "--ca-file", ca); code != ExitUsage {
 		t.Errorf("verify --server without PORTIER_TOKEN: exit %d, want %d", code, ExitUsage)
 	}
