@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,13 +26,18 @@ func auditCmd(ctx context.Context, args []string, env Env, stdout, stderr io.Wri
 		fmt.Fprintln(stderr, "usage: portier audit verify [--server URL | --in BACKUP] [--ca-file PEM]\n\n"+
 			"Checks the audit log's hash chain, from the API (token in PORTIER_TOKEN) or from a backup file;\n"+
 			"names the first broken entry. Exit 0 intact, 1 broken (or not checkable), 2 usage.")
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			return ExitOK
+		}
 		return ExitUsage
 	}
 	fs := newFlagSet("audit verify", stderr)
 	fs.String("server", "", "the Portier external URL, e.g. https://portier.example.com; env PORTIER_SERVER")
-	fs.String("in", "", "a backup file written by `portier backup`; env PORTIER_IN")
+	fs.String("in", "", "a backup file written by portier backup; env PORTIER_IN")
 	fs.String("ca-file", "", "PEM roots to trust for --server (e.g. Portier's /ca/roots.pem) besides the system's; env PORTIER_CA_FILE")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args[1:]); errors.Is(err, flag.ErrHelp) {
+		return ExitOK
+	} else if err != nil {
 		return ExitUsage
 	}
 	if fs.NArg() > 0 {
