@@ -35,6 +35,7 @@ func commands() []command {
 		{"agent", "the device agent: enroll this machine, run (posture, renewal, remote actions), privacy", agentCmd},
 		{"backup", "write a consistent backup of the store and the CA (online: serve may keep running)", backupCmd},
 		{"restore", "restore a backup into an empty data dir or database", restoreCmd},
+		{"audit", "verify the audit log's hash chain, through the API or in a backup file", auditCmd},
 	}
 }
 

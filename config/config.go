@@ -25,6 +25,7 @@ type Config struct {
 	CA            CA          `yaml:"ca"`
 	Log           Log         `yaml:"log"`
 	DecisionLog   DecisionLog `yaml:"decision_log"`
+	Audit         Audit       `yaml:"audit"`
 	// GeoIPDatabase is an operator-supplied MaxMind .mmdb (GeoIP2/GeoLite2
 	// Country or City) for the policies' country criterion; without it every
 	// request's country is unknown (ZZ).
@@ -64,6 +65,13 @@ type DecisionLog struct {
 	// SampleAllows is the fraction of allow decisions logged (0 to 1);
 	// denials and step-ups are always logged.
 	SampleAllows float64 `yaml:"sample_allows"`
+}
+
+// Audit tunes the audit log.
+type Audit struct {
+	// Retention is how long audit events are kept; unset means 400 days,
+	// 0 keeps them forever.
+	Retention *Duration `yaml:"retention"`
 }
 
 // Log chooses the log format and level.

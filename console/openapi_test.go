@@ -745,6 +745,20 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	want(code, http.StatusNotFound, body)
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/audit", "", nil)
 	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/audit?action=token.*&order=asc&limit=1", "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/audit?since=yesterday", "", nil)
+	want(code, http.StatusBadRequest, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/audit/chain", "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/audit/export?format=csv", "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/audit/export", "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/audit/export?format=xml", "", nil)
+	want(code, http.StatusBadRequest, body)
+	code, body = c.do(RoleHelpdesk, "GET", "/api/v1/audit/export", "", nil)
+	want(code, http.StatusForbidden, body)
 
 	// Users and sessions: a user with a console session and a route
 	// session handed off from it.

@@ -31,6 +31,8 @@ func (c *Console) routes() {
 	api.POST("/tokens", c.require(PermTokensWrite), c.createToken)
 	api.DELETE("/tokens/:id", c.require(PermTokensWrite), c.deleteToken)
 	api.GET("/audit", c.require(PermAuditRead), c.listAudit)
+	api.GET("/audit/chain", c.require(PermAuditRead), c.auditChain)
+	api.GET("/audit/export", c.require(PermAuditRead), c.exportAudit)
 	api.POST("/policy/simulate", c.require(PermPolicySimulate), c.simulate)
 	api.GET("/users", c.require(PermUsersRead), c.listUsers)
 	api.GET("/users/:id", c.require(PermUsersRead), c.getUser)

@@ -119,17 +119,6 @@ func (c *Console) deleteToken(g *gin.Context) {
 	g.Status(http.StatusNoContent)
 }
 
-func (c *Console) listAudit(g *gin.Context) {
-	events := c.opts.Store.Audit()
-	if events == nil {
-		events = []*store.AuditEvent{}
-	}
-	if len(events) > 1000 {
-		events = events[len(events)-1000:]
-	}
-	g.JSON(http.StatusOK, gin.H{"events": events})
-}
-
 // ownerRemains reports whether Portier could still be administered as
 // owner without the token and the user named (either may be ""): through
 // another owner token or another enabled owner account.

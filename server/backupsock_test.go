@@ -93,8 +93,8 @@ func TestBackupSocket(t *testing.T) {
 	if err != nil || h.Backend != backup.BackendBolt || sum.Files != 3 {
 		t.Fatalf("backup from the socket: %v, %+v, %+v", err, h, sum)
 	}
-	if strings.Join(kinds, ",") != "audit,device" {
-		t.Errorf("records %v, want the audit event and the device", kinds)
+	if strings.Join(kinds, ",") != "device,audit_chain,audit" {
+		t.Errorf("records %v, want the device, then the audit log: its chain record and the event", kinds)
 	}
 	ev := st.Audit()
 	if len(ev) != 1 || ev[0].Action != "backup.create" || !strings.HasPrefix(ev[0].Actor, "local:uid=") || !ev[0].At.Equal(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)) {

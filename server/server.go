@@ -259,6 +259,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.ident.Run(ctx)
 	go s.enroll.Run(ctx)
 	go func() { _ = s.posture.Run(ctx) }()
+	go s.auditSweeper().Run(ctx)
 	var err error
 	select {
 	case <-ctx.Done():

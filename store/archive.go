@@ -13,7 +13,8 @@ var ErrNotEmpty = errors.New("store is not empty")
 // backup. Both durable backends implement it.
 type Snapshotter interface {
 	// Snapshot reads every live record in one read transaction, ordered by
-	// kind then id. begin is called once, before the first record, with the
+	// kind then id, followed by the audit log: its AuditChain record (when
+	// the log was ever written) and its events in Seq order. begin is called once, before the first record, with the
 	// sequence the snapshot is consistent at. An error from begin or fn
 	// stops the snapshot and is returned as is. A Change's Value is only
 	// valid during the call to fn.
@@ -24,7 +25,9 @@ type Snapshotter interface {
 // backends implement it.
 type Importer interface {
 	// Import writes every change next yields, until next returns io.EOF, in
-	// one transaction: all of them or, on any error (including one from
+	// one transaction. Audit events carrying a Seq are stored as they are,
+	// after the AuditChain record; audit events without one are appended to
+	// the chain, in the order they come: all of them or, on any error (including one from
 	// next), none. It fails with an error wrapping ErrNotEmpty, before
 	// writing anything, when the backend holds any record. Changes must
 	// carry a Value; their Seq is ignored. Afterwards the change sequence

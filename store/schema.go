@@ -11,6 +11,9 @@ import (
 type kindSpec struct {
 	indexes map[string]*memdb.IndexSchema
 	decode  func([]byte) (Record, error)
+	// logOnly kinds are kept by the backend's audit log, never in the read
+	// model or the record tables (see AuditLog).
+	logOnly bool
 }
 
 func decoder[T any, P interface {
@@ -83,22 +86,37 @@ var specs = map[Kind]kindSpec{
 	}},
 	KindInvite: {decode: decoder[Invite]()},
 	KindBlob:   {decode: decoder[Blob]()},
-	KindAudit:  {decode: decoder[AuditEvent]()},
 	KindClaim:  {decode: decoder[Claim]()},
+
+	KindAudit:      {decode: decoder[AuditEvent](), logOnly: true},
+	KindAuditChain: {decode: decoder[AuditChain](), logOnly: true},
 }
 
-// Kinds lists every record kind, for backends that create a table per kind.
+// Kinds lists every record kind of the read model, for backends that
+// create a table per kind. The audit log's kinds are not among them.
 func Kinds() []Kind {
 	out := make([]Kind, 0, len(specs))
-	for k := range specs {
-		out = append(out, k)
+	for k, spec := range specs {
+		if !spec.logOnly {
+			out = append(out, k)
+		}
 	}
 	return out
+}
+
+// InReadModel reports whether records of kind k are loaded into the read
+// model (false for the audit log's kinds and unknown kinds).
+func InReadModel(k Kind) bool {
+	spec, ok := specs[k]
+	return ok && !spec.logOnly
 }
 
 func schema() *memdb.DBSchema {
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for k, spec := range specs {
+		if spec.logOnly {
+			continue
+		}
 		idx := map[string]*memdb.IndexSchema{"id": field("id", "ID", true)}
 		for n, i := range spec.indexes {
 			idx[n] = i

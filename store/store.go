@@ -317,6 +317,11 @@ func (s *Store) setHealth(err error) {
 }
 
 func insert(txn *memdb.Txn, c Change) error {
+	if !InReadModel(c.Kind) {
+		if _, known := specs[c.Kind]; known {
+			return nil // the audit log is read from the backend
+		}
+	}
 	table := string(c.Kind)
 	if c.Deleted || c.Value == nil {
 		if _, err := txn.DeleteAll(table, "id", c.ID); err != nil {

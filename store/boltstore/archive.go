@@ -56,7 +56,7 @@ func (db *DB) Snapshot(ctx context.Context, begin func(seq uint64) error, fn fun
 				return err
 			}
 		}
-		return nil
+		return snapshotAudit(ctx, tx, seq, fn)
 	})
 }
 
@@ -83,12 +83,19 @@ func (db *DB) Import(ctx context.Context, seq uint64, next func() (store.Change,
 			if err != nil {
 				return err
 			}
+			if c.ID == "" || c.Value == nil {
+				return fmt.Errorf("store: import: %s record without id or value", c.Kind)
+			}
+			if c.Kind == store.KindAudit || c.Kind == store.KindAuditChain {
+				if err := importAudit(tx, c); err != nil {
+					return err
+				}
+				n++
+				continue
+			}
 			b := tx.Bucket([]byte(c.Kind))
 			if b == nil {
 				return fmt.Errorf("store: import: unknown kind %q", c.Kind)
-			}
-			if c.ID == "" || c.Value == nil {
-				return fmt.Errorf("store: import: %s record without id or value", c.Kind)
 			}
 			// A backup comes sorted by kind and id: pack the pages.
 			b.FillPercent = 0.9
@@ -112,6 +119,9 @@ func checkEmpty(tx *bolt.Tx) error {
 		if n := tx.Bucket([]byte(k)).Stats().KeyN; n > 0 {
 			held = append(held, fmt.Sprintf("%d %s", n, k))
 		}
+	}
+	if n := tx.Bucket(auditBucket).Stats().KeyN; n > 0 {
+		held = append(held, fmt.Sprintf("%d audit", n))
 	}
 	if len(held) > 0 {
 		return fmt.Errorf("%w: it holds %s records", store.ErrNotEmpty, strings.Join(held, ", "))

@@ -17,8 +17,9 @@ import (
 )
 
 // formatVersion is written in the meta bucket; a file from a newer format
-// is refused rather than misread.
-const formatVersion = 1
+// is refused rather than misread. Format 2 moved the audit events from a
+// record bucket into the chained audit log (see audit.go).
+const formatVersion = 2
 
 var (
 	metaBucket = []byte("meta")
@@ -88,15 +89,19 @@ func (db *DB) init() error {
 			if f := binary.BigEndian.Uint64(v); f > formatVersion {
 				return fmt.Errorf("store: %s has format %d, written by a newer Portier (this one reads %d)", db.path, f, formatVersion)
 			}
-		} else if err := meta.Put(formatKey, u64(formatVersion)); err != nil {
-			return err
 		}
 		for _, k := range store.Kinds() {
 			if _, err := tx.CreateBucketIfNotExists([]byte(k)); err != nil {
 				return err
 			}
 		}
-		return nil
+		if _, err := tx.CreateBucketIfNotExists(auditBucket); err != nil {
+			return err
+		}
+		if err := migrateLegacyAudit(tx); err != nil {
+			return err
+		}
+		return meta.Put(formatKey, u64(formatVersion))
 	})
 }
 
@@ -116,7 +121,17 @@ func (db *DB) Commit(_ context.Context, muts []store.Mutation) ([]store.Change, 
 			seq = binary.BigEndian.Uint64(v)
 		}
 		changes = make([]store.Change, 0, len(muts))
+		var audit [][]byte
 		for _, m := range muts {
+			if !store.InReadModel(m.Kind) {
+				if m.Kind != store.KindAudit || m.Value == nil {
+					return fmt.Errorf("store: %s/%s: the audit log is append-only", m.Kind, m.ID)
+				}
+				seq++
+				audit = append(audit, m.Value)
+				changes = append(changes, store.Change{Seq: seq, Kind: m.Kind, ID: m.ID, Value: m.Value})
+				continue
+			}
 			b := tx.Bucket([]byte(m.Kind))
 			if b == nil {
 				return fmt.Errorf("store: unknown kind %q", m.Kind)
@@ -139,6 +154,9 @@ func (db *DB) Commit(_ context.Context, muts []store.Mutation) ([]store.Change, 
 				return err
 			}
 			changes = append(changes, c)
+		}
+		if err := appendAudit(tx, audit); err != nil {
+			return err
 		}
 		return meta.Put(seqKey, u64(seq))
 	})

@@ -1,6 +1,7 @@
 package pgstore
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -54,6 +55,9 @@ func (db *DB) Import(ctx context.Context, seq uint64, next func() (store.Change,
 	if err != nil {
 		return fmt.Errorf("pgstore: import: %w", err)
 	}
+	if err := importAudit(ctx, tx, src.audit); err != nil {
+		return err
+	}
 	top := max(src.seq, int64(seq))
 	if _, err := tx.Exec(ctx, `UPDATE portier_seq SET v = $1`, top); err != nil {
 		return fmt.Errorf("pgstore: import: %w", err)
@@ -92,6 +96,13 @@ func (db *DB) checkEmpty(ctx context.Context, tx pgx.Tx) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("pgstore: import: %w", err)
 	}
+	var audit int64
+	if err := tx.QueryRow(ctx, `SELECT count(*) FROM portier_audit`).Scan(&audit); err != nil {
+		return fmt.Errorf("pgstore: import: %w", err)
+	}
+	if audit > 0 {
+		held = append(held, fmt.Sprintf("%d audit", audit))
+	}
 	if len(held) > 0 {
 		return fmt.Errorf("pgstore: the database at %s: %w: it holds %s records", db.where, store.ErrNotEmpty, strings.Join(held, ", "))
 	}
@@ -105,10 +116,17 @@ type importSource struct {
 	seq   int64
 	row   []any
 	err   error
+	// audit holds the audit log's changes, written after the records.
+	audit []store.Change
 }
 
 func (s *importSource) Next() bool {
 	c, err := s.next()
+	for err == nil && (c.Kind == store.KindAudit || c.Kind == store.KindAuditChain) && c.Value != nil {
+		c.Value = bytes.Clone(c.Value)
+		s.audit = append(s.audit, c)
+		c, err = s.next()
+	}
 	switch {
 	case errors.Is(err, io.EOF):
 		return false

@@ -75,7 +75,15 @@ func (db *DB) Commit(ctx context.Context, muts []store.Mutation) ([]store.Change
 	// followers, which never need contiguous sequences).
 	last := make(map[recKey]int, len(muts))
 	var absentKinds, absentIDs, presentKinds, presentIDs []string
+	var audit [][]byte
 	for i, m := range muts {
+		if m.Kind == store.KindAudit || m.Kind == store.KindAuditChain {
+			if m.Kind != store.KindAudit || m.Value == nil {
+				return nil, fmt.Errorf("pgstore: %s/%s: the audit log is append-only", m.Kind, m.ID)
+			}
+			audit = append(audit, m.Value)
+			continue
+		}
 		if !db.kinds[m.Kind] {
 			return nil, fmt.Errorf("pgstore: unknown kind %q", m.Kind)
 		}
@@ -98,27 +106,39 @@ func (db *DB) Commit(ctx context.Context, muts []store.Mutation) ([]store.Change
 	kinds, ids := make([]string, 0, n), make([]string, 0, n)
 	values, ords := make([][]byte, 0, n), make([]int64, 0, n)
 	for i, m := range muts {
-		if last[recKey{m.Kind, m.ID}] == i {
+		if j, ok := last[recKey{m.Kind, m.ID}]; ok && j == i {
 			kinds, ids = append(kinds, string(m.Kind)), append(ids, m.ID)
 			values, ords = append(values, m.Value), append(ords, int64(i+1))
 		}
 	}
 
-	b := &pgx.Batch{}
-	b.Queue(sqlBump, len(muts))
-	if len(absentIDs) > 0 {
-		b.Queue(sqlCheckAbsent, absentKinds, absentIDs)
+	rest := func(b *pgx.Batch) {
+		if len(absentIDs) > 0 {
+			b.Queue(sqlCheckAbsent, absentKinds, absentIDs)
+		}
+		if len(presentIDs) > 0 {
+			b.Queue(sqlCheckPresent, presentKinds, presentIDs)
+		}
+		if len(kinds) > 0 {
+			b.Queue(sqlUpsert, kinds, ids, values, ords, len(muts))
+		}
 	}
-	if len(presentIDs) > 0 {
-		b.Queue(sqlCheckPresent, presentKinds, presentIDs)
-	}
-	b.Queue(sqlUpsert, kinds, ids, values, ords, len(muts))
-	b.Queue(sqlNotify)
-
-	top, err := db.send(ctx, b)
-	if err != nil && pgconn.SafeToRetry(err) && ctx.Err() == nil {
-		// Nothing reached the server (a pooled connection it had closed).
+	var top uint64
+	var err error
+	if len(audit) > 0 {
+		// The chain's head must be read under the counter lock: an
+		// explicit transaction (two more round trips).
+		top, err = db.commitAudit(ctx, len(muts), audit, rest)
+	} else {
+		b := &pgx.Batch{}
+		b.Queue(sqlBump, len(muts))
+		rest(b)
+		b.Queue(sqlNotify)
 		top, err = db.send(ctx, b)
+		if err != nil && pgconn.SafeToRetry(err) && ctx.Err() == nil {
+			// Nothing reached the server (a pooled connection it had closed).
+			top, err = db.send(ctx, b)
+		}
 	}
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) && pgErr.Code == sqlstateExists {

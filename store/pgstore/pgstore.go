@@ -106,6 +106,10 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		db.pool.Close()
 		return nil, err
 	}
+	if err := db.moveLegacyAudit(ctx); err != nil {
+		db.pool.Close()
+		return nil, err
+	}
 	conn, err := db.connectListener(ctx)
 	if err != nil {
 		db.pool.Close()

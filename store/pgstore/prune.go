@@ -86,6 +86,11 @@ func (db *DB) pruneLoop(ctx context.Context) {
 		case <-time.After(wait):
 		}
 		wait = pruneEvery
+		// During a rolling upgrade an older process may still write audit
+		// events as records: move them into the chain too.
+		if err := db.moveLegacyAudit(ctx); err != nil && ctx.Err() == nil {
+			db.log.Warn("pgstore: cannot move audit events into the audit log; will retry", "err", err)
+		}
 		n, err := db.Prune(ctx, time.Now().Add(-TombstoneRetention))
 		switch {
 		case err != nil && ctx.Err() == nil:

@@ -62,6 +62,12 @@ func (db *DB) readLive(ctx context.Context, what string, ordered bool, begin fun
 	if err := rows.Err(); err != nil {
 		return 0, fmt.Errorf("pgstore: %s: %w", what, err)
 	}
+	if ordered {
+		// A snapshot for a backup carries the audit log too.
+		if err := snapshotAudit(ctx, db, tx, uint64(top), fn); err != nil {
+			return 0, err
+		}
+	}
 	return uint64(top), nil
 }
 
