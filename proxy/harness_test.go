@@ -149,16 +149,28 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
-// session creates a signed-in session and returns its cookie value.
+// session creates a signed-in user's session on wiki.localhost (see
+// sessionOn) and returns its cookie value.
 func (e *env) session(email string, groups ...string) (string, *store.Session) {
+	return e.sessionOn("wiki.localhost", email, groups...)
+}
+
+// sessionOn creates a signed-in console session and a route session handed
+// off from it to host, as a sign-in and a hand-off would, and returns the
+// route session's cookie value and record. A route session counts only on
+// its own host.
+func (e *env) sessionOn(host, email string, groups ...string) (string, *store.Session) {
+	_, parentID := identity.NewSessionSecret()
 	cookie, id := identity.NewSessionSecret()
 	now := e.clk.Now()
-	s := &store.Session{ID: id, UserID: "usr_" + strings.Split(email, "@")[0], Email: email, Groups: groups, IdP: "local",
+	parent := &store.Session{ID: parentID, UserID: "usr_" + strings.Split(email, "@")[0], Email: email, Groups: groups, IdP: "local",
 		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(identity.SessionAbsolute)}
-	if err := e.st.Write(context.Background(), store.Put(s)); err != nil {
+	s := *parent
+	s.ID, s.ParentID, s.Host = id, parentID, host
+	if err := e.st.Write(context.Background(), store.Put(parent), store.Put(&s)); err != nil {
 		e.t.Fatal(err)
 	}
-	return cookie, s
+	return cookie, &s
 }
 
 // device enrolls a device with a trust level and returns a client
