@@ -173,6 +173,23 @@ func (e *env) sessionOn(host, email string, groups ...string) (string, *store.Se
 	return cookie, &s
 }
 
+// consoleCookie gives console session id a new cookie value (only hashes
+// are stored, so a test re-keys the record) and returns it.
+func (e *env) consoleCookie(id string) string {
+	e.t.Helper()
+	s, ok := e.st.Session(id)
+	if !ok {
+		e.t.Fatalf("no session %s", id)
+	}
+	cookie, newID := identity.NewSessionSecret()
+	cp := *s
+	cp.ID = newID
+	if err := e.st.Write(context.Background(), store.Put(&cp)); err != nil {
+		e.t.Fatal(err)
+	}
+	return cookie
+}
+
 // device enrolls a device with a trust level and returns a client
 // certificate for it, issued by Portier's CA.
 func (e *env) device(id string, trust store.Trust, own store.Ownership) tls.Certificate {
