@@ -9,6 +9,7 @@ import (
 
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/identity/identitytest"
+	"github.com/portier/portier/store"
 )
 
 // noFollow is c without following redirects (same cookie jar).
@@ -132,5 +133,60 @@ func TestHandoffSeveralTabs(t *testing.T) {
 	}
 	if up := <-w.seen; up.URL.RawQuery != "x=1" {
 		t.Errorf("the application saw the query %q, want it without Portier's attempt reference", up.URL.RawQuery)
+	}
+}
+
+// TestSessionCookieReplayedOnAnotherHost takes the cookies a real sign-in
+// left in a browser and presents them where they were not issued: the
+// console's on an application, one application's on another. Neither is a
+// session there.
+func TestSessionCookieReplayedOnAnotherHost(t *testing.T) {
+	w := newWorld(t)
+	cert := w.enrolledDevice("dev_replay", store.TrustHigh)
+	w.idp.QueueUser(identitytest.NewUser("sub-rex", "rex@example.com", "staff"))
+	b := w.browser(cert)
+	if resp, body := get(t, b, "GET", w.url("files.localhost", "/")); resp.StatusCode != 200 {
+		t.Fatalf("sign-in: %d\n%s", resp.StatusCode, body)
+	}
+	cookieOn := func(host string) string {
+		u, _ := url.Parse(w.url(host, "/"))
+		for _, c := range b.Jar.Cookies(u) {
+			if c.Name == identity.SessionCookie {
+				return c.Value
+			}
+		}
+		t.Fatalf("no session cookie for %s", host)
+		return ""
+	}
+	consoleCookie, filesCookie := cookieOn("localhost"), cookieOn("files.localhost")
+	for _, tc := range []struct{ name, host, cookie string }{
+		{"the files app's cookie on another app", "app.localhost", filesCookie},
+		{"the console's cookie on an app", "files.localhost", consoleCookie},
+		{"the console's cookie on another app", "app.localhost", consoleCookie},
+	} {
+		c := noFollow(w.browser(cert))
+		req, _ := http.NewRequest("GET", w.url(tc.host, "/"), nil)
+		req.Header.Set("Accept", "text/html")
+		req.AddCookie(&http.Cookie{Name: identity.SessionCookie, Value: tc.cookie})
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusFound {
+			t.Errorf("%s = %d, want a redirect to sign in", tc.name, resp.StatusCode)
+		}
+	}
+	// The route cookie is no console session either.
+	c := noFollow(w.browser(nil))
+	req, _ := http.NewRequest("GET", w.url("localhost", "/my/devices"), nil)
+	req.AddCookie(&http.Cookie{Name: identity.SessionCookie, Value: filesCookie})
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusFound || !strings.Contains(loc, "/auth/sign_in") {
+		t.Errorf("the files app's cookie on the console = %d %q, want a redirect to sign in", resp.StatusCode, loc)
 	}
 }
