@@ -152,3 +152,44 @@ func TestHandoffBoundToBrowser(t *testing.T) {
 		})
 	}
 }
+
+// TestStepUpStartsBoundAttempt: the step-up redirect, like the sign-in
+// one, carries an attempt of this browser, since it ends in a hand-off too.
+func TestStepUpStartsBoundAttempt(t *testing.T) {
+	e := newEnv(t)
+	cookie, _ := e.session("sue@example.com", "staff")
+	resp, _ := e.do(e.client(nil), "GET", "https://wiki.localhost/admin/users", cookie, nil)
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != http.StatusFound || loc.Path != "/auth/step_up" {
+		t.Fatalf("stale MFA = %d %q, want a step-up redirect", resp.StatusCode, loc)
+	}
+	rd, _ := url.Parse(loc.Query().Get("rd"))
+	_, ref := identity.SplitAttempt(rd.RawQuery)
+	var found bool
+	for _, ck := range resp.Cookies() {
+		found = found || (strings.HasPrefix(ck.Name, identity.AttemptCookiePrefix) && identity.HashSecret(ck.Value) == ref)
+	}
+	if !found || rd.Path != "/admin/users" {
+		t.Errorf("step-up rd %q with cookies %v: want an attempt cookie and its reference", rd, resp.Cookies())
+	}
+}
+
+// TestAttemptCookiesBounded: a browser that keeps starting sign-ins holds
+// at most four attempt cookies; past that the proxy reuses one.
+func TestAttemptCookiesBounded(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(nil)
+	var held []*http.Cookie
+	for i := 0; i < 4; i++ {
+		ck, _ := e.startSignIn(c, "https://wiki.localhost/")
+		held = append(held, ck)
+	}
+	resp, _ := e.do(c, "GET", "https://wiki.localhost/", "", cookieHeader(held...))
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	rd, _ := url.Parse(loc.Query().Get("rd"))
+	_, ref := identity.SplitAttempt(rd.RawQuery)
+	set := resp.Cookies()
+	if len(set) != 1 || set[0].Name != held[0].Name || identity.HashSecret(set[0].Value) != ref {
+		t.Errorf("fifth attempt set %v, want the first attempt cookie reused (and refreshed)", set)
+	}
+}
