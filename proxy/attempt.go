@@ -69,3 +69,29 @@ func clearAttempt(w http.ResponseWriter, name string) {
 	http.SetCookie(w, &http.Cookie{Name: name, Value: "", Path: "/", MaxAge: -1,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
 }
+
+// stripAttemptCookies removes the attempt cookies from a request on its way
+// upstream: like the session cookie, they are Portier's, not the
+// application's. Only forwarded requests need it: the callback and the
+// sign-in redirect read them.
+func stripAttemptCookies(r *http.Request) {
+	lines := r.Header.Values("Cookie")
+	if len(lines) == 0 || !strings.Contains(strings.Join(lines, ";"), identity.AttemptCookiePrefix) {
+		return
+	}
+	r.Header.Del("Cookie")
+	for _, line := range lines {
+		var kept []string
+		for line != "" {
+			var part string
+			part, line, _ = strings.Cut(line, ";")
+			part = strings.TrimSpace(part)
+			if part != "" && !strings.HasPrefix(part, identity.AttemptCookiePrefix) {
+				kept = append(kept, part)
+			}
+		}
+		if len(kept) > 0 {
+			r.Header.Add("Cookie", strings.Join(kept, "; "))
+		}
+	}
+}

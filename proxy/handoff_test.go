@@ -193,3 +193,19 @@ func TestAttemptCookiesBounded(t *testing.T) {
 		t.Errorf("fifth attempt set %v, want the first attempt cookie reused (and refreshed)", set)
 	}
 }
+
+// TestAttemptCookiesNotForwarded: attempt cookies are Portier's; the
+// application sees its own cookies only.
+func TestAttemptCookiesNotForwarded(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(nil)
+	attempt, _ := e.startSignIn(c, "https://files.localhost/")
+	cookie, _ := e.sessionOn("files.localhost", "ida@example.com", "staff")
+	hdr := cookieHeader(&http.Cookie{Name: identity.SessionCookie, Value: cookie}, attempt, &http.Cookie{Name: "app", Value: "1"})
+	if resp, _ := e.do(c, "GET", "https://files.localhost/list", "", hdr); resp.StatusCode != 200 {
+		t.Fatalf("GET = %d", resp.StatusCode)
+	}
+	if got := e.got.last().Header.Values("Cookie"); len(got) != 1 || got[0] != "app=1" {
+		t.Errorf("the application received cookies %q, want only its own", got)
+	}
+}

@@ -66,6 +66,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch dec.Outcome {
 	case policy.Allow, policy.AllowRestricted:
 		p.touch(req.session, now)
+		stripAttemptCookies(r)
 		p.forward(w, r, req, dec)
 	case policy.StepUp:
 		p.stepUp(w, r, dec)
