@@ -139,3 +139,66 @@ func TestWebSocketClosedWhenReloadTightensPolicy(t *testing.T) {
 		})
 	}
 }
+
+// TestHTTP2StreamClosedWhenReloadTightensPolicy: the same over an HTTP/2
+// event stream — the reload resets that stream, while a stream on the same
+// connection to a route the reload did not touch stays open.
+func TestHTTP2StreamClosedWhenReloadTightensPolicy(t *testing.T) {
+	e := newEnv(t)
+	e.upstream.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/event-stream")
+		io.WriteString(w, "data: first\n\n")
+		http.NewResponseController(w).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
+	})
+	cert := e.device("dev_h2reload", store.TrustHigh, store.OwnershipCorporate)
+	c := e.client(&cert)
+	c.Timeout = 0
+	c.Transport.(*http.Transport).ForceAttemptHTTP2 = true
+	open := func(host, cookie string) *bufio.Reader {
+		t.Helper()
+		req, _ := http.NewRequest("GET", e.srv.URL+"/events", nil)
+		req.Host = host
+		req.AddCookie(&http.Cookie{Name: identity.SessionCookie, Value: cookie})
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { resp.Body.Close() })
+		if resp.StatusCode != 200 || resp.ProtoMajor != 2 {
+			t.Fatalf("stream = %d over HTTP/%d", resp.StatusCode, resp.ProtoMajor)
+		}
+		br := bufio.NewReader(resp.Body)
+		event := make([]byte, len("data: first\n\n"))
+		if _, err := io.ReadFull(br, event); err != nil {
+			t.Fatalf("first event = %q, %v", event, err)
+		}
+		return br
+	}
+	wiki, _ := e.session("h2@example.com", "staff")
+	files, _ := e.sessionOn("files.localhost", "h2@example.com", "staff")
+	tightened, untouched := open("wiki.localhost", wiki), open("files.localhost", files)
+	route := func(from, pol string) proxy.Route {
+		return proxy.Route{Route: config.Route{From: from, To: e.upstream.URL, Policy: pol}}
+	}
+	if err := e.p.Load([]proxy.Route{route("https://wiki.localhost", "stepup"), route("https://files.localhost", "byod")}, e.pols); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, err := io.ReadAll(tightened); done <- err }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream is still open 5s after the reload tightened its route's policy")
+	}
+	got := make(chan error, 1)
+	go func() { _, err := untouched.ReadByte(); got <- err }()
+	select {
+	case err := <-got:
+		t.Errorf("the stream to the untouched route ended too: %v", err)
+	case <-time.After(1500 * time.Millisecond):
+	}
+}
