@@ -75,7 +75,7 @@ func (c *Console) actOn(g *gin.Context, userID, what string) bool {
 		target = u.Role
 	}
 	if caller := who(g).Role; !mayActOn(caller, target) {
-		c.fail(g, apperr.New(apperr.Forbidden, "your role (%s) may not %s an account with role %s", caller, what, target))
+		c.fail(g, apperr.New(apperr.Forbidden, "your role (%s) may not %s an account with the more powerful role %s", caller, what, target))
 		return false
 	}
 	return true
