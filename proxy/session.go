@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -131,6 +132,16 @@ func sameOriginPost(r *http.Request, console string) bool {
 	case "", "null":
 		return site == "same-origin"
 	default:
-		return strings.EqualFold(origin, "https://"+r.Host) || (console != "" && strings.EqualFold(origin, strings.TrimSuffix(console, "/")))
+		return strings.EqualFold(origin, "https://"+r.Host) || strings.EqualFold(origin, originOf(console))
 	}
+}
+
+// originOf is the scheme://host[:port] of an absolute URL; for anything
+// else a value no Origin header can equal.
+func originOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "\x00" // matches no Origin header
+	}
+	return u.Scheme + "://" + u.Host
 }
