@@ -60,8 +60,28 @@ var perms = map[string]map[Permission]bool{
 		PermUsersRead: true},
 }
 
-// roleRank orders roles by power: owner highest, no role lowest. A caller
-// may not disable an account more powerful than its own role.
+// mayActOn is the one rank rule of every action on a user or a session
+// (sign out, end a session, disable, enable): a caller never acts on an
+// account whose role is more powerful than its own. Equal roles may act on
+// each other; employees (no role) rank lowest.
+func mayActOn(caller, target string) bool { return roleRank(target) <= roleRank(caller) }
+
+// actOn applies mayActOn for the caller of g to the account userID (a user
+// that no longer exists ranks as an employee); when it refuses, it fails the
+// request with 403 and returns false.
+func (c *Console) actOn(g *gin.Context, userID, what string) bool {
+	target := ""
+	if u, ok := c.opts.Store.User(userID); ok {
+		target = u.Role
+	}
+	if caller := who(g).Role; !mayActOn(caller, target) {
+		c.fail(g, apperr.New(apperr.Forbidden, "your role (%s) may not %s an account with the more powerful role %s", caller, what, target))
+		return false
+	}
+	return true
+}
+
+// roleRank orders roles by power: owner highest, no role lowest.
 func roleRank(role string) int {
 	switch role {
 	case RoleOwner:

@@ -29,6 +29,13 @@ const (
 	routeURL = "https://wiki.localhost:8443"
 )
 
+// testAttemptRef is the reference of the sign-in attempt cookie a proxy set
+// in the test browser; attempted adds it to a route URL, as the proxy does
+// when it sends a browser to sign in.
+var testAttemptRef = identity.HashSecret("attempt cookie of the test browser")
+
+func attempted(routeURL string) string { return identity.WithAttempt(routeURL, testAttemptRef) }
+
 func routeFor(u *url.URL) string {
 	if u.Scheme == "https" && u.Host == "wiki.localhost:8443" {
 		return routeURL

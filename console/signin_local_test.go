@@ -157,7 +157,7 @@ func TestWebAuthnOverHTTP(t *testing.T) {
 
 	// A new browser: password, then the key.
 	b2 := e.browser(t)
-	p = b2.signInPassword("ada@example.com", pw, routeURL+"/admin")
+	p = b2.signInPassword("ada@example.com", pw, attempted(routeURL+"/admin"))
 	if p.StatusCode != http.StatusOK || !strings.Contains(p.body, `data-webauthn="login"`) || p.setCookie(identity.SessionCookie) != "" {
 		t.Fatalf("password with a key: %d, want the second-factor page and no session yet\n%s", p.StatusCode, p.body)
 	}
@@ -176,11 +176,11 @@ func TestWebAuthnOverHTTP(t *testing.T) {
 	checkCookieFlags(t, identity.SessionCookie, p.setCookie(identity.SessionCookie))
 
 	// Step-up from the first browser.
-	p = b.get(extURL + "/auth/step_up?" + url.Values{"rd": {routeURL + "/admin"}}.Encode())
+	p = b.get(extURL + "/auth/step_up?" + url.Values{"rd": {attempted(routeURL + "/admin")}}.Encode())
 	if p.StatusCode != http.StatusOK || !strings.Contains(p.body, `data-webauthn="step_up"`) {
 		t.Fatalf("step-up page: %d\n%s", p.StatusCode, p.body)
 	}
-	if p := b.postJSON(extURL+"/auth/webauthn/step_up/begin", csrf, map[string]string{"rd": routeURL + "/admin"}, &cer); p.StatusCode != http.StatusOK {
+	if p := b.postJSON(extURL+"/auth/webauthn/step_up/begin", csrf, map[string]string{"rd": attempted(routeURL + "/admin")}, &cer); p.StatusCode != http.StatusOK {
 		t.Fatalf("step-up begin: %d %s", p.StatusCode, p.body)
 	}
 	aopts, _ = virtualwebauthn.ParseAssertionOptions(string(cer.Options))
@@ -232,7 +232,7 @@ func TestSignInRoutesRegistered(t *testing.T) {
 func TestPasswordSignInToRouteUsesContinuePage(t *testing.T) {
 	e := newEnv(t)
 	e.addUser(t, "ada@example.com", pw, false)
-	p := e.browser(t).signInPassword("ada@example.com", pw, routeURL+"/docs?a=b")
+	p := e.browser(t).signInPassword("ada@example.com", pw, attempted(routeURL+"/docs?a=b"))
 	if p.StatusCode != http.StatusOK || !strings.Contains(p.body, `http-equiv="refresh"`) ||
 		!strings.Contains(p.body, "https://wiki.localhost:8443/.portier/callback?code=") {
 		t.Fatalf("sign-in to a route: %d\n%s", p.StatusCode, p.body)

@@ -37,7 +37,7 @@ func TestOIDCCodeFlowOverHTTP(t *testing.T) {
 	idp := identitytest.StartIdP(t)
 	e := newEnv(t, idp.Config("corp"))
 	b := e.browser(t)
-	rd := routeURL + "/page?x=1"
+	rd := attempted(routeURL + "/page?x=1")
 
 	p := b.get(extURL + "/auth/sign_in?" + url.Values{"rd": {rd}}.Encode())
 	if p.StatusCode != http.StatusOK || !strings.Contains(p.body, "Sign in with Mock corp") {
@@ -74,7 +74,7 @@ func TestOIDCCodeFlowOverHTTP(t *testing.T) {
 		t.Fatalf("after sign-in the browser goes to %q, want the route's hand-off", loc)
 	}
 	h, ok := e.st.Handoff(identity.HashSecret(loc.Query().Get("code")))
-	if !ok || h.Host != "wiki.localhost" || h.Path != "/page?x=1" {
+	if !ok || h.Host != "wiki.localhost" || h.Path != "/page?x=1" || h.Attempt != testAttemptRef {
 		t.Fatalf("hand-off = %+v", h)
 	}
 
@@ -105,9 +105,15 @@ func TestOIDCCodeFlowOverHTTP(t *testing.T) {
 	}
 
 	// Signed in, the sign-in page hands off at once.
-	p = b.get(extURL + "/auth/sign_in?" + url.Values{"rd": {routeURL + "/other"}}.Encode())
+	p = b.get(extURL + "/auth/sign_in?" + url.Values{"rd": {attempted(routeURL + "/other")}}.Encode())
 	if loc, _ := url.Parse(p.Header.Get("Location")); p.StatusCode != http.StatusFound || loc.Path != identity.HandoffPath {
 		t.Errorf("signed-in sign-in page: %d to %q, want a hand-off", p.StatusCode, p.Header.Get("Location"))
+	}
+	// A route URL that no proxy attempt names gets no code at all (nothing
+	// for an attacker to forward): the browser goes to the application.
+	p = b.get(extURL + "/auth/sign_in?" + url.Values{"rd": {routeURL + "/other"}}.Encode())
+	if loc := p.Header.Get("Location"); p.StatusCode != http.StatusFound || loc != routeURL+"/other" {
+		t.Errorf("signed-in sign-in page without an attempt: %d to %q, want the application itself", p.StatusCode, loc)
 	}
 }
 

@@ -144,7 +144,7 @@ type linkView struct {
 // proxy refuses their next request and closes their open streams.
 func (c *Console) signOutUser(g *gin.Context) {
 	u, ok := c.userOr404(g)
-	if !ok {
+	if !ok || !c.actOn(g, u.ID, "sign out") {
 		return
 	}
 	ops := identity.EndUserOps(c.opts.Store, u.ID)
@@ -165,6 +165,9 @@ func (c *Console) endSession(g *gin.Context) {
 	s, ok := c.opts.Store.Session(id)
 	if !ok {
 		c.fail(g, apperr.New(apperr.NotFound, "no session %q (it may have ended already)", id))
+		return
+	}
+	if !c.actOn(g, s.UserID, "end a session of") {
 		return
 	}
 	ops := identity.EndSessionOps(c.opts.Store, id)
@@ -198,12 +201,12 @@ func (c *Console) setDisabled(g *gin.Context, disabled bool) {
 		c.fail(g, apperr.Field("reason", "reason is at most 500 characters"))
 		return
 	}
-	u, ok := c.userOr404(g)
-	if !ok {
-		return
+	what := "enable"
+	if disabled {
+		what = "disable"
 	}
-	if caller := who(g).Role; roleRank(u.Role) > roleRank(caller) {
-		c.fail(g, apperr.New(apperr.Forbidden, "your role (%s) may not disable or enable an account with role %s", caller, u.Role))
+	u, ok := c.userOr404(g)
+	if !ok || !c.actOn(g, u.ID, what) {
 		return
 	}
 	if disabled && u.Role == RoleOwner && !u.Disabled && !c.ownerRemains("", u.ID) {

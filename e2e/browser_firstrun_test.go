@@ -47,8 +47,10 @@ func TestBrowserFirstRun(t *testing.T) {
 	demo := s.url("demo.localhost", "/")
 	b.open(demo)
 	b.waitAt(s.console() + "/auth/sign_in?")
-	if rd := b.evalString(`new URL(location.href).searchParams.get("rd")`); rd != demo {
-		b.fatalf("sign-in page rd = %q, want %q", rd, demo)
+	// rd is the page asked for, plus the reference of this browser's
+	// sign-in attempt (the hand-off is bound to it).
+	if rd := b.evalString(`new URL(location.href).searchParams.get("rd")`); !strings.HasPrefix(rd, demo+"?portier_attempt=") {
+		b.fatalf("sign-in page rd = %q, want %q with the attempt reference", rd, demo)
 	}
 	b.signIn(email, password)
 	b.waitAt(demo)

@@ -16,6 +16,13 @@ const (
 	testRoute    = "https://wiki.localhost:8443"
 )
 
+// testAttemptRef is the reference of a sign-in attempt the proxy started.
+var testAttemptRef = HashSecret("attempt cookie of the test browser")
+
+// attempted is a route URL as the proxy sends it to sign in: carrying the
+// reference of the browser's attempt cookie.
+func attempted(routeURL string) string { return WithAttempt(routeURL, testAttemptRef) }
+
 // testDestination knows one route: wiki.localhost:8443, any path.
 func testDestination(u *url.URL) string {
 	if u.Scheme == "https" && u.Host == "wiki.localhost:8443" {

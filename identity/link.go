@@ -182,7 +182,7 @@ var errLinkSession = errors.New("link flow: the session that started it is gone 
 // verified and be the account's address, and the provider's identity must
 // not be linked to another account.
 func (s *Service) finishLink(ctx context.Context, p *provider, f *store.AuthFlow, d *flowData, sessionCookie, issuer, subject string, info who, c ClientInfo) (*SignIn, error) {
-	sess, ok := Live(s.st, sessionCookie, s.now())
+	sess, ok := Live(s.st, sessionCookie, "", s.now()) // the console session that started the link
 	if !ok || sess.ID != d.SessionID || sess.UserID != f.UserID {
 		s.failSignIn(ctx, "", "oidc-link", errLinkSession.Error(), c)
 		return nil, apperr.Wrap(apperr.Forbidden, errLinkSession, "Sign in to Portier in this browser first, then link your %s account again.", p.name)

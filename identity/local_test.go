@@ -17,7 +17,7 @@ func TestSignInPassword(t *testing.T) {
 	ctx := context.Background()
 	flow := NewFlowSecret()
 
-	res, err := f.svc.SignInPassword(ctx, "ada@example.com", goodPassword, "https://wiki.localhost:8443/x", flow, testClient)
+	res, err := f.svc.SignInPassword(ctx, "ada@example.com", goodPassword, attempted("https://wiki.localhost:8443/x"), flow, testClient)
 	if err != nil {
 		t.Fatalf("right password refused: %v", err)
 	}
@@ -112,14 +112,22 @@ func TestSignOutAndEndSessions(t *testing.T) {
 		sis = append(sis, res.SignIn)
 	}
 	child := f.addChild(t, sis[0].Session)
-	// Signing out from the route host's cookie ends the console session too.
 	childCookie, childID := NewSessionSecret()
 	cp := *child
 	cp.ID = childID
 	if err := f.st.Write(ctx, store.Put(&cp)); err != nil {
 		t.Fatal(err)
 	}
+	// A route host's cookie replayed on the console is no session there:
+	// it signs nothing out.
 	if err := f.svc.SignOut(ctx, childCookie, testClient); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := f.st.Session(sis[0].Session.ID); !ok {
+		t.Fatal("a route cookie presented to the console ended the console session")
+	}
+	// Signing out with the console cookie ends its route sessions too.
+	if err := f.svc.SignOut(ctx, sis[0].Cookie, testClient); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{sis[0].Session.ID, child.ID, childID} {
@@ -151,7 +159,7 @@ func TestDisabledUserSessionRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := Lookup(f.st, res.SignIn.Cookie); !ok {
+	if _, ok := Lookup(f.st, res.SignIn.Cookie, ""); !ok {
 		t.Fatal("a fresh session is not accepted")
 	}
 	cp := *u
@@ -159,7 +167,7 @@ func TestDisabledUserSessionRefused(t *testing.T) {
 	if err := f.st.Write(ctx, store.Put(&cp)); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := Lookup(f.st, res.SignIn.Cookie); ok {
+	if _, ok := Lookup(f.st, res.SignIn.Cookie, ""); ok {
 		t.Error("the session of a disabled user is still accepted")
 	}
 }

@@ -73,9 +73,21 @@ func consoleURL(ext, u *url.URL) *url.URL {
 // signing in or stepping up: a console URL, or, for a route, the route
 // host's hand-off callback with a fresh one-time code (60 s) that the proxy
 // trades for a session of its own on that host.
+//
+// A hand-off is issued only for a route URL that carries the reference of
+// a sign-in attempt (AttemptParam, added by the proxy when it sent the
+// browser here), and is bound to it. A route URL without one (typed, or
+// linked from elsewhere) gets no code: the browser goes to the application
+// itself, whose proxy starts a bound attempt and comes back.
 func (s *Service) Continue(ctx context.Context, sess *store.Session, rd string) (string, error) {
 	u, route := s.CheckRedirect(rd)
 	if !route {
+		return u.String(), nil
+	}
+	var ref string
+	u.RawQuery, ref = SplitAttempt(u.RawQuery)
+	u.ForceQuery = false
+	if ref == "" {
 		return u.String(), nil
 	}
 	code, id := NewSessionSecret()
@@ -87,7 +99,7 @@ func (s *Service) Continue(ctx context.Context, sess *store.Session, rd string) 
 		path += "?" + u.RawQuery
 	}
 	h := &store.Handoff{ID: id, SessionID: sess.ID, Host: strings.ToLower(u.Hostname()), Path: path,
-		ExpiresAt: s.now().Add(HandoffLifetime)}
+		Attempt: ref, ExpiresAt: s.now().Add(HandoffLifetime)}
 	if err := s.st.Write(ctx, store.Create(h)); err != nil {
 		return "", apperr.Wrap(apperr.Unavailable, err, "Portier could not pass your sign-in on to the application. Try again in a minute.")
 	}

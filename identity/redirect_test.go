@@ -64,7 +64,7 @@ func TestCheckRedirect(t *testing.T) {
 func TestContinueHandsOffToRoutes(t *testing.T) {
 	f := newFixture(t)
 	sess := &store.Session{ID: "s1"}
-	dest, err := f.svc.Continue(context.Background(), sess, "https://wiki.localhost:8443//evil.com/x?y=1")
+	dest, err := f.svc.Continue(context.Background(), sess, attempted("https://wiki.localhost:8443//evil.com/x?y=1&portier_attempt=forged&z=%20"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,9 +76,17 @@ func TestContinueHandsOffToRoutes(t *testing.T) {
 	if !ok {
 		t.Fatal("no hand-off stored for the code")
 	}
-	if h.Host != "wiki.localhost" || h.Path != "/evil.com/x?y=1" || h.SessionID != "s1" ||
+	if h.Host != "wiki.localhost" || h.Path != "/evil.com/x?y=1&z=%20" || h.SessionID != "s1" || h.Attempt != testAttemptRef ||
 		h.ExpiresAt.Sub(f.clock.Now()) != HandoffLifetime {
 		t.Errorf("hand-off = %+v", h)
+	}
+	// A route URL without an attempt reference gets no code: the browser
+	// goes to the application, whose proxy starts a bound attempt.
+	for _, rd := range []string{"https://wiki.localhost:8443/x?y=1", "https://wiki.localhost:8443/x?y=1&portier_attempt=short"} {
+		dest, err := f.svc.Continue(context.Background(), sess, rd)
+		if err != nil || dest != "https://wiki.localhost:8443/x?y=1" {
+			t.Errorf("Continue(%q) = %q, %v, want the application itself", rd, dest, err)
+		}
 	}
 	for _, rd := range []string{"", "/x", "https://evil.com/"} {
 		dest, _ := f.svc.Continue(context.Background(), sess, rd)

@@ -129,7 +129,7 @@ func TestSweep(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
 	u := f.addUser(t, "ada@example.com", goodPassword)
-	res, err := f.svc.SignInPassword(ctx, u.Email, goodPassword, "https://wiki.localhost:8443/", NewFlowSecret(), testClient)
+	res, err := f.svc.SignInPassword(ctx, u.Email, goodPassword, attempted("https://wiki.localhost:8443/"), NewFlowSecret(), testClient)
 	if err != nil {
 		t.Fatal(err)
 	}

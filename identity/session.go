@@ -51,27 +51,33 @@ func ClearSessionCookie() *http.Cookie {
 	return &http.Cookie{Name: SessionCookie, Value: "", Path: "/", MaxAge: -1, Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
 }
 
-// Live returns the session for a cookie value if it is still valid at now:
-// within its absolute and idle lifetimes, and (for a route host's session)
-// its console session still exists — so signing out or revoking a session
-// ends its children on the very next request.
-func Live(st *store.Store, cookie string, now time.Time) (*store.Session, bool) {
-	s, ok := Lookup(st, cookie)
+// Live returns the session for a cookie value presented on host ("" for
+// the console) if it is still valid at now: bound to that host, within its
+// absolute and idle lifetimes, and (for a route host's session) its console
+// session still exists — so signing out or revoking a session ends its
+// children on the very next request.
+func Live(st *store.Store, cookie, host string, now time.Time) (*store.Session, bool) {
+	s, ok := Lookup(st, cookie, host)
 	if !ok || !Fresh(s, now) {
 		return nil, false
 	}
 	return s, true
 }
 
-// Lookup returns the session record for a cookie value whose console
-// session (if it has one) still exists and whose user is not disabled;
-// Fresh checks its lifetimes.
-func Lookup(st *store.Store, cookie string) (*store.Session, bool) {
+// Lookup returns the session record for a cookie value presented on host
+// ("" for the console, else the route host's lower-case name). Every
+// session lookup goes through it, so a session counts only where it was
+// issued: a console session (Host "") only on the console, a route session
+// only on its own host — the console cookie, or one application's cookie,
+// replayed on another application is no session at all. The session's
+// console session (if it has one) must still exist and its user must not be
+// disabled; Fresh checks its lifetimes.
+func Lookup(st *store.Store, cookie, host string) (*store.Session, bool) {
 	if cookie == "" {
 		return nil, false
 	}
 	s, ok := st.Session(HashSecret(cookie))
-	if !ok {
+	if !ok || !BoundTo(s, host) {
 		return nil, false
 	}
 	if s.ParentID != "" {
@@ -85,6 +91,16 @@ func Lookup(st *store.Store, cookie string) (*store.Session, bool) {
 		return nil, false
 	}
 	return s, true
+}
+
+// BoundTo reports whether session s is valid on host ("" for the console):
+// a console session has no host and no parent; a route session was handed
+// off from a console session to exactly that host.
+func BoundTo(s *store.Session, host string) bool {
+	if host == "" {
+		return s.Host == "" && s.ParentID == ""
+	}
+	return s.Host == host && s.ParentID != ""
 }
 
 // Fresh reports whether s is within its absolute and idle lifetimes at now.

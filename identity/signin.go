@@ -53,8 +53,8 @@ func (s *Service) complete(ctx context.Context, cookie string, sess *store.Sessi
 // session records its activity at most once a minute.
 func (s *Service) SessionFor(ctx context.Context, cookie string) (*store.Session, bool) {
 	now := s.now()
-	sess, ok := Live(s.st, cookie, now)
-	if !ok || sess.ParentID != "" || sess.Host != "" {
+	sess, ok := Live(s.st, cookie, "", now)
+	if !ok {
 		return nil, false
 	}
 	if now.Sub(sess.LastSeen) >= LastSeenGranularity {
@@ -73,26 +73,18 @@ func (s *Service) SessionFor(ctx context.Context, cookie string) (*store.Session
 	return sess, true
 }
 
-// SignOut ends the session of a cookie value (a console session, or a route
-// session's console session) and every session handed off from it, and
-// audits it. An unknown or ended session is not an error: the browser is
-// signed out either way.
+// SignOut ends the console session of a cookie value and every session
+// handed off from it, and audits it. Only a console session counts here
+// (see Lookup): a route host's cookie replayed on the console ends nothing.
+// An unknown or ended session is not an error: the browser is signed out
+// either way.
 func (s *Service) SignOut(ctx context.Context, cookie string, c ClientInfo) error {
-	if cookie == "" {
-		return nil
-	}
-	sess, ok := s.st.Session(HashSecret(cookie))
+	sess, ok := Lookup(s.st, cookie, "")
 	if !ok {
 		return nil
 	}
-	parent := sess
-	if sess.ParentID != "" {
-		if parent, ok = s.st.Session(sess.ParentID); !ok {
-			return s.st.Write(ctx, store.Delete(store.KindSession, sess.ID))
-		}
-	}
-	ops := EndSessionOps(s.st, parent.ID)
-	ops = append(ops, s.audit("user:"+parent.Email, "signout", parent.UserID, c.IP, map[string]string{"idp": parent.IdP}))
+	ops := EndSessionOps(s.st, sess.ID)
+	ops = append(ops, s.audit("user:"+sess.Email, "signout", sess.UserID, c.IP, map[string]string{"idp": sess.IdP}))
 	if err := s.st.Write(ctx, ops...); err != nil {
 		return apperr.Wrap(apperr.Unavailable, err, "Portier could not end your session. Try again in a minute.")
 	}

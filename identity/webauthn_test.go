@@ -80,7 +80,7 @@ func TestWebAuthnSecondFactorPasskeyAndStepUp(t *testing.T) {
 	}
 
 	// The password is now only the first step.
-	res, err = f.svc.SignInPassword(ctx, u.Email, goodPassword, "https://wiki.localhost:8443/x", flow, testClient)
+	res, err = f.svc.SignInPassword(ctx, u.Email, goodPassword, attempted("https://wiki.localhost:8443/x"), flow, testClient)
 	if err != nil || res.Pending == "" || res.SignIn != nil {
 		t.Fatalf("password with a security key: %+v, %v; want a pending second factor", res, err)
 	}
@@ -125,7 +125,7 @@ func TestWebAuthnSecondFactorPasskeyAndStepUp(t *testing.T) {
 	// Step-up an hour later, with a route session handed off.
 	child := f.addChild(t, sess)
 	f.clock.Advance(time.Hour)
-	c, err = f.svc.BeginStepUp(ctx, sess, "https://wiki.localhost:8443/admin?x=1")
+	c, err = f.svc.BeginStepUp(ctx, sess, attempted("https://wiki.localhost:8443/admin?x=1"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -215,7 +215,7 @@ func TestDeviceCredentialMustNotBeBackupEligible(t *testing.T) {
 	}
 	sess = res.SignIn.Session
 	child := f.addChild(t, sess)
-	c, err = f.svc.BeginDeviceCheck(ctx, sess, "https://wiki.localhost:8443/")
+	c, err = f.svc.BeginDeviceCheck(ctx, sess, attempted("https://wiki.localhost:8443/"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,7 @@ type connState struct {
 // certificate, as of store sequence seq.
 type hotState struct {
 	seq     uint64
+	host    string
 	cookie  string
 	session *store.Session
 	device  *store.Device
@@ -75,10 +76,13 @@ const (
 	noteUnmanaged = "This device is not enrolled with Portier (it presented no device certificate), so it counts as an unmanaged device. Enroll it from the Portier portal, or use an enrolled device."
 )
 
-// resolve looks up the request's session and device. The lookups are
-// cached on the connection and reused until the store changes (any write
-// moves its sequence), so a revocation still applies to the next request;
-// lifetimes and certificate expiry are checked on every request.
+// resolve looks up the request's session and device. The session counts
+// only if it was handed off to this very host (identity.Lookup): an HTTP/2
+// connection may carry several hosts, so the host is part of the cache key.
+// The lookups are cached on the connection and reused until the store
+// changes (any write moves its sequence), so a revocation still applies to
+// the next request; lifetimes and certificate expiry are checked on every
+// request.
 func (p *Proxy) resolve(r *http.Request, req *request, cookie string, now time.Time) {
 	cs, _ := r.Context().Value(connKey).(*connState)
 	if cs == nil {
@@ -87,9 +91,10 @@ func (p *Proxy) resolve(r *http.Request, req *request, cookie string, now time.T
 	req.conn = cs
 	seq := p.opts.Store.Seq()
 	h := cs.hot.Load()
-	if h == nil || h.seq != seq || h.cookie != cookie {
-		h = &hotState{seq: seq, cookie: cookie}
-		h.session, _ = identity.Lookup(p.opts.Store, cookie)
+	host := req.rt.host
+	if h == nil || h.seq != seq || h.cookie != cookie || h.host != host {
+		h = &hotState{seq: seq, host: host, cookie: cookie}
+		h.session, _ = identity.Lookup(p.opts.Store, cookie, host)
 		p.identifyDevice(r, cs, h, now)
 		cs.hot.Store(h)
 	}

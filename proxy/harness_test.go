@@ -149,16 +149,45 @@ func newEnv(t testing.TB) *env {
 	return e
 }
 
-// session creates a signed-in session and returns its cookie value.
+// session creates a signed-in user's session on wiki.localhost (see
+// sessionOn) and returns its cookie value.
 func (e *env) session(email string, groups ...string) (string, *store.Session) {
+	return e.sessionOn("wiki.localhost", email, groups...)
+}
+
+// sessionOn creates a signed-in console session and a route session handed
+// off from it to host, as a sign-in and a hand-off would, and returns the
+// route session's cookie value and record. A route session counts only on
+// its own host.
+func (e *env) sessionOn(host, email string, groups ...string) (string, *store.Session) {
+	_, parentID := identity.NewSessionSecret()
 	cookie, id := identity.NewSessionSecret()
 	now := e.clk.Now()
-	s := &store.Session{ID: id, UserID: "usr_" + strings.Split(email, "@")[0], Email: email, Groups: groups, IdP: "local",
+	parent := &store.Session{ID: parentID, UserID: "usr_" + strings.Split(email, "@")[0], Email: email, Groups: groups, IdP: "local",
 		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(identity.SessionAbsolute)}
-	if err := e.st.Write(context.Background(), store.Put(s)); err != nil {
+	s := *parent
+	s.ID, s.ParentID, s.Host = id, parentID, host
+	if err := e.st.Write(context.Background(), store.Put(parent), store.Put(&s)); err != nil {
 		e.t.Fatal(err)
 	}
-	return cookie, s
+	return cookie, &s
+}
+
+// consoleCookie gives console session id a new cookie value (only hashes
+// are stored, so a test re-keys the record) and returns it.
+func (e *env) consoleCookie(id string) string {
+	e.t.Helper()
+	s, ok := e.st.Session(id)
+	if !ok {
+		e.t.Fatalf("no session %s", id)
+	}
+	cookie, newID := identity.NewSessionSecret()
+	cp := *s
+	cp.ID = newID
+	if err := e.st.Write(context.Background(), store.Put(&cp)); err != nil {
+		e.t.Fatal(err)
+	}
+	return cookie
 }
 
 // device enrolls a device with a trust level and returns a client

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
 )
 
@@ -107,10 +108,17 @@ func (p *Proxy) logLost(req *request) {
 }
 
 // stillAllowed rebuilds the request's facts from the current state and
-// evaluates the route's policy again.
+// evaluates again: the route that serves the request's path in the current
+// route table (a reload may have tightened its policy or removed it), the
+// session as stored now, and the device as of now — its certificate's
+// validity at now, revocation, and the device record.
 func (p *Proxy) stillAllowed(old *request, now time.Time) bool {
+	rt := p.table.Load().match(old.rt.host, old.in.Path)
+	if rt == nil {
+		return false
+	}
 	s, ok := p.opts.Store.Session(old.session.ID)
-	if !ok || !now.Before(s.ExpiresAt) {
+	if !ok || !now.Before(s.ExpiresAt) || !identity.BoundTo(s, rt.host) {
 		return false
 	}
 	if s.ParentID != "" {
@@ -118,9 +126,10 @@ func (p *Proxy) stillAllowed(old *request, now time.Time) bool {
 			return false
 		}
 	}
-	req := &request{rt: old.rt, session: s, in: old.in}
+	req := &request{rt: rt, session: s, in: old.in}
 	if old.device != nil {
-		if old.serial != "" && p.opts.Store.IsRevoked(old.serial) {
+		certExpired := old.serial != "" && (old.conn == nil || !now.Before(old.conn.notAfter))
+		if certExpired || (old.serial != "" && p.opts.Store.IsRevoked(old.serial)) {
 			req.device = nil
 		} else if d, ok := p.opts.Store.Device(old.device.ID); ok && d.State != store.DeviceRetired && d.State != store.DeviceWiped {
 			req.device = d

@@ -67,6 +67,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch dec.Outcome {
 	case policy.Allow, policy.AllowRestricted:
 		p.touch(req.session, now)
+		stripAttemptCookies(r)
 		p.forward(w, r, req, dec)
 	case policy.StepUp:
 		p.stepUp(w, r, dec)
@@ -179,7 +180,7 @@ func (p *Proxy) signIn(w http.ResponseWriter, r *http.Request, rt *route) {
 		http.Error(w, "401 sign in through Portier first", http.StatusUnauthorized)
 		return
 	}
-	q := url.Values{"rd": {requestURL(r)}}
+	q := url.Values{"rd": {p.attemptURL(w, r)}}
 	if rt.idp != "" {
 		q.Set("idp", rt.idp)
 	}
@@ -192,7 +193,7 @@ func (p *Proxy) stepUp(w http.ResponseWriter, r *http.Request, dec policy.Decisi
 		http.Error(w, "401 this request needs a recent security-key check; open it in a browser", http.StatusUnauthorized)
 		return
 	}
-	http.Redirect(w, r, p.opts.ExternalURL+"/auth/step_up?"+url.Values{"rd": {requestURL(r)}}.Encode(), http.StatusFound)
+	http.Redirect(w, r, p.opts.ExternalURL+"/auth/step_up?"+url.Values{"rd": {p.attemptURL(w, r)}}.Encode(), http.StatusFound)
 }
 
 func wantsHTML(r *http.Request) bool {

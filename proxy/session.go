@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -40,7 +41,9 @@ func (p *Proxy) touch(s *store.Session, now time.Time) {
 
 // callback trades a one-time hand-off code from the console for a session
 // cookie on this route host, then goes to the hand-off's path on this host
-// (never elsewhere: no open redirect).
+// (never elsewhere: no open redirect). The code is accepted only from the
+// browser that started the sign-in — the one holding the attempt cookie the
+// hand-off is bound to — so a link to someone else's code signs no one in.
 func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, host string) {
 	code := r.URL.Query().Get("code")
 	now := p.opts.Clock()
@@ -50,8 +53,15 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, host string) {
 			Lead: "This sign-in link is expired, already used, or for another application. Open the application again to sign in."})
 		return
 	}
-	parent, ok := p.opts.Store.Session(h.SessionID)
+	attempt, ok := matchAttempt(r, h.Attempt)
 	if !ok {
+		p.opts.Log.Info("proxy: refused a hand-off not started in this browser", "host", host)
+		p.renderPage(w, http.StatusBadRequest, page{Title: "Sign-in link not valid",
+			Lead: "This sign-in link was not started in this browser. Open the application again to sign in."})
+		return
+	}
+	parent, ok := p.opts.Store.Session(h.SessionID)
+	if !ok || !identity.BoundTo(parent, "") {
 		p.renderPage(w, http.StatusBadRequest, page{Title: "Session ended", Lead: "Your session ended. Open the application again to sign in."})
 		return
 	}
@@ -72,6 +82,7 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, host string) {
 		p.unavailable(w, r, "Portier could not save your session.")
 		return
 	}
+	clearAttempt(w, attempt)
 	http.SetCookie(w, identity.SessionCookieFor(cookie, child.ExpiresAt))
 	dest := h.Path
 	if !strings.HasPrefix(dest, "/") || strings.HasPrefix(dest, "//") || strings.HasPrefix(dest, "/\\") {
@@ -82,19 +93,22 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, host string) {
 }
 
 // signOut ends the route session and its console session (and so every
-// other route session), then shows the console's signed-out page.
+// other route session), then shows the console's signed-out page. Only a
+// same-origin request may do it (sameOriginPost): a cross-site form cannot
+// sign people out.
 func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request, cookie string) {
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		http.Error(w, "405 sign out with POST", http.StatusMethodNotAllowed)
 		return
 	}
-	if s, ok := p.opts.Store.Session(identity.HashSecret(cookie)); ok {
-		parent := s.ID
-		if s.ParentID != "" {
-			parent = s.ParentID
-		}
-		if err := identity.EndSession(r.Context(), p.opts.Store, parent); err != nil {
+	if !sameOriginPost(r, p.opts.ExternalURL) {
+		p.renderPage(w, http.StatusForbidden, page{Title: "Sign-out refused",
+			Lead: "This sign-out request did not come from this application's own pages or from the Portier portal, so Portier ignored it. Use the application's sign-out button."})
+		return
+	}
+	if s, ok := identity.Lookup(p.opts.Store, cookie, HostOnly(r.Host)); ok {
+		if err := identity.EndSession(r.Context(), p.opts.Store, s.ParentID); err != nil {
 			p.opts.Log.Error("proxy: sign out failed", "err", err)
 			p.unavailable(w, r, "Portier could not end your session.")
 			return
@@ -102,4 +116,32 @@ func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request, cookie string) {
 	}
 	http.SetCookie(w, identity.ClearSessionCookie())
 	http.Redirect(w, r, p.opts.ExternalURL+"/auth/signed_out", http.StatusSeeOther)
+}
+
+// sameOriginPost reports whether the browser proves a state-changing
+// request came from the route host's own origin or from the console: an
+// Origin header naming one of them, or, when the Origin is absent or
+// "null" (as under Referrer-Policy: no-referrer), Sec-Fetch-Site:
+// same-origin. A request that proves neither is refused: fail closed.
+func sameOriginPost(r *http.Request, console string) bool {
+	site := r.Header.Get("Sec-Fetch-Site")
+	if site == "cross-site" {
+		return false
+	}
+	switch origin := r.Header.Get("Origin"); origin {
+	case "", "null":
+		return site == "same-origin"
+	default:
+		return strings.EqualFold(origin, "https://"+r.Host) || strings.EqualFold(origin, originOf(console))
+	}
+}
+
+// originOf is the scheme://host[:port] of an absolute URL; for anything
+// else a value no Origin header can equal.
+func originOf(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Scheme == "" || u.Host == "" {
+		return "\x00" // matches no Origin header
+	}
+	return u.Scheme + "://" + u.Host
 }

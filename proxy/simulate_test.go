@@ -3,6 +3,7 @@ package proxy_test
 import (
 	"encoding/json"
 	"errors"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -58,7 +59,8 @@ func TestSimulatorMatchesLive(t *testing.T) {
 	}
 	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			cookie, _ := e.session("sim"+string(rune('a'+i))+"@example.com", tc.groups...)
+			u, _ := url.Parse(tc.url)
+			cookie, _ := e.sessionOn(u.Hostname(), "sim"+string(rune('a'+i))+"@example.com", tc.groups...)
 			c := e.client(nil)
 			q := proxy.Query{Email: "sim" + string(rune('a'+i)) + "@example.com", Groups: strings.Join(tc.groups, ","), Method: tc.method}
 			if tc.device {
