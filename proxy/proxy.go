@@ -51,7 +51,7 @@ type Proxy struct {
 // New returns a proxy with no routes; Load gives it some.
 func New(opts Options) *Proxy {
 	p := &Proxy{opts: opts, bufs: newBufferPool()}
-	p.table.Store(&table{hosts: map[string][]*route{}})
+	p.table.Store(&table{hosts: map[string][]*route{}, fold: map[string]bool{}})
 	return p
 }
 

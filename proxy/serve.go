@@ -32,7 +32,20 @@ type request struct {
 // ServeHTTP is the proxy's hot path.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host := HostOnly(r.Host)
-	rt := p.table.Load().match(host, r.URL.Path)
+	t := p.table.Load()
+	fold, known := t.fold[host]
+	if !known {
+		http.Error(w, "404 no application is configured at this address", http.StatusNotFound)
+		return
+	}
+	// Route, decide and forward on one path: the normalised one.
+	if slow, ok := normalizePath(r.URL, fold); !ok {
+		p.badPath(w, host)
+		return
+	} else if slow {
+		r.RequestURI = r.URL.RequestURI()
+	}
+	rt := t.match(host, r.URL.Path)
 	if rt == nil {
 		http.Error(w, "404 no application is configured at this address", http.StatusNotFound)
 		return
