@@ -161,10 +161,10 @@ func TestSpoofedHeaderVariants(t *testing.T) {
 		"X_Portier_Email":        "ceo@example.com",
 		"X-Portier_Email":        "ceo@example.com",
 		"x_portier_groups":       "admins",
-		"X-PORTIER-TRUST":        "high",
+		"X-PORTIER-TRUST":        "spoofed-trust",
 		"X_Forwarded_For":        "10.9.9.9",
 		"X-Forwarded_Host":       "admin.example.com",
-		"X_Forwarded_Proto":      "https",
+		"X_Forwarded_Proto":      "spoofed-proto",
 		"X-Real-IP":              "10.9.9.9",
 		"X_Real_IP":              "10.9.9.9",
 		"Forwarded":              "for=10.9.9.9",
@@ -190,12 +190,14 @@ func TestSpoofedHeaderVariants(t *testing.T) {
 	if resp.StatusCode != 200 || up == nil {
 		t.Fatalf("status %d, upstream saw %v", resp.StatusCode, up)
 	}
+	bad := map[string]bool{}
+	for _, v := range spoofed {
+		bad[v] = true
+	}
 	for k, vs := range up.Header {
 		for _, v := range vs {
-			for _, bad := range spoofed {
-				if v == bad || strings.Contains(v, "10.9.9.9") {
-					t.Errorf("upstream got %s: %q (spoofed by the client)", k, v)
-				}
+			if bad[v] || strings.Contains(v, "10.9.9.9") {
+				t.Errorf("upstream got %s: %q (spoofed by the client)", k, v)
 			}
 		}
 	}

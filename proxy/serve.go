@@ -154,10 +154,11 @@ func sessionCookie(r *http.Request) string {
 }
 
 // stripRequest removes what a client must not be able to send upstream:
-// any X-Portier-* header (the proxy sets its own) and Portier's cookie.
+// every spelling of a header Portier sets or has decided on (see
+// spoofable) and Portier's cookie.
 func stripRequest(r *http.Request) {
 	for k := range r.Header {
-		if len(k) >= 10 && strings.EqualFold(k[:10], "X-Portier-") {
+		if spoofable(k) {
 			delete(r.Header, k)
 		}
 	}
