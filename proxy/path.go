@@ -11,7 +11,7 @@ import (
 // merges duplicate slashes, resolves "." and ".." segments and, on a host
 // whose routes set case_insensitive_paths, lower-cases ASCII letters. What
 // an upstream could still read differently from Portier is refused with
-// 400 instead (see ambiguous).
+// 400 instead (see normalizeEscaped).
 
 // plainByte reports whether c may appear in a path used as it is:
 // unreserved characters, '/' and the sub-delimiters an upstream reads
@@ -79,11 +79,11 @@ func normalizePath(u *url.URL, fold bool) (slow, ok bool) {
 	return true, true
 }
 
-// normalizeEscaped normalises an escaped (wire-form) path. It refuses:
-// percent-encoded '/', '\' and '%' followed by an encoded '.', '/', '\' or
-// '%' (double encoding); a backslash, ';', control characters and NUL,
-// encoded or not; a dot segment spelled with an encoded dot; a ".." above
-// the root; and, when fold, a segment ending in a dot (Windows drops it).
+// normalizeEscaped normalises an escaped (wire-form) path. It refuses: a
+// backslash, ';', control characters and NUL, encoded or not; an encoded
+// '/'; a double encoding (an encoded '%' before two hex digits); a dot segment
+// spelled with an encoded dot; a ".." above the root; and, when fold, a
+// segment ending in a dot or a space (Windows drops them).
 func normalizeEscaped(p string, fold bool) (string, bool) {
 	if p == "" || p[0] != '/' {
 		return "", false
@@ -114,7 +114,10 @@ func normalizeEscaped(p string, fold bool) (string, bool) {
 				}
 				trailing = true
 			default:
-				if fold && s[len(s)-1] == '.' {
+				if fold && (s[len(s)-1] == '.' || strings.HasSuffix(s, "%20")) {
+					return "", false // Windows drops a trailing dot or space
+				}
+				if doubleEncoded(s) {
 					return "", false
 				}
 				segs = append(segs, s)
@@ -134,13 +137,8 @@ func normalizeEscaped(p string, fold bool) (string, bool) {
 				seg = append(seg, 0) // an encoded dot, marked until the segment ends
 			case isUnreserved(v):
 				seg = append(seg, foldByte(v, fold))
-			case v == '/' || v == '\\' || v < 0x20 || v == 0x7f:
+			case refusedEncoded(v):
 				return "", false
-			case v == '%':
-				if w, ok := unhex2(p, i+3); ok && (w == '.' || w == '/' || w == '\\' || w == '%') {
-					return "", false
-				}
-				seg = append(seg, "%25"...)
 			default:
 				seg = append(seg, '%', upperHex[v>>4], upperHex[v&15])
 			}
@@ -170,6 +168,32 @@ func normalizeEscaped(p string, fold bool) (string, bool) {
 }
 
 const upperHex = "0123456789ABCDEF"
+
+// refusedEncoded reports whether a percent-encoded byte makes a path
+// ambiguous: '/' and '\' (a separator to some upstreams, not to others),
+// ';' (a path parameter to some), control characters and NUL.
+func refusedEncoded(v byte) bool {
+	return v == '/' || v == '\\' || v == ';' || v < 0x20 || v == 0x7f
+}
+
+// doubleEncoded reports whether a normalised segment holds an encoded '%'
+// followed by two hex digits: a double encoding, which an upstream that
+// decodes twice reads differently from Portier. The segment is in normal
+// form (unreserved characters decoded, '%' always "%25"), so any double
+// encoding shows here as "%25" and two hex digits.
+func doubleEncoded(s string) bool {
+	for i := strings.Index(s, "%25"); i >= 0; {
+		if _, ok := unhex2(s, i+3); ok {
+			return true
+		}
+		j := strings.Index(s[i+3:], "%25")
+		if j < 0 {
+			break
+		}
+		i += 3 + j
+	}
+	return false
+}
 
 func isUnreserved(c byte) bool {
 	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '~'
