@@ -84,6 +84,7 @@ func TestPathTricksDoNotReachStricterRoute(t *testing.T) {
 		{"app.localhost", "/public/%252e%252e/admin/users", 400},
 		{"app.localhost", "/public/..;/admin/users", 400},
 		{"app.localhost", "/admin;x/users", 400},
+		{"app.localhost", "/admin%3bx/users", 400},
 		{"app.localhost", "/admin%00/users", 400},
 		{"app.localhost", "/../admin/users", 400},
 		{"iis.localhost", "/admin/users", 302},
@@ -120,7 +121,7 @@ func TestCleanPathsForwardedAsRouted(t *testing.T) {
 		{"app.localhost", "/a//b/./c/", "/a/b/c/"},
 		{"app.localhost", "/%7Euser/%41bc", "/~user/Abc"},
 		{"app.localhost", "/Admin/users", "/Admin/users"}, // a case-sensitive upstream: not /admin
-		{"app.localhost", "/a%20b/c%3Bd", "/a%20b/c%3Bd"},
+		{"app.localhost", "/a%20b/c%3Fd", "/a%20b/c%3Fd"},
 		{"app.localhost", "/administrator", "/administrator"},
 		{"iis.localhost", "/Public/Page", "/public/page"},
 	} {

@@ -89,6 +89,7 @@ func needsDevice(dec policy.Decision) bool {
 func (p *Proxy) badPath(w http.ResponseWriter, host string) {
 	p.opts.Log.Info("proxy: ambiguous path refused", "host", host)
 	p.renderPage(w, http.StatusBadRequest, page{Title: "Address not accepted",
-		Lead: "This address is written in a way that Portier does not forward (an encoded slash, backslash or dot segment, " +
-			"a ';', a control character, or '..' above the root). Open the link as the application wrote it, or tell IT where you found it."})
+		Lead: "This address is written in a way that Portier does not forward (an encoded slash, a backslash, a ';', " +
+			"a control character, a double encoding, an encoded dot segment, or '..' above the root). " +
+			"Open the link as the application wrote it, or tell IT where you found it."})
 }
