@@ -108,6 +108,10 @@ type Route struct {
 	UpstreamCA     string   `yaml:"upstream_ca"`
 	PreserveHost   bool     `yaml:"preserve_host"`
 	AllowWebsocket *bool    `yaml:"allow_websockets"`
+	// CaseInsensitivePaths says the upstream ignores the case of paths (as
+	// IIS does): Portier then lower-cases paths before routing, deciding
+	// and forwarding. All routes of one host must agree.
+	CaseInsensitivePaths bool `yaml:"case_insensitive_paths"`
 }
 
 // Duration is a time.Duration written as "15m" in YAML.

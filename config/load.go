@@ -166,11 +166,20 @@ func (c *Config) validateRoutes() error {
 		}
 	}
 	seen := map[string]bool{}
+	fold := map[string]bool{}
 	for i, r := range c.Routes {
 		fu, err := url.Parse(r.From)
 		if err != nil || fu.Scheme != "https" || fu.Hostname() == "" || fu.RawQuery != "" || fu.Fragment != "" {
 			return c.errAt("route from must be https://host[:port][/path-prefix] (got %q)", []any{"routes", i, "from"}, r.From)
 		}
+		if !normalPrefix(fu.EscapedPath()) {
+			return c.errAt("route from %q: the path prefix must be plain: no '.' or '..' segment, no '//', no '%%', ';' or '\\'", []any{"routes", i, "from"}, r.From)
+		}
+		host := strings.ToLower(fu.Hostname())
+		if f, ok := fold[host]; ok && f != r.CaseInsensitivePaths {
+			return c.errAt("route %q: case_insensitive_paths must be the same on every route of %s", []any{"routes", i, "case_insensitive_paths"}, r.From, host)
+		}
+		fold[host] = r.CaseInsensitivePaths
 		if fu.Hostname() == c.ExternalHost() {
 			return c.errAt("route from %q uses the console's own host %s", []any{"routes", i, "from"}, r.From, c.ExternalHost())
 		}
@@ -190,4 +199,21 @@ func (c *Config) validateRoutes() error {
 		}
 	}
 	return nil
+}
+
+// normalPrefix reports whether a route's path prefix is already in the
+// form the proxy normalises request paths to, so that it can match them.
+func normalPrefix(p string) bool {
+	if p == "" || p == "/" {
+		return true
+	}
+	if p[0] != '/' || strings.ContainsAny(p, "%;\\") || strings.Contains(p, "//") {
+		return false
+	}
+	for _, s := range strings.Split(strings.TrimSuffix(p[1:], "/"), "/") {
+		if s == "." || s == ".." {
+			return false
+		}
+	}
+	return true
 }

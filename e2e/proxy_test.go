@@ -99,6 +99,13 @@ policies:
 
 func newWorld(t *testing.T) *world {
 	t.Helper()
+	return newWorldWith(t, e2eConfig)
+}
+
+// newWorldWith starts a world from a config template with e2eConfig's
+// placeholders.
+func newWorldWith(t *testing.T, tmpl string) *world {
+	t.Helper()
 	w := &world{t: t, idp: identitytest.StartIdP(t), seen: make(chan *http.Request, 100), logs: &lockedBuffer{}}
 	w.upstream = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
 		w.seen <- r.Clone(context.Background())
@@ -111,7 +118,7 @@ func newWorld(t *testing.T) *world {
 	}
 	w.port = fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close()
-	yaml := fmt.Sprintf(e2eConfig, w.port, filepath.Join(t.TempDir(), "data"), w.idp.Issuer(), w.idp.ClientID, w.idp.ClientSecret, w.upstream.URL)
+	yaml := fmt.Sprintf(tmpl, w.port, filepath.Join(t.TempDir(), "data"), w.idp.Issuer(), w.idp.ClientID, w.idp.ClientSecret, w.upstream.URL)
 	cfg, err := config.Parse("e2e.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)

@@ -91,7 +91,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, de
 func rewrite(pr *httputil.ProxyRequest, to *url.URL, identity []headerValue) {
 	pr.SetURL(to)
 	pr.Out.Host = to.Host
-	h := make(http.Header, len(pr.Out.Header)+len(identity)+3)
+	h := make(http.Header, len(pr.Out.Header)+len(identity)+4)
 	for k, v := range pr.Out.Header {
 		h[k] = v
 	}
@@ -99,11 +99,14 @@ func rewrite(pr *httputil.ProxyRequest, to *url.URL, identity []headerValue) {
 		h[hv.name] = hv.vals
 	}
 	// As httputil.ProxyRequest.SetXForwarded, with one allocation for the
-	// three values (Rewrite has already removed any the client sent).
+	// three values (stripRequest has removed every spelling the client
+	// sent). X-Real-IP is set too, to the same peer address, for upstreams
+	// that read it (nginx's realip convention).
 	xf := make([]string, 3)
 	if ip, _, err := net.SplitHostPort(pr.In.RemoteAddr); err == nil {
 		xf[0] = ip
 		h["X-Forwarded-For"] = xf[0:1:1]
+		h["X-Real-Ip"] = xf[0:1:1]
 	}
 	xf[1] = pr.In.Host
 	h["X-Forwarded-Host"] = xf[1:2:2]

@@ -83,3 +83,13 @@ func needsDevice(dec policy.Decision) bool {
 	}
 	return false
 }
+
+// badPath refuses a path that Portier and the application could read
+// differently (see normalizeEscaped).
+func (p *Proxy) badPath(w http.ResponseWriter, host string) {
+	p.opts.Log.Info("proxy: ambiguous path refused", "host", host)
+	p.renderPage(w, http.StatusBadRequest, page{Title: "Address not accepted",
+		Lead: "This address is written in a way that Portier does not forward (an encoded slash, a backslash, a ';', " +
+			"a control character, a double encoding, an encoded dot segment, or '..' above the root). " +
+			"Open the link as the application wrote it, or tell IT where you found it."})
+}

@@ -51,7 +51,7 @@ type Proxy struct {
 // New returns a proxy with no routes; Load gives it some.
 func New(opts Options) *Proxy {
 	p := &Proxy{opts: opts, bufs: newBufferPool()}
-	p.table.Store(&table{hosts: map[string][]*route{}})
+	p.table.Store(&table{hosts: map[string][]*route{}, fold: map[string]bool{}})
 	return p
 }
 
@@ -86,7 +86,15 @@ func (p *Proxy) RouteFor(u *url.URL) string {
 	if u == nil || u.Scheme != "https" {
 		return ""
 	}
-	rt := p.table.Load().match(strings.ToLower(u.Hostname()), u.Path)
+	t, host := p.table.Load(), strings.ToLower(u.Hostname())
+	v := *u
+	if v.Path == "" {
+		v.Path, v.RawPath = "/", ""
+	}
+	if _, ok := normalizePath(&v, t.fold[host]); !ok {
+		return "" // the proxy would refuse it
+	}
+	rt := t.match(host, v.Path)
 	if rt == nil || rt.from != "https://"+u.Host {
 		return ""
 	}

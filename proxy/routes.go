@@ -34,6 +34,7 @@ type route struct {
 // table maps hosts to their routes, longest prefix first.
 type table struct {
 	hosts map[string][]*route
+	fold  map[string]bool // hosts whose paths are lower-cased (case_insensitive_paths)
 }
 
 func (t *table) match(host, path string) *route {
@@ -57,7 +58,7 @@ func compile(routes []Route, policies []*policy.Policy, transport func(config.Ro
 	for _, p := range policies {
 		byID[p.ID] = p
 	}
-	t := &table{hosts: map[string][]*route{}}
+	t := &table{hosts: map[string][]*route{}, fold: map[string]bool{}}
 	for _, r := range routes {
 		u, err := url.Parse(r.From)
 		if err != nil {
@@ -74,6 +75,20 @@ func compile(routes []Route, policies []*policy.Policy, transport func(config.Ro
 			idp:     r.IdP,
 			policy:  p,
 			timeout: time.Duration(r.Timeout),
+		}
+		if f, ok := t.fold[rt.host]; ok && f != r.CaseInsensitivePaths {
+			return nil, fmt.Errorf("route %q: case_insensitive_paths must be the same on every route of %s", r.From, rt.host)
+		}
+		t.fold[rt.host] = r.CaseInsensitivePaths
+		if r.CaseInsensitivePaths {
+			rt.prefix = strings.ToLower(rt.prefix)
+		}
+		// A prefix must be in the form request paths are normalised to,
+		// or it could never match (or match what it should not).
+		if rt.prefix != "" {
+			if n, ok := normalizeEscaped(rt.prefix, r.CaseInsensitivePaths); !ok || n != rt.prefix || u.EscapedPath() != u.Path {
+				return nil, fmt.Errorf("route %q: the path prefix must be plain: no '.' or '..' segment, no '//', no '%%', ';' or '\\'", r.From)
+			}
 		}
 		if p.Mode == policy.ReportOnly && p.Shadows != "" {
 			if rt.enforced, ok = byID[p.Shadows]; !ok {

@@ -32,7 +32,20 @@ type request struct {
 // ServeHTTP is the proxy's hot path.
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	host := HostOnly(r.Host)
-	rt := p.table.Load().match(host, r.URL.Path)
+	t := p.table.Load()
+	fold, known := t.fold[host]
+	if !known {
+		http.Error(w, "404 no application is configured at this address", http.StatusNotFound)
+		return
+	}
+	// Route, decide and forward on one path: the normalised one.
+	if slow, ok := normalizePath(r.URL, fold); !ok {
+		p.badPath(w, host)
+		return
+	} else if slow {
+		r.RequestURI = r.URL.RequestURI()
+	}
+	rt := t.match(host, r.URL.Path)
 	if rt == nil {
 		http.Error(w, "404 no application is configured at this address", http.StatusNotFound)
 		return
@@ -143,10 +156,11 @@ func sessionCookie(r *http.Request) string {
 }
 
 // stripRequest removes what a client must not be able to send upstream:
-// any X-Portier-* header (the proxy sets its own) and Portier's cookie.
+// every spelling of a header Portier sets or has decided on (see
+// spoofable) and Portier's cookie.
 func stripRequest(r *http.Request) {
 	for k := range r.Header {
-		if len(k) >= 10 && strings.EqualFold(k[:10], "X-Portier-") {
+		if spoofable(k) {
 			delete(r.Header, k)
 		}
 	}

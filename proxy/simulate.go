@@ -50,11 +50,16 @@ func (s *Simulator) Simulate(target string, in policy.Input) (*Simulation, error
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, fmt.Errorf("route must be an https:// URL such as https://wiki.example.com/page (got %q)", target)
 	}
-	path := u.Path
-	if path == "" {
-		path = "/"
+	if u.Path == "" {
+		u.Path, u.RawPath = "/", ""
 	}
-	rt := s.t.match(strings.ToLower(u.Hostname()), path)
+	host := strings.ToLower(u.Hostname())
+	// The same path rule as the live proxy: decide on the normalised path.
+	if _, ok := normalizePath(u, s.t.fold[host]); !ok {
+		return nil, fmt.Errorf("the proxy refuses the path of %s as ambiguous (400): see the path rule in docs/proxy.md", target)
+	}
+	path := u.Path
+	rt := s.t.match(host, path)
 	if rt == nil {
 		return nil, fmt.Errorf("no route serves %s", target)
 	}

@@ -54,6 +54,8 @@ func TestSimulatorMatchesLive(t *testing.T) {
 		{"no device", "https://wiki.localhost/", "GET", []string{"staff"}, 0, false},
 		{"not staff", "https://wiki.localhost/", "GET", []string{"sales"}, store.TrustHigh, true},
 		{"admin needs mfa", "https://wiki.localhost/admin/x", "GET", []string{"staff"}, store.TrustHigh, true},
+		{"admin through dot segments", "https://wiki.localhost/pub/../admin/x", "GET", []string{"staff"}, store.TrustHigh, true},
+		{"admin through double slash", "https://wiki.localhost//admin/x", "GET", []string{"staff"}, store.TrustHigh, true},
 		{"byod post", "https://files.localhost/x", "GET", []string{"staff"}, 0, false},
 		{"report-only", "https://new.localhost/", "GET", []string{"staff"}, store.TrustHigh, true},
 	}
@@ -73,6 +75,9 @@ func TestSimulatorMatchesLive(t *testing.T) {
 			res, err := sim.Ask(tc.url, q, e.clk.Now())
 			if err != nil {
 				t.Fatal(err)
+			}
+			if strings.Contains(tc.url, "admin") && res.Route != "https://wiki.localhost/admin" {
+				t.Errorf("simulated on route %s, want https://wiki.localhost/admin", res.Route)
 			}
 			if live["outcome"] != res.Decision.Outcome.String() {
 				t.Errorf("live outcome %v, simulated %v", live["outcome"], res.Decision.Outcome)

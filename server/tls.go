@@ -104,10 +104,26 @@ func (cs *certSource) rotate(ctx context.Context) {
 	}
 }
 
+// aeadSuites returns the only TLS 1.2 cipher suites Portier offers: ECDHE key
+// exchange (forward secrecy) with an AEAD cipher. CBC suites (SHA-1 or
+// SHA-256 MAC) and static-RSA key exchange are left out. TLS 1.3 suites are
+// all AEAD and are not configurable in Go.
+func aeadSuites() []uint16 {
+	return []uint16{
+		tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+		tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+		tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+	}
+}
+
 func (cs *certSource) config() *tls.Config {
 	return &tls.Config{
-		MinVersion: tls.VersionTLS12,
-		NextProtos: []string{"h2", "http/1.1"},
+		MinVersion:   tls.VersionTLS12,
+		CipherSuites: aeadSuites(),
+		NextProtos:   []string{"h2", "http/1.1"},
 		// Device certificates are optional and checked by the proxy against
 		// Portier's root and the revocation list, per request.
 		ClientAuth: tls.RequestClientCert,
