@@ -135,6 +135,7 @@ func (p *Proxy) stillAllowed(old *request, now time.Time) bool {
 			req.device = d
 		}
 	}
+	p.bindOwner(req)
 	req.in.Now = now
 	in := &req.in
 	in.Groups, in.MFAAt = s.Groups, s.MFAAt

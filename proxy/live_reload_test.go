@@ -202,3 +202,27 @@ func TestHTTP2StreamClosedWhenReloadTightensPolicy(t *testing.T) {
 	case <-time.After(1500 * time.Millisecond):
 	}
 }
+
+// TestWebSocketClosedWhenDeviceUnshared: a shared device serves a colleague
+// who is not its owner; when an administrator takes the shared mark away,
+// the colleague's open WebSocket is judged without the device and closes.
+func TestWebSocketClosedWhenDeviceUnshared(t *testing.T) {
+	e := newEnv(t)
+	cert := e.device("dev_shared", store.TrustHigh, store.OwnershipCorporate)
+	d, _ := e.st.Device("dev_shared")
+	owned := *d
+	owned.OwnerEmail = "owner@example.com"
+	if err := e.st.Write(context.Background(), store.Put(&owned)); err != nil {
+		t.Fatal(err)
+	}
+	cookie, _ := e.session("colleague@example.com", "staff")
+	conn, br := e.openWebSocket(cert, cookie)
+	time.Sleep(1500 * time.Millisecond) // a re-evaluation while still shared
+	echo(t, conn, br)
+	unshared := owned
+	unshared.Shared = false
+	if err := e.st.Write(context.Background(), store.Put(&unshared)); err != nil {
+		t.Fatal(err)
+	}
+	waitClosed(t, conn, br, "after the device stopped being shared")
+}

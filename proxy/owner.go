@@ -1,9 +1,9 @@
 package proxy
 
 import (
-	"github.com/portier/portier/mailaddr"
 	"strings"
 
+	"github.com/portier/portier/mailaddr"
 	"github.com/portier/portier/store"
 )
 
@@ -17,7 +17,8 @@ const (
 // certificate (or device credential) presented with another person's
 // session is no managed device for that person. A device an administrator
 // marked as shared counts for every signed-in user. It runs on every
-// request, after the session and the device were resolved.
+// request, after the session and the device were resolved, and on every
+// re-evaluation of an open connection.
 func (p *Proxy) bindOwner(req *request) {
 	d := req.device
 	if d == nil || req.session == nil || d.Shared {
