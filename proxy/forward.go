@@ -80,7 +80,10 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, de
 	rp := *rt.upstream
 	rp.Rewrite = func(pr *httputil.ProxyRequest) { rewrite(pr, rt.to, ca.headers) }
 	if rs != 0 {
-		rp.ModifyResponse = func(resp *http.Response) error { return restrictResponse(resp, rs) }
+		rp.ModifyResponse = func(resp *http.Response) error {
+			stripPortierCookies(resp)
+			return restrictResponse(resp, rs)
+		}
 	}
 	rp.ServeHTTP(w, r)
 }

@@ -114,6 +114,12 @@ func newEnv(t testing.TB) *env {
 		case "/report.pdf":
 			w.Header().Set("Content-Disposition", `attachment; filename="report.pdf"`)
 			w.Header().Set("Content-Type", "application/pdf")
+		case "/plant-cookies": // a malicious upstream trying session fixation
+			for _, c := range []string{"__Host-portier_session=attacker; Path=/; Secure; HttpOnly",
+				"__host-PORTIER_attempt_x=attacker; Path=/; Secure", "portier_session=attacker; Path=/",
+				"app_pref=dark; Path=/"} {
+				w.Header().Add("Set-Cookie", c)
+			}
 		}
 		w.Header().Set("Cache-Control", "max-age=600")
 		io.WriteString(w, "upstream says hi")

@@ -106,10 +106,11 @@ func (p *Proxy) RouteFor(u *url.URL) string {
 // ModifyResponse) that carry that request's identity.
 func (p *Proxy) reverseProxy(tr http.RoundTripper) *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
-		Transport:    tr,
-		BufferPool:   p.bufs,
-		ErrorHandler: p.upstreamError,
-		ErrorLog:     slog.NewLogLogger(p.opts.Log.Handler(), slog.LevelDebug),
+		Transport:      tr,
+		BufferPool:     p.bufs,
+		ErrorHandler:   p.upstreamError,
+		ModifyResponse: func(resp *http.Response) error { stripPortierCookies(resp); return nil },
+		ErrorLog:       slog.NewLogLogger(p.opts.Log.Handler(), slog.LevelDebug),
 	}
 }
 
