@@ -86,6 +86,9 @@ func (db *DB) pruneLoop(ctx context.Context) {
 		case <-time.After(wait):
 		}
 		wait = pruneEvery
+		if _, err := db.pruneLimits(ctx, time.Now().Add(-time.Hour)); err != nil && ctx.Err() == nil {
+			db.log.Warn("pgstore: cannot prune rate-limit counters; will retry", "err", err)
+		}
 		n, err := db.Prune(ctx, time.Now().Add(-TombstoneRetention))
 		switch {
 		case err != nil && ctx.Err() == nil:
