@@ -1,10 +1,12 @@
 package identity
 
 import (
-	"github.com/portier/portier/apperr"
+	"context"
 	"sync"
 	"time"
 
+	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/store"
 	"golang.org/x/time/rate"
 )
 
@@ -25,6 +27,38 @@ const (
 	// maxConcurrentHashes bounds argon2id work in flight (64 MiB each).
 	maxConcurrentHashes = 4
 )
+
+// Password attempts are also counted across replicas (store.Counter: in
+// PostgreSQL when the store is shared), so that N replicas do not allow N
+// times the guesses: the token buckets above are per process.
+var (
+	sharedAccountLimit = store.Limit{Max: 10, Window: 15 * time.Minute}
+	sharedIPLimit      = store.Limit{Max: 100, Window: 15 * time.Minute}
+)
+
+// allowPassword counts a password attempt per client IP and per account,
+// in this process and across replicas. A counter that cannot be reached
+// refuses the attempt (fail closed).
+func (s *Service) allowPassword(ctx context.Context, ip, account string, now time.Time) error {
+	if !s.ips.allow(ip, now) || !s.accounts.allow(account, now) {
+		return errTooMany()
+	}
+	for _, c := range []struct {
+		key string
+		l   store.Limit
+	}{{"signin/ip/" + ip, sharedIPLimit}, {"signin/account/" + account, sharedAccountLimit}} {
+		ok, retry, err := c.l.Allow(ctx, s.counter, c.key, now)
+		if err != nil {
+			return apperr.Wrap(apperr.Unavailable, err, "Sign-in is unavailable right now. Try again in a minute.")
+		}
+		if !ok {
+			e := errTooMany()
+			e.RetryAfter = retry
+			return e
+		}
+	}
+	return nil
+}
 
 // limiter is a table of token buckets by key, driven by the injected clock.
 type limiter struct {
@@ -80,7 +114,7 @@ func (l *limiter) pruneLocked(now time.Time) {
 	}
 }
 
-func errTooMany() error {
+func errTooMany() *apperr.Error {
 	return apperr.New(apperr.RateLimited, "Too many sign-in attempts. Wait a minute, then try again.")
 }
 

@@ -117,7 +117,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.ident, err = identity.New(identity.Options{Store: s.store, Clock: o.Clock, Log: o.Log, ExternalURL: cfg.ExternalURL,
-		IdPs: cfg.IdentityProviders, Destination: s.proxy.RouteFor, Sealer: sealer, Home: "/auth/security_keys"})
+		IdPs: cfg.IdentityProviders, Destination: s.proxy.RouteFor, Sealer: sealer, Home: "/auth/security_keys",
+		Counter: store.CounterFor(s.backend)})
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,53 @@
+package identity
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"testing"
+
+	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/store"
+	"github.com/portier/portier/store/pgstore"
+	"github.com/portier/portier/store/pgstore/pgtest"
+)
+
+// TestPasswordLimitSharedAcrossReplicas: password guesses against one
+// account through three replicas on one PostgreSQL database. Each
+// replica's own buckets would allow 5 (15 in all); the shared count stops
+// them at sharedAccountLimit.Max.
+func TestPasswordLimitSharedAcrossReplicas(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	ctx := context.Background()
+	var replicas []*fixture
+	for range 3 {
+		db, err := pgstore.Open(ctx, dsn, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		f := newFixture(t)
+		f.svc.counter = store.CounterFor(db)
+		replicas = append(replicas, f)
+	}
+	for _, f := range replicas {
+		f.addUser(t, "ada@example.com", goodPassword)
+	}
+	flow := NewFlowSecret()
+	refused, tried := 0, 0
+	for i := range 3 * accountBurst {
+		ip := ClientInfo{IP: "198.51.100." + string(rune('1'+i%3))}
+		_, err := replicas[i%3].svc.SignInPassword(ctx, "ada@example.com", "wrong password!!", "", flow, ip)
+		switch apperr.Status(err) {
+		case http.StatusUnauthorized:
+			tried++
+		case http.StatusTooManyRequests:
+			refused++
+		default:
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	if tried != sharedAccountLimit.Max {
+		t.Errorf("three replicas let %d guesses through (%d refused), want %d", tried, refused, sharedAccountLimit.Max)
+	}
+}
