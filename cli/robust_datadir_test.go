@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/portier/portier/store"
+	"github.com/portier/portier/store/boltstore"
 	"github.com/portier/portier/store/pgstore/pgtest"
 )
 
@@ -79,6 +81,16 @@ func TestDamagedDataDirStopsStartUp(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, []string{"portier.db is new or empty", "holds a CA", "portier restore"}},
+		{"missing signing keys", func(t *testing.T, dir string) {
+			be, err := boltstore.Open(filepath.Join(dir, "portier.db"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer be.Close()
+			if _, err := be.Commit(context.Background(), []store.Mutation{{Kind: store.KindBlob, ID: "assertion/keys"}}); err != nil {
+				t.Fatal(err)
+			}
+		}, []string{"not its upstream signing keys (blob assertion/keys)", "portier restore"}},
 		{"another installation's CA", func(t *testing.T, dir string) {
 			other := filepath.Join(t.TempDir(), "other")
 			firstStart(t, other)
