@@ -34,6 +34,9 @@ const (
 var (
 	sharedAccountLimit = store.Limit{Max: 10, Window: 15 * time.Minute}
 	sharedIPLimit      = store.Limit{Max: 100, Window: 15 * time.Minute}
+	// sharedStartLimit bounds the sign-in flows (stored records) one
+	// address starts, across replicas.
+	sharedStartLimit = store.Limit{Max: 300, Window: 10 * time.Minute}
 )
 
 // allowPassword counts a password attempt per client IP and per account,
@@ -118,11 +121,23 @@ func errTooMany() *apperr.Error {
 	return apperr.New(apperr.RateLimited, "Too many sign-in attempts. Wait a minute, then try again.")
 }
 
-// allowStart takes a token for starting a pre-sign-in flow from an IP.
-func (s *Service) allowStart(c ClientInfo) error {
-	if !s.starts.allow(c.IP, s.now()) {
+// allowStart takes a token for starting a pre-sign-in flow (a stored
+// record) from an IP, in this process and across replicas.
+func (s *Service) allowStart(ctx context.Context, c ClientInfo) error {
+	now := s.now()
+	if !s.starts.allow(c.IP, now) {
 		s.log.Warn("identity: sign-in starts rate-limited", "ip", c.IP)
 		return errTooMany()
+	}
+	ok, retry, err := sharedStartLimit.Allow(ctx, s.counter, "signin/start/"+c.IP, now)
+	if err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "Sign-in is unavailable right now. Try again in a minute.")
+	}
+	if !ok {
+		s.log.Warn("identity: sign-in starts rate-limited across replicas", "ip", c.IP)
+		e := errTooMany()
+		e.RetryAfter = retry
+		return e
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package identity
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"net/http"
 	"testing"
@@ -49,5 +50,28 @@ func TestPasswordLimitSharedAcrossReplicas(t *testing.T) {
 	}
 	if tried != sharedAccountLimit.Max {
 		t.Errorf("three replicas let %d guesses through (%d refused), want %d", tried, refused, sharedAccountLimit.Max)
+	}
+}
+
+// TestSignInStartsCountedAcrossReplicas: once other replicas have counted
+// sharedStartLimit.Max sign-in starts from an address in this window, this
+// replica refuses the next one although its own bucket is full.
+func TestSignInStartsCountedAcrossReplicas(t *testing.T) {
+	f := newFixture(t)
+	shared := store.NewMemoryCounter(100)
+	f.svc.counter = shared
+	ctx := context.Background()
+	for range sharedStartLimit.Max {
+		if _, err := shared.Count(ctx, "signin/start/198.51.100.4", sharedStartLimit.Window, f.clock.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	err := f.svc.allowStart(ctx, ClientInfo{IP: "198.51.100.4"})
+	var ae *apperr.Error
+	if apperr.Status(err) != http.StatusTooManyRequests || !errors.As(err, &ae) || ae.RetryAfter <= 0 {
+		t.Errorf("start past the shared limit: %v, want 429 with a retry time", err)
+	}
+	if err := f.svc.allowStart(ctx, ClientInfo{IP: "198.51.100.5"}); err != nil {
+		t.Errorf("another address: %v", err)
 	}
 }
