@@ -72,3 +72,20 @@ func TestPostgresConcurrentFirstStart(t *testing.T) {
 		}
 	}
 }
+
+// TestRestartReprintsTheSameSetupLink: until an owner exists, a restart
+// prints the link already made (one outstanding set-up secret, not one per
+// start).
+func TestRestartReprintsTheSameSetupLink(t *testing.T) {
+	dir := t.TempDir()
+	first := start(t, dir, nil)
+	link := bannerSetupLink(first.stdout.String())
+	if code := first.stop(); code != 0 || link == "" {
+		t.Fatalf("first start: exit %d, link %q", code, link)
+	}
+	again := start(t, dir, nil)
+	_, want, _ := strings.Cut(link, "?token=")
+	if _, got, _ := strings.Cut(bannerSetupLink(again.stdout.String()), "?token="); got != want {
+		t.Errorf("restart printed set-up secret %q, the first start %q", got, want)
+	}
+}
