@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 )
 
 // Code is a machine-readable error class.
@@ -32,6 +33,9 @@ type Error struct {
 	Msg   string
 	Field string
 	Err   error
+	// RetryAfter, on a RateLimited error, is when the client may try
+	// again (the Retry-After header); 0 when unknown.
+	RetryAfter time.Duration
 }
 
 func (e *Error) Error() string {

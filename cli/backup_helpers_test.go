@@ -58,9 +58,7 @@ func seed(t *testing.T, be store.Backend, bulk int) {
 // startSeeded seeds an embedded store in dataDir and starts serve on it.
 func startSeeded(t *testing.T, dataDir string, bulk int) *mdm {
 	t.Helper()
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
+	firstServe(t, dataDir, nil) // a real installation: its CA, then its records
 	be, err := boltstore.Open(filepath.Join(dataDir, "portier.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -72,12 +70,24 @@ func startSeeded(t *testing.T, dataDir string, bulk int) *mdm {
 // startSeededPG seeds a PostgreSQL store and starts serve on it.
 func startSeededPG(t *testing.T, dsn string, bulk int) *mdm {
 	t.Helper()
+	firstServe(t, t.TempDir(), pgRestoreEnv(dsn))
+	firstServe(t, t.TempDir(), pgRestoreEnv(dsn))
 	be, err := pgstore.Open(context.Background(), dsn, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
 	seed(t, be, bulk)
 	return serveMDM(t, t.TempDir(), pgRestoreEnv(dsn))
+}
+
+// firstServe starts serve once on a new store and stops it, as an
+// installation's first start: the CA and the store's first records exist
+// before a test seeds more (serve refuses a store with users but no CA).
+func firstServe(t *testing.T, dataDir string, env map[string]string) {
+	t.Helper()
+	if code := start(t, dataDir, env).stop(); code != 0 {
+		t.Fatalf("first start exited %d", code)
+	}
 }
 
 // serveMDM starts serve on an existing store, as an mdm.

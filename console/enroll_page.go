@@ -99,9 +99,13 @@ func (c *Console) enrollPageSubmit(g *gin.Context) {
 	own := store.Ownership(g.PostForm("ownership"))
 	// The ownership chosen here is a request: the enrollment service grants
 	// byod unless the organization's records or an administrator say more.
-	ic, err := c.opts.Enrollment.CreateCode(g.Request.Context(), enrollment.SelfServiceActor(sess.Email, g.ClientIP()),
-		enrollment.CodeRequest{Ownership: own, UserEmail: sess.Email})
+	ic, err := c.opts.Enrollment.SelfServiceCode(g.Request.Context(), enrollment.SelfServiceActor(sess.Email, g.ClientIP()),
+		sess.Email, own)
 	if err != nil {
+		if apperr.Status(err) >= 500 {
+			c.opts.Log.Error("console: self-service enrollment code", "err", err)
+		}
+		retryAfter(g, err)
 		c.renderEnroll(g, apperr.Status(err), enrollPageData{Email: sess.Email, CSRF: identity.CSRFToken(cookie), Error: apperr.ToBody(err).Error.Message})
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -17,7 +18,15 @@ func (c *Console) fail(g *gin.Context, err error) {
 	if status >= 500 {
 		c.opts.Log.Error("console: request failed", "method", g.Request.Method, "path", g.FullPath(), "err", err)
 	}
+	retryAfter(g, err)
 	g.AbortWithStatusJSON(status, apperr.ToBody(err))
+}
+
+// retryAfter sets Retry-After when err says when to try again.
+func retryAfter(g *gin.Context, err error) {
+	if s := apperr.RetryAfterSeconds(err); s > 0 {
+		g.Header("Retry-After", strconv.Itoa(s))
+	}
 }
 
 // decode reads a JSON body strictly: bounded size, no unknown fields, and a

@@ -170,14 +170,23 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	return len(ops) / 2, nil
 }
 
-// Run expires overdue actions until ctx ends.
+// Run expires overdue actions, and deletes codes long expired, until ctx
+// ends.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
+	codes := time.NewTicker(codeSweepEvery)
+	defer codes.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
+		case <-codes.C:
+			if n, err := s.SweepCodes(ctx); err != nil {
+				s.log.Warn("enrollment: code sweep failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("enrollment: expired codes deleted", "count", n)
+			}
 		case <-t.C:
 			if n, err := s.ExpireDue(ctx); err != nil {
 				s.log.Warn("enrollment: action expiry sweep failed", "err", err)

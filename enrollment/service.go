@@ -55,6 +55,10 @@ type Options struct {
 	// Posture is the posture engine; it may also be set later with
 	// SetPosture (the engine needs the Service as its action queue).
 	Posture Posture
+	// Counter counts self-service code requests per user and per address
+	// (store.CounterFor the backend, so replicas share the count); default
+	// in-process.
+	Counter store.Counter
 }
 
 // Service is the device registry. It is safe for concurrent use.
@@ -69,6 +73,7 @@ type Service struct {
 	perIP   *limiter // enrollment attempts per client address
 	badIP   *limiter // failed enrollment attempts per client address
 	claims  claimAllocator
+	counter store.Counter // self-service limits, shared across replicas
 }
 
 type postureBox struct{ p Posture }
@@ -88,6 +93,10 @@ func New(o Options) (*Service, error) {
 		st: o.Store, ca: o.CA, clock: o.Clock, log: o.Log,
 		ext: strings.TrimSuffix(o.ExternalURL, "/"), cfg: o.Config.withDefaults(),
 		perIP: newLimiter(enrollRate, enrollBurst), badIP: newLimiter(badEnrollRate, badEnrollBurst),
+	}
+	s.counter = o.Counter
+	if s.counter == nil {
+		s.counter = store.NewMemoryCounter(maxLimiters)
 	}
 	if o.Posture != nil {
 		s.SetPosture(o.Posture)

@@ -37,7 +37,7 @@ func (s *Service) BeginLogin(ctx context.Context, pending, rd, binding string, c
 	if binding == "" {
 		return nil, errFlowForeign()
 	}
-	if err := s.allowStart(c); err != nil {
+	if err := s.allowStart(ctx, c); err != nil {
 		return nil, err
 	}
 	flow := &store.AuthFlow{Type: flowLogin}

@@ -165,7 +165,7 @@ func (s *Service) StartLink(ctx context.Context, sess *store.Session, id, bindin
 	if !s.Fresh(sess) {
 		return "", errNotFresh()
 	}
-	if err := s.allowStart(c); err != nil {
+	if err := s.allowStart(ctx, c); err != nil {
 		return "", err
 	}
 	return s.startCodeFlow(ctx, p, &store.AuthFlow{Type: flowLink, UserID: sess.UserID, Redirect: s.origin + LinkDonePath},

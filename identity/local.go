@@ -33,9 +33,9 @@ func (s *Service) SignInPassword(ctx context.Context, email, password, rd, bindi
 		return nil, errFlowForeign()
 	}
 	now := s.now()
-	if !s.ips.allow(c.IP, now) || !s.accounts.allow(mailaddr.Fold(email), now) {
-		s.log.Warn("identity: password sign-in rate-limited", "email", truncate(email, maxEmailLen), "ip", c.IP)
-		return nil, errTooMany()
+	if err := s.allowPassword(ctx, c.IP, mailaddr.Fold(truncate(email, maxEmailLen)), now); err != nil {
+		s.log.Warn("identity: password sign-in rate-limited", "email", truncate(email, maxEmailLen), "ip", c.IP, "err", err)
+		return nil, err
 	}
 	var u *store.User
 	if len(email) <= maxEmailLen {

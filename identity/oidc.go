@@ -32,7 +32,7 @@ func (s *Service) StartOIDC(ctx context.Context, id, rd, binding string, c Clien
 	if binding == "" {
 		return "", errFlowForeign()
 	}
-	if err := s.allowStart(c); err != nil {
+	if err := s.allowStart(ctx, c); err != nil {
 		return "", err
 	}
 	target, _ := s.CheckRedirect(rd)

@@ -1,10 +1,12 @@
 package identity
 
 import (
-	"github.com/portier/portier/apperr"
+	"context"
 	"sync"
 	"time"
 
+	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/store"
 	"golang.org/x/time/rate"
 )
 
@@ -25,6 +27,41 @@ const (
 	// maxConcurrentHashes bounds argon2id work in flight (64 MiB each).
 	maxConcurrentHashes = 4
 )
+
+// Password attempts are also counted across replicas (store.Counter: in
+// PostgreSQL when the store is shared), so that N replicas do not allow N
+// times the guesses: the token buckets above are per process.
+var (
+	sharedAccountLimit = store.Limit{Max: 10, Window: 15 * time.Minute}
+	sharedIPLimit      = store.Limit{Max: 100, Window: 15 * time.Minute}
+	// sharedStartLimit bounds the sign-in flows (stored records) one
+	// address starts, across replicas.
+	sharedStartLimit = store.Limit{Max: 300, Window: 10 * time.Minute}
+)
+
+// allowPassword counts a password attempt per client IP and per account,
+// in this process and across replicas. A counter that cannot be reached
+// refuses the attempt (fail closed).
+func (s *Service) allowPassword(ctx context.Context, ip, account string, now time.Time) error {
+	if !s.ips.allow(ip, now) || !s.accounts.allow(account, now) {
+		return errTooMany()
+	}
+	for _, c := range []struct {
+		key string
+		l   store.Limit
+	}{{"signin/ip/" + ip, sharedIPLimit}, {"signin/account/" + account, sharedAccountLimit}} {
+		ok, retry, err := c.l.Allow(ctx, s.counter, c.key, now)
+		if err != nil {
+			return apperr.Wrap(apperr.Unavailable, err, "Sign-in is unavailable right now. Try again in a minute.")
+		}
+		if !ok {
+			e := errTooMany()
+			e.RetryAfter = retry
+			return e
+		}
+	}
+	return nil
+}
 
 // limiter is a table of token buckets by key, driven by the injected clock.
 type limiter struct {
@@ -80,15 +117,27 @@ func (l *limiter) pruneLocked(now time.Time) {
 	}
 }
 
-func errTooMany() error {
+func errTooMany() *apperr.Error {
 	return apperr.New(apperr.RateLimited, "Too many sign-in attempts. Wait a minute, then try again.")
 }
 
-// allowStart takes a token for starting a pre-sign-in flow from an IP.
-func (s *Service) allowStart(c ClientInfo) error {
-	if !s.starts.allow(c.IP, s.now()) {
+// allowStart takes a token for starting a pre-sign-in flow (a stored
+// record) from an IP, in this process and across replicas.
+func (s *Service) allowStart(ctx context.Context, c ClientInfo) error {
+	now := s.now()
+	if !s.starts.allow(c.IP, now) {
 		s.log.Warn("identity: sign-in starts rate-limited", "ip", c.IP)
 		return errTooMany()
+	}
+	ok, retry, err := sharedStartLimit.Allow(ctx, s.counter, "signin/start/"+c.IP, now)
+	if err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "Sign-in is unavailable right now. Try again in a minute.")
+	}
+	if !ok {
+		s.log.Warn("identity: sign-in starts rate-limited across replicas", "ip", c.IP)
+		e := errTooMany()
+		e.RetryAfter = retry
+		return e
 	}
 	return nil
 }

@@ -63,6 +63,9 @@ type Options struct {
 	// Home is the console path a sign-in lands on when it was asked for no
 	// (acceptable) destination; "/" when empty.
 	Home string
+	// Counter counts password attempts across replicas (see
+	// sharedAccountLimit); nil counts in this process only.
+	Counter store.Counter
 }
 
 // Service signs people in and keeps their sessions. Build it with New; start
@@ -91,6 +94,7 @@ type Service struct {
 	starts   *limiter      // pre-sign-in flows created, per client IP
 	failures *limiter      // refused sign-ins audited, per client IP
 	hashes   chan struct{} // bounds concurrent argon2id work (64 MiB each)
+	counter  store.Counter // password attempts, shared by every replica
 
 	dummyOnce sync.Once
 	dummyHash string
@@ -121,6 +125,10 @@ func New(o Options) (*Service, error) {
 		starts:   newLimiter(startRate, startBurst, maxLimiters),
 		failures: newLimiter(startRate, startBurst, maxLimiters),
 		hashes:   make(chan struct{}, maxConcurrentHashes),
+		counter:  o.Counter,
+	}
+	if s.counter == nil {
+		s.counter = store.NewMemoryCounter(maxLimiters)
 	}
 	if s.home == "" || !strings.HasPrefix(s.home, "/") || strings.HasPrefix(s.home, "//") {
 		s.home = "/"

@@ -21,8 +21,13 @@ const (
 // once they are old: the secrets they mark are gone by then.
 var sweptClaims = [...]string{claimPrefix, "refresh/", "handoff/"}
 
+// inviteClaimPrefix names the Claim that makes an invite (a set-up link)
+// single-use.
+const inviteClaimPrefix = "invite/"
+
 // sweep deletes what has expired: sign-in flows, hand-offs, old claims of
-// those, and sessions past their absolute or idle lifetime (a console
+// those, invites (set-up links) past their expiry with their claims, and
+// sessions past their absolute or idle lifetime (a console
 // session with its route sessions; a route session whose console session is
 // gone).
 func (s *Service) sweep(ctx context.Context) {
@@ -38,9 +43,23 @@ func (s *Service) sweep(ctx context.Context) {
 			ops = append(ops, store.Delete(store.KindHandoff, h.ID))
 		}
 	}
+	gone := map[string]bool{} // invites deleted by this sweep
+	for _, inv := range scan[store.Invite](s.st, store.KindInvite) {
+		if !now.Before(inv.ExpiresAt) {
+			ops = append(ops, store.Delete(store.KindInvite, inv.ID))
+			gone[inv.ID] = true
+		}
+	}
 	for _, c := range scan[store.Claim](s.st, store.KindClaim) {
 		if now.Sub(c.At) > claimKeep && swept(c.ID) {
 			ops = append(ops, store.Delete(store.KindClaim, c.ID))
+		}
+		// An invite's claim goes with the invite: once the invite is
+		// gone its secret matches nothing.
+		if id, ok := strings.CutPrefix(c.ID, inviteClaimPrefix); ok {
+			if _, live := s.st.Invite(id); gone[id] || !live {
+				ops = append(ops, store.Delete(store.KindClaim, c.ID))
+			}
 		}
 	}
 	for _, sess := range scan[store.Session](s.st, store.KindSession) {

@@ -266,3 +266,59 @@ func TestExplain(t *testing.T) {
 		t.Errorf("unknown: %v", err)
 	}
 }
+
+// TestIngestBoundsSeq: no single report can move a device's counter out of
+// reach (issue 9 item 12), and a counter an older Portier let out of reach
+// does not keep the device stuck.
+func TestIngestBoundsSeq(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		stored  uint64 // 0: no report yet
+		seq     uint64
+		wantErr string // "" accepted, "seq" 400 naming seq, "replay" 409
+	}{
+		{"first report at 1", 0, 1, ""},
+		{"first report at the step", 0, MaxSeqStep, ""},
+		{"first report past the step", 0, MaxSeqStep + 1, "seq"},
+		{"largest uint64", 0, 1<<64 - 1, "seq"},
+		{"largest uint64 after reports", 10, 1<<64 - 1, "seq"},
+		{"next", 10, 11, ""},
+		{"jump of the step", 10, 10 + MaxSeqStep, ""},
+		{"jump past the step", 10, 11 + MaxSeqStep, "seq"},
+		{"replay", 10, 10, "replay"},
+		{"older", 10, 9, "replay"},
+		{"stored out of range by an older Portier", 1<<64 - 1, 3, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			v := newEnv(t, laptopPolicy)
+			v.addDevice(t, &store.Device{ID: "d1"})
+			if tc.stored != 0 {
+				if err := v.st.Write(ctx, store.Put(&store.Posture{ID: "d1", ReportSeq: tc.stored})); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := v.e.Ingest(ctx, "d1", linuxReport(tc.seq))
+			p, _ := v.st.Posture("d1")
+			switch tc.wantErr {
+			case "":
+				if err != nil || p.ReportSeq != tc.seq {
+					t.Fatalf("err = %v, stored seq %d; want accepted", err, p.ReportSeq)
+				}
+			case "seq":
+				var ae *apperr.Error
+				if !errors.As(err, &ae) || ae.Field != "seq" || apperr.Status(err) != http.StatusBadRequest {
+					t.Fatalf("err = %v, want 400 naming seq", err)
+				}
+			case "replay":
+				if !errors.Is(err, ErrReplay) {
+					t.Fatalf("err = %v, want ErrReplay", err)
+				}
+			}
+			if tc.wantErr != "" && p != nil && p.ReportSeq != tc.stored {
+				t.Errorf("a refused report changed the stored seq to %d", p.ReportSeq)
+			}
+		})
+	}
+}

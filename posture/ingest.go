@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/posture/collect"
 	"github.com/portier/portier/store"
 )
@@ -46,8 +47,8 @@ func (e *Engine) ingest(ctx context.Context, deviceID string, r Report) (outcome
 		return outcome{}, err
 	}
 	prev, hasPrev := e.st.Posture(deviceID)
-	if r.Seq == 0 || (hasPrev && r.Seq <= prev.ReportSeq) {
-		return outcome{}, errReplay(fmt.Sprintf("report %d is not newer than the last accepted report", r.Seq))
+	if err := e.checkSeq(deviceID, r.Seq, prev, hasPrev); err != nil {
+		return outcome{}, err
 	}
 	now := e.clock()
 	nd := *old
@@ -80,6 +81,33 @@ func (e *Engine) ingest(ctx context.Context, deviceID string, r Report) (outcome
 		return outcome{}, fmt.Errorf("posture: store report: %w", err)
 	}
 	return out, nil
+}
+
+// checkSeq accepts a report's seq only above the last accepted one (else a
+// replay) and at most MaxSeqStep above it, so that no single report can
+// move the counter out of reach. A stored seq above MaxSeq (accepted by an
+// older Portier, which had no bound) is not trusted: the device starts over
+// from the report at hand instead of staying stuck.
+func (e *Engine) checkSeq(deviceID string, seq uint64, prev *store.Posture, hasPrev bool) error {
+	if seq > MaxSeq {
+		return apperr.Field("seq", "seq must be a whole number from 1 to %d", uint64(MaxSeq))
+	}
+	var last uint64
+	if hasPrev {
+		last = prev.ReportSeq
+	}
+	if last > MaxSeq {
+		e.log.Warn("posture: ignoring an out-of-range stored report seq", "device", deviceID, "stored_seq", last)
+		last = 0
+	}
+	if seq == 0 || seq <= last {
+		return errReplay(fmt.Sprintf("report %d is not newer than the last accepted report", seq))
+	}
+	if seq-last > MaxSeqStep {
+		return apperr.Field("seq", "seq %d is too far ahead of the last accepted report (%d): it may be at most %d higher",
+			seq, last, MaxSeqStep)
+	}
+	return nil
 }
 
 // checkInFacts copies what the inventory shows from the report.

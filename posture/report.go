@@ -28,6 +28,20 @@ const (
 	maxApps        = 20000
 )
 
+// Bounds of a report's sequence number. Without them one report (a bug, a
+// damaged agent state file, or a hostile device) could send the largest
+// possible number: every later report would then be "not newer" and the
+// device would be stuck with its last posture forever.
+const (
+	// MaxSeq is the largest seq accepted: 2^53-1, exact in every JSON
+	// implementation, and out of reach of any real agent.
+	MaxSeq = 1<<53 - 1
+	// MaxSeqStep is how far a report may jump above the last accepted one
+	// (and how high a device's first report may start): sixteen million
+	// reports, decades of reports at one a minute.
+	MaxSeqStep = 1 << 24
+)
+
 // Report is one posture report from the Portier agent. Seq is the agent's
 // counter, starting at 1 and growing with every report: a report whose Seq
 // is not above the last accepted one is a replay.
@@ -74,8 +88,8 @@ func (w *wireReport) report(r *Report) error {
 		return apperr.Field("seq", "seq is required: the agent's report counter, starting at 1")
 	}
 	seq, err := strconv.ParseUint(string(w.Seq), 10, 64)
-	if err != nil || seq == 0 {
-		return apperr.Field("seq", "seq must be a whole number from 1 up")
+	if err != nil || seq == 0 || seq > MaxSeq {
+		return apperr.Field("seq", "seq must be a whole number from 1 to %d", uint64(MaxSeq))
 	}
 	r.Seq = seq
 	if r.CollectedAt, err = parseTime(w.CollectedAt); err != nil {

@@ -21,12 +21,25 @@ const MinBootstrapTokenLength = 32
 // setupLinkTTL is how long a first-run set-up link stays valid.
 const setupLinkTTL = 24 * time.Hour
 
+// setupLinkBlob keeps the outstanding set-up link's secret (sealed on
+// PostgreSQL) so that every replica, and every restart before an owner
+// exists, prints the same link instead of minting another one. It is
+// deleted once the store has an owner or a token.
+const setupLinkBlob = "server/setup-link"
+
 // bootstrap gives a brand-new store its first way in: the operator's
 // PORTIER_BOOTSTRAP_TOKEN as an owner API token, or else a one-time set-up
-// link for the first owner account. It returns the link, if one was made.
-func bootstrap(ctx context.Context, st *store.Store, token, externalURL string, now time.Time) (string, error) {
+// link for the first owner account. It returns the link, if there is one.
+// The caller holds the first-run lock, so of replicas starting together
+// exactly one creates the token or the link, and the others find it.
+// sealer may be nil (the embedded store keeps the secret in the 0600 data
+// dir, beside the CA keys).
+func bootstrap(ctx context.Context, st *store.Store, sealer identity.Sealer, token, externalURL string, now time.Time) (string, error) {
 	fresh := len(st.Users()) == 0 && len(st.Tokens()) == 0
 	if !fresh {
+		if _, ok := st.Blob(setupLinkBlob); ok {
+			return "", st.Write(ctx, store.Delete(store.KindBlob, setupLinkBlob))
+		}
 		return "", nil
 	}
 	if token != "" {
@@ -42,11 +55,44 @@ func bootstrap(ctx context.Context, st *store.Store, token, externalURL string, 
 		}
 		return "", err
 	}
+	link := func(secret string) string { return externalURL + "/setup?token=" + secret }
+	if secret, ok := outstandingSetupSecret(st, sealer, now); ok {
+		return link(secret), nil
+	}
 	secret := console.NewSecret()
+	sealed := []byte(secret)
+	if sealer != nil {
+		var err error
+		if sealed, err = sealer.Seal([]byte(secret), []byte(setupLinkBlob)); err != nil {
+			return "", err
+		}
+	}
 	inv := &store.Invite{ID: identity.HashSecret(secret), Role: console.RoleOwner, CreatedAt: now, ExpiresAt: now.Add(setupLinkTTL)}
 	ev := store.NewAuditEvent(now, "system", "invite.setup_link", "")
-	if err := st.Write(ctx, store.Create(inv), store.Put(ev)); err != nil {
+	if err := st.Write(ctx, store.Create(inv), store.Put(&store.Blob{ID: setupLinkBlob, Data: sealed}), store.Put(ev)); err != nil {
 		return "", err
 	}
-	return externalURL + "/setup?token=" + secret, nil
+	return link(secret), nil
+}
+
+// outstandingSetupSecret returns the secret of the stored set-up link if
+// that link can still be used.
+func outstandingSetupSecret(st *store.Store, sealer identity.Sealer, now time.Time) (string, bool) {
+	b, ok := st.Blob(setupLinkBlob)
+	if !ok {
+		return "", false
+	}
+	data := b.Data
+	if sealer != nil {
+		var err error
+		if data, err = sealer.Open(b.Data, []byte(setupLinkBlob)); err != nil {
+			return "", false // sealed under another password: make a new link
+		}
+	}
+	secret := string(data)
+	inv, ok := st.Invite(identity.HashSecret(secret))
+	if !ok || !now.Before(inv.ExpiresAt) || st.Claimed("invite/"+inv.ID) {
+		return "", false
+	}
+	return secret, true
 }

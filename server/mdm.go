@@ -7,6 +7,7 @@ import (
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/posture"
+	"github.com/portier/portier/store"
 )
 
 // startMDM builds the device-management core: the enrollment service
@@ -23,7 +24,7 @@ func (s *Server) startMDM(cfg *config.Config, clock func() time.Time, log *slog.
 		return err
 	}
 	s.enroll, err = enrollment.New(enrollment.Options{Store: s.store, CA: s.ca, Clock: clock, Log: log,
-		ExternalURL: cfg.ExternalURL, Config: ecfg})
+		ExternalURL: cfg.ExternalURL, Config: ecfg, Counter: store.CounterFor(s.backend)})
 	if err != nil {
 		return err
 	}

@@ -77,6 +77,10 @@ func planConversion(ctx context.Context, p *restorePlan, target string, password
 		return nil, err
 	}
 	if src != target {
+		// The outstanding set-up link is kept the source's way (plain in
+		// the 0600 data dir, or sealed); leave it out rather than carry a
+		// usable secret unsealed into a database. Serve makes a new one.
+		c.drop[setupLinkBlob] = true
 		c.name = src + " -> " + target
 		c.endRefreshed = p.refreshed
 		if n := len(p.refreshed); n > 0 {

@@ -29,8 +29,13 @@ func sharedSealer(ctx context.Context, st *store.Store, password []byte) (identi
 		if err != nil && !errors.Is(err, store.ErrExists) {
 			return nil, fmt.Errorf("sealing key: %w", err)
 		}
+		// Another process may have created it first: its salt is committed
+		// but may not have reached this read model yet.
+		if err := st.Sync(ctx); err != nil {
+			return nil, fmt.Errorf("sealing key: %w", err)
+		}
 		if b, ok = st.Blob(sealSaltBlob); !ok {
-			return nil, errors.New("sealing key: salt missing after create")
+			return nil, errors.New("sealing key: the salt is in the store but could not be read back")
 		}
 	}
 	key := argon2.IDKey(password, b.Data, 3, 64*1024, 2, 32)

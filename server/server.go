@@ -89,40 +89,16 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.bsock = startBackupSocket(cfg, s.backend, s.store, o.Clock, o.Log)
-	var keys ca.KeyStore = &ca.FileKeyStore{Dir: filepath.Join(cfg.DataDir, caDirName), Log: o.Log}
 	var sealer identity.Sealer // nil: the embedded defaults (secrets stay in the 0600 data dir)
-	if cfg.Store != "" {
-		pw, err := ca.KeyPassword(o.Getenv("PORTIER_CA_KEY_PASSWORD"), cfg.CA.KeyPasswordFile)
-		if err != nil {
-			return nil, err
-		}
-		if keys, err = ca.NewSealedKeyStore(s.store, pw); err != nil {
-			return nil, err
-		}
-		if sealer, err = sharedSealer(ctx, s.store, pw); err != nil {
-			return nil, err
-		}
-	}
-	s.ca, err = ca.New(ctx, ca.Options{
-		Store: s.store, Keys: keys, Clock: o.Clock, Log: o.Log,
-		DeviceCertLifetime: time.Duration(cfg.CA.DeviceCertLifetime),
-		CRLURL:             cfg.ExternalURL + "/ca/crl",
+	err = s.store.Exclusive(ctx, firstRunLock, func() error {
+		var err error
+		sealer, err = s.initialise(ctx, o)
+		return err
 	})
 	if err != nil {
 		return nil, err
 	}
 	if s.tls, err = newCertSource(ctx, cfg, s.ca, o.Clock, o.Log); err != nil {
-		return nil, err
-	}
-	s.SetupLink, err = bootstrap(ctx, s.store, o.Getenv("PORTIER_BOOTSTRAP_TOKEN"), cfg.ExternalURL, o.Clock())
-	if err != nil {
-		return nil, fmt.Errorf("first-run bootstrap: %w", err)
-	}
-	aopts := assertion.Options{Store: s.store, Clock: o.Clock, Log: o.Log}
-	if sealer != nil {
-		aopts.Sealer = sealer
-	}
-	if s.signer, err = assertion.New(ctx, aopts); err != nil {
 		return nil, err
 	}
 	m := newMetrics(s.store)
@@ -141,7 +117,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.ident, err = identity.New(identity.Options{Store: s.store, Clock: o.Clock, Log: o.Log, ExternalURL: cfg.ExternalURL,
-		IdPs: cfg.IdentityProviders, Destination: s.proxy.RouteFor, Sealer: sealer, Home: "/auth/security_keys"})
+		IdPs: cfg.IdentityProviders, Destination: s.proxy.RouteFor, Sealer: sealer, Home: "/auth/security_keys",
+		Counter: store.CounterFor(s.backend)})
 	if err != nil {
 		return nil, err
 	}
@@ -315,7 +292,7 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (sto
 		}
 		return db, nil
 	}
-	db, err := boltstore.Open(filepath.Join(cfg.DataDir, "portier.db"))
+	db, err := boltstore.Open(filepath.Join(cfg.DataDir, storeFileName))
 	if err != nil {
 		return nil, err
 	}

@@ -22,3 +22,9 @@ func (s *Store) Claimed(id string) bool {
 	_, ok := first[Claim](s.Txn(), KindClaim, "id", id)
 	return ok
 }
+
+// ClaimsWithPrefix returns the claims whose id starts with prefix (the uses
+// of one enrollment code, for example), so sweeps can delete them.
+func (s *Store) ClaimsWithPrefix(prefix string) []*Claim {
+	return all[Claim](s.Txn(), KindClaim, "id_prefix", prefix)
+}

@@ -31,6 +31,7 @@ type Store struct {
 	seq     atomic.Uint64 // last sequence applied to memdb
 	writes  chan *writeReq
 	catchup chan struct{}
+	syncs   chan chan error // Sync requests, served by the writer
 	done    chan struct{}
 	stopped chan struct{}
 	closeMu sync.Once
@@ -61,6 +62,7 @@ func Open(ctx context.Context, be Backend, log *slog.Logger) (*Store, error) {
 		be: be, db: db, log: log,
 		writes:  make(chan *writeReq, maxBatch),
 		catchup: make(chan struct{}, 1),
+		syncs:   make(chan chan error),
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		changed: make(chan struct{}),
@@ -190,6 +192,8 @@ func (s *Store) run() {
 			return
 		case req := <-s.writes:
 			s.commit(s.gather(req))
+		case c := <-s.syncs:
+			c <- s.follow()
 		case <-notify:
 			s.follow()
 		case <-tick:

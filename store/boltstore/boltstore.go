@@ -47,7 +47,10 @@ func Open(path string) (_ *DB, err error) {
 	old := debug.SetPanicOnFault(true)
 	defer debug.SetPanicOnFault(old)
 
-	if fi, statErr := os.Stat(path); statErr == nil && fi.Size() > 0 && fi.Size() < 4096*2 {
+	if fi, statErr := os.Stat(path); statErr == nil && fi.Size() < 4096*2 {
+		// bbolt would initialise a 0-byte file as a new store: a truncated
+		// file (a full disk, a bad copy) must not become an empty store
+		// whose set-up link anyone may open first.
 		return nil, corrupt(path, fmt.Errorf("file is only %d bytes", fi.Size()))
 	}
 	b, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second})

@@ -21,3 +21,17 @@ func TestConformance(t *testing.T) {
 		}
 	})
 }
+
+// TestCounterConformance: the embedded store is one process, so its
+// counter is in memory; the same suite as PostgreSQL's shared counter.
+func TestCounterConformance(t *testing.T) {
+	storetest.RunCounter(t, func(t *testing.T) (store.Counter, store.Counter) {
+		db, err := boltstore.Open(filepath.Join(t.TempDir(), "portier.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		c := store.CounterFor(db)
+		return c, c
+	})
+}

@@ -91,6 +91,9 @@ func (db *DB) pruneLoop(ctx context.Context) {
 		if err := db.moveLegacyAudit(ctx); err != nil && ctx.Err() == nil {
 			db.log.Warn("pgstore: cannot move audit events into the audit log; will retry", "err", err)
 		}
+		if _, err := db.pruneLimits(ctx, time.Now().Add(-time.Hour)); err != nil && ctx.Err() == nil {
+			db.log.Warn("pgstore: cannot prune rate-limit counters; will retry", "err", err)
+		}
 		n, err := db.Prune(ctx, time.Now().Add(-TombstoneRetention))
 		switch {
 		case err != nil && ctx.Err() == nil:
