@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/portier/portier/store"
+	"github.com/portier/portier/store/boltstore"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -128,8 +129,20 @@ func TestAuditVerifyServerAndBackup(t *testing.T) {
 // A server started on a log older than the retention removes those events
 // at once, records the sweep, and its chain still verifies from the anchor.
 func TestAuditRetentionSweepOverServer(t *testing.T) {
+	// An installation whose log starts with 40 events from 2020, past the
+	// 400 days: the store holds them before its first start, as the oldest
+	// part of the chain (retention removes the chain's oldest entries).
 	dir := filepath.Join(t.TempDir(), "data")
-	m := startSeeded(t, dir, 40) // 40 events from 2020: past the 400 days
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	be, err := boltstore.Open(filepath.Join(dir, "portier.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seedAudit(t, be, 40)
+	in := start(t, dir, map[string]string{"PORTIER_BOOTSTRAP_TOKEN": ownerSecret})
+	m := &mdm{instance: in, fp: bannerFingerprint(in.stdout.String())}
 	deadline := time.Now().Add(20 * time.Second)
 	for !strings.Contains(m.get("/api/v1/audit?action=audit.prune"), `"count":"40"`) {
 		if time.Now().After(deadline) {

@@ -38,21 +38,47 @@ func seed(t *testing.T, be store.Backend, bulk int) {
 			CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(8 * time.Hour), RefreshEnc: []byte("\x01sealed-refresh-token")}),
 		store.Put(&store.Token{ID: "tok_owner", Name: "test owner", Role: "owner", SecretHash: identity.HashSecret(ownerSecret), CreatedAt: now}),
 	)
-	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; i < bulk && err == nil; i += 1000 {
-		ops := make([]store.Op, 0, 1000)
-		for j := i; j < min(i+1000, bulk); j++ {
-			ev := store.NewAuditEvent(old.Add(time.Duration(j)*time.Second), "user:ada@example.com", "device.view", fmt.Sprintf("dev_%06d", j))
-			ev.Detail = map[string]string{"note": "seeded so the backup has some weight"}
-			ops = append(ops, store.Put(ev))
-		}
-		err = st.Write(ctx, ops...)
+	if err == nil {
+		err = writeOldAudit(ctx, st, bulk)
 	}
 	st.Close()
 	be.Close()
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// seedAudit writes only n audit events from 2020 into be.
+func seedAudit(t *testing.T, be store.Backend, n int) {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, be, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = writeOldAudit(ctx, st, n)
+	st.Close()
+	be.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// writeOldAudit writes n audit events from 2020, one second apart.
+func writeOldAudit(ctx context.Context, st *store.Store, n int) error {
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	for i := 0; i < n; i += 1000 {
+		ops := make([]store.Op, 0, 1000)
+		for j := i; j < min(i+1000, n); j++ {
+			ev := store.NewAuditEvent(old.Add(time.Duration(j)*time.Second), "user:ada@example.com", "device.view", fmt.Sprintf("dev_%06d", j))
+			ev.Detail = map[string]string{"note": "seeded so the backup has some weight"}
+			ops = append(ops, store.Put(ev))
+		}
+		if err := st.Write(ctx, ops...); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // startSeeded seeds an embedded store in dataDir and starts serve on it.

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	mathrand "math/rand/v2"
 	"net"
 	"net/http"
 	"strings"
@@ -48,14 +49,24 @@ type instance struct {
 	rootPEM        []byte
 }
 
+// freePort returns a port that is free now, for a portier process the test
+// starts. It is chosen below Linux's ephemeral range (32768 and up): a port
+// the kernel handed out and took back could be given again at once as the
+// source port of some outgoing connection (to PostgreSQL, say), and the
+// process would then fail to bind it.
 func freePort(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	for range 200 {
+		port := 20000 + mathrand.IntN(12000)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		ln.Close()
+		return fmt.Sprint(port)
 	}
-	defer ln.Close()
-	return fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
+	t.Fatal("no free port between 20000 and 32000")
+	return ""
 }
 
 func envFrom(m map[string]string) Env { return func(k string) string { return m[k] } }

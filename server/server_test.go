@@ -77,10 +77,16 @@ policies:
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx) }()
 
+	// A console session and the route session handed off from it: a
+	// session counts only on the host it was issued for.
+	_, parentID := identity.NewSessionSecret()
 	cookie, id := identity.NewSessionSecret()
 	now := time.Now()
-	if err := srv.Store().Write(context.Background(), store.Put(&store.Session{ID: id, UserID: "usr_1", Email: "a@example.com",
-		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)})); err != nil {
+	parent := &store.Session{ID: parentID, UserID: "usr_1", Email: "a@example.com",
+		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(time.Hour)}
+	child := *parent
+	child.ID, child.ParentID, child.Host = id, parentID, "slow.localhost"
+	if err := srv.Store().Write(context.Background(), store.Put(parent), store.Put(&child)); err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
