@@ -101,14 +101,10 @@ func (s *NSSStore) Install(ctx context.Context, id *BrowserIdentity) ([]Placemen
 		for _, db := range s.databases(u) {
 			p := Placement{Store: s.Name(), User: u.Name, UID: u.UID, GID: u.GID, Home: u.Home, AsAgent: u.AsAgent, Path: db,
 				Serial: id.Leaf.SerialNumber.String(), Nickname: nick}
-			for _, c := range id.Intermediates {
-				if c.Subject.CommonName != "" {
-					p.CANicknames = append(p.CANicknames, c.Subject.CommonName)
-				}
-			}
-			// Recorded before the import: a half-done import is removed too.
+			err := s.importInto(ctx, u, &p, p12, password, id.Leaf, id.Intermediates)
+			// Recorded even after a failure: a half-done import is removed too.
 			out = append(out, p)
-			if err := s.importInto(ctx, u, db, p12, password, id.Leaf); err != nil {
+			if err != nil {
 				return out, fmt.Errorf("agent: install the device identity for %s in %s: %w", u.Name, db, err)
 			}
 		}
@@ -133,7 +129,8 @@ func encodeP12(id *BrowserIdentity) (string, []byte, error) {
 
 // importInto creates db when missing (the shared database only), imports
 // the PKCS #12 file as the user, and checks the certificate is there.
-func (s *NSSStore) importInto(ctx context.Context, u LocalUser, db string, p12 []byte, password string, leaf *x509.Certificate) error {
+func (s *NSSStore) importInto(ctx context.Context, u LocalUser, p *Placement, p12 []byte, password string, leaf *x509.Certificate, cas []*x509.Certificate) error {
+	db := p.Path
 	as := &u
 	if _, err := os.Stat(filepath.Join(db, "cert9.db")); err != nil {
 		if s.Firefox {
@@ -155,12 +152,16 @@ func (s *NSSStore) importInto(ctx context.Context, u LocalUser, db string, p12 [
 		"-d", "sql:" + db, "-w", filepath.Join(tmp, "password")}, User: as}); err != nil {
 		return fmt.Errorf("pk12util: %w: %s", err, trimOut(out))
 	}
-	ok, err := s.holds(ctx, u, db, leaf)
-	if err != nil {
-		return err
-	}
+	nick, ok := s.nicknameOf(ctx, u, db, leaf)
 	if !ok {
 		return fmt.Errorf("the certificate is not in %s after the import", db)
+	}
+	p.Nickname = nick
+	p.CANicknames = nil
+	for _, c := range cas {
+		if n, ok := s.nicknameOf(ctx, u, db, c); ok {
+			p.CANicknames = append(p.CANicknames, n)
+		}
 	}
 	return nil
 }
@@ -200,22 +201,53 @@ func (s *NSSStore) privateFiles(u LocalUser, files map[string][]byte) (string, e
 	return dir, nil
 }
 
-// holds reports whether db holds leaf under its nickname.
-func (s *NSSStore) holds(ctx context.Context, u LocalUser, db string, leaf *x509.Certificate) (bool, error) {
-	out, err := s.Run(ctx, Command{Path: s.certutil(), Args: []string{"-L", "-d", "sql:" + db, "-n", leaf.Subject.CommonName, "-a"}, User: &u})
+// nicknameOf finds the nickname NSS gave cert in db: pk12util derives it
+// from the subject's common name (adding the issuer's organization, such
+// as "dev_x - Example Corp"), so the candidates starting with the common
+// name are listed and the one holding cert is kept.
+func (s *NSSStore) nicknameOf(ctx context.Context, u LocalUser, db string, cert *x509.Certificate) (string, bool) {
+	out, err := s.Run(ctx, Command{Path: s.certutil(), Args: []string{"-L", "-d", "sql:" + db}, User: &u})
 	if err != nil {
-		return false, nil
+		return "", false
 	}
-	for rest := out; ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			return false, nil
+	for _, nick := range listNicknames(out) {
+		if !strings.HasPrefix(nick, cert.Subject.CommonName) {
+			continue
 		}
-		if bytes.Equal(blk.Bytes, leaf.Raw) {
-			return true, nil
+		pemOut, err := s.Run(ctx, Command{Path: s.certutil(), Args: []string{"-L", "-d", "sql:" + db, "-n", nick, "-a"}, User: &u})
+		if err != nil {
+			continue
+		}
+		for rest := pemOut; ; {
+			var blk *pem.Block
+			if blk, rest = pem.Decode(rest); blk == nil {
+				break
+			}
+			if bytes.Equal(blk.Bytes, cert.Raw) {
+				return nick, true
+			}
 		}
 	}
+	return "", false
+}
+
+// listNicknames reads the nicknames of `certutil -L` output: each line is
+// a nickname, spaces, and the trust flags ("u,u,u", ",,", "CT,C,C").
+func listNicknames(out []byte) []string {
+	var nicks []string
+	for _, line := range strings.Split(string(out), "\n") {
+		line = strings.TrimRight(line, " \t\r")
+		i := strings.LastIndexAny(line, " \t")
+		if i <= 0 {
+			continue
+		}
+		flags, nick := line[i+1:], strings.TrimSpace(line[:i])
+		if nick == "" || strings.Trim(flags, "cCpPuTwu,") != "" || strings.Count(flags, ",") != 2 {
+			continue
+		}
+		nicks = append(nicks, nick)
+	}
+	return nicks
 }
 
 // maxSameNickname bounds the delete loops: NSS deletes one certificate
@@ -274,10 +306,10 @@ func (s *NSSStore) Remove(ctx context.Context, p Placement) error {
 }
 
 // listsNickname reports whether `certutil -L` output has a certificate
-// named nick (a line of the nickname, then spaces and trust flags).
+// named nick.
 func listsNickname(out []byte, nick string) bool {
-	for _, line := range strings.Split(string(out), "\n") {
-		if rest, ok := strings.CutPrefix(line, nick); ok && (rest == "" || rest[0] == ' ' || rest[0] == '\t') {
+	for _, n := range listNicknames(out) {
+		if n == nick {
 			return true
 		}
 	}
