@@ -99,7 +99,7 @@ func (s *ChromePolicyStore) Install(_ context.Context, id *BrowserIdentity) ([]P
 	var out []Placement
 	for _, dir := range s.Dirs {
 		p := Placement{Store: s.Name(), Path: filepath.Join(dir, name), Serial: id.Leaf.SerialNumber.String()}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
+		if err := mkdirReadable(dir); err != nil {
 			return out, fmt.Errorf("agent: create %s: %w", dir, err)
 		}
 		out = append(out, p)
@@ -116,4 +116,23 @@ func (s *ChromePolicyStore) Remove(_ context.Context, p Placement) error {
 		return fmt.Errorf("agent: remove %s: %w", p.Path, err)
 	}
 	return nil
+}
+
+// mkdirReadable creates dir and its missing parents 0755 whatever the
+// agent's umask (the service runs with 0077, and browsers run as people):
+// directories that exist are left as they are.
+func mkdirReadable(dir string) error {
+	dir = filepath.Clean(dir)
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if parent := filepath.Dir(dir); parent != dir {
+		if err := mkdirReadable(parent); err != nil {
+			return err
+		}
+	}
+	if err := os.Mkdir(dir, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	return os.Chmod(dir, 0o755)
 }

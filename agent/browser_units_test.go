@@ -1,3 +1,5 @@
+//go:build unix
+
 package agent
 
 import (
@@ -9,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
@@ -164,8 +167,10 @@ func TestChromePolicy(t *testing.T) {
 		t.Error("a policy without any https origin was written")
 	}
 	// The file is named after the device and written, then removed.
-	dir := filepath.Join(t.TempDir(), "managed")
+	dir := filepath.Join(t.TempDir(), "policies", "managed")
 	s := &ChromePolicyStore{Dirs: []string{dir}}
+	old := syscall.Umask(0o077) // as under the systemd unit
+	defer syscall.Umask(old)
 	id.Origins = []string{"https://wiki.example.com"}
 	ps, err := s.Install(context.Background(), id)
 	if err != nil || len(ps) != 1 || ps[0].Path != filepath.Join(dir, "portier-dev_0123456789abcdef.json") {
@@ -173,6 +178,11 @@ func TestChromePolicy(t *testing.T) {
 	}
 	if fi, err := os.Stat(ps[0].Path); err != nil || fi.Mode().Perm() != 0o644 {
 		t.Fatalf("policy file: %v %v", fi, err)
+	}
+	for _, d := range []string{dir, filepath.Dir(dir)} {
+		if fi, err := os.Stat(d); err != nil || fi.Mode().Perm() != 0o755 {
+			t.Errorf("policy directory %s: %v %v, want 0755 so browsers run by people can read it", d, fi.Mode(), err)
+		}
 	}
 	must(t, s.Remove(context.Background(), ps[0]))
 	if _, err := os.Stat(ps[0].Path); !os.IsNotExist(err) {
