@@ -136,7 +136,8 @@ func (s *NSSStore) importInto(ctx context.Context, u LocalUser, p *Placement, p1
 		if s.Firefox {
 			return fmt.Errorf("no NSS database in the Firefox profile: %w", err)
 		}
-		if out, err := s.Run(ctx, Command{Path: "mkdir", Args: []string{"-p", "-m", "0700", db}, User: as}); err != nil {
+		// Both named, so both get 0700 when created (mkdir -m applies to operands only).
+		if out, err := s.Run(ctx, Command{Path: "mkdir", Args: []string{"-p", "-m", "0700", filepath.Dir(db), db}, User: as}); err != nil {
 			return fmt.Errorf("mkdir: %w: %s", err, trimOut(out))
 		}
 		if out, err := s.Run(ctx, Command{Path: s.certutil(), Args: []string{"-N", "-d", "sql:" + db, "--empty-password"}, User: as}); err != nil {

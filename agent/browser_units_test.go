@@ -75,7 +75,7 @@ func TestNSSStoreCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{
-		"mkdir -p -m 0700 " + db,
+		"mkdir -p -m 0700 " + filepath.Dir(db) + " " + db,
 		"certutil -N -d sql:" + db + " --empty-password",
 		"pk12util -i " + "<tmp>/identity.p12 -d sql:" + db + " -w <tmp>/password",
 		"certutil -L -d sql:" + db,
