@@ -119,6 +119,7 @@ func (a *Agent) run(ctx context.Context, act *Action) (status, result string, un
 		}
 		return ok(fmt.Sprintf("posture sent (seq %d, accepted %v)", a.st.Seq, res.Accepted))
 	case enrollment.ActionSelectiveWipe:
+		a.removeBrowsers(ctx)
 		if err := a.removeProfile(); err != nil {
 			return store.ActionFailed, "selective wipe failed: " + err.Error(), false
 		}
@@ -127,6 +128,7 @@ func (a *Agent) run(ctx context.Context, act *Action) (status, result string, un
 		if len(a.o.WipeCommand) == 0 {
 			return failed(errors.New("full wipe is not enabled on this device (the agent runs without a wipe command)"))
 		}
+		a.removeBrowsers(ctx)
 		if err := a.command(ctx, a.o.WipeCommand); err != nil {
 			return failed(fmt.Errorf("wipe command failed: %w", err))
 		}

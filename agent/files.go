@@ -20,7 +20,7 @@ const (
 
 // profileFiles are every file the agent writes in its directory: what a
 // selective wipe deletes when the agent is not in work-profile mode.
-var profileFiles = [...]string{KeyFile, CertFile, CAFile, StateFile, JournalFile, PrivacyFile}
+var profileFiles = [...]string{KeyFile, CertFile, CAFile, StateFile, JournalFile, PrivacyFile, BrowserFile}
 
 // DefaultStateDir is the per-OS state directory of the agent service.
 func DefaultStateDir() string {

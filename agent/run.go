@@ -56,6 +56,9 @@ type Options struct {
 	PollWait time.Duration
 	// TimeZone returns the device's IANA zone for reports.
 	TimeZone func() string
+	// Browser configures where the device identity is installed for the
+	// browsers (see SyncBrowsers); nil leaves the browsers alone.
+	Browser *BrowserOptions
 }
 
 // Agent is an enrolled device's agent.
@@ -165,6 +168,15 @@ func (a *Agent) Dir() string { return a.dir }
 // Once runs one full cycle: profile, posture, renewal if due, and the
 // actions waiting now.
 func (a *Agent) Once(ctx context.Context) error {
+	err := a.once(ctx)
+	if refused(err) {
+		// Revoked or retired: the certificate opens nothing any more.
+		a.removeBrowsers(ctx)
+	}
+	return err
+}
+
+func (a *Agent) once(ctx context.Context) error {
 	if err := a.refreshProfile(ctx); err != nil {
 		return err
 	}
@@ -174,11 +186,20 @@ func (a *Agent) Once(ctx context.Context) error {
 	if err := a.renewIfDue(ctx); err != nil {
 		return err
 	}
+	a.syncBrowsers(ctx)
 	acts, err := a.PollActions(ctx, 0)
 	if err != nil {
 		return err
 	}
 	return a.Execute(ctx, acts)
+}
+
+// syncBrowsers runs SyncBrowsers; a failure is logged and recorded (for
+// `portier agent status`) but does not stop the cycle.
+func (a *Agent) syncBrowsers(ctx context.Context) {
+	if err := a.SyncBrowsers(ctx); err != nil {
+		a.o.Log.Warn("agent: browser device identity", "err", err)
+	}
 }
 
 // Run runs until ctx ends: posture every interval (and sooner when a
@@ -194,7 +215,11 @@ func (a *Agent) Run(ctx context.Context) error {
 		case err == nil:
 			backoff = time.Second
 			continue
-		case errors.Is(err, ErrUnenrolled), refused(err):
+		case errors.Is(err, ErrUnenrolled):
+			return err
+		case refused(err):
+			// Revoked or retired: the certificate opens nothing any more.
+			a.removeBrowsers(ctx)
 			return err
 		case ctx.Err() != nil:
 			return nil
@@ -221,6 +246,7 @@ func (a *Agent) step(ctx context.Context, nextFull, nextCheck, nextProfile *time
 		if err := a.refreshProfile(ctx); err != nil {
 			return err
 		}
+		a.syncBrowsers(ctx)
 		*nextProfile = now.Add(interval)
 	}
 	check := min(interval, maxChangeCheck)
@@ -368,6 +394,8 @@ func (a *Agent) Renew(ctx context.Context) error {
 	}
 	a.c.setCert(&pair)
 	a.o.Log.Info("agent: certificate renewed", "not_after", leaf.NotAfter)
+	// The browsers get the new certificate; the old one leaves them.
+	a.syncBrowsers(ctx)
 	return nil
 }
 

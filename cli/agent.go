@@ -26,10 +26,13 @@ type agentDeps struct {
 	Info func(ctx context.Context) enrollment.DeviceInfo
 	// Clock is the agent's clock; nil means time.Now.
 	Clock func() time.Time
+	// BrowserRunner runs the browser stores' tools (certutil, pk12util);
+	// nil leaves the browsers alone.
+	BrowserRunner agent.CommandRunner
 }
 
 func defaultAgentDeps() agentDeps {
-	return agentDeps{Runner: collect.ExecRunner{Timeout: 2 * time.Minute}}
+	return agentDeps{Runner: collect.ExecRunner{Timeout: 2 * time.Minute}, BrowserRunner: agent.ExecCommands}
 }
 
 // agentCmd is `portier agent enroll|run|privacy`.
@@ -45,6 +48,13 @@ commands:
   enroll   --server URL --code CODE [--state-dir DIR] [--ca-fingerprint SHA256] [--work-profile] [--force]
   run      [--state-dir DIR] [--once] [--wipe-command "CMD ARGS"]
   privacy  [--state-dir DIR] [--refresh]   what your organization can see on this device
+  status   [--state-dir DIR] [--json]      enrollment, certificate, where the device identity is installed
+  unenroll [--state-dir DIR] [--force]     remove the device identity everywhere, tell the server, delete the state
+
+browser flags (enroll, run, unenroll):
+  --user-home DIR              install the device identity for this home only, as the agent's own user
+  --browser-policy-dirs D1,D2  Chromium-family managed policy directories (default: Chromium, Chrome, Edge; root only)
+  --no-browser                 leave the browsers alone
 `)
 		if len(args) == 0 {
 			return ExitUsage
@@ -61,8 +71,12 @@ commands:
 		return agentRun(ctx, args[1:], env, stdout, stderr, deps)
 	case "privacy":
 		return agentPrivacy(ctx, args[1:], env, stdout, stderr, deps)
+	case "status":
+		return agentStatus(args[1:], env, stdout, stderr, deps)
+	case "unenroll":
+		return agentUnenroll(ctx, args[1:], env, stdout, stderr, deps)
 	}
-	fmt.Fprintf(stderr, "portier agent: unknown command %q (enroll, run or privacy)\n", args[0])
+	fmt.Fprintf(stderr, "portier agent: unknown command %q (enroll, run, privacy, status or unenroll)\n", args[0])
 	return ExitUsage
 }
 
@@ -74,6 +88,7 @@ func agentEnroll(ctx context.Context, args []string, env Env, stdout, stderr io.
 	fs.String("ca-fingerprint", "", "SHA-256 of the Portier root, as the console shows it; without it the root is trusted on first use")
 	workProfile := fs.Bool("work-profile", false, "personal (BYOD) device: manage only a work profile")
 	force := fs.Bool("force", false, "replace an existing enrollment")
+	browserFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
@@ -94,6 +109,13 @@ func agentEnroll(ctx context.Context, args []string, env Env, stdout, stderr io.
 				Runner: collect.ExecRunner{Timeout: 10 * time.Second}, FS: os.DirFS("/"), Hostname: os.Hostname, Getenv: env})
 		}
 	}
+	bo := browserOptions(fs, env, deps)
+	if *force && bo != nil {
+		// The identity of the enrollment being replaced leaves the browsers.
+		if _, err := agent.RemoveBrowserIdentity(ctx, stateDir, *bo); err != nil {
+			fmt.Fprintf(stderr, "portier agent enroll: warning: %v\n", err)
+		}
+	}
 	res, err := agent.Enroll(ctx, agent.EnrollOptions{Server: server, Code: code, Fingerprint: envOr(fs, env, "ca-fingerprint"),
 		WorkProfile: *workProfile, StateDir: stateDir, Force: *force, Version: Version, Info: info, Out: stderr, Clock: deps.Clock})
 	if err != nil {
@@ -104,9 +126,33 @@ func agentEnroll(ctx context.Context, args []string, env Env, stdout, stderr io.
 	if res.WorkProfile {
 		mode = "work profile only"
 	}
-	fmt.Fprintf(stdout, "Enrolled as device %s (%s, %s).\n  State:       %s\n  Certificate: valid until %s\n  Root:        SHA256 %s\nNext: start the agent service, or run `portier agent run --once`. See what is collected: `portier agent privacy`.\n",
+	fmt.Fprintf(stdout, "Enrolled as device %s (%s, %s).\n  State:       %s\n  Certificate: valid until %s\n  Root:        SHA256 %s\n",
 		res.DeviceID, res.Ownership, mode, res.Dir, res.NotAfter.Format(time.RFC3339), res.Fingerprint)
+	if bo != nil {
+		installBrowsers(ctx, stateDir, bo, deps, stdout, stderr)
+	}
+	fmt.Fprintln(stdout, "Next: start the agent service, or run `portier agent run --once`. See what is collected: `portier agent privacy`.")
 	return ExitOK
+}
+
+// installBrowsers puts the new enrollment's identity into the browsers
+// and says where; a failure is a warning (the agent retries each cycle).
+func installBrowsers(ctx context.Context, stateDir string, bo *agent.BrowserOptions, deps agentDeps, stdout, stderr io.Writer) {
+	a, err := agent.Open(agent.Options{StateDir: stateDir, Version: Version, Clock: deps.Clock, Runner: deps.Runner, Browser: bo,
+		Collect: func(context.Context, collect.Allowed) []collect.Signal { return nil }})
+	if err != nil {
+		fmt.Fprintf(stderr, "portier agent enroll: warning: device identity not installed for the browsers: %v\n", err)
+		return
+	}
+	defer a.Close()
+	if err := a.SyncBrowsers(ctx); err != nil {
+		fmt.Fprintf(stderr, "portier agent enroll: warning: %v\n", err)
+	}
+	if st, err := agent.ReadStatus(stateDir, deps.Clock()); err == nil {
+		for _, p := range st.Browser.Placements {
+			fmt.Fprintf(stdout, "  Browsers:    %s\n", describePlacement(p))
+		}
+	}
 }
 
 func orDefault(v, def string) string {
@@ -122,6 +168,7 @@ func agentRun(ctx context.Context, args []string, env Env, stdout, stderr io.Wri
 	once := fs.Bool("once", false, "run one full cycle (profile, posture, renewal, pending actions) and exit")
 	fs.String("wipe-command", "", "the full-wipe command and its arguments, separated by spaces (no shell); empty: full wipe disabled on this device")
 	fs.String("log-level", "", "debug, info (default), warn or error")
+	browserFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
 	}
@@ -140,6 +187,7 @@ func agentRun(ctx context.Context, args []string, env Env, stdout, stderr io.Wri
 		Clock: deps.Clock, Log: log, Runner: deps.Runner, Collect: deps.Collect,
 		WipeCommand: strings.Fields(envOr(fs, env, "wipe-command")),
 		TimeZone:    func() string { return agent.LocalTimeZone(env) },
+		Browser:     browserOptions(fs, env, deps),
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "portier agent run: %v\n", err)

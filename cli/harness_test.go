@@ -69,7 +69,16 @@ func freePort(t *testing.T) string {
 	return ""
 }
 
-func envFrom(m map[string]string) Env { return func(k string) string { return m[k] } }
+// envFrom is an environment of m only. Agent commands leave the machine's
+// browsers alone (PORTIER_NO_BROWSER=1) unless m says otherwise.
+func envFrom(m map[string]string) Env {
+	return func(k string) string {
+		if v, ok := m[k]; ok || k != "PORTIER_NO_BROWSER" {
+			return v
+		}
+		return "1"
+	}
+}
 
 // start runs `portier serve` with a data dir, free ports and env, and
 // returns once it answers /healthz (or fails the test if it exits).

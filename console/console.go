@@ -44,6 +44,9 @@ type Options struct {
 	// Enrollment is the device registry: enrollment, devices, remote
 	// actions, KPIs and the agent API; nil serves none of them.
 	Enrollment *enrollment.Service
+	// Origins lists Portier's https origins (console and routes), for the
+	// agent's browser policy; nil answers an empty list.
+	Origins func() []string
 }
 
 // Console serves the console host.

@@ -187,7 +187,8 @@ func newOpenAPIEnv(t *testing.T) *mdmEnv {
 		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
 			return sim.Ask(target, q, time.Now())
 		},
-		Enrollment: e.svc, PostureIngest: eng.ExternalHandler()})
+		Enrollment: e.svc, PostureIngest: eng.ExternalHandler(),
+		Origins: func() []string { return []string{"https://localhost", "https://wiki.localhost"} }})
 	return e
 }
 
@@ -914,6 +915,12 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	want(code, http.StatusOK, body)
 	code, body = c.do("", "POST", "/api/v1/agent/renew", `{"csr":5}`, chain)
 	want(code, http.StatusBadRequest, body)
+	code, body = c.do("", "GET", "/api/v1/agent/origins", "", chain)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"https://wiki.localhost"`) {
+		t.Errorf("origins: %s", body)
+	}
+	code, body = c.do("", "GET", "/api/v1/agent/origins", "", nil)
+	want(code, http.StatusUnauthorized, body)
 
 	// External posture for the same device, by serial.
 	ext := `{"source":"edr","device":{"serial":"PF3ABC12"},"observed_at":"` + now + `","signals":[{"name":"antivirus.running","value":true},{"name":"firewall.enabled","value":true}]}`
@@ -1032,6 +1039,20 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/devices/"+id+"/release", "", nil)
 	want(code, http.StatusConflict, body)
 	code, body = c.do("", "GET", "/api/v1/agent/profile", "", chain)
+	want(code, http.StatusUnauthorized, body) // its certificates were revoked
+
+	// A second device leaves management by itself (portier agent unenroll).
+	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/enrollment/codes", `{"ownership":"corporate","user":"ada@example.com","ttl":"15m"}`, nil)
+	want(code, http.StatusCreated, body)
+	enroll2, _ := json.Marshal(map[string]any{"code": field(body, "code"), "csr": oasCSR(t), "device": map[string]any{"hostname": "ada-desktop", "platform": "linux"}})
+	code, body = c.do("", "POST", "/api/v1/agent/enroll", string(enroll2), nil)
+	want(code, http.StatusCreated, body)
+	chain2 := oasChain(t, body)
+	code, body = c.do("", "POST", "/api/v1/agent/unenroll", "{}", chain2)
+	if want(code, http.StatusOK, body); field(body, "state") != "retired" {
+		t.Errorf("unenroll: %s", body)
+	}
+	code, body = c.do("", "POST", "/api/v1/agent/unenroll", "{}", chain2)
 	want(code, http.StatusUnauthorized, body) // its certificates were revoked
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/devices/"+id, "", nil)
 	want(code, http.StatusOK, body)

@@ -67,6 +67,8 @@ func (c *Console) routes() {
 		dev.GET("/profile", c.agentProfile)
 		dev.GET("/actions", c.agentActions)
 		dev.POST("/actions/:id/result", c.agentActionResult)
+		dev.GET("/origins", c.agentOrigins)
+		dev.POST("/unenroll", c.agentUnenroll)
 
 		// Self-service enrollment page for signed-in users (and the page a QR code opens).
 		e.GET("/enroll", c.enrollPage)

@@ -174,8 +174,8 @@ type tab struct {
 
 // newTab starts a fresh headless Chromium (its own profile under
 // t.TempDir()) that trusts only s's server key and resolves every
-// *.localhost name to loopback.
-func (s *site) newTab(exe string) *tab {
+// *.localhost name to loopback; extra options are added last.
+func (s *site) newTab(exe string, extra ...chromedp.ExecAllocatorOption) *tab {
 	t := s.t
 	t.Helper()
 	b := &tab{t: t, s: s, output: &lockedBuffer{}, console: &lockedBuffer{}}
@@ -194,6 +194,7 @@ func (s *site) newTab(exe string) *tab {
 		chromedp.WindowSize(1100, 900),
 		chromedp.CombinedOutput(b.output),
 	)
+	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
 	ctx, cancel := context.WithTimeout(browserCtx, browserTimeout)

@@ -9,7 +9,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -57,6 +59,7 @@ type Server struct {
 	console *console.Console
 	geo     *policy.MMDB
 	sim     atomic.Pointer[proxy.Simulator]
+	origins atomic.Pointer[[]string] // console and route origins, for the agent
 	clock   func() time.Time
 	tls     *certSource
 	http    *http.Server
@@ -132,6 +135,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
 			return s.sim.Load().Ask(target, q, o.Clock())
 		},
+		Origins: func() []string { return *s.origins.Load() },
 	})
 	s.console = con
 	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, proxy: s.proxy, metrics: m}
@@ -320,5 +324,24 @@ func (s *Server) loadRoutes(cfg *config.Config, pols []*policy.Policy) error {
 		return err
 	}
 	s.sim.Store(sim)
+	origins := routeOrigins(cfg.ExternalURL, all)
+	s.origins.Store(&origins)
 	return nil
+}
+
+// routeOrigins is the sorted set of https origins (scheme://host[:port])
+// of the console and the routes.
+func routeOrigins(external string, routes []config.Route) []string {
+	froms := []string{external}
+	for _, r := range routes {
+		froms = append(froms, r.From)
+	}
+	var out []string
+	for _, s := range froms {
+		if u, err := url.Parse(s); err == nil && u.Scheme == "https" && u.Host != "" {
+			out = append(out, "https://"+strings.ToLower(u.Host))
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

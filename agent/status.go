@@ -1,0 +1,100 @@
+package agent
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+// Status is what `portier agent status` shows: the enrollment, the
+// certificate, where the device identity is installed, the last posture
+// report and the actions not finished. It is read from the state
+// directory only; nothing is asked of the server.
+type Status struct {
+	Enrolled    bool      `json:"enrolled"`
+	Dir         string    `json:"dir"`
+	Server      string    `json:"server,omitempty"`
+	DeviceID    string    `json:"device_id,omitempty"`
+	Ownership   string    `json:"ownership,omitempty"`
+	WorkProfile bool      `json:"work_profile,omitempty"`
+	EnrolledAt  time.Time `json:"enrolled_at,omitzero"`
+	// Certificate is the device certificate on disk.
+	Certificate *CertStatus `json:"certificate,omitempty"`
+	// Browser is where the device identity is installed, per store and
+	// user, with the errors of the last installation.
+	Browser BrowserRecord `json:"browser"`
+	// LastPosture is the last posture report sent.
+	LastPosture PostureStatus `json:"last_posture"`
+	// PendingActions are remote actions started and not finished (the
+	// agent stopped while running them).
+	PendingActions []PendingAction `json:"pending_actions"`
+}
+
+// CertStatus describes the device certificate.
+type CertStatus struct {
+	Serial     string    `json:"serial"`
+	Issuer     string    `json:"issuer"`
+	NotBefore  time.Time `json:"not_before"`
+	NotAfter   time.Time `json:"not_after"`
+	RenewAfter time.Time `json:"renew_after,omitzero"`
+	Expired    bool      `json:"expired"`
+}
+
+// PostureStatus is the last posture report sent.
+type PostureStatus struct {
+	Seq    uint64    `json:"seq"`
+	SentAt time.Time `json:"sent_at,omitzero"`
+}
+
+// PendingAction is a remote action the journal shows as started only.
+type PendingAction struct {
+	ID        string    `json:"id"`
+	StartedAt time.Time `json:"started_at"`
+}
+
+// ReadStatus reads the status of the enrollment under stateDir at now.
+// A directory without an enrollment is a status with Enrolled false.
+func ReadStatus(stateDir string, now time.Time) (*Status, error) {
+	dir := profileDir(stateDir)
+	s := &Status{Dir: dir, PendingActions: []PendingAction{}}
+	rec, err := loadBrowserRecord(dir)
+	if err != nil {
+		return nil, err
+	}
+	s.Browser = *rec
+	if s.Browser.Placements == nil {
+		s.Browser.Placements = []Placement{}
+	}
+	st, err := loadState(dir)
+	if errors.Is(err, ErrNotEnrolled) {
+		return s, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.Enrolled, s.Server, s.DeviceID, s.Ownership, s.WorkProfile, s.EnrolledAt = true, st.Server, st.DeviceID, st.Ownership, st.WorkProfile, st.EnrolledAt
+	s.LastPosture = PostureStatus{Seq: st.Seq, SentAt: st.LastSent}
+	if b, err := os.ReadFile(filepath.Join(dir, CertFile)); err == nil {
+		if blk, _ := pem.Decode(b); blk != nil {
+			if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
+				s.Certificate = &CertStatus{Serial: c.SerialNumber.String(), Issuer: c.Issuer.CommonName,
+					NotBefore: c.NotBefore, NotAfter: c.NotAfter, RenewAfter: st.RenewAfter, Expired: !now.Before(c.NotAfter)}
+			}
+		}
+	}
+	j, err := openJournal(filepath.Join(dir, JournalFile))
+	if err != nil {
+		return nil, err
+	}
+	for id, e := range j.entries {
+		if e.State != journalDone {
+			s.PendingActions = append(s.PendingActions, PendingAction{ID: id, StartedAt: e.At})
+		}
+	}
+	slices.SortFunc(s.PendingActions, func(a, b PendingAction) int { return a.StartedAt.Compare(b.StartedAt) })
+	return s, nil
+}
