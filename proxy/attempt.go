@@ -75,23 +75,12 @@ func clearAttempt(w http.ResponseWriter, name string) {
 // application's. Only forwarded requests need it: the callback and the
 // sign-in redirect read them.
 func stripAttemptCookies(r *http.Request) {
-	lines := r.Header.Values("Cookie")
-	if len(lines) == 0 || !strings.Contains(strings.Join(lines, ";"), identity.AttemptCookiePrefix) {
-		return
-	}
-	r.Header.Del("Cookie")
-	for _, line := range lines {
-		var kept []string
-		for line != "" {
-			var part string
-			part, line, _ = strings.Cut(line, ";")
-			part = strings.TrimSpace(part)
-			if part != "" && !strings.HasPrefix(part, identity.AttemptCookiePrefix) {
-				kept = append(kept, part)
-			}
-		}
-		if len(kept) > 0 {
-			r.Header.Add("Cookie", strings.Join(kept, "; "))
+	for _, line := range r.Header["Cookie"] {
+		if strings.Contains(line, identity.AttemptCookiePrefix) {
+			dropCookies(r, isAttemptCookie)
+			return
 		}
 	}
 }
+
+func isAttemptCookie(name string) bool { return strings.HasPrefix(name, identity.AttemptCookiePrefix) }

@@ -164,19 +164,27 @@ func stripRequest(r *http.Request) {
 			delete(r.Header, k)
 		}
 	}
-	cookies := r.Header.Values("Cookie")
-	if len(cookies) == 0 {
+	dropCookies(r, isSessionCookie)
+}
+
+func isSessionCookie(name string) bool { return name == identity.SessionCookie }
+
+// dropCookies removes from r's Cookie headers every cookie whose name drop
+// matches, keeping the others in order.
+func dropCookies(r *http.Request, drop func(name string) bool) {
+	lines := r.Header.Values("Cookie")
+	if len(lines) == 0 {
 		return
 	}
 	r.Header.Del("Cookie")
-	for _, line := range cookies {
+	for _, line := range lines {
 		var kept []string
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			part = strings.TrimSpace(part)
 			name, _, _ := strings.Cut(part, "=")
-			if name != identity.SessionCookie && part != "" {
+			if part != "" && !drop(name) {
 				kept = append(kept, part)
 			}
 		}
