@@ -37,7 +37,27 @@ var (
 	// sharedStartLimit bounds the sign-in flows (stored records) one
 	// address starts, across replicas.
 	sharedStartLimit = store.Limit{Max: 300, Window: 10 * time.Minute}
+	// sharedHandoffLimit bounds the hand-off records one signed-in session
+	// creates (one per application opened, and again when an application's
+	// session ends), across replicas: a script replaying the sign-in page
+	// cannot fill the store with them.
+	sharedHandoffLimit = store.Limit{Max: 120, Window: 10 * time.Minute}
 )
+
+// allowHandoff counts a hand-off created for a console session.
+func (s *Service) allowHandoff(ctx context.Context, sessionID string) error {
+	ok, retry, err := sharedHandoffLimit.Allow(ctx, s.counter, "handoff/"+sessionID, s.now())
+	if err != nil {
+		return apperr.Wrap(apperr.Unavailable, err, "Portier could not pass your sign-in on to the application. Try again in a minute.")
+	}
+	if !ok {
+		s.log.Warn("identity: hand-offs rate-limited", "session", truncate(sessionID, 12))
+		e := apperr.New(apperr.RateLimited, "Too many applications opened in a short time. Wait a few minutes, then try again.")
+		e.RetryAfter = retry
+		return e
+	}
+	return nil
+}
 
 // allowPassword counts a password attempt per client IP and per account,
 // in this process and across replicas. A counter that cannot be reached

@@ -75,3 +75,31 @@ func TestSignInStartsCountedAcrossReplicas(t *testing.T) {
 		t.Errorf("another address: %v", err)
 	}
 }
+
+// TestHandoffsPerSessionAreLimited: a signed-in script replaying the
+// sign-in page for an application gets sharedHandoffLimit.Max hand-offs
+// (each a stored record) and then 429 with a retry time; another session
+// is not affected.
+func TestHandoffsPerSessionAreLimited(t *testing.T) {
+	f := newFixture(t)
+	f.svc.counter = store.NewMemoryCounter(100)
+	ctx := context.Background()
+	sess := &store.Session{ID: "s_script"}
+	rd := attempted("https://wiki.localhost:8443/x")
+	for i := range sharedHandoffLimit.Max {
+		if _, err := f.svc.Continue(ctx, sess, rd); err != nil {
+			t.Fatalf("hand-off %d: %v", i+1, err)
+		}
+	}
+	_, err := f.svc.Continue(ctx, sess, rd)
+	var ae *apperr.Error
+	if apperr.Status(err) != http.StatusTooManyRequests || !errors.As(err, &ae) || ae.RetryAfter <= 0 {
+		t.Fatalf("hand-off past the limit: %v, want 429 with a retry time", err)
+	}
+	if n := len(scan[store.Handoff](f.st, store.KindHandoff)); n != sharedHandoffLimit.Max {
+		t.Errorf("%d hand-offs stored, want %d", n, sharedHandoffLimit.Max)
+	}
+	if _, err := f.svc.Continue(ctx, &store.Session{ID: "s_other"}, rd); err != nil {
+		t.Errorf("another session: %v", err)
+	}
+}

@@ -90,6 +90,9 @@ func (s *Service) Continue(ctx context.Context, sess *store.Session, rd string) 
 	if ref == "" {
 		return u.String(), nil
 	}
+	if err := s.allowHandoff(ctx, sess.ID); err != nil {
+		return "", err
+	}
 	code, id := NewSessionSecret()
 	path := u.EscapedPath()
 	if path == "" || strings.HasPrefix(path, "//") {
