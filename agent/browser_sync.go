@@ -44,8 +44,9 @@ type BrowserOptions struct {
 // DefaultBrowserStores are the native browser stores: on Linux the shared
 // NSS database, the Firefox profiles and, when the agent runs as root,
 // the Chromium/Chrome/Edge managed policy; on macOS the login keychains;
-// on Windows the Chrome and Edge registry policy and, when the agent runs
-// as a person (not as a service), that person's certificate store.
+// on Windows the Chrome and Edge registry policy when the agent is
+// elevated and, when it runs as a person (not as a service), that
+// person's certificate store.
 func DefaultBrowserStores(run CommandRunner) []BrowserStore {
 	if run == nil {
 		run = ExecCommands
@@ -54,7 +55,10 @@ func DefaultBrowserStores(run CommandRunner) []BrowserStore {
 	case "darwin":
 		return []BrowserStore{&KeychainStore{Run: run}}
 	case "windows":
-		stores := []BrowserStore{&WindowsPolicyStore{Run: run}}
+		var stores []BrowserStore
+		if elevated() {
+			stores = append(stores, &WindowsPolicyStore{Run: run})
+		}
 		if home, err := os.UserHomeDir(); err == nil && !IsSystemProfile(home) {
 			stores = append(stores, &WindowsCertStore{Run: run})
 		}
