@@ -146,7 +146,8 @@ func (s *KeychainStore) installFor(ctx context.Context, u LocalUser, p *Placemen
 	for _, app := range s.installedApps() {
 		args = append(args, "-T", app)
 	}
-	if out, err := s.Run(ctx, s.command(u, args...)); err != nil {
+	// An identity already there (a record lost) is fine: the check decides.
+	if out, err := s.Run(ctx, s.command(u, args...)); err != nil && !strings.Contains(string(out), "already exists") {
 		return fmt.Errorf("security import: %w: %s", err, trimOut(out))
 	}
 	if ok, err := s.holds(ctx, u, p); err != nil || !ok {

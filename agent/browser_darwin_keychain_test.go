@@ -296,3 +296,23 @@ func FuzzParseFindCertificateSHA1(f *testing.F) {
 		}
 	})
 }
+
+// TestKeychainStoreAlreadyThere: an identity already in the keychain (its
+// record lost) is adopted rather than failing every cycle.
+func TestKeychainStoreAlreadyThere(t *testing.T) {
+	ti := newTestIdentity(t)
+	id := ti.issue(t, 11, t.TempDir(), "https://portier.example.com")
+	held := map[string]bool{Thumbprint(id.Leaf): true}
+	fake := keychainFake(held)
+	rec := &cmdRecorder{answer: func(c Command) ([]byte, error) {
+		if slices.Contains(c.Args, "import") {
+			return []byte("security: SecKeychainItemImport: The specified item already exists in the keychain."), exitError("exit status 1")
+		}
+		return fake(c)
+	}}
+	s := &KeychainStore{Run: rec.run, Exists: func(string) bool { return false }, TempDir: t.TempDir()}
+	ps, err := s.Install(context.Background(), id)
+	if err != nil || len(ps) != 1 || len(ps[0].Entries) != 1 {
+		t.Fatalf("install = %+v, %v", ps, err)
+	}
+}
