@@ -46,7 +46,8 @@ type KeychainStore struct {
 	// says which are installed (default os.Stat).
 	Apps   []string
 	Exists func(path string) bool
-	// TempDir holds the short-lived PKCS #12 file (default os.TempDir()).
+	// TempDir holds the short-lived PKCS #12 file (default /tmp: a
+	// daemon's own temporary directory may be closed to the person).
 	TempDir string
 	// Chown gives the PKCS #12 file to the person (default os.Chown).
 	Chown func(path string, uid, gid int) error
@@ -136,7 +137,7 @@ func (s *KeychainStore) Install(ctx context.Context, id *BrowserIdentity) ([]Pla
 }
 
 func (s *KeychainStore) installFor(ctx context.Context, u LocalUser, p *Placement, p12 []byte, password string, origins []string) error {
-	tmp, err := (&NSSStore{TempDir: s.TempDir, Chown: s.Chown}).privateFiles(u, map[string][]byte{"identity.p12": p12})
+	tmp, err := (&NSSStore{TempDir: orDefaultString(s.TempDir, "/tmp"), Chown: s.Chown}).privateFiles(u, map[string][]byte{"identity.p12": p12})
 	if err != nil {
 		return err
 	}
