@@ -35,9 +35,10 @@ func ParseDSCLUIDs(out []byte) []PasswdEntry {
 
 // DarwinUsers is the people of a Mac: accounts from dscl with a uid of
 // 501 or more (not nobody), a name not starting with "_" that sudo
-// accepts, and a home /Users/NAME that exists and is their own. Their
-// primary group is not needed (commands run through sudo).
-func DarwinUsers(ctx context.Context, run CommandRunner, owner func(path string) (int, bool)) ([]LocalUser, error) {
+// accepts, a home /Users/NAME that exists and is their own, and a login
+// keychain (the person has logged in at least once; exists reports it).
+// Their primary group is not needed (commands run through sudo).
+func DarwinUsers(ctx context.Context, run CommandRunner, owner func(path string) (int, bool), exists func(path string) bool) ([]LocalUser, error) {
 	out, err := run(ctx, Command{Path: "/usr/bin/dscl", Args: []string{".", "-list", "/Users", "UniqueID"}})
 	if err != nil {
 		return nil, fmt.Errorf("agent: dscl: %w: %s", err, trimOut(out))
@@ -49,7 +50,7 @@ func DarwinUsers(ctx context.Context, run CommandRunner, owner func(path string)
 			continue
 		}
 		home := filepath.Join("/Users", e.Name)
-		if uid, ok := owner(home); !ok || uid != e.UID {
+		if uid, ok := owner(home); !ok || uid != e.UID || !exists(LoginKeychain(home)) {
 			continue
 		}
 		seen[e.Name] = true

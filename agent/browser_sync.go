@@ -86,7 +86,7 @@ func LocalUsers() ([]LocalUser, error) {
 		return []LocalUser{HomeUser(home)}, nil
 	}
 	if runtime.GOOS == "darwin" {
-		return DarwinUsers(context.Background(), ExecCommands, fileOwner)
+		return DarwinUsers(context.Background(), ExecCommands, fileOwner, fileExists)
 	}
 	b, err := os.ReadFile("/etc/passwd")
 	if err != nil {
@@ -94,6 +94,9 @@ func LocalUsers() ([]LocalUser, error) {
 	}
 	return HumanUsers(b, fileOwner), nil
 }
+
+// fileExists reports whether path exists.
+func fileExists(path string) bool { _, err := os.Stat(path); return err == nil }
 
 func (o BrowserOptions) withDefaults() BrowserOptions {
 	if o.Stores == nil {
