@@ -16,8 +16,7 @@ const StoreWindowsCert = "windows-cert"
 // WindowsCertStore imports the device identity into Cert:\CurrentUser\My
 // of the person the agent runs as, with PowerShell's
 // Import-PfxCertificate and without -Exportable, so the key is marked
-// non-exportable: Chrome, Edge and Firefox (with its enterprise roots
-// setting) find it there. A LocalSystem service cannot reach a person's
+// non-exportable: Chrome and Edge find it there. A LocalSystem service cannot reach a person's
 // CurrentUser store, so the store refuses to run for anyone but the
 // agent's own user, and never for the SYSTEM profile. The key is a
 // software key in the Microsoft Software Key Storage Provider: the
