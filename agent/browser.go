@@ -51,6 +51,15 @@ type Placement struct {
 	// CANicknames those of the intermediates imported with it.
 	Nickname    string   `json:"nickname,omitempty"`
 	CANicknames []string `json:"ca_nicknames,omitempty"`
+	// Thumbprint is the SHA-1 of the device certificate (upper-case hex),
+	// by which the Keychain and the Windows store name it; CAThumbprints
+	// those of the intermediates imported with it.
+	Thumbprint    string   `json:"thumbprint,omitempty"`
+	CAThumbprints []string `json:"ca_thumbprints,omitempty"`
+	// Entries are what else the store wrote and must undo: the Keychain's
+	// identity preferences (their URLs), or the registry value names of a
+	// Windows policy list.
+	Entries []string `json:"entries,omitempty"`
 }
 
 // BrowserStore installs the device identity in one kind of place and

@@ -48,6 +48,17 @@ type autoSelectRule struct {
 // ChromePolicy returns the managed-policy document for id: one rule per
 // origin, filtered on the issuer's common name and organization.
 func ChromePolicy(id *BrowserIdentity) ([]byte, error) {
+	rules, err := AutoSelectRules(id)
+	if err != nil {
+		return nil, err
+	}
+	return json.MarshalIndent(map[string][]string{"AutoSelectCertificateForUrls": rules}, "", "  ")
+}
+
+// AutoSelectRules are the AutoSelectCertificateForUrls entries for id,
+// each a JSON string: one per origin, selecting only a certificate issued
+// by the device certificate's issuer (common name and organization).
+func AutoSelectRules(id *BrowserIdentity) ([]string, error) {
 	issuer := map[string]string{"CN": id.Leaf.Issuer.CommonName}
 	if len(id.Leaf.Issuer.Organization) > 0 {
 		issuer["O"] = id.Leaf.Issuer.Organization[0]
@@ -69,7 +80,7 @@ func ChromePolicy(id *BrowserIdentity) ([]byte, error) {
 		}
 		rules = append(rules, string(b))
 	}
-	return json.MarshalIndent(map[string][]string{"AutoSelectCertificateForUrls": rules}, "", "  ")
+	return rules, nil
 }
 
 // policyFileName is the policy file of a device.

@@ -43,12 +43,28 @@ type BrowserOptions struct {
 
 // DefaultBrowserStores are the native browser stores: on Linux the shared
 // NSS database, the Firefox profiles and, when the agent runs as root,
-// the Chromium/Chrome/Edge managed policy. Other platforms have none yet.
+// the Chromium/Chrome/Edge managed policy; on macOS the login keychains;
+// on Windows the Chrome and Edge registry policy when the agent is
+// elevated and, when it runs as a person (not as a service), that
+// person's certificate store.
 func DefaultBrowserStores(run CommandRunner) []BrowserStore {
 	if run == nil {
 		run = ExecCommands
 	}
-	if runtime.GOOS != "linux" {
+	switch runtime.GOOS {
+	case "darwin":
+		return []BrowserStore{&KeychainStore{Run: run}}
+	case "windows":
+		var stores []BrowserStore
+		if elevated() {
+			stores = append(stores, &WindowsPolicyStore{Run: run})
+		}
+		if home, err := os.UserHomeDir(); err == nil && !IsSystemProfile(home) {
+			stores = append(stores, &WindowsCertStore{Run: run})
+		}
+		return stores
+	case "linux":
+	default:
 		return nil
 	}
 	stores := []BrowserStore{&NSSStore{Run: run}, &NSSStore{Run: run, Firefox: true}}
@@ -59,7 +75,8 @@ func DefaultBrowserStores(run CommandRunner) []BrowserStore {
 }
 
 // LocalUsers is the people to install for: every person with an account
-// (see HumanUsers) when the agent runs as root, else the agent's own user.
+// (see HumanUsers; DarwinUsers on macOS) when the agent runs as root, else
+// the agent's own user.
 func LocalUsers() ([]LocalUser, error) {
 	if runtime.GOOS == "windows" || os.Geteuid() != 0 {
 		home, err := os.UserHomeDir()
@@ -68,12 +85,18 @@ func LocalUsers() ([]LocalUser, error) {
 		}
 		return []LocalUser{HomeUser(home)}, nil
 	}
+	if runtime.GOOS == "darwin" {
+		return DarwinUsers(context.Background(), ExecCommands, fileOwner, fileExists)
+	}
 	b, err := os.ReadFile("/etc/passwd")
 	if err != nil {
 		return nil, err
 	}
 	return HumanUsers(b, fileOwner), nil
 }
+
+// fileExists reports whether path exists.
+func fileExists(path string) bool { _, err := os.Stat(path); return err == nil }
 
 func (o BrowserOptions) withDefaults() BrowserOptions {
 	if o.Stores == nil {

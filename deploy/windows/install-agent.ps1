@@ -1,6 +1,9 @@
 # Installs the Portier device agent as a Windows service (run as Administrator).
 #   .\install-agent.ps1 -Server https://portier.example.com -Code ABCDE-FGHJK-... -Fingerprint <SHA256>
 # See docs/agent.md. Uninstall: sc.exe stop PortierAgent; sc.exe delete PortierAgent
+# The service (LocalSystem) writes the Chrome/Edge AutoSelectCertificateForUrls
+# policy under HKLM; it cannot import the device certificate into a person's
+# Cert:\CurrentUser\My (see docs/agent.md, "Windows").
 param(
     [Parameter(Mandatory = $true)][string]$Server,
     [Parameter(Mandatory = $true)][string]$Code,
