@@ -23,11 +23,15 @@ const (
 	VersionHeader = "Portier-Agent-Protocol"
 )
 
-// maxVersionLen bounds the header value ParseVersion reads.
-const maxVersionLen = 16
+// maxVersionLen bounds the header value ParseVersion reads, and
+// maxPartLen each of its numbers.
+const (
+	maxVersionLen = 16
+	maxPartLen    = 4
+)
 
-// ParseVersion reads a VersionHeader value "MAJOR.MINOR" (decimal, no sign,
-// at most 16 bytes). An empty value is 1.0: the peer predates the header.
+// ParseVersion reads a VersionHeader value "MAJOR.MINOR" (decimal numbers
+// of at most four digits, no sign). An empty value is 1.0: the peer predates the header.
 func ParseVersion(s string) (major, minor int, err error) {
 	if s == "" {
 		return 1, 0, nil
@@ -49,9 +53,9 @@ func ParseVersion(s string) (major, minor int, err error) {
 	return major, minor, nil
 }
 
-// digits reports whether s is one or more ASCII digits.
+// digits reports whether s is one to maxPartLen ASCII digits.
 func digits(s string) bool {
-	if s == "" {
+	if s == "" || len(s) > maxPartLen {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
