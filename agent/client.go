@@ -13,6 +13,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/portier/portier/agentwire"
 )
 
 // requestTimeout bounds every call but the long poll.
@@ -109,20 +111,22 @@ func (c *client) call(ctx context.Context, method, path string, body, out any) e
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Accept", "application/json")
+	req.Header.Set(agentwire.VersionHeader, agentwire.Version)
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return fmt.Errorf("agent: %s %s: %w", method, path, err)
 	}
 	defer resp.Body.Close()
+	if err := checkServerVersion(resp.Header.Get(agentwire.VersionHeader)); err != nil {
+		return fmt.Errorf("agent: %s %s: %w", method, path, err)
+	}
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
 	if err != nil {
 		return fmt.Errorf("agent: %s %s: read answer: %w", method, path, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		e := &APIError{Status: resp.StatusCode}
-		var b struct {
-			Error struct{ Code, Message, Field string } `json:"error"`
-		}
+		var b agentwire.ErrorBody
 		if json.Unmarshal(data, &b) == nil {
 			e.Code, e.Message, e.Field = b.Error.Code, b.Error.Message, b.Error.Field
 		}
@@ -135,4 +139,21 @@ func (c *client) call(ctx context.Context, method, path string, body, out any) e
 		return fmt.Errorf("agent: %s %s: malformed answer: %w", method, path, err)
 	}
 	return nil
+}
+
+// checkServerVersion refuses a server that speaks another major version of
+// the agent protocol: its answers would be misread. No header is a server
+// older than the header, which speaks 1.0.
+func checkServerVersion(v string) error {
+	err := agentwire.CheckVersion(v)
+	var ve *agentwire.VersionError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ve) && ve.PeerNewer():
+		return fmt.Errorf("the server speaks Portier agent protocol %s and this agent speaks %s: upgrade the Portier agent", ve.Peer, agentwire.Version)
+	case errors.As(err, &ve):
+		return fmt.Errorf("the server speaks Portier agent protocol %s and this agent speaks %s: upgrade the Portier server, or install the agent of the server's version", ve.Peer, agentwire.Version)
+	}
+	return fmt.Errorf("the server sent a malformed %s header: %w", agentwire.VersionHeader, err)
 }

@@ -7,6 +7,10 @@
 // sequence number that never goes back, renews its certificate at two
 // thirds of its lifetime, and long-polls for remote actions.
 //
+// Every request and answer is a type of package agentwire, the protocol the
+// agent shares with the server, and carries its version; the agent imports
+// no server package.
+//
 // Actions run at most once per action id: the id is written to a journal
 // and synced before the action starts, so a re-delivered action is never
 // run twice, only reported again. Commands (lock, notifications, the

@@ -20,7 +20,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portier/portier/enrollment"
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/posture/collect"
 )
 
@@ -43,7 +43,7 @@ type EnrollOptions struct {
 	Force   bool
 	Version string
 	// Info reads the device's facts (default: the real machine).
-	Info func(ctx context.Context) enrollment.DeviceInfo
+	Info func(ctx context.Context) agentwire.DeviceInfo
 	// Out receives warnings and progress for the person enrolling.
 	Out   io.Writer
 	Clock func() time.Time // default time.Now
@@ -57,16 +57,6 @@ type Enrolled struct {
 	WorkProfile bool
 	NotAfter    time.Time
 	Fingerprint string
-}
-
-// enrollAnswer is the server's answer to enroll and renew.
-type enrollAnswer struct {
-	DeviceID    string    `json:"device_id"`
-	Certificate string    `json:"certificate"`
-	NotAfter    time.Time `json:"not_after"`
-	RenewAfter  time.Time `json:"renew_after"`
-	Ownership   string    `json:"ownership"`
-	WorkProfile bool      `json:"work_profile"`
 }
 
 // Enroll enrolls this device: it fetches and pins the Portier root,
@@ -109,21 +99,21 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Enrolled, error) {
 	if err != nil {
 		return nil, err
 	}
-	info := enrollment.DeviceInfo{}
+	info := agentwire.DeviceInfo{}
 	if o.Info == nil {
-		o.Info = func(ctx context.Context) enrollment.DeviceInfo {
+		o.Info = func(ctx context.Context) agentwire.DeviceInfo {
 			return ReadDeviceInfo(ctx, DeviceInfoEnv{Platform: NativePlatform(),
 				Runner: collect.ExecRunner{Timeout: 10 * time.Second}, FS: os.DirFS("/"), Hostname: os.Hostname, Getenv: os.Getenv})
 		}
 	}
 	info = o.Info(ctx)
 	info.WorkProfile, info.AgentVersion = o.WorkProfile, o.Version
-	req := enrollment.EnrollRequest{Code: o.Code, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})), Device: info}
+	req := agentwire.EnrollRequest{Code: o.Code, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})), Device: info}
 	c := newClient(server, pool, nil)
 	defer c.close()
 	ctx2, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	var ans enrollAnswer
+	var ans agentwire.Certificate
 	if err := c.call(ctx2, http.MethodPost, "/api/v1/agent/enroll", req, &ans); err != nil {
 		return nil, fmt.Errorf("agent: enrollment refused: %w", err)
 	}

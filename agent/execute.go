@@ -11,21 +11,18 @@ import (
 	"strings"
 	"time"
 
-	"github.com/portier/portier/enrollment"
-	"github.com/portier/portier/store"
+	"github.com/portier/portier/agentwire"
 )
 
 // Action is a remote action as the server delivers it.
-type Action = store.Action
+type Action = agentwire.Action
 
 // PollActions asks the server for this device's open actions, waiting up
 // to wait for one to be queued.
 func (a *Agent) PollActions(ctx context.Context, wait time.Duration) ([]*Action, error) {
 	ctx, cancel := context.WithTimeout(ctx, wait+pollGrace)
 	defer cancel()
-	var out struct {
-		Actions []*Action `json:"actions"`
-	}
+	var out agentwire.Actions
 	q := url.Values{"wait": {wait.String()}}
 	if err := a.c.call(ctx, http.MethodGet, "/api/v1/agent/actions?"+q.Encode(), nil, &out); err != nil {
 		return nil, err
@@ -45,7 +42,7 @@ func (a *Agent) Execute(ctx context.Context, acts []*Action) error {
 		if e, ok := a.j.get(act.ID); ok {
 			status, result := e.Status, e.Result
 			if e.State != journalDone {
-				status, result = store.ActionFailed, "interrupted: the agent stopped while running this action; it is not run again"
+				status, result = agentwire.StatusFailed, "interrupted: the agent stopped while running this action; it is not run again"
 				if err := a.j.record(journalEntry{ID: act.ID, State: journalDone, Status: status, Result: result, At: a.o.Clock().UTC()}); err != nil {
 					return err
 				}
@@ -63,7 +60,7 @@ func (a *Agent) Execute(ctx context.Context, acts []*Action) error {
 		}
 		a.o.Log.Info("agent: running action", "action", act.ID, "type", act.Type)
 		status, result, unenroll := a.run(ctx, act)
-		if !(unenroll && act.Type == enrollment.ActionSelectiveWipe) { // the journal went with the work profile
+		if !(unenroll && act.Type == agentwire.ActionSelectiveWipe) { // the journal went with the work profile
 			if err := a.j.record(journalEntry{ID: act.ID, State: journalDone, Status: status, Result: result, At: a.o.Clock().UTC()}); err != nil {
 				return err
 			}
@@ -84,7 +81,7 @@ func (a *Agent) report(ctx context.Context, id, status, result string) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	err := a.c.call(ctx, http.MethodPost, "/api/v1/agent/actions/"+url.PathEscape(id)+"/result",
-		enrollment.ActionResult{Status: status, Result: result}, nil)
+		agentwire.ActionResult{Status: status, Result: agentwire.ClipResult(result)}, nil)
 	if IsStatus(err, http.StatusConflict) || IsStatus(err, http.StatusNotFound) {
 		a.o.Log.Info("agent: the server already closed this action", "action", id, "err", err)
 		return nil
@@ -94,15 +91,15 @@ func (a *Agent) report(ctx context.Context, id, status, result string) error {
 
 // run carries out one action and says whether the agent must stop.
 func (a *Agent) run(ctx context.Context, act *Action) (status, result string, unenroll bool) {
-	ok := func(msg string) (string, string, bool) { return store.ActionAcknowledged, msg, false }
-	failed := func(err error) (string, string, bool) { return store.ActionFailed, err.Error(), false }
+	ok := func(msg string) (string, string, bool) { return agentwire.StatusAcknowledged, msg, false }
+	failed := func(err error) (string, string, bool) { return agentwire.StatusFailed, err.Error(), false }
 	switch act.Type {
-	case enrollment.ActionLock:
+	case agentwire.ActionLock:
 		if err := a.command(ctx, lockCommand(a.o.Platform)); err != nil {
 			return failed(fmt.Errorf("lock failed: %w", err))
 		}
 		return ok("screen locked")
-	case enrollment.ActionMessage:
+	case agentwire.ActionMessage:
 		title, text := act.Params["title"], act.Params["text"]
 		if title == "" {
 			title = "Message from IT"
@@ -112,19 +109,19 @@ func (a *Agent) run(ctx context.Context, act *Action) (status, result string, un
 			return ok("no desktop notification available; the message was written to the agent log")
 		}
 		return ok("notification shown")
-	case enrollment.ActionRecollect:
+	case agentwire.ActionRecollect:
 		res, err := a.SendPosture(ctx, false)
 		if err != nil {
 			return failed(fmt.Errorf("recollect failed: %w", err))
 		}
 		return ok(fmt.Sprintf("posture sent (seq %d, accepted %v)", a.st.Seq, res.Accepted))
-	case enrollment.ActionSelectiveWipe:
+	case agentwire.ActionSelectiveWipe:
 		a.removeBrowsers(ctx)
 		if err := a.removeProfile(); err != nil {
-			return store.ActionFailed, "selective wipe failed: " + err.Error(), false
+			return agentwire.StatusFailed, "selective wipe failed: " + err.Error(), false
 		}
-		return store.ActionAcknowledged, "work profile removed: agent data, key and certificate deleted", true
-	case enrollment.ActionWipe:
+		return agentwire.StatusAcknowledged, "work profile removed: agent data, key and certificate deleted", true
+	case agentwire.ActionWipe:
 		if len(a.o.WipeCommand) == 0 {
 			return failed(errors.New("full wipe is not enabled on this device (the agent runs without a wipe command)"))
 		}
@@ -132,8 +129,8 @@ func (a *Agent) run(ctx context.Context, act *Action) (status, result string, un
 		if err := a.command(ctx, a.o.WipeCommand); err != nil {
 			return failed(fmt.Errorf("wipe command failed: %w", err))
 		}
-		return store.ActionAcknowledged, "wipe command started", true
-	case enrollment.ActionRevoke, enrollment.ActionQuarantine:
+		return agentwire.StatusAcknowledged, "wipe command started", true
+	case agentwire.ActionRevoke, agentwire.ActionQuarantine:
 		return ok("carried out by the server")
 	}
 	return failed(fmt.Errorf("unknown action type %q", act.Type))

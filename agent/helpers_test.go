@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/console"
 	"github.com/portier/portier/enrollment"
@@ -144,8 +145,8 @@ func enrolled(t *testing.T, s *server, ownership store.Ownership, run *fakeRunne
 	fp := s.ca.Fingerprint()
 	_, err := Enroll(context.Background(), EnrollOptions{Server: s.url, Code: s.code(t, ownership), Fingerprint: fp,
 		WorkProfile: ownership == store.OwnershipBYOD, StateDir: dir, Version: "test",
-		Info: func(context.Context) enrollment.DeviceInfo {
-			return enrollment.DeviceInfo{Platform: "linux", Hostname: "test-host"}
+		Info: func(context.Context) agentwire.DeviceInfo {
+			return agentwire.DeviceInfo{Platform: "linux", Hostname: "test-host"}
 		}})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/portier/portier/enrollment"
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/posture/collect"
 )
 
@@ -83,8 +83,8 @@ type DeviceInfoEnv struct {
 // ReadDeviceInfo reads what the enrollment request says about the device:
 // serial, model, hostname, OS version and time zone. Anything unreadable is
 // left empty.
-func ReadDeviceInfo(ctx context.Context, e DeviceInfoEnv) enrollment.DeviceInfo {
-	info := enrollment.DeviceInfo{Platform: e.Platform}
+func ReadDeviceInfo(ctx context.Context, e DeviceInfoEnv) agentwire.DeviceInfo {
+	info := agentwire.DeviceInfo{Platform: e.Platform}
 	if h, err := e.Hostname(); err == nil {
 		info.Hostname = cleanLine(h)
 	}

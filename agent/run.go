@@ -16,8 +16,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/portier/portier/enrollment"
-	"github.com/portier/portier/posture"
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/posture/collect"
 )
 
@@ -70,7 +69,7 @@ type Agent struct {
 	roots   *x509.CertPool
 	c       *client
 	j       *journal
-	profile enrollment.AgentProfile
+	profile agentwire.Profile
 }
 
 // Open loads the enrollment in stateDir (or its work-profile
@@ -285,7 +284,7 @@ func (a *Agent) interval() time.Duration {
 func (a *Agent) refreshProfile(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	var p enrollment.AgentProfile
+	var p agentwire.Profile
 	if err := a.c.call(ctx, http.MethodGet, "/api/v1/agent/profile", nil, &p); err != nil {
 		return err
 	}
@@ -299,7 +298,7 @@ func (a *Agent) refreshProfile(ctx context.Context) error {
 }
 
 // Profile returns the last data profile fetched.
-func (a *Agent) Profile() enrollment.AgentProfile { return a.profile }
+func (a *Agent) Profile() agentwire.Profile { return a.profile }
 
 // volatile signals change all the time; they do not make a report urgent.
 var volatile = map[string]bool{collect.UptimeSeconds: true, collect.DiskFreeBytes: true}
@@ -323,8 +322,8 @@ func digest(sigs []collect.Signal) string {
 // The sequence number is saved before the report leaves, so it never
 // repeats; after a replay answer (the server saw a higher one, e.g. from a
 // restored state directory) the agent jumps past it and sends again once.
-func (a *Agent) SendPosture(ctx context.Context, onlyIfChanged bool) (enrollment.IngestResult, error) {
-	var res enrollment.IngestResult
+func (a *Agent) SendPosture(ctx context.Context, onlyIfChanged bool) (agentwire.PostureResult, error) {
+	var res agentwire.PostureResult
 	allowed := collect.Allow(a.profile.Allowed...)
 	sigs := a.o.Collect(ctx, allowed)
 	dg := digest(sigs)
@@ -339,7 +338,7 @@ func (a *Agent) SendPosture(ctx context.Context, onlyIfChanged bool) (enrollment
 		if sigs == nil {
 			sigs = []collect.Signal{}
 		}
-		rep := posture.Report{Seq: a.st.Seq, CollectedAt: a.o.Clock().UTC(), TimeZone: a.o.TimeZone(), Signals: sigs}
+		rep := agentwire.PostureReport{Seq: a.st.Seq, CollectedAt: a.o.Clock().UTC(), TimeZone: a.o.TimeZone(), Signals: sigs}
 		cctx, cancel := context.WithTimeout(ctx, requestTimeout)
 		err := a.c.call(cctx, http.MethodPost, "/api/v1/agent/posture", rep, &res)
 		cancel()
@@ -369,7 +368,7 @@ func (a *Agent) renewIfDue(ctx context.Context) error {
 func (a *Agent) Renew(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	var ans enrollAnswer
+	var ans agentwire.Certificate
 	if err := a.c.call(ctx, http.MethodPost, "/api/v1/agent/renew", struct{}{}, &ans); err != nil {
 		return fmt.Errorf("agent: renew the certificate: %w", err)
 	}

@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/portier/portier/agent"
-	"github.com/portier/portier/enrollment"
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/posture/collect"
 )
 
@@ -23,7 +23,7 @@ type agentDeps struct {
 	// Collect gathers signals; nil means the real collectors.
 	Collect func(ctx context.Context, allowed collect.Allowed) []collect.Signal
 	// Info reads the device's facts at enrollment; nil means the real machine.
-	Info func(ctx context.Context) enrollment.DeviceInfo
+	Info func(ctx context.Context) agentwire.DeviceInfo
 	// Clock is the agent's clock; nil means time.Now.
 	Clock func() time.Time
 	// BrowserRunner runs the browser stores' tools (certutil, pk12util);
@@ -104,7 +104,7 @@ func agentEnroll(ctx context.Context, args []string, env Env, stdout, stderr io.
 	stateDir := orDefault(envOr(fs, env, "state-dir"), agent.DefaultStateDir())
 	info := deps.Info
 	if info == nil {
-		info = func(ctx context.Context) enrollment.DeviceInfo {
+		info = func(ctx context.Context) agentwire.DeviceInfo {
 			return agent.ReadDeviceInfo(ctx, agent.DeviceInfoEnv{Platform: agent.NativePlatform(),
 				Runner: collect.ExecRunner{Timeout: 10 * time.Second}, FS: os.DirFS("/"), Hostname: os.Hostname, Getenv: env})
 		}

@@ -9,14 +9,16 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/store"
 )
 
-// The agent API lives on the console host under /api/v1/agent. Enrollment
-// is authenticated by the enrollment code; every other call by the
-// device's client certificate (mutual TLS), checked on every request.
+// The agent API lives on the console host under /api/v1/agent and speaks
+// package agentwire (its bodies and its version). Enrollment is
+// authenticated by the enrollment code; every other call by the device's
+// client certificate (mutual TLS), checked on every request.
 
 const deviceKey = "portier.device"
 
@@ -70,26 +72,16 @@ func (c *Console) requireDevice(g *gin.Context) {
 
 func agentDevice(g *gin.Context) *store.Device { return g.MustGet(deviceKey).(*store.Device) }
 
-// certificateView is a device certificate as the agent receives it.
-type certificateView struct {
-	DeviceID    string          `json:"device_id"`
-	Certificate string          `json:"certificate"` // PEM: leaf, then intermediate
-	NotAfter    time.Time       `json:"not_after"`
-	RenewAfter  time.Time       `json:"renew_after"` // two thirds of the lifetime
-	Ownership   store.Ownership `json:"ownership"`
-	WorkProfile bool            `json:"work_profile,omitempty"`
-	State       string          `json:"state"`
-}
-
-func viewCertificate(d *store.Device, chain []*x509.Certificate) certificateView {
+// viewCertificate is a device certificate as the agent receives it.
+func viewCertificate(d *store.Device, chain []*x509.Certificate) agentwire.Certificate {
 	var pemChain []byte
 	for _, crt := range chain {
 		pemChain = append(pemChain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: crt.Raw})...)
 	}
 	leaf := chain[0]
 	life := leaf.NotAfter.Sub(leaf.NotBefore)
-	return certificateView{DeviceID: d.ID, Certificate: string(pemChain), NotAfter: leaf.NotAfter,
-		RenewAfter: leaf.NotBefore.Add(life * 2 / 3), Ownership: d.Ownership, WorkProfile: d.WorkProfile, State: string(d.State)}
+	return agentwire.Certificate{DeviceID: d.ID, Certificate: string(pemChain), NotAfter: leaf.NotAfter,
+		RenewAfter: leaf.NotBefore.Add(life * 2 / 3), Ownership: string(d.Ownership), WorkProfile: d.WorkProfile, State: string(d.State)}
 }
 
 // agentEnroll is POST /api/v1/agent/enroll: a code and a CSR become a
@@ -129,7 +121,7 @@ func (c *Console) agentRenew(g *gin.Context) {
 // 256 KiB. A replayed report (seq not newer than the last accepted) is
 // answered 200 with "replay": true and "last_seq", and ignored.
 func (c *Console) agentPosture(g *gin.Context) {
-	r, ok := parseBody(c, g, enrollment.MaxReportBytes, enrollment.ParseReport)
+	r, ok := parseBody(c, g, agentwire.MaxPostureReportBytes, enrollment.ParseReport)
 	if !ok {
 		return
 	}
@@ -155,11 +147,11 @@ func (c *Console) agentProfile(g *gin.Context) {
 // agentActions is GET /api/v1/agent/actions[?wait=30s]: the device's open
 // actions, waiting up to wait (at most 60s) for one to be queued.
 func (c *Console) agentActions(g *gin.Context) {
-	wait := enrollment.DefaultPollWait
+	wait := agentwire.DefaultPollWait
 	if w := g.Query("wait"); w != "" {
 		d, err := time.ParseDuration(w)
-		if err != nil || d < 0 || d > enrollment.MaxPollWait {
-			c.fail(g, apperr.Field("wait", "wait must be a duration from 0s to %s", enrollment.MaxPollWait))
+		if err != nil || d < 0 || d > agentwire.MaxPollWait {
+			c.fail(g, apperr.Field("wait", "wait must be a duration from 0s to %s", agentwire.MaxPollWait))
 			return
 		}
 		wait = d
@@ -169,10 +161,11 @@ func (c *Console) agentActions(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	if acts == nil {
-		acts = []*store.Action{}
+	out := agentwire.Actions{Actions: make([]*agentwire.Action, len(acts))}
+	for i, a := range acts {
+		out.Actions[i] = enrollment.WireAction(a)
 	}
-	g.JSON(http.StatusOK, gin.H{"actions": acts})
+	g.JSON(http.StatusOK, out)
 }
 
 // agentActionResult is POST /api/v1/agent/actions/{id}/result:
@@ -187,5 +180,5 @@ func (c *Console) agentActionResult(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	g.JSON(http.StatusOK, act)
+	g.JSON(http.StatusOK, enrollment.WireAction(act))
 }

@@ -4,6 +4,7 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/enrollment"
 )
 
@@ -14,7 +15,7 @@ func (c *Console) agentOrigins(g *gin.Context) {
 	if c.opts.Origins != nil {
 		origins = append(origins, c.opts.Origins()...)
 	}
-	g.JSON(http.StatusOK, gin.H{"origins": origins})
+	g.JSON(http.StatusOK, agentwire.Origins{Origins: origins})
 }
 
 // agentUnenroll is POST /api/v1/agent/unenroll: the device leaves
@@ -29,5 +30,5 @@ func (c *Console) agentUnenroll(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	g.JSON(http.StatusOK, gin.H{"device_id": d.ID, "state": d.State})
+	g.JSON(http.StatusOK, agentwire.Unenrolled{DeviceID: d.ID, State: string(d.State)})
 }

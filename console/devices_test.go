@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/identity"
@@ -99,8 +100,8 @@ func (e *mdmEnv) enroll(t *testing.T, ownership string) (string, []*x509.Certifi
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
 	csr := string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
-	req, _ := json.Marshal(enrollment.EnrollRequest{Code: c.Code, CSR: csr,
-		Device: enrollment.DeviceInfo{Platform: "linux", WorkProfile: ownership == "byod"}})
+	req, _ := json.Marshal(agentwire.EnrollRequest{Code: c.Code, CSR: csr,
+		Device: agentwire.DeviceInfo{Platform: "linux", WorkProfile: ownership == "byod"}})
 	code, body = e.call(t, "", "POST", "/api/v1/agent/enroll", string(req), nil)
 	if code != http.StatusCreated {
 		t.Fatalf("enroll: %d %s", code, body)

@@ -59,7 +59,7 @@ func (c *Console) routes() {
 		api.GET("/kpis", c.require(PermKPIRead), c.kpis)
 
 		// The agent API: the enrollment code, then the device certificate, authenticates.
-		agent := e.Group("/api/v1/agent")
+		agent := e.Group("/api/v1/agent", c.agentProtocol)
 		agent.POST("/enroll", c.agentEnroll)
 		dev := agent.Group("", c.requireDevice)
 		dev.POST("/renew", c.agentRenew)

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/portier/portier/agent"
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/config"
-	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/identity/identitytest"
 	"github.com/portier/portier/posture/collect"
 	"github.com/portier/portier/server"
@@ -150,7 +150,7 @@ func perfectPosture(context.Context, collect.Allowed) []collect.Signal {
 // enrollAgent runs `portier agent enroll` with code and the given device
 // facts, sends a perfect posture report over mutual TLS, and returns the
 // device id and its certificate as a browser would present it.
-func (w *world) enrollAgent(code string, info enrollment.DeviceInfo) (string, *tls.Certificate) {
+func (w *world) enrollAgent(code string, info agentwire.DeviceInfo) (string, *tls.Certificate) {
 	w.t.Helper()
 	ctx := context.Background()
 	dir := w.t.TempDir()
@@ -159,7 +159,7 @@ func (w *world) enrollAgent(code string, info enrollment.DeviceInfo) (string, *t
 	}
 	enrolled, err := agent.Enroll(ctx, agent.EnrollOptions{Server: w.url("localhost", ""), Code: code, StateDir: dir,
 		Fingerprint: w.srv.CA().Fingerprint(), Version: "1.0.0", Out: io.Discard,
-		Info: func(context.Context) enrollment.DeviceInfo { return info }})
+		Info: func(context.Context) agentwire.DeviceInfo { return info }})
 	if err != nil {
 		w.t.Fatalf("agent enroll: %v", err)
 	}
@@ -231,7 +231,7 @@ func TestSelfServiceCannotClaimACorporateDevice(t *testing.T) {
 	laptop := w.browser(nil)
 	w.signIn(laptop, "sub-mallory", "mallory@example.com")
 	code := w.selfServiceCode(laptop, "corporate")
-	id, cert := w.enrollAgent(code, enrollment.DeviceInfo{Serial: "VM-MALLORY-1", Hostname: "mallory-vm"})
+	id, cert := w.enrollAgent(code, agentwire.DeviceInfo{Serial: "VM-MALLORY-1", Hostname: "mallory-vm"})
 
 	v := w.deviceView(admin, id)
 	if v.Ownership == "corporate" || v.Trust == "high" {
@@ -249,7 +249,7 @@ func TestSelfServiceCannotClaimACorporateDevice(t *testing.T) {
 
 	// Claiming a hardware key too changes nothing: the ownership is not the employee's to decide.
 	code = w.selfServiceCode(laptop, "cope")
-	id2, _ := w.enrollAgent(code, enrollment.DeviceInfo{Serial: "VM-MALLORY-2", KeyProtection: "hardware"})
+	id2, _ := w.enrollAgent(code, agentwire.DeviceInfo{Serial: "VM-MALLORY-2", KeyProtection: "hardware"})
 	if v := w.deviceView(admin, id2); v.Ownership != "byod" || v.Trust == "high" || v.RequestedOwnership != "cope" {
 		t.Errorf("self-service cope with a hardware key claim = %+v", v)
 	}
@@ -305,14 +305,14 @@ func TestExpectedDeviceAndOwnerBinding(t *testing.T) {
 	// pre-registration stays free.
 	other := w.browser(nil)
 	w.signIn(other, "sub-mallory", "mallory@example.com")
-	id, _ := w.enrollAgent(w.selfServiceCode(other, "corporate"), enrollment.DeviceInfo{Serial: "PF-ADA-0001", KeyProtection: "hardware"})
+	id, _ := w.enrollAgent(w.selfServiceCode(other, "corporate"), agentwire.DeviceInfo{Serial: "PF-ADA-0001", KeyProtection: "hardware"})
 	if v := w.deviceView(admin, id); v.Ownership != "byod" || v.Trust == "high" {
 		t.Errorf("another person's self-service with Ada's serial = %+v", v)
 	}
 
 	ada := w.browser(nil)
 	w.signIn(ada, "sub-ada", "ada@example.com")
-	id, cert := w.enrollAgent(w.selfServiceCode(ada, "byod"), enrollment.DeviceInfo{Serial: "pf-ada-0001", KeyProtection: "hardware"})
+	id, cert := w.enrollAgent(w.selfServiceCode(ada, "byod"), agentwire.DeviceInfo{Serial: "pf-ada-0001", KeyProtection: "hardware"})
 	v := w.deviceView(admin, id)
 	if v.Ownership != "corporate" || v.OwnershipSource != "expected" || v.OwnerEmail != "ada@example.com" || v.KeyProtection != "hardware" || v.Trust != "high" {
 		t.Fatalf("expected device enrolled by self-service = %+v, want corporate from the expected list, high trust", v)

@@ -9,21 +9,22 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
 )
 
-// Action types.
+// Action types: the agent protocol's (package agentwire).
 const (
-	ActionLock          = "lock"
-	ActionSelectiveWipe = "selective_wipe"
-	ActionWipe          = "wipe"
-	ActionRevoke        = "revoke"
-	ActionQuarantine    = "quarantine"
-	ActionMessage       = "message"
-	ActionRecollect     = "recollect"
+	ActionLock          = agentwire.ActionLock
+	ActionSelectiveWipe = agentwire.ActionSelectiveWipe
+	ActionWipe          = agentwire.ActionWipe
+	ActionRevoke        = agentwire.ActionRevoke
+	ActionQuarantine    = agentwire.ActionQuarantine
+	ActionMessage       = agentwire.ActionMessage
+	ActionRecollect     = agentwire.ActionRecollect
 )
 
 // actionParams lists each action type's allowed parameters and their

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/store"
 )
@@ -13,8 +14,8 @@ import (
 func TestActionIdempotencyKey(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	d := e.mustEnroll(t, store.OwnershipCorporate, DeviceInfo{}).Device
-	d2 := e.mustEnroll(t, store.OwnershipCorporate, DeviceInfo{}).Device
+	d := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{}).Device
+	d2 := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{}).Device
 	lock := ActionRequest{Type: ActionLock}
 	a1, created, err := e.svc.RequestAction(ctx, admin, d.ID, lock, "k1")
 	if err != nil || !created || a1.Status != store.ActionQueued {
@@ -63,18 +64,18 @@ func TestActionRequestsValidated(t *testing.T) {
 func TestWipeGuards(t *testing.T) {
 	ctx := context.Background()
 	off := newEnv(t, nil)
-	corp := off.mustEnroll(t, store.OwnershipCorporate, DeviceInfo{}).Device
+	corp := off.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{}).Device
 	_, _, err := off.svc.RequestAction(ctx, admin, corp.ID, ActionRequest{Type: ActionWipe}, "")
 	wantErr(t, err, apperr.Forbidden, "wipe_enabled")
 
 	on := newEnv(t, func(o *Options) { o.Config.WipeEnabled = true })
-	byod := on.mustEnroll(t, store.OwnershipBYOD, DeviceInfo{}).Device
+	byod := on.mustEnroll(t, store.OwnershipBYOD, agentwire.DeviceInfo{}).Device
 	_, _, err = on.svc.RequestAction(ctx, admin, byod.ID, ActionRequest{Type: ActionWipe}, "")
 	wantErr(t, err, apperr.Conflict, "selective_wipe")
 	if _, _, err := on.svc.RequestAction(ctx, admin, byod.ID, ActionRequest{Type: ActionSelectiveWipe}, ""); err != nil {
 		t.Errorf("selective wipe of a BYOD device: %v", err)
 	}
-	corp = on.mustEnroll(t, store.OwnershipCOPE, DeviceInfo{}).Device
+	corp = on.mustEnroll(t, store.OwnershipCOPE, agentwire.DeviceInfo{}).Device
 	if a, _, err := on.svc.RequestAction(ctx, admin, corp.ID, ActionRequest{Type: ActionWipe}, ""); err != nil || a.Status != store.ActionQueued {
 		t.Errorf("wipe of a COPE device with wipes enabled: %+v %v", a, err)
 	}
@@ -83,7 +84,7 @@ func TestWipeGuards(t *testing.T) {
 func TestRevokeAndQuarantineActAtOnce(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	res := e.mustEnroll(t, store.OwnershipCorporate, DeviceInfo{})
+	res := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{})
 	q, _, err := e.svc.RequestAction(ctx, admin, res.Device.ID, ActionRequest{Type: ActionQuarantine, Params: map[string]string{"reason": "lost"}}, "")
 	if err != nil || q.Status != store.ActionAcknowledged || q.DoneAt.IsZero() {
 		t.Fatalf("quarantine: %+v %v", q, err)
@@ -122,7 +123,7 @@ func TestRevokeAndQuarantineActAtOnce(t *testing.T) {
 func TestPollDeliversAndRedelivers(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	d := e.mustEnroll(t, store.OwnershipCorporate, DeviceInfo{}).Device
+	d := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{}).Device
 	if acts, err := e.svc.Poll(ctx, d, 0); err != nil || len(acts) != 0 {
 		t.Fatalf("empty poll: %v %v", acts, err)
 	}
@@ -154,27 +155,27 @@ func TestPollDeliversAndRedelivers(t *testing.T) {
 	if len(acts) != 1 || acts[0].ID != a.ID {
 		t.Fatalf("redelivery = %+v", acts)
 	}
-	done, err := e.svc.ReportResult(ctx, d, a.ID, ActionResult{Status: store.ActionAcknowledged, Result: "shown"})
+	done, err := e.svc.ReportResult(ctx, d, a.ID, agentwire.ActionResult{Status: store.ActionAcknowledged, Result: "shown"})
 	if err != nil || done.Status != store.ActionAcknowledged {
 		t.Fatalf("result: %+v %v", done, err)
 	}
-	if again, err := e.svc.ReportResult(ctx, d, a.ID, ActionResult{Status: store.ActionAcknowledged}); err != nil || again.ID != a.ID {
+	if again, err := e.svc.ReportResult(ctx, d, a.ID, agentwire.ActionResult{Status: store.ActionAcknowledged}); err != nil || again.ID != a.ID {
 		t.Errorf("repeated result: %v", err)
 	}
-	_, err = e.svc.ReportResult(ctx, d, a.ID, ActionResult{Status: store.ActionFailed})
+	_, err = e.svc.ReportResult(ctx, d, a.ID, agentwire.ActionResult{Status: store.ActionFailed})
 	wantErr(t, err, apperr.Conflict, "already acknowledged")
 	if acts, _ := e.svc.Poll(ctx, d, 0); len(acts) != 0 {
 		t.Errorf("acknowledged action delivered again: %+v", acts)
 	}
-	other := e.mustEnroll(t, store.OwnershipCorporate, DeviceInfo{}).Device
-	_, err = e.svc.ReportResult(ctx, other, a.ID, ActionResult{Status: store.ActionAcknowledged})
+	other := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{}).Device
+	_, err = e.svc.ReportResult(ctx, other, a.ID, agentwire.ActionResult{Status: store.ActionAcknowledged})
 	wantErr(t, err, apperr.NotFound, "no action")
 }
 
 func TestActionsExpire(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	d := e.mustEnroll(t, store.OwnershipCorporate, DeviceInfo{}).Device
+	d := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{}).Device
 	a, _, _ := e.svc.RequestAction(ctx, admin, d.ID, ActionRequest{Type: ActionLock}, "")
 	e.clock.Advance(DefaultActionTTL)
 	if acts, _ := e.svc.Poll(ctx, d, 0); len(acts) != 0 {
@@ -183,7 +184,7 @@ func TestActionsExpire(t *testing.T) {
 	if acts, _ := e.svc.Actions(d.ID); acts[0].Status != store.ActionExpired {
 		t.Errorf("listed as %s", acts[0].Status)
 	}
-	_, err := e.svc.ReportResult(ctx, d, a.ID, ActionResult{Status: store.ActionAcknowledged})
+	_, err := e.svc.ReportResult(ctx, d, a.ID, agentwire.ActionResult{Status: store.ActionAcknowledged})
 	wantErr(t, err, apperr.Conflict, "expired")
 	n, err := e.svc.ExpireDue(ctx)
 	if err != nil || n != 1 {
@@ -197,13 +198,13 @@ func TestActionsExpire(t *testing.T) {
 func TestSelectiveWipeAcknowledgedRetiresAndTimesTheWipe(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	res := e.mustEnroll(t, store.OwnershipBYOD, DeviceInfo{})
+	res := e.mustEnroll(t, store.OwnershipBYOD, agentwire.DeviceInfo{})
 	a, _, _ := e.svc.RequestAction(ctx, admin, res.Device.ID, ActionRequest{Type: ActionSelectiveWipe}, "")
 	e.clock.Advance(90 * time.Second)
 	if _, err := e.svc.Poll(ctx, res.Device, 0); err != nil {
 		t.Fatal(err)
 	}
-	done, err := e.svc.ReportResult(ctx, res.Device, a.ID, ActionResult{Status: store.ActionAcknowledged, Result: "work profile removed"})
+	done, err := e.svc.ReportResult(ctx, res.Device, a.ID, agentwire.ActionResult{Status: store.ActionAcknowledged, Result: "work profile removed"})
 	if err != nil || done.Status != store.ActionAcknowledged {
 		t.Fatalf("result: %+v %v", done, err)
 	}
@@ -223,7 +224,7 @@ func TestSelectiveWipeAcknowledgedRetiresAndTimesTheWipe(t *testing.T) {
 func TestEnqueueForCompliance(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
-	d := e.mustEnroll(t, store.OwnershipCorporate, DeviceInfo{}).Device
+	d := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{}).Device
 	params := map[string]string{"text": "Turn on disk encryption"}
 	for range 3 {
 		if err := e.svc.Enqueue(ctx, d.ID, ActionMessage, params, ""); err != nil {

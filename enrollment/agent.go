@@ -8,6 +8,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/posture"
@@ -46,14 +47,10 @@ func retired(d *store.Device) bool {
 	return d.State == store.DeviceRetired || d.State == store.DeviceWiped
 }
 
-// RenewRequest is the agent's renewal body: an optional CSR to rekey.
-type RenewRequest struct {
-	CSR string `json:"csr"`
-}
-
-// ParseRenewRequest reads a renewal body; an empty body keeps the key.
-func ParseRenewRequest(body []byte) (RenewRequest, error) {
-	var r RenewRequest
+// ParseRenewRequest reads a renewal body (see agentwire.RenewRequest); an
+// empty body keeps the key.
+func ParseRenewRequest(body []byte) (agentwire.RenewRequest, error) {
+	var r agentwire.RenewRequest
 	if len(body) == 0 {
 		return r, nil
 	}
@@ -69,7 +66,7 @@ func ParseRenewRequest(body []byte) (RenewRequest, error) {
 // Renew issues a new certificate for an authenticated device: for the same
 // key, or for the key of req.CSR. The old certificate stays valid until it
 // expires, so an agent that loses the answer can still try again.
-func (s *Service) Renew(ctx context.Context, d *store.Device, leaf *x509.Certificate, req RenewRequest) ([]*x509.Certificate, error) {
+func (s *Service) Renew(ctx context.Context, d *store.Device, leaf *x509.Certificate, req agentwire.RenewRequest) ([]*x509.Certificate, error) {
 	var csr *x509.CertificateRequest
 	if req.CSR != "" {
 		var err error
@@ -104,28 +101,16 @@ func (s *Service) Renew(ctx context.Context, d *store.Device, leaf *x509.Certifi
 	return chain, nil
 }
 
-// IngestResult is the answer to a posture report.
-type IngestResult struct {
-	Accepted bool `json:"accepted"`
-	// Replay is set when the report was ignored because its seq is not
-	// newer than the last accepted one; LastSeq is that one.
-	Replay  bool   `json:"replay,omitempty"`
-	LastSeq uint64 `json:"last_seq,omitempty"`
-	// Dropped counts signals discarded here because the device's data
-	// profile does not allow them (the posture engine filters again).
-	Dropped int `json:"dropped"`
-}
-
 // IngestPosture hands a report from an authenticated device to the posture
 // engine, after dropping what the device's data profile does not allow. A
 // replayed report is not an error: the result says Replay and the last
 // accepted seq, so an agent whose counter went back (a restored state
 // directory) can catch up, and a retry of a report that did arrive is
 // harmless.
-func (s *Service) IngestPosture(ctx context.Context, d *store.Device, r posture.Report) (IngestResult, error) {
+func (s *Service) IngestPosture(ctx context.Context, d *store.Device, r agentwire.PostureReport) (agentwire.PostureResult, error) {
 	eng := s.postureEngine()
 	if eng == nil {
-		return IngestResult{}, apperr.New(apperr.Unavailable, "posture ingestion is not available on this server")
+		return agentwire.PostureResult{}, apperr.New(apperr.Unavailable, "posture ingestion is not available on this server")
 	}
 	allowed := collect.Allow(eng.Profile(d).Signals...)
 	kept := make([]collect.Signal, 0, len(r.Signals))
@@ -138,47 +123,34 @@ func (s *Service) IngestPosture(ctx context.Context, d *store.Device, r posture.
 		}
 	}
 	r.Signals = kept
-	err := eng.Ingest(ctx, d.ID, r)
+	err := eng.Ingest(ctx, d.ID, posture.Report(r))
 	switch {
 	case errors.Is(err, posture.ErrReplay):
-		res := IngestResult{Replay: true, Dropped: dropped}
+		res := agentwire.PostureResult{Replay: true, Dropped: dropped}
 		if p, ok := s.st.Posture(d.ID); ok {
 			res.LastSeq = p.ReportSeq
 		}
 		return res, nil
 	case errors.Is(err, posture.ErrUnknownDevice):
-		return IngestResult{}, apperr.New(apperr.Unauthenticated, "this device is not registered; enroll it again")
+		return agentwire.PostureResult{}, apperr.New(apperr.Unauthenticated, "this device is not registered; enroll it again")
 	case errors.Is(err, posture.ErrRetired):
-		return IngestResult{}, apperr.New(apperr.Forbidden, "this device was removed from management")
+		return agentwire.PostureResult{}, apperr.New(apperr.Forbidden, "this device was removed from management")
 	case err != nil:
 		var ae *apperr.Error
 		if errors.As(err, &ae) && ae.Code != apperr.Internal {
-			return IngestResult{}, err
+			return agentwire.PostureResult{}, err
 		}
-		return IngestResult{}, fmt.Errorf("enrollment: ingest posture of %s: %w", d.ID, err)
+		return agentwire.PostureResult{}, fmt.Errorf("enrollment: ingest posture of %s: %w", d.ID, err)
 	}
-	return IngestResult{Accepted: true, Dropped: dropped}, nil
+	return agentwire.PostureResult{Accepted: true, Dropped: dropped}, nil
 }
 
-// AgentProfile is what the agent needs to know to collect: the signals
-// its device's data profile allows and the privacy notice to show.
-type AgentProfile struct {
-	DeviceID        string                `json:"device_id"`
-	Ownership       store.Ownership       `json:"ownership"`
-	WorkProfile     bool                  `json:"work_profile,omitempty"`
-	State           string                `json:"state"`
-	Allowed         []string              `json:"allowed_signals"`
-	Location        *posture.LocationRule `json:"location,omitempty"`
-	PostureInterval string                `json:"posture_interval"`
-	Privacy         *posture.Notice       `json:"privacy,omitempty"`
-	PrivacyText     string                `json:"privacy_text,omitempty"`
-}
-
-// Profile returns the collection profile of a device.
-func (s *Service) Profile(d *store.Device) (AgentProfile, error) {
+// Profile returns the collection profile of a device, as the agent
+// receives it.
+func (s *Service) Profile(d *store.Device) (agentwire.Profile, error) {
 	eng := s.postureEngine()
 	if eng == nil {
-		return AgentProfile{}, apperr.New(apperr.Unavailable, "posture collection is not available on this server")
+		return agentwire.Profile{}, apperr.New(apperr.Unavailable, "posture collection is not available on this server")
 	}
 	p := eng.Profile(d)
 	allowed := slices.Clone(p.Signals)
@@ -187,8 +159,9 @@ func (s *Service) Profile(d *store.Device) (AgentProfile, error) {
 		allowed = []string{}
 	}
 	n := eng.PrivacyIn(d, "en")
-	return AgentProfile{DeviceID: d.ID, Ownership: d.Ownership, WorkProfile: d.WorkProfile, State: string(d.State),
-		Allowed: allowed, Location: p.Location, PostureInterval: s.cfg.PostureInterval.String(), Privacy: &n, PrivacyText: n.Text()}, nil
+	notice := wireNotice(n)
+	return agentwire.Profile{DeviceID: d.ID, Ownership: string(d.Ownership), WorkProfile: d.WorkProfile, State: string(d.State),
+		Allowed: allowed, Location: wireLocation(p.Location), PostureInterval: s.cfg.PostureInterval.String(), Privacy: &notice, PrivacyText: n.Text()}, nil
 }
 
 // Privacy returns the privacy notice of a device by id.

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/posture"
 	"github.com/portier/portier/posture/collect"
@@ -27,7 +28,7 @@ func TestIngestPostureFiltersAndIgnoresReplays(t *testing.T) {
 	e := newEnv(t, nil)
 	ctx := context.Background()
 	now := e.clock.Now()
-	byod := e.mustEnroll(t, store.OwnershipBYOD, DeviceInfo{}).Device
+	byod := e.mustEnroll(t, store.OwnershipBYOD, agentwire.DeviceInfo{}).Device
 	apps := collect.Signal{Name: collect.AppsInstalled, Value: []collect.App{{Name: "bash"}}, Source: "dpkg-query", CollectedAt: now}
 	osv := collect.Signal{Name: collect.OSVersion, Value: "12", Source: "/etc/os-release", CollectedAt: now}
 	r, err := ParseReport(report(t, 2, now, apps, osv))
@@ -81,7 +82,7 @@ func TestParseReport(t *testing.T) {
 
 func TestProfileAndPrivacy(t *testing.T) {
 	e := newEnv(t, nil)
-	corp := e.mustEnroll(t, store.OwnershipCorporate, DeviceInfo{}).Device
+	corp := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{}).Device
 	p, err := e.svc.Profile(corp)
 	if err != nil || len(p.Allowed) == 0 || p.PrivacyText == "" || p.Privacy == nil || p.PostureInterval != "15m0s" {
 		t.Fatalf("profile: %+v %v", p, err)

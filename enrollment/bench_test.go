@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/store"
 )
 
@@ -33,7 +34,7 @@ func BenchmarkEnroll(b *testing.B) {
 		n := 0
 		for pb.Next() {
 			n++
-			req := EnrollRequest{Code: tok.Code, CSR: csrs[(int(i)+n)%len(csrs)], Device: DeviceInfo{Platform: "linux"}}
+			req := agentwire.EnrollRequest{Code: tok.Code, CSR: csrs[(int(i)+n)%len(csrs)], Device: agentwire.DeviceInfo{Platform: "linux"}}
 			if _, err := e.svc.enroll(ctx, req, now); err != nil {
 				b.Error(err)
 				return

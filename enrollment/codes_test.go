@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
@@ -129,7 +130,7 @@ func TestListAndRevokeCodes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.enroll(t, code, DeviceInfo{}); err != nil {
+	if _, _, err := e.enroll(t, code, agentwire.DeviceInfo{}); err != nil {
 		t.Fatal(err)
 	}
 	views := map[string]CodeView{}
@@ -146,7 +147,7 @@ func TestListAndRevokeCodes(t *testing.T) {
 	if err != nil || v.Status != "revoked" {
 		t.Fatalf("revoke: %+v %v", v, err)
 	}
-	_, _, err = e.enroll(t, tok.Code, DeviceInfo{})
+	_, _, err = e.enroll(t, tok.Code, agentwire.DeviceInfo{})
 	wantErr(t, err, apperr.Forbidden, "revoked")
 	_, err = e.svc.RevokeCode(ctx, admin, "nope")
 	wantErr(t, err, apperr.NotFound, "no enrollment code")

@@ -6,15 +6,16 @@ import (
 	"sort"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/store"
 )
 
-// Long-poll bounds for the agent's action requests.
+// Long-poll bounds for the agent's action requests (the protocol's).
 const (
-	DefaultPollWait = 30 * time.Second
-	MaxPollWait     = 60 * time.Second
+	DefaultPollWait = agentwire.DefaultPollWait
+	MaxPollWait     = agentwire.MaxPollWait
 	// sweepEvery is how often Run expires overdue actions.
 	sweepEvery = 30 * time.Second
 )
@@ -84,23 +85,15 @@ func (s *Service) markDelivered(ctx context.Context, acts []*store.Action) ([]*s
 	return out, nil
 }
 
-// ActionResult is the agent's report on an action it ran.
-type ActionResult struct {
-	Status string `json:"status"` // acknowledged or failed
-	Result string `json:"result"`
-}
-
-// ParseActionResult reads and checks an action result body.
-func ParseActionResult(body []byte) (ActionResult, error) {
-	var r ActionResult
+// ParseActionResult reads and checks an action result body (see
+// agentwire.ActionResult).
+func ParseActionResult(body []byte) (agentwire.ActionResult, error) {
+	var r agentwire.ActionResult
 	if err := decodeJSON(body, &r); err != nil {
 		return r, err
 	}
-	if r.Status != store.ActionAcknowledged && r.Status != store.ActionFailed {
-		return r, apperr.Field("status", "status must be acknowledged or failed")
-	}
-	if len(r.Result) > 4096 || !utf8Text(r.Result) {
-		return r, apperr.Field("result", "result must be text of at most 4096 bytes")
+	if err := r.Validate(); err != nil {
+		return r, fieldErr(err)
 	}
 	return r, nil
 }
@@ -110,7 +103,7 @@ func ParseActionResult(body []byte) (ActionResult, error) {
 // acknowledged selective wipe retires the device (its work profile and
 // keys are gone); an acknowledged wipe marks it wiped; both revoke its
 // certificates.
-func (s *Service) ReportResult(ctx context.Context, d *store.Device, actionID string, r ActionResult) (*store.Action, error) {
+func (s *Service) ReportResult(ctx context.Context, d *store.Device, actionID string, r agentwire.ActionResult) (*store.Action, error) {
 	a, ok := s.st.Action(actionID)
 	if !ok || a.DeviceID != d.ID {
 		return nil, apperr.New(apperr.NotFound, "this device has no action %q", actionID)

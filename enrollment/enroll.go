@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/store"
@@ -22,35 +23,10 @@ import (
 // claim after losing a race with another enrollment.
 const maxClaimRetries = 16
 
-// EnrollRequest is what the agent sends to enroll: the code, a CSR for the
-// key it generated, and what it knows about the device.
-type EnrollRequest struct {
-	Code   string     `json:"code"`
-	CSR    string     `json:"csr"`
-	Device DeviceInfo `json:"device"`
-}
-
-// DeviceInfo describes the enrolling device, as the agent reads it.
-type DeviceInfo struct {
-	Serial       string `json:"serial"`
-	Hostname     string `json:"hostname"`
-	Platform     string `json:"platform"`
-	Model        string `json:"model"`
-	OSVersion    string `json:"os_version"`
-	AgentVersion string `json:"agent_version"`
-	// WorkProfile: the agent manages only its work profile (BYOD).
-	WorkProfile bool   `json:"work_profile"`
-	TimeZone    string `json:"time_zone"`
-	// KeyProtection is where the agent keeps the device key: "hardware"
-	// (TPM, Secure Enclave, ...) or "software". Missing or any other value
-	// counts as software.
-	KeyProtection string `json:"key_protection,omitempty"`
-}
-
-// ParseEnrollRequest reads and checks an enrollment request body. Errors
-// are client errors naming the field.
-func ParseEnrollRequest(body []byte) (EnrollRequest, error) {
-	var r EnrollRequest
+// ParseEnrollRequest reads and checks an enrollment request body (see
+// agentwire.EnrollRequest). Errors are client errors naming the field.
+func ParseEnrollRequest(body []byte) (agentwire.EnrollRequest, error) {
+	var r agentwire.EnrollRequest
 	if err := decodeJSON(body, &r); err != nil {
 		return r, err
 	}
@@ -63,10 +39,11 @@ func ParseEnrollRequest(body []byte) (EnrollRequest, error) {
 	if len(r.CSR) > ca.MaxCSRSize {
 		return r, apperr.Field("csr", "csr is larger than %d bytes", ca.MaxCSRSize)
 	}
-	return r, r.Device.check()
+	return r, checkDeviceInfo(&r.Device)
 }
 
-func (d *DeviceInfo) check() error {
+// checkDeviceInfo checks and tidies what the agent says about its device.
+func checkDeviceInfo(d *agentwire.DeviceInfo) error {
 	for _, f := range []struct{ name, v string }{
 		{"device.serial", d.Serial}, {"device.hostname", d.Hostname}, {"device.platform", d.Platform},
 		{"device.model", d.Model}, {"device.os_version", d.OSVersion}, {"device.agent_version", d.AgentVersion},
@@ -105,7 +82,7 @@ type Enrolled struct {
 // and the expected-device match are written in one transaction; if another
 // enrollment used the code meanwhile, the certificate just issued is
 // revoked and the enrollment refused.
-func (s *Service) Enroll(ctx context.Context, req EnrollRequest, remoteIP string) (*Enrolled, error) {
+func (s *Service) Enroll(ctx context.Context, req agentwire.EnrollRequest, remoteIP string) (*Enrolled, error) {
 	now := s.clock()
 	if !s.badIP.ok(remoteIP, now) || !s.perIP.allow(remoteIP, now) {
 		return nil, apperr.New(apperr.RateLimited, "too many enrollment attempts from this address; wait a minute and try again")
@@ -182,7 +159,7 @@ func parseDeviceCSR(pemText, deviceID string, validate bool) (*x509.CertificateR
 	return csr, nil
 }
 
-func (s *Service) enroll(ctx context.Context, req EnrollRequest, now time.Time) (*Enrolled, error) {
+func (s *Service) enroll(ctx context.Context, req agentwire.EnrollRequest, now time.Time) (*Enrolled, error) {
 	c, used, err := s.usableCode(req.Code, now)
 	if err != nil {
 		return nil, err
@@ -234,7 +211,7 @@ func (s *Service) enroll(ctx context.Context, req EnrollRequest, now time.Time) 
 
 // newDevice builds the device record from the code, the matched expected
 // device (if any) and what the agent reported.
-func (s *Service) newDevice(c *store.EnrollCode, info DeviceInfo, id string, now time.Time) (*store.Device, *store.ExpectedDevice, error) {
+func (s *Service) newDevice(c *store.EnrollCode, info agentwire.DeviceInfo, id string, now time.Time) (*store.Device, *store.ExpectedDevice, error) {
 	var exp *store.ExpectedDevice
 	if key := normalizeSerial(info.Serial); key != "" {
 		exp, _ = s.st.ExpectedDevice(key)

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/store"
@@ -26,7 +27,7 @@ func TestEnrollCreatesActiveDevice(t *testing.T) {
 	e := newEnv(t, nil)
 	code := e.code(t, store.OwnershipCorporate)
 	e.clock.Advance(3 * time.Minute)
-	res, key, err := e.enroll(t, code, DeviceInfo{Serial: "PF3ABC12", Hostname: "ada-laptop", Platform: "linux",
+	res, key, err := e.enroll(t, code, agentwire.DeviceInfo{Serial: "PF3ABC12", Hostname: "ada-laptop", Platform: "linux",
 		Model: "ThinkPad T14", OSVersion: "Debian 12", AgentVersion: "1.0.0", TimeZone: "Europe/Paris"})
 	if err != nil {
 		t.Fatal(err)
@@ -60,20 +61,20 @@ func TestEnrollCreatesActiveDevice(t *testing.T) {
 func TestEnrollRefusesBadCodes(t *testing.T) {
 	e := newEnv(t, nil)
 	used := e.code(t, store.OwnershipCorporate)
-	if _, _, err := e.enroll(t, used, DeviceInfo{}); err != nil {
+	if _, _, err := e.enroll(t, used, agentwire.DeviceInfo{}); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := e.enroll(t, used, DeviceInfo{})
+	_, _, err := e.enroll(t, used, agentwire.DeviceInfo{})
 	wantErr(t, err, apperr.Forbidden, "already used")
 
-	_, _, err = e.enroll(t, "ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", DeviceInfo{})
+	_, _, err = e.enroll(t, "ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", agentwire.DeviceInfo{})
 	wantErr(t, err, apperr.Unauthenticated, "not valid")
-	_, _, err = e.enroll(t, "hello", DeviceInfo{})
+	_, _, err = e.enroll(t, "hello", agentwire.DeviceInfo{})
 	wantErr(t, err, apperr.Unauthenticated, "not valid")
 
 	expired := e.code(t, store.OwnershipCorporate)
 	e.clock.Advance(DefaultCodeTTL)
-	_, _, err = e.enroll(t, expired, DeviceInfo{})
+	_, _, err = e.enroll(t, expired, agentwire.DeviceInfo{})
 	wantErr(t, err, apperr.Forbidden, "expired")
 	if n := len(e.st.Devices()); n != 1 {
 		t.Errorf("%d devices, want 1", n)
@@ -107,12 +108,12 @@ func TestEnrollRefusesBadCSRs(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			code := e.code(t, store.OwnershipCorporate)
-			_, err := e.svc.Enroll(context.Background(), EnrollRequest{Code: code, CSR: tc.csr}, "198.51.100."+name)
+			_, err := e.svc.Enroll(context.Background(), agentwire.EnrollRequest{Code: code, CSR: tc.csr}, "198.51.100."+name)
 			wantErr(t, err, apperr.Invalid, tc.part)
 			if ae := err.(*apperr.Error); ae.Field != "csr" {
 				t.Errorf("field = %q", ae.Field)
 			}
-			if _, _, err := e.enroll(t, code, DeviceInfo{}); err != nil {
+			if _, _, err := e.enroll(t, code, agentwire.DeviceInfo{}); err != nil {
 				t.Errorf("the code was used up by a refused CSR: %v", err)
 			}
 		})
@@ -134,12 +135,12 @@ func TestExpectedDeviceIsMatchedBySerial(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, _, err = e.enroll(t, tok.Code, DeviceInfo{Serial: "UNKNOWN1"})
+	_, _, err = e.enroll(t, tok.Code, agentwire.DeviceInfo{Serial: "UNKNOWN1"})
 	wantErr(t, err, apperr.Forbidden, "not in the expected-device list")
-	_, _, err = e.enroll(t, tok.Code, DeviceInfo{})
+	_, _, err = e.enroll(t, tok.Code, agentwire.DeviceInfo{})
 	wantErr(t, err, apperr.Invalid, "serial")
 
-	res, _, err := e.enroll(t, tok.Code, DeviceInfo{Serial: "PF3ABC12", Hostname: "h1"})
+	res, _, err := e.enroll(t, tok.Code, agentwire.DeviceInfo{Serial: "PF3ABC12", Hostname: "h1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -151,12 +152,12 @@ func TestExpectedDeviceIsMatchedBySerial(t *testing.T) {
 	if x, _ := e.st.ExpectedDevice("PF3ABC12"); x.EnrolledAs != d.ID {
 		t.Errorf("expected device enrolled_as = %q", x.EnrolledAs)
 	}
-	_, _, err = e.enroll(t, tok.Code, DeviceInfo{Serial: "PF3ABC12"})
+	_, _, err = e.enroll(t, tok.Code, agentwire.DeviceInfo{Serial: "PF3ABC12"})
 	wantErr(t, err, apperr.Conflict, "already enrolled")
 	if _, err := e.svc.Retire(ctx, admin, d.ID, "reinstalled"); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := e.enroll(t, tok.Code, DeviceInfo{Serial: "PF3ABC12"}); err != nil {
+	if _, _, err := e.enroll(t, tok.Code, agentwire.DeviceInfo{Serial: "PF3ABC12"}); err != nil {
 		t.Errorf("re-enrollment after retirement: %v", err)
 	}
 	k := e.svc.KPIs()
@@ -178,7 +179,7 @@ func TestBulkTokenNeverExceedsMaxUses(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _, err := e.enroll(t, tok.Code, DeviceInfo{})
+			_, _, err := e.enroll(t, tok.Code, agentwire.DeviceInfo{})
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
@@ -246,9 +247,9 @@ func mustCode(t *testing.T, e *env, id string) *store.EnrollCode {
 
 func TestBYODNeedsWorkProfile(t *testing.T) {
 	e := newEnv(t, nil)
-	_, _, err := e.enroll(t, e.code(t, store.OwnershipBYOD), DeviceInfo{})
+	_, _, err := e.enroll(t, e.code(t, store.OwnershipBYOD), agentwire.DeviceInfo{})
 	wantErr(t, err, apperr.Invalid, "--work-profile")
-	res, _, err := e.enroll(t, e.code(t, store.OwnershipBYOD), DeviceInfo{WorkProfile: true})
+	res, _, err := e.enroll(t, e.code(t, store.OwnershipBYOD), agentwire.DeviceInfo{WorkProfile: true})
 	if err != nil || !res.Device.WorkProfile || res.Device.Ownership != store.OwnershipBYOD {
 		t.Fatalf("byod enrollment: %+v %v", res, err)
 	}
@@ -267,26 +268,26 @@ func TestEnrollRateLimitsFailures(t *testing.T) {
 	e := newEnv(t, nil)
 	var err error
 	for range badEnrollBurst + 1 {
-		_, err = e.svc.Enroll(context.Background(), EnrollRequest{Code: "ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", CSR: "x"}, "203.0.113.9")
+		_, err = e.svc.Enroll(context.Background(), agentwire.EnrollRequest{Code: "ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ-ZZZZZ", CSR: "x"}, "203.0.113.9")
 	}
 	wantErr(t, err, apperr.RateLimited, "too many")
 	// Another address is not affected; time refills the bucket.
 	code := e.code(t, store.OwnershipCorporate)
-	if _, err := e.svc.Enroll(context.Background(), EnrollRequest{Code: code, CSR: csrPEM(t, p256(t), nil)}, "203.0.113.10"); err != nil {
+	if _, err := e.svc.Enroll(context.Background(), agentwire.EnrollRequest{Code: code, CSR: csrPEM(t, p256(t), nil)}, "203.0.113.10"); err != nil {
 		t.Fatal(err)
 	}
 	e.clock.Advance(time.Minute)
 	code = e.code(t, store.OwnershipCorporate)
-	if _, err := e.svc.Enroll(context.Background(), EnrollRequest{Code: code, CSR: csrPEM(t, p256(t), nil)}, "203.0.113.9"); err != nil {
+	if _, err := e.svc.Enroll(context.Background(), agentwire.EnrollRequest{Code: code, CSR: csrPEM(t, p256(t), nil)}, "203.0.113.9"); err != nil {
 		t.Errorf("after a minute: %v", err)
 	}
 }
 
 func TestRenewSameKeyAndRekey(t *testing.T) {
 	e := newEnv(t, nil)
-	res := e.mustEnroll(t, store.OwnershipCorporate, DeviceInfo{})
+	res := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{})
 	ctx := context.Background()
-	chain, err := e.svc.Renew(ctx, res.Device, res.Chain[0], RenewRequest{})
+	chain, err := e.svc.Renew(ctx, res.Device, res.Chain[0], agentwire.RenewRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +299,7 @@ func TestRenewSameKeyAndRekey(t *testing.T) {
 		t.Errorf("cert serial = %s", d.CertSerial)
 	}
 	k2 := p256(t)
-	chain2, err := e.svc.Renew(ctx, d, chain[0], RenewRequest{CSR: csrPEM(t, k2, nil)})
+	chain2, err := e.svc.Renew(ctx, d, chain[0], agentwire.RenewRequest{CSR: csrPEM(t, k2, nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +307,7 @@ func TestRenewSameKeyAndRekey(t *testing.T) {
 		t.Error("rekey kept the old key")
 	}
 	rsa1024, _ := rsa.GenerateKey(rand.Reader, 1024)
-	_, err = e.svc.Renew(ctx, d, chain2[0], RenewRequest{CSR: csrPEM(t, rsa1024, nil)})
+	_, err = e.svc.Renew(ctx, d, chain2[0], agentwire.RenewRequest{CSR: csrPEM(t, rsa1024, nil)})
 	wantErr(t, err, apperr.Invalid, "ECDSA P-256")
 	// Retiring revokes every certificate the device ever got.
 	if _, err := e.svc.Retire(ctx, admin, d.ID, ""); err != nil {
@@ -326,11 +327,11 @@ func TestAuthenticate(t *testing.T) {
 	_, err := e.svc.Authenticate(nil)
 	wantErr(t, err, apperr.Unauthenticated, "client certificate")
 	other := newEnv(t, nil)
-	foreign := other.mustEnroll(t, store.OwnershipCorporate, DeviceInfo{})
+	foreign := other.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{})
 	_, err = e.svc.Authenticate(foreign.Chain)
 	wantErr(t, err, apperr.Unauthenticated, "not issued by this Portier")
 
-	res := e.mustEnroll(t, store.OwnershipCorporate, DeviceInfo{})
+	res := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{})
 	e.clock.Advance(ca.DefaultDeviceCertLifetime + time.Minute)
 	_, err = e.svc.Authenticate(res.Chain)
 	wantErr(t, err, apperr.Unauthenticated, "expired")

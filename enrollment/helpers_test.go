@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/clocktest"
 	"path/filepath"
 	"strings"
@@ -95,18 +96,18 @@ func (e *env) code(t testing.TB, o store.Ownership) string {
 }
 
 // enroll enrolls a device with code and a fresh key.
-func (e *env) enroll(t testing.TB, code string, info DeviceInfo) (*Enrolled, *ecdsa.PrivateKey, error) {
+func (e *env) enroll(t testing.TB, code string, info agentwire.DeviceInfo) (*Enrolled, *ecdsa.PrivateKey, error) {
 	t.Helper()
 	k := p256(t)
 	if info.Platform == "" {
 		info.Platform = "linux"
 	}
-	res, err := e.svc.Enroll(context.Background(), EnrollRequest{Code: code, CSR: csrPEM(t, k, nil), Device: info}, "192.0.2.10")
+	res, err := e.svc.Enroll(context.Background(), agentwire.EnrollRequest{Code: code, CSR: csrPEM(t, k, nil), Device: info}, "192.0.2.10")
 	return res, k, err
 }
 
 // mustEnroll enrolls a corporate device or fails.
-func (e *env) mustEnroll(t testing.TB, o store.Ownership, info DeviceInfo) *Enrolled {
+func (e *env) mustEnroll(t testing.TB, o store.Ownership, info agentwire.DeviceInfo) *Enrolled {
 	t.Helper()
 	if o == store.OwnershipBYOD {
 		info.WorkProfile = true

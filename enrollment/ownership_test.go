@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/store"
 )
@@ -34,30 +35,30 @@ func TestOwnershipComesFromTheOrganization(t *testing.T) {
 	tests := []struct {
 		name          string
 		code          func() string
-		info          DeviceInfo
+		info          agentwire.DeviceInfo
 		own           store.Ownership
 		src           string
 		requested     store.Ownership
 		key           string
 		expectedTaken string // expected serial now marked enrolled
 	}{
-		{"admin code keeps its ownership", func() string { return e.code(t, store.OwnershipCorporate) }, DeviceInfo{Serial: "X1"},
+		{"admin code keeps its ownership", func() string { return e.code(t, store.OwnershipCorporate) }, agentwire.DeviceInfo{Serial: "X1"},
 			store.OwnershipCorporate, store.OwnershipByAdmin, "", store.KeySoftware, ""},
-		{"self-service corporate is byod, pending", func() string { return selfCode("eve@example.com", store.OwnershipCorporate) }, DeviceInfo{Serial: "X2", KeyProtection: "hardware"},
+		{"self-service corporate is byod, pending", func() string { return selfCode("eve@example.com", store.OwnershipCorporate) }, agentwire.DeviceInfo{Serial: "X2", KeyProtection: "hardware"},
 			store.OwnershipBYOD, store.OwnershipBySelfService, store.OwnershipCorporate, store.KeyHardware, ""},
-		{"self-service cope is byod, pending", func() string { return selfCode("eve@example.com", store.OwnershipCOPE) }, DeviceInfo{},
+		{"self-service cope is byod, pending", func() string { return selfCode("eve@example.com", store.OwnershipCOPE) }, agentwire.DeviceInfo{},
 			store.OwnershipBYOD, store.OwnershipBySelfService, store.OwnershipCOPE, store.KeySoftware, ""},
-		{"self-service byod", func() string { return selfCode("eve@example.com", store.OwnershipBYOD) }, DeviceInfo{WorkProfile: true},
+		{"self-service byod", func() string { return selfCode("eve@example.com", store.OwnershipBYOD) }, agentwire.DeviceInfo{WorkProfile: true},
 			store.OwnershipBYOD, store.OwnershipBySelfService, "", store.KeySoftware, ""},
-		{"self-service with another person's expected serial", func() string { return selfCode("eve@example.com", store.OwnershipCorporate) }, DeviceInfo{Serial: "ada-1"},
+		{"self-service with another person's expected serial", func() string { return selfCode("eve@example.com", store.OwnershipCorporate) }, agentwire.DeviceInfo{Serial: "ada-1"},
 			store.OwnershipBYOD, store.OwnershipBySelfService, store.OwnershipCorporate, store.KeySoftware, ""},
-		{"self-service with an unassigned expected serial", func() string { return selfCode("eve@example.com", store.OwnershipCorporate) }, DeviceInfo{Serial: "NOBODY-1"},
+		{"self-service with an unassigned expected serial", func() string { return selfCode("eve@example.com", store.OwnershipCorporate) }, agentwire.DeviceInfo{Serial: "NOBODY-1"},
 			store.OwnershipBYOD, store.OwnershipBySelfService, store.OwnershipCorporate, store.KeySoftware, ""},
-		{"self-service with own expected serial", func() string { return selfCode("Ada@Example.com", store.OwnershipBYOD) }, DeviceInfo{Serial: "ada-1"},
+		{"self-service with own expected serial", func() string { return selfCode("Ada@Example.com", store.OwnershipBYOD) }, agentwire.DeviceInfo{Serial: "ada-1"},
 			store.OwnershipCorporate, store.OwnershipByExpected, "", store.KeySoftware, "ADA-1"},
-		{"expected cope wins over the code", func() string { return selfCode("ada@example.com", store.OwnershipCorporate) }, DeviceInfo{Serial: "ADA-COPE", KeyProtection: "TPM"},
+		{"expected cope wins over the code", func() string { return selfCode("ada@example.com", store.OwnershipCorporate) }, agentwire.DeviceInfo{Serial: "ADA-COPE", KeyProtection: "TPM"},
 			store.OwnershipCOPE, store.OwnershipByExpected, "", store.KeySoftware, "ADA-COPE"},
-		{"admin code, unassigned expected serial", func() string { return e.code(t, store.OwnershipBYOD) }, DeviceInfo{Serial: "NOBODY-1"},
+		{"admin code, unassigned expected serial", func() string { return e.code(t, store.OwnershipBYOD) }, agentwire.DeviceInfo{Serial: "NOBODY-1"},
 			store.OwnershipCorporate, store.OwnershipByExpected, "", store.KeySoftware, "NOBODY-1"},
 	}
 	for _, tc := range tests {
@@ -92,7 +93,7 @@ func TestApproveOwnershipAndShare(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, _, err := e.enroll(t, ic.Code, DeviceInfo{Serial: "EVE-1"})
+	res, _, err := e.enroll(t, ic.Code, agentwire.DeviceInfo{Serial: "EVE-1"})
 	if err != nil {
 		t.Fatal(err)
 	}
