@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/portier/portier/agentwire"
 	"io/fs"
 	"net/http"
 	"os"
@@ -132,17 +133,12 @@ func (r *BrowserRecord) save(dir string) error {
 	return writeFileAtomic(filepath.Join(dir, BrowserFile), append(b, '\n'), 0o600)
 }
 
-// originsAnswer is GET /api/v1/agent/origins.
-type originsAnswer struct {
-	Origins []string `json:"origins"`
-}
-
 // origins asks the server for Portier's https origins (console and
 // routes). A server without the call gets its own URL only.
 func (a *Agent) origins(ctx context.Context) ([]string, error) {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
-	var ans originsAnswer
+	var ans agentwire.Origins
 	err := a.c.call(ctx, http.MethodGet, "/api/v1/agent/origins", nil, &ans)
 	if IsStatus(err, http.StatusNotFound) {
 		return []string{a.st.Server}, nil
