@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"github.com/portier/portier/agentwire"
 	"io/fs"
 	"net/http"
 	"os"
@@ -17,6 +16,8 @@ import (
 	"runtime"
 	"strings"
 	"time"
+
+	"github.com/portier/portier/agentwire"
 )
 
 // BrowserFile records where the device identity is installed.
