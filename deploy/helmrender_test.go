@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -184,7 +186,7 @@ func parseManifests(t *testing.T, file, s string) []manifest {
 		var obj map[string]any
 		err := dec.Decode(&obj)
 		if err != nil {
-			if err.Error() == "EOF" {
+			if errors.Is(err, io.EOF) {
 				return ms
 			}
 			t.Fatalf("%s does not render to valid YAML: %v\n%s", file, err, s)
