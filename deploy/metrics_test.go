@@ -24,10 +24,12 @@ import (
 //   - the portier_ names of the server come from its sources
 //     (Name: "portier_…").
 //
-// Plus "up", which Prometheus records for every scrape.
+// Plus "up", which Prometheus records for every scrape, and the error
+// counter promhttp registers because the server's handler is given its
+// registry (HandlerOpts.Registry).
 func registeredMetrics(t *testing.T) map[string]bool {
 	t.Helper()
-	names := map[string]bool{"up": true}
+	names := map[string]bool{"up": true, "promhttp_metric_handler_errors_total": true}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	proxy.NewMetrics(reg)
