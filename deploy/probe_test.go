@@ -34,10 +34,6 @@ func freeAddr(t *testing.T) string {
 func startChartServer(t *testing.T, ms []manifest) (*server.Server, map[string]any) {
 	t.Helper()
 	c := container(t, ms)
-	file := filepath.Join(t.TempDir(), "portier.yaml")
-	if err := os.WriteFile(file, []byte(dig(one(t, ms, "ConfigMap"), "data", "portier.yaml").(string)), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	args := argList(c)
 	flags := map[string]string{}
 	for i := 1; i+1 < len(args); i += 2 {
@@ -45,6 +41,17 @@ func startChartServer(t *testing.T, ms []manifest) (*server.Server, map[string]a
 	}
 	delete(flags, "config")
 	flags["listen"], flags["metrics-listen"] = freeAddr(t), freeAddr(t)
+	return startPortier(t, dig(one(t, ms, "ConfigMap"), "data", "portier.yaml").(string), flags), c
+}
+
+// startPortier runs Portier with the given config file contents and flags
+// (its data dir in a temporary folder) until the test ends.
+func startPortier(t *testing.T, yamlConfig string, flags map[string]string) *server.Server {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "portier.yaml")
+	if err := os.WriteFile(file, []byte(yamlConfig), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	flags["data-dir"] = filepath.Join(t.TempDir(), "data")
 	cfg, err := config.Load(file, func(string) string { return "" }, flags)
 	if err != nil {
@@ -63,7 +70,7 @@ func startChartServer(t *testing.T, ms []manifest) (*server.Server, map[string]a
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
 	t.Cleanup(func() { cancel(); <-done })
-	return srv, c
+	return srv
 }
 
 // probe sends an HTTPS GET as kubelet and HAProxy do: to the address, no
