@@ -165,9 +165,24 @@ func flagValue(args []string, name string) (string, bool) {
 // The chart's config, args and env make a config Portier accepts, with the
 // listener on the container port and metrics on the pod network.
 func TestHelmConfigIsOnePortierAccepts(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		config   map[string]any
+		tls      string
+		wantCert string
+	}{
+		{"empty config", map[string]any{}, "", ""},
+		{"config and TLS secret", map[string]any{"decision_log": map[string]any{"sample_allows": 0.25}}, "access-tls", "/etc/portier-tls/tls.crt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkChartConfig(t, tc.config, tc.tls, tc.wantCert) })
+	}
+}
+
+func checkChartConfig(t *testing.T, conf map[string]any, tlsSecret, wantCert string) {
 	ms := renderChart(t, map[string]any{
 		"externalURL": "https://access.example.com",
-		"config":      map[string]any{"decision_log": map[string]any{"sample_allows": 0.25}},
+		"config":      conf,
+		"tls":         map[string]any{"secretName": tlsSecret},
 	})
 	cm := one(t, ms, "ConfigMap")
 	file := filepath.Join(t.TempDir(), "portier.yaml")
@@ -198,8 +213,20 @@ func TestHelmConfigIsOnePortierAccepts(t *testing.T) {
 	if cfg.Listen != ":8443" || cfg.MetricsListen != ":9464" || cfg.ExternalURL != "https://access.example.com" {
 		t.Errorf("listen %q, metrics %q, external URL %q", cfg.Listen, cfg.MetricsListen, cfg.ExternalURL)
 	}
-	if cfg.DecisionLog.SampleAllows != 0.25 {
+	if want, _ := dig(conf, "decision_log", "sample_allows").(float64); cfg.DecisionLog.SampleAllows != want {
 		t.Errorf("sample_allows = %v: values.config did not reach the config file", cfg.DecisionLog.SampleAllows)
+	}
+	if cfg.TLS.CertFile != wantCert {
+		t.Errorf("tls.cert_file = %q, want %q", cfg.TLS.CertFile, wantCert)
+	}
+	if wantCert != "" {
+		mounted := false
+		for _, v := range dig(c, "volumeMounts").([]any) {
+			mounted = mounted || (dig(v, "name") == "tls" && strings.HasPrefix(wantCert, dig(v, "mountPath").(string)+"/"))
+		}
+		if !mounted {
+			t.Errorf("the TLS Secret is not mounted where the config points (%s)", wantCert)
+		}
 	}
 	ports := map[any]any{}
 	for _, p := range dig(c, "ports").([]any) {
@@ -236,6 +263,7 @@ func TestHelmSecretsComeFromValues(t *testing.T) {
 	ms := renderChart(t, map[string]any{
 		"store":         map[string]any{"secretName": "my-dsn", "secretKey": "url"},
 		"caKeyPassword": map[string]any{"secretName": "my-ca", "secretKey": "pw"},
+		"tls":           map[string]any{"secretName": "my-tls"},
 	})
 	var refs []string
 	for _, m := range ms {
@@ -245,8 +273,8 @@ func TestHelmSecretsComeFromValues(t *testing.T) {
 		refs = append(refs, secretRefs(m.obj)...)
 	}
 	sort.Strings(refs)
-	if !reflect.DeepEqual(refs, []string{"my-ca", "my-dsn"}) {
-		t.Errorf("secrets referenced = %v, want exactly the two named in values [my-ca my-dsn]", refs)
+	if !reflect.DeepEqual(refs, []string{"my-ca", "my-dsn", "my-tls"}) {
+		t.Errorf("secrets referenced = %v, want exactly the ones named in values [my-ca my-dsn my-tls]", refs)
 	}
 	env := map[any]any{}
 	for _, e := range dig(container(t, ms), "env").([]any) {
