@@ -20,12 +20,14 @@ import (
 // Portier and of a replica that is up but not ready (503 on /readyz):
 // TLS reaches Portier untouched (the client verifies Portier's own
 // certificate through the balancer), the health check sends Portier's
-// host, and the not-ready replica stops getting connections. Skips when
-// haproxy is not installed (Debian package haproxy), even with
-// PORTIER_TEST_REQUIRE_ALL=1.
+// host, and the not-ready replica stops getting connections. Needs Debian's
+// haproxy: skips without it, fails with PORTIER_TEST_REQUIRE_ALL=1.
 func TestComposeHAProxyPassesTLSAndDropsUnreadyReplicas(t *testing.T) {
 	bin, err := exec.LookPath("haproxy")
 	if err != nil {
+		if os.Getenv("PORTIER_TEST_REQUIRE_ALL") == "1" {
+			t.Fatal("haproxy is not installed and PORTIER_TEST_REQUIRE_ALL=1 (.ci/run installs Debian's haproxy)")
+		}
 		t.Skip("haproxy is not installed (apt-get install haproxy): the load balancer config is not run here")
 	}
 	const host = "portier.localhost"
