@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"io"
 	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -23,15 +24,8 @@ import (
 // host, and the not-ready replica stops getting connections. Needs Debian's
 // haproxy: skips without it, fails with PORTIER_TEST_REQUIRE_ALL=1.
 func TestComposeHAProxyPassesTLSAndDropsUnreadyReplicas(t *testing.T) {
-	bin, err := exec.LookPath("haproxy")
-	if err != nil {
-		if os.Getenv("PORTIER_TEST_REQUIRE_ALL") == "1" {
-			t.Fatal("haproxy is not installed and PORTIER_TEST_REQUIRE_ALL=1 (.ci/run installs Debian's haproxy)")
-		}
-		t.Skip("haproxy is not installed (apt-get install haproxy): the load balancer config is not run here")
-	}
+	bin := haproxyBin(t)
 	const host = "portier.localhost"
-	lbAddr := freeAddr(t)
 	srv := startPortier(t, "external_url: https://"+host+":8443\n", map[string]string{"listen": freeAddr(t), "metrics-listen": "off"})
 
 	var mu sync.Mutex
@@ -46,34 +40,7 @@ func TestComposeHAProxyPassesTLSAndDropsUnreadyReplicas(t *testing.T) {
 	unready.StartTLS()
 	defer unready.Close()
 
-	b, err := os.ReadFile("compose/haproxy.cfg")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := strings.NewReplacer(
-		"bind :8443", "bind "+lbAddr,
-		"server portier1 portier1:8443", "server portier1 "+srv.Addr(),
-		"server portier2 portier2:8443", "server portier2 "+strings.TrimPrefix(unready.URL, "https://"),
-	).Replace(string(b))
-	if cfg == string(b) || strings.Contains(cfg, ":8443\n") {
-		t.Fatalf("haproxy.cfg no longer has the lines this test rewrites:\n%s", cfg)
-	}
-	file := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	env := append(os.Environ(), "PORTIER_HOST="+host)
-	check := exec.Command(bin, "-c", "-f", file)
-	check.Env = env
-	if out, err := check.CombinedOutput(); err != nil {
-		t.Fatalf("haproxy -c: %v\n%s", err, out)
-	}
-	lb := exec.Command(bin, "-db", "-f", file)
-	lb.Env = env
-	if err := lb.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = lb.Process.Kill(); _ = lb.Wait() })
+	lbAddr := startHAProxy(t, bin, host, srv.Addr(), strings.TrimPrefix(unready.URL, "https://"))
 
 	roots := x509.NewCertPool()
 	roots.AddCert(srv.CA().Roots()[0])
@@ -121,3 +88,62 @@ func TestComposeHAProxyPassesTLSAndDropsUnreadyReplicas(t *testing.T) {
 type statusError struct{ code int }
 
 func (e *statusError) Error() string { return http.StatusText(e.code) }
+
+// haproxyBin finds haproxy; without it the test skips, or fails when
+// PORTIER_TEST_REQUIRE_ALL=1.
+func haproxyBin(t *testing.T) string {
+	t.Helper()
+	bin, err := exec.LookPath("haproxy")
+	if err != nil {
+		if os.Getenv("PORTIER_TEST_REQUIRE_ALL") == "1" {
+			t.Fatal("haproxy is not installed and PORTIER_TEST_REQUIRE_ALL=1 (.ci/run installs Debian's haproxy)")
+		}
+		t.Skip("haproxy is not installed (apt-get install haproxy): the load balancer config is not run here")
+	}
+	return bin
+}
+
+// startHAProxy runs the compose file's haproxy.cfg with its listener and
+// its two servers moved to loopback addresses, and returns its address.
+func startHAProxy(t *testing.T, bin, host, portier1, portier2 string) string {
+	t.Helper()
+	lbAddr := freeAddr(t)
+	b, err := os.ReadFile("compose/haproxy.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := strings.NewReplacer(
+		"bind :8443", "bind "+lbAddr,
+		"server portier1 portier1:8443", "server portier1 "+portier1,
+		"server portier2 portier2:8443", "server portier2 "+portier2,
+	).Replace(string(b))
+	if cfg == string(b) || strings.Contains(cfg, ":8443\n") {
+		t.Fatalf("haproxy.cfg no longer has the lines this test rewrites:\n%s", cfg)
+	}
+	file := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(file, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := append(os.Environ(), "PORTIER_HOST="+host)
+	check := exec.Command(bin, "-c", "-f", file)
+	check.Env = env
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Fatalf("haproxy -c: %v\n%s", err, out)
+	}
+	lb := exec.Command(bin, "-db", "-f", file)
+	lb.Env = env
+	if err := lb.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = lb.Process.Kill(); _ = lb.Wait() })
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		c, err := net.Dial("tcp", lbAddr)
+		if err == nil {
+			c.Close()
+			return lbAddr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("haproxy does not listen on %s: %v", lbAddr, err)
+		}
+	}
+}

@@ -48,12 +48,18 @@ func startChartServer(t *testing.T, ms []manifest) (*server.Server, map[string]a
 // (its data dir in a temporary folder) until the test ends.
 func startPortier(t *testing.T, yamlConfig string, flags map[string]string) *server.Server {
 	t.Helper()
+	return startPortierEnv(t, yamlConfig, flags, func(string) string { return "" })
+}
+
+// startPortierEnv is startPortier with an environment.
+func startPortierEnv(t *testing.T, yamlConfig string, flags map[string]string, env func(string) string) *server.Server {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "portier.yaml")
 	if err := os.WriteFile(file, []byte(yamlConfig), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	flags["data-dir"] = filepath.Join(t.TempDir(), "data")
-	cfg, err := config.Load(file, func(string) string { return "" }, flags)
+	cfg, err := config.Load(file, env, flags)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +68,7 @@ func startPortier(t *testing.T, yamlConfig string, flags map[string]string) *ser
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := server.Start(context.Background(), server.Options{Config: cfg, Policies: pols, Log: log, Clock: time.Now, Getenv: func(string) string { return "" }})
+	srv, err := server.Start(context.Background(), server.Options{Config: cfg, Policies: pols, Log: log, Clock: time.Now, Getenv: env})
 	if err != nil {
 		t.Fatal(err)
 	}
