@@ -3,6 +3,7 @@ package deploy
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -254,6 +255,30 @@ func TestGrafanaDashboardUsesRegisteredMetrics(t *testing.T) {
 	for _, want := range []string{"portier_http_requests_total", "portier_decisions_total", "portier_store_sequence", "up"} {
 		if !used[want] {
 			t.Errorf("no panel shows %s", want)
+		}
+	}
+}
+
+// The alert rules fire on the scenarios they are for, and stay quiet on a
+// healthy cluster (prometheus/portier-alerts.test.yml), checked with
+// promtool: skips without it, fails with PORTIER_TEST_REQUIRE_ALL=1 (.ci/run
+// installs Debian's prometheus package, which has promtool).
+func TestAlertRulesFireOnTheirScenarios(t *testing.T) {
+	bin, err := exec.LookPath("promtool")
+	if err != nil {
+		if os.Getenv("PORTIER_TEST_REQUIRE_ALL") == "1" {
+			t.Fatal("promtool is not installed and PORTIER_TEST_REQUIRE_ALL=1")
+		}
+		t.Skip("promtool is not installed (apt-get install prometheus): the alert rules are not evaluated here")
+	}
+	for _, args := range [][]string{
+		{"check", "rules", "portier-alerts.yml"},
+		{"test", "rules", "portier-alerts.test.yml"},
+	} {
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = "prometheus"
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 	}
 }
