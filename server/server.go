@@ -105,6 +105,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	m := newMetrics(s.store)
+	m.reg.MustRegister(certExpiry(s.ca, s.tls)...)
 	popts := proxy.Options{Store: s.store, CA: s.ca, Signer: s.signer, Clock: o.Clock, Log: o.Log,
 		ExternalURL: cfg.ExternalURL, Metrics: proxy.NewMetrics(m.reg), SampleAllows: cfg.DecisionLog.SampleAllows}
 	if cfg.GeoIPDatabase != "" {

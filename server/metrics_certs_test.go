@@ -1,0 +1,76 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portier/portier/config"
+)
+
+// An operator's expiry alert reads the certificates' end dates from
+// /metrics: each value must be the date the certificate really carries
+// (the listener's as a client sees it in the handshake).
+func TestCertificateExpiryMetrics(t *testing.T) {
+	addr, maddr := freeAddr(t), freeAddr(t)
+	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf("external_url: https://localhost:8443\nlisten: %s\nmetrics_listen: %s\ndata_dir: %s\n",
+		addr, maddr, filepath.Join(t.TempDir(), "data"))))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ApplyDefaults()
+	pols, err := CompilePolicies(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Start(context.Background(), Options{Config: cfg, Policies: pols, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Clock: time.Now, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx) }()
+	defer func() { cancel(); <-done }()
+
+	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only reads the presented certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	listener := conn.ConnectionState().PeerCertificates[0]
+	conn.Close()
+
+	resp, err := http.Get("http://" + maddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for cert, want := range map[string]time.Time{
+		"root":         srv.CA().Roots()[0].NotAfter,
+		"intermediate": srv.CA().Intermediate().NotAfter,
+		"listener":     listener.NotAfter,
+	} {
+		var got float64
+		line := ""
+		for _, l := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(l, `portier_certificate_not_after_seconds{cert="`+cert+`"} `) {
+				line = l
+			}
+		}
+		if _, err := fmt.Sscanf(strings.TrimPrefix(line, `portier_certificate_not_after_seconds{cert="`+cert+`"} `), "%g", &got); err != nil || line == "" {
+			t.Errorf("no portier_certificate_not_after_seconds for %s in /metrics (%v)", cert, err)
+			continue
+		}
+		if int64(got) != want.Unix() {
+			t.Errorf("%s: metric %d, certificate NotAfter %d", cert, int64(got), want.Unix())
+		}
+	}
+}
