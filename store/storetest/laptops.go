@@ -19,7 +19,8 @@ func Laptop(i int, seen time.Time) *store.Device {
 		Ownership:     store.OwnershipCorporate,
 		OwnerEmail:    fmt.Sprintf("user%d@example.com", i),
 		State:         store.DeviceActive,
-		Trust:         store.TrustHigh,
+		Trust:         store.TrustHigh, // corporate, hardware-bound key, compliant: high is earned
+		KeyProtection: store.KeyHardware,
 		Compliant:     true,
 		PassingChecks: []string{"disk_encrypted", "firewall_on", "os_up_to_date", "screen_lock"},
 		CertSerial:    fmt.Sprintf("%d", 1_000_000_000_000+i),
