@@ -7,6 +7,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/enrollment"
+	"github.com/portier/portier/posture"
 	"github.com/portier/portier/store"
 )
 
@@ -187,5 +188,5 @@ func (c *Console) devicePrivacy(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	g.JSON(http.StatusOK, gin.H{"device_id": g.Param("id"), "notice": n, "text": n.Text()})
+	g.JSON(http.StatusOK, gin.H{"device_id": g.Param("id"), "notice": n, "text": posture.NoticeText(n)})
 }

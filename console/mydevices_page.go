@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/posture"
 	"github.com/portier/portier/store"
 )
 
@@ -96,7 +97,7 @@ func (c *Console) myDevicesPage(g *gin.Context) {
 			v.LastSeen = dev.LastSeen.UTC().Format("2006-01-02 15:04 UTC")
 		}
 		if n, err := c.opts.Enrollment.PrivacyIn(dev.ID, lang); err == nil {
-			v.Notice = n.Text()
+			v.Notice = posture.NoticeText(n)
 		} else {
 			d.Error = d.T.Unavailable
 		}

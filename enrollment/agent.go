@@ -158,10 +158,9 @@ func (s *Service) Profile(d *store.Device) (agentwire.Profile, error) {
 	if allowed == nil {
 		allowed = []string{}
 	}
-	n := eng.PrivacyIn(d, "en")
-	notice := wireNotice(n)
+	n := eng.PrivacyIn(d, "en") // posture.Notice is the wire type
 	return agentwire.Profile{DeviceID: d.ID, Ownership: string(d.Ownership), WorkProfile: d.WorkProfile, State: string(d.State),
-		Allowed: allowed, Location: wireLocation(p.Location), PostureInterval: s.cfg.PostureInterval.String(), Privacy: &notice, PrivacyText: n.Text()}, nil
+		Allowed: allowed, Location: wireLocation(p.Location), PostureInterval: s.cfg.PostureInterval.String(), Privacy: &n, PrivacyText: posture.NoticeText(n)}, nil
 }
 
 // Privacy returns the privacy notice of a device by id.

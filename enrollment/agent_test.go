@@ -88,7 +88,7 @@ func TestProfileAndPrivacy(t *testing.T) {
 		t.Fatalf("profile: %+v %v", p, err)
 	}
 	n, err := e.svc.Privacy(corp.ID)
-	if err != nil || n.DeviceID != corp.ID || !strings.Contains(n.Text(), n.Title) {
+	if err != nil || n.DeviceID != corp.ID || !strings.Contains(posture.NoticeText(n), n.Title) {
 		t.Errorf("privacy: %+v %v", n, err)
 	}
 	_, err = e.svc.Privacy("dev_none")

@@ -20,20 +20,6 @@ func WireAction(a *store.Action) *agentwire.Action {
 		ExpiresAt: a.ExpiresAt, Result: a.Result}
 }
 
-// wireNotice is a privacy notice as the agent receives it.
-func wireNotice(n posture.Notice) agentwire.Notice {
-	groups := make([]agentwire.NoticeGroup, len(n.Collected))
-	for i, g := range n.Collected {
-		groups[i] = agentwire.NoticeGroup(g)
-	}
-	if n.Collected == nil {
-		groups = nil
-	}
-	return agentwire.Notice{Lang: n.Lang, DeviceID: n.DeviceID, Ownership: string(n.Ownership), WorkProfile: n.WorkProfile,
-		Title: n.Title, Summary: n.Summary, Collected: groups, NotCollected: n.NotCollected, Location: n.Location,
-		Retention: n.Retention, Actions: n.Actions, Rights: n.Rights, Contact: n.Contact, Signals: n.Signals}
-}
-
 // wireLocation is a location rule as the agent receives it.
 func wireLocation(l *posture.LocationRule) *agentwire.LocationRule {
 	if l == nil {

@@ -7,36 +7,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/store"
 )
 
 // Notice is the plain-language "what your organization can see on this
 // device" description, derived from the device's effective data profile.
 // It is served by GET /api/v1/devices/{id}/privacy and `portier agent privacy`.
-type Notice struct {
-	Lang         string          `json:"lang"` // "en" or "fr"
-	DeviceID     string          `json:"device_id"`
-	Ownership    store.Ownership `json:"ownership"`
-	WorkProfile  bool            `json:"work_profile,omitempty"`
-	Title        string          `json:"title"`
-	Summary      string          `json:"summary"`
-	Collected    []NoticeGroup   `json:"collected"`
-	NotCollected []string        `json:"not_collected"`
-	Location     string          `json:"location"`
-	Retention    []string        `json:"retention"`
-	Actions      []string        `json:"actions"` // what the organization can do remotely
-	Rights       string          `json:"rights"`
-	Contact      string          `json:"contact,omitempty"`
-	Signals      []string        `json:"signals"` // the exact signal names allowed
-}
+type Notice = agentwire.Notice
 
 // NoticeGroup is one category of collected data, with its items in plain words.
-type NoticeGroup struct {
-	Group string   `json:"group"`
-	Title string   `json:"title"`
-	Why   string   `json:"why"`
-	Items []string `json:"items"`
-}
+type NoticeGroup = agentwire.NoticeGroup
 
 // Privacy returns the device's notice in English.
 func (e *Engine) Privacy(d *store.Device) Notice { return e.Config().Notice(d, "en") }
@@ -51,7 +32,7 @@ func (e *Engine) PrivacyIn(d *store.Device, lang string) Notice {
 func (c *Config) Notice(d *store.Device, lang string) Notice {
 	t := noticeTexts(lang)
 	prof := c.Profile(d)
-	n := Notice{Lang: t.lang, DeviceID: d.ID, Ownership: d.Ownership, WorkProfile: d.WorkProfile, Title: t.title, Contact: c.Privacy.Contact, Signals: prof.Signals}
+	n := Notice{Lang: t.lang, DeviceID: d.ID, Ownership: string(d.Ownership), WorkProfile: d.WorkProfile, Title: t.title, Contact: c.Privacy.Contact, Signals: prof.Signals}
 	n.Summary = t.summary(d)
 	names := slices.Clone(prof.Signals)
 	sort.SliceStable(names, func(i, j int) bool { return catalog[names[i]].order < catalog[names[j]].order })
@@ -97,8 +78,8 @@ func (c *Config) Notice(d *store.Device, lang string) Notice {
 	return n
 }
 
-// Text renders the notice as plain text for a terminal or an e-mail.
-func (n Notice) Text() string {
+// NoticeText renders a notice as plain text for a terminal or an e-mail.
+func NoticeText(n Notice) string {
 	t := noticeTexts(n.Lang)
 	var b strings.Builder
 	b.WriteString(n.Title + "\n" + strings.Repeat("=", len([]rune(n.Title))) + "\n\n" + n.Summary + "\n\n")

@@ -15,7 +15,7 @@ func TestPrivacyNotice(t *testing.T) {
 	cope := &store.Device{ID: "p", Ownership: store.OwnershipCOPE}
 
 	n := v.e.Privacy(corp)
-	text := n.Text()
+	text := NoticeText(n)
 	for _, want := range []string{"What your organization can see on this device", "installed applications", "whether the disk is encrypted",
 		"Your location is collected only on mon-fri from 08:00 to 19:00", "Locate a lost or stolen laptop", "deleted after 30 days",
 		"erase the whole device", "dpo@example.com", "your files, documents, photos"} {
@@ -24,7 +24,7 @@ func TestPrivacyNotice(t *testing.T) {
 		}
 	}
 	n = v.e.Privacy(byod)
-	text = n.Text()
+	text = NoticeText(n)
 	for _, want := range []string{"This device is yours", "the list of your applications", "Your location is never collected", "remove the work profile"} {
 		if !strings.Contains(text, want) {
 			t.Errorf("byod notice lacks %q:\n%s", want, text)
@@ -35,12 +35,12 @@ func TestPrivacyNotice(t *testing.T) {
 			t.Errorf("byod notice mentions %q:\n%s", not, text)
 		}
 	}
-	if n := v.e.Privacy(cope); !strings.Contains(n.Text(), "the list of your applications") || strings.Contains(n.Text(), "Your location is collected") {
-		t.Errorf("cope notice:\n%s", n.Text())
+	if n := v.e.Privacy(cope); !strings.Contains(NoticeText(n), "the list of your applications") || strings.Contains(NoticeText(n), "Your location is collected") {
+		t.Errorf("cope notice:\n%s", NoticeText(n))
 	}
 	fr := v.e.PrivacyIn(byod, "fr")
-	if !strings.Contains(fr.Text(), "Cet appareil vous appartient") || !strings.Contains(fr.Text(), "Votre position n'est jamais collectée") {
-		t.Errorf("french notice:\n%s", fr.Text())
+	if !strings.Contains(NoticeText(fr), "Cet appareil vous appartient") || !strings.Contains(NoticeText(fr), "Votre position n'est jamais collectée") {
+		t.Errorf("french notice:\n%s", NoticeText(fr))
 	}
 	if _, err := json.Marshal(fr); err != nil {
 		t.Fatal(err)
