@@ -32,6 +32,10 @@ const (
 	unknownMarker  = "unknown"
 )
 
+// CodeSessionMaxAge is the reason code of a sign-in older than a rule's
+// session_max_age: signing in again fixes it.
+const CodeSessionMaxAge = "session.max_age"
+
 func noMatchReason() Reason {
 	return Reason{Code: "policy.no_match", Message: "No rule allows this request.", Remediation: fixAskAdmin}
 }
@@ -98,9 +102,9 @@ func (l *leaf) reason(e *env, want bool) Reason {
 		return Reason{"mfa", fmt.Sprintf("This app needs a multi-factor sign-in within the last %s.", formatDuration(l.dur)), fixMFA, ""}
 	case kSessionAge:
 		if !want { // cannot happen: session_max_age is only on allow rules
-			return Reason{"session.max_age", "This app is not available to a recent sign-in.", fixAskAdmin, ""}
+			return Reason{CodeSessionMaxAge, "This app is not available to a recent sign-in.", fixAskAdmin, ""}
 		}
-		return Reason{"session.max_age", fmt.Sprintf("You signed in too long ago for this app: it needs a sign-in within the last %s.", formatDuration(l.dur)), fixSignInAgain, ""}
+		return Reason{CodeSessionMaxAge, fmt.Sprintf("You signed in too long ago for this app: it needs a sign-in within the last %s.", formatDuration(l.dur)), fixSignInAgain, ""}
 	case kTrust:
 		t := in.Device.Trust
 		if !want {
