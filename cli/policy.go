@@ -84,6 +84,7 @@ func policyTest(args []string, env Env, stdout, stderr io.Writer) int {
 	fs.StringVar(&q.Groups, "groups", "", "the user's groups, comma-separated")
 	fs.StringVar(&q.IdP, "idp", "", "the identity provider id")
 	fs.StringVar(&q.MFAAge, "mfa-age", "", "time since the last MFA, e.g. 5m (empty: never)")
+	fs.StringVar(&q.SessionAge, "session-age", "", "time since the user signed in, e.g. 9h (empty: just now)")
 	fs.StringVar(&q.DeviceTrust, "device-trust", "", "untrusted, low, medium or high (empty: no device)")
 	fs.StringVar(&q.Ownership, "ownership", "", "corporate, cope, byod or unmanaged")
 	fs.StringVar(&q.Platform, "platform", "", "device platform, e.g. macos")

@@ -16,6 +16,7 @@ routes:
     policy: staff
 policies:
   - id: staff
+    session_max_age: 8h
     allow:
       and:
         - group: {has: staff}
@@ -53,6 +54,12 @@ func TestPolicyLint(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, typo+":5: unknown compliance check \"disk_encryptd\"") {
 		t.Errorf("lint check typo = %d %q", code, errOut)
 	}
+	age := filepath.Join(dir, "age.yaml")
+	os.WriteFile(age, []byte("policies:\n  - id: x\n    allow:\n      - group: staff\n        session_max_age: 8 hours\n"), 0o600)
+	code, _, errOut = run(t, nil, "policy", "lint", age)
+	if code != 2 || !strings.Contains(errOut, age+":5:") || !strings.Contains(errOut, "session_max_age: bad duration") {
+		t.Errorf("lint bad session_max_age = %d %q, want exit 2 naming line 5", code, errOut)
+	}
 	comp := filepath.Join(dir, "compliance.yaml")
 	os.WriteFile(comp, []byte("compliance:\n  - id: base\n    disk_encryption: sometimes\n"), 0o600)
 	if code, _, errOut := run(t, nil, "policy", "lint", comp); code != 2 || !strings.Contains(errOut, comp+":3") {
@@ -79,6 +86,8 @@ func TestWhatIfCLIAndAPIAgree(t *testing.T) {
 		{[]string{"--groups", "staff", "--device-trust", "low"}, `"groups":"staff","device_trust":"low"`, 1},
 		{[]string{"--groups", "staff", "--device-trust", "high", "--country", "KP"}, `"groups":"staff","device_trust":"high","country":"KP"`, 1},
 		{[]string{"--groups", "sales"}, `"groups":"sales"`, 1},
+		{[]string{"--groups", "staff", "--device-trust", "high", "--session-age", "7h"}, `"groups":"staff","device_trust":"high","session_age":"7h"`, 0},
+		{[]string{"--groups", "staff", "--device-trust", "high", "--session-age", "9h"}, `"groups":"staff","device_trust":"high","session_age":"9h"`, 1},
 	}
 	for _, tc := range cases {
 		args := append([]string{"policy", "test", "--config", cfgPath, "--route", route, "--json", "--email", "a@example.com", "--at", "2026-11-27T10:00:00Z"}, tc.args...)
@@ -104,6 +113,10 @@ func TestWhatIfCLIAndAPIAgree(t *testing.T) {
 	resp, body := in.do("POST", "/api/v1/policy/simulate", token, `{"route":"`+route+`","device_trust":"extreme"}`)
 	if resp.StatusCode != 400 || !strings.Contains(body, `"field":"device_trust"`) {
 		t.Errorf("bad trust = %d %s", resp.StatusCode, body)
+	}
+	resp, body = in.do("POST", "/api/v1/policy/simulate", token, `{"route":"`+route+`","session_age":"long"}`)
+	if resp.StatusCode != 400 || !strings.Contains(body, `"field":"session_age"`) {
+		t.Errorf("bad session_age = %d %s", resp.StatusCode, body)
 	}
 	if resp, _ := in.do("POST", "/api/v1/policy/simulate", "", `{}`); resp.StatusCode != 401 {
 		t.Errorf("simulate without a token = %d", resp.StatusCode)

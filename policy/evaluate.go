@@ -19,6 +19,9 @@ type env struct {
 	// assumeMFA makes mfa conditions hold, to ask "would a fresh
 	// multi-factor sign-in make this rule match?".
 	assumeMFA bool
+	// assumeSignIn makes session_max_age conditions hold, to ask "would
+	// signing in again make this rule match?".
+	assumeSignIn bool
 }
 
 func newEnv(in *Input) env {
@@ -75,7 +78,33 @@ func (p *Policy) Evaluate(in *Input) Decision {
 		d.Rules = r.ids
 		return p.stepUp(*in, d, r)
 	}
+	if r := p.signInAgainRule(&e); r != nil {
+		return p.signInAgain(*in, d, r)
+	}
 	return p.unmatched(*in, d)
+}
+
+// signInAgainRule finds the first allow rule that only a sign-in older than
+// its session_max_age keeps from matching.
+func (p *Policy) signInAgainRule(e *env) *rule {
+	e.assumeSignIn = true
+	defer func() { e.assumeSignIn = false }()
+	var first *rule
+	c := p.allowCandidates(e)
+	for i, ok := c.next(); ok; i, ok = c.next() {
+		r := p.allow[i]
+		if r.hasSessionAge && (first == nil || r.pos < first.pos) && r.body.eval(e) {
+			first = r
+		}
+	}
+	return first
+}
+
+// signInAgain denies with the reason that the sign-in is too old for rule r.
+func (p *Policy) signInAgain(in Input, d Decision, r *rule) Decision {
+	e := newEnv(&in)
+	d.Reasons = r.body.explain(&e, true, r.id, nil)
+	return d
 }
 
 func (p *Policy) allowCandidates(e *env) candidates {

@@ -31,6 +31,7 @@ func FuzzParse(f *testing.F) {
 		"policies:\n  - id: t\n    allow: {time: {weekdays: fri-mon, from: '22:00', to: '06:00', tz: Asia/Kolkata}}\n",
 		"policies:\n  - id: i\n    deny: {ip: {in: ['::ffff:10.0.0.0/104']}}\n    allow: {country: {not_in: [ZZ]}}\n",
 		"policies:\n  - {id: x, require: mfa, mfa_max_age: 7d, restrictions: no_store, allow: [{method: get}]}\n",
+		"policies:\n  - {id: s, session_max_age: 1d, allow: [{group: a, session_max_age: 8h}]}\n",
 		"policies: 3\n", "- 1\n", "policies:\n  - id: [1]\n", "{",
 	} {
 		f.Add([]byte(s))

@@ -32,6 +32,10 @@ type Input struct {
 	// MFAAt is when the user last completed a multi-factor ceremony in this
 	// session (WebAuthn or TOTP); zero if never.
 	MFAAt time.Time
+	// SignedInAt is when the user signed in (the console sign-in a route
+	// session was handed off from, not the hand-off); zero if unknown, which
+	// no rule with a session_max_age matches.
+	SignedInAt time.Time
 
 	// Device is the requesting device; the zero value is an unknown,
 	// unmanaged, untrusted device.

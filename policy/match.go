@@ -2,6 +2,7 @@ package policy
 
 import (
 	"strings"
+	"time"
 
 	"github.com/portier/portier/mailaddr"
 	"github.com/portier/portier/store"
@@ -77,6 +78,8 @@ func (l *leaf) match(e *env) bool {
 		return l.set.has(in.Method)
 	case kPathIs:
 		return l.set.has(e.path)
+	case kSessionAge:
+		return e.assumeSignIn || sessionFresh(in, l.dur)
 	case kPathPrefix:
 		for _, s := range l.strs {
 			if strings.HasPrefix(e.path, s) {
@@ -93,6 +96,12 @@ func mfaFresh(in *Input, l *leaf) bool {
 		return false
 	}
 	return l.dur == 0 || in.Now.Sub(in.MFAAt) <= l.dur
+}
+
+// sessionFresh reports whether the sign-in is younger than max; an unknown
+// sign-in time is never fresh (fail closed).
+func sessionFresh(in *Input, max time.Duration) bool {
+	return !in.SignedInAt.IsZero() && in.Now.Sub(in.SignedInAt) < max
 }
 
 func inPrefixes(e *env, l *leaf) bool {

@@ -171,7 +171,7 @@ type ruleRef struct {
 	line, col int
 }
 
-var policyKeys = []string{"id", "mode", "shadows", "description", "allow", "deny", "require", "mfa_max_age", "restrictions"}
+var policyKeys = []string{"id", "mode", "shadows", "description", "allow", "deny", "require", "mfa_max_age", "session_max_age", "restrictions"}
 
 // policy compiles one item of the policies list.
 func (p *parser) policy(n *yaml.Node) (*Policy, []ruleRef) {
@@ -221,6 +221,8 @@ func (p *parser) policy(n *yaml.Node) (*Policy, []ruleRef) {
 			req.maxAgeNode = f.keyPos
 		case "restrictions":
 			restrict = p.restrictions(f.val)
+		case "session_max_age":
+			req.sessionMaxAge, _ = p.duration(f.val, "session_max_age")
 		default:
 			p.unknownKey(f, "policy", policyKeys...)
 		}
@@ -305,6 +307,9 @@ type requirement struct {
 	mfa        bool
 	maxAge     time.Duration
 	maxAgeNode *yaml.Node
+	// sessionMaxAge is `session_max_age`: the allow rules match only while
+	// the sign-in is younger (0 = no limit).
+	sessionMaxAge time.Duration
 }
 
 func (r *requirement) parseList(p *parser, n *yaml.Node) {

@@ -86,6 +86,9 @@ type rule struct {
 	// hasMFA is set when body contains an mfa condition, i.e. when a step-up
 	// could make the rule match.
 	hasMFA bool
+	// hasSessionAge is set when the rule has a session_max_age, i.e. when
+	// signing in again could make it match.
+	hasSessionAge bool
 	// message and remediation replace the generated reasons of a deny rule.
 	message, remediation string
 }
@@ -134,6 +137,8 @@ const (
 	kMethod
 	kPathIs
 	kPathPrefix
+	// kSessionAge is a rule's session_max_age: the sign-in is younger than dur.
+	kSessionAge
 )
 
 // leaf is one compiled criterion. Only the fields its kind needs are set.
@@ -146,7 +151,7 @@ type leaf struct {
 	nets4    []net4         // ip: IPv4 networks, as integers for a fast scan
 	country  countrySet
 	lo, hi   store.Trust
-	dur      time.Duration // mfa max age (0 = any), seen_within
+	dur      time.Duration // mfa max age (0 = any), seen_within, session max age
 	b        bool          // compliant, managed, key (true = hardware)
 	win      *window
 }

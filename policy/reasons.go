@@ -10,24 +10,31 @@ import (
 
 // Remediation hints, by what the user can do about a condition.
 const (
-	fixAskAdmin   = "Ask your administrator for access to this app."
-	fixMFA        = "Sign in again with your security key."
-	fixAgent      = "Open the Portier agent on this device and fix the failing checks."
-	fixReport     = "Open the Portier agent so that it reports this device's status, then try again."
-	fixEnroll     = "Enroll this device with Portier from the self-service portal, or use an enrolled device."
-	fixOwnership  = "This app is not available on this kind of device; open it from a company-managed device."
-	fixPlatform   = "Open this app from a supported device."
-	fixDevice     = "Open this app from a device you are allowed to use for it."
-	fixKey        = "Open this app from a company device whose Portier key is kept in hardware, or ask IT to enroll this device that way."
-	fixNetwork    = "Connect from an allowed network (for example the office network) and try again."
-	fixLocation   = "This app cannot be reached from your current location."
-	fixTime       = "Try again during the hours this app is available."
-	fixAction     = "Ask your administrator if you need to do this on this app."
-	fixSignIn     = "Sign in and try again."
-	fixIdP        = "Sign out and sign in again with the identity provider this app requires."
-	fixInternal   = "Try again; if it keeps happening, contact your administrator."
-	unknownMarker = "unknown"
+	fixAskAdmin  = "Ask your administrator for access to this app."
+	fixMFA       = "Sign in again with your security key."
+	fixAgent     = "Open the Portier agent on this device and fix the failing checks."
+	fixReport    = "Open the Portier agent so that it reports this device's status, then try again."
+	fixEnroll    = "Enroll this device with Portier from the self-service portal, or use an enrolled device."
+	fixOwnership = "This app is not available on this kind of device; open it from a company-managed device."
+	fixPlatform  = "Open this app from a supported device."
+	fixDevice    = "Open this app from a device you are allowed to use for it."
+	fixKey       = "Open this app from a company device whose Portier key is kept in hardware, or ask IT to enroll this device that way."
+	fixNetwork   = "Connect from an allowed network (for example the office network) and try again."
+	fixLocation  = "This app cannot be reached from your current location."
+	fixTime      = "Try again during the hours this app is available."
+	fixAction    = "Ask your administrator if you need to do this on this app."
+	fixSignIn    = "Sign in and try again."
+	// fixSignInAgain is the remediation of a sign-in older than a rule's
+	// session_max_age; the proxy's deny page offers a button for it.
+	fixSignInAgain = "Sign in again."
+	fixIdP         = "Sign out and sign in again with the identity provider this app requires."
+	fixInternal    = "Try again; if it keeps happening, contact your administrator."
+	unknownMarker  = "unknown"
 )
+
+// CodeSessionMaxAge is the reason code of a sign-in older than a rule's
+// session_max_age: signing in again fixes it.
+const CodeSessionMaxAge = "session.max_age"
 
 func noMatchReason() Reason {
 	return Reason{Code: "policy.no_match", Message: "No rule allows this request.", Remediation: fixAskAdmin}
@@ -93,6 +100,11 @@ func (l *leaf) reason(e *env, want bool) Reason {
 			return Reason{"mfa", "This app needs a multi-factor sign-in.", fixMFA, ""}
 		}
 		return Reason{"mfa", fmt.Sprintf("This app needs a multi-factor sign-in within the last %s.", formatDuration(l.dur)), fixMFA, ""}
+	case kSessionAge:
+		if !want { // cannot happen: session_max_age is only on allow rules
+			return Reason{CodeSessionMaxAge, "This app is not available to a recent sign-in.", fixAskAdmin, ""}
+		}
+		return Reason{CodeSessionMaxAge, fmt.Sprintf("You signed in too long ago for this app: it needs a sign-in within the last %s.", formatDuration(l.dur)), fixSignInAgain, ""}
 	case kTrust:
 		t := in.Device.Trust
 		if !want {

@@ -2,13 +2,14 @@ package policy
 
 import (
 	"fmt"
+	"time"
 
 	"gopkg.in/yaml.v3"
 )
 
 // Keys a rule may carry beside its condition.
 var (
-	allowRuleKeys = []string{"id", "description", "restrictions", "require", "mfa_max_age"}
+	allowRuleKeys = []string{"id", "description", "restrictions", "require", "mfa_max_age", "session_max_age"}
 	denyRuleKeys  = []string{"id", "description", "message", "remediation"}
 	operators     = []string{"and", "or", "not", "nor"}
 )
@@ -86,6 +87,8 @@ func (p *parser) rule(n *yaml.Node, defaultID, action string, req requirement, r
 		case "mfa_max_age":
 			local.maxAge, _ = p.duration(f.val, "mfa_max_age")
 			local.maxAgeNode = f.keyPos
+		case "session_max_age":
+			local.sessionMaxAge, _ = p.duration(f.val, "session_max_age")
 		case "message":
 			r.message, _ = p.nonEmpty(f.val, "message")
 		case "remediation":
@@ -107,6 +110,13 @@ func (p *parser) rule(n *yaml.Node, defaultID, action string, req requirement, r
 		if q.mfa {
 			body = node{op: opAnd, kids: []node{body, {op: opLeaf, leaf: &leaf{kind: kMFA, dur: q.maxAge}}}}
 		}
+	}
+	// session_max_age adds a sign-in age condition, last so that it is
+	// compared only when the rest of the rule holds; when both the policy and
+	// the rule set one, the shorter applies.
+	if age := minAge(local.sessionMaxAge, req.sessionMaxAge); age != 0 {
+		body = node{op: opAnd, kids: []node{body, {op: opLeaf, leaf: &leaf{kind: kSessionAge, dur: age}}}}
+		r.hasSessionAge = true
 	}
 	r.body = body
 	r.ids = []string{r.id}
@@ -217,4 +227,12 @@ func opFor(key string) op {
 		return opNor
 	}
 	return opAnd
+}
+
+// minAge is the shorter of two ages, 0 meaning no limit.
+func minAge(a, b time.Duration) time.Duration {
+	if a == 0 || b != 0 && b < a {
+		return b
+	}
+	return a
 }

@@ -138,7 +138,7 @@ func (p *Proxy) stillAllowed(old *request, now time.Time) bool {
 	p.bindOwner(req)
 	req.in.Now = now
 	in := &req.in
-	in.Groups, in.MFAAt = s.Groups, s.MFAAt
+	in.Groups, in.MFAAt, in.SignedInAt = s.Groups, s.MFAAt, signedInAt(s)
 	in.Device = policyDevice(req.device)
 	return p.decide(req).Outcome.Allowed()
 }

@@ -17,7 +17,14 @@ type page struct {
 	Device  string // a note on the device credential, if one was refused
 	Rules   []string
 	Console string
+	// SignInAgain, when set, is the path on this host the deny page's "Sign
+	// in again" button returns to after ending the session.
+	SignInAgain string
 }
+
+// signInAgainField is the sign-out form field holding the path to return
+// to after "Sign in again".
+const signInAgainField = "return"
 
 var pageTmpl = template.Must(template.New("page").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{.Title}} · Portier</title>
@@ -29,6 +36,7 @@ footer{margin-top:2rem;font-size:.85rem;color:#667}</style></head><body>
 <p>{{.Lead}}</p>
 {{if .Device}}<p class="note">{{.Device}}</p>{{end}}
 {{if .Reasons}}<ul>{{range .Reasons}}<li><strong>{{.Message}}</strong>{{if .Remediation}}<br><span class="fix">What to do: {{.Remediation}}</span>{{end}}</li>{{end}}</ul>{{end}}
+{{if .SignInAgain}}<form method="post" action="/.portier/sign_out"><input type="hidden" name="return" value="{{.SignInAgain}}"><button type="submit">Sign in again</button></form>{{end}}
 <footer>{{if .Rules}}Rules: {{range $i, $r := .Rules}}{{if $i}}, {{end}}{{$r}}{{end}}. {{end}}{{if .Console}}<a href="{{.Console}}/">Portier portal</a>{{end}}</footer>
 </body></html>`))
 
@@ -62,9 +70,27 @@ func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, req *request, dec p
 		_, _ = w.Write([]byte(msg + "\n"))
 		return
 	}
-	p.renderPage(w, status, page{Title: "Access denied",
+	pg := page{Title: "Access denied",
 		Lead:    "Portier did not let this request through to the application, for these reasons:",
-		Reasons: dec.Reasons, Device: req.devNote, Rules: dec.Rules})
+		Reasons: dec.Reasons, Device: req.devNote, Rules: dec.Rules}
+	if signInTooOld(dec) {
+		pg.SignInAgain = "/"
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			pg.SignInAgain = localPath(r.URL.RequestURI())
+		}
+	}
+	p.renderPage(w, status, pg)
+}
+
+// signInTooOld reports whether a denial is about a sign-in older than a
+// rule's session_max_age, which signing in again fixes.
+func signInTooOld(dec policy.Decision) bool {
+	for _, r := range dec.Reasons {
+		if r.Code == policy.CodeSessionMaxAge {
+			return true
+		}
+	}
+	return false
 }
 
 // unavailable is the fail-closed answer when state needed for a decision is

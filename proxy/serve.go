@@ -123,6 +123,7 @@ func (p *Proxy) fillInput(req *request, r *http.Request, now time.Time) {
 	in := &req.in
 	in.Authenticated = true
 	in.UserID, in.Email, in.Groups, in.IdP, in.MFAAt = s.UserID, s.Email, s.Groups, s.IdP, s.MFAAt
+	in.SignedInAt = signedInAt(s)
 	in.IP = clientIP(r)
 	if p.opts.GeoIP != nil {
 		in.Country = p.opts.GeoIP.Country(in.IP)

@@ -69,6 +69,7 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, host string) {
 	child := *parent
 	child.ID, child.ParentID, child.Host, child.CreatedAt, child.LastSeen = id, parent.ID, host, now, now
 	child.RefreshEnc = nil
+	child.SignedInAt = signedInAt(parent)
 	err := p.opts.Store.Write(r.Context(),
 		store.Create(&store.Claim{ID: "handoff/" + h.ID, At: now}),
 		store.Delete(store.KindHandoff, h.ID),
@@ -84,16 +85,34 @@ func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, host string) {
 	}
 	clearAttempt(w, attempt)
 	http.SetCookie(w, identity.SessionCookieFor(cookie, child.ExpiresAt))
-	dest := h.Path
-	if !strings.HasPrefix(dest, "/") || strings.HasPrefix(dest, "//") || strings.HasPrefix(dest, "/\\") {
-		dest = "/"
-	}
 	w.Header().Set("Cache-Control", "no-store")
-	http.Redirect(w, r, dest, http.StatusFound)
+	http.Redirect(w, r, localPath(h.Path), http.StatusFound)
+}
+
+// signedInAt is when the person behind s signed in: a route session's
+// copied SignedInAt, a console session's CreatedAt. A route session handed
+// off before Portier copied the time has none: zero, which no rule with a
+// session_max_age accepts (fail closed; signing in again fixes it).
+func signedInAt(s *store.Session) time.Time {
+	if !s.SignedInAt.IsZero() || s.ParentID != "" {
+		return s.SignedInAt
+	}
+	return s.CreatedAt
+}
+
+// localPath returns dest if it is a path on this host, else "/": no open
+// redirect through a scheme-relative or backslash path.
+func localPath(dest string) string {
+	if !strings.HasPrefix(dest, "/") || strings.HasPrefix(dest, "//") || strings.HasPrefix(dest, "/\\") {
+		return "/"
+	}
+	return dest
 }
 
 // signOut ends the route session and its console session (and so every
-// other route session), then shows the console's signed-out page. Only a
+// other route session), then shows the console's signed-out page, or, for
+// the deny page's "Sign in again" form (field signInAgainField), goes back
+// to the page on this host so that the person signs in afresh. Only a
 // same-origin request may do it (sameOriginPost): a cross-site form cannot
 // sign people out.
 func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request, cookie string) {
@@ -115,6 +134,12 @@ func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request, cookie string) {
 		}
 	}
 	http.SetCookie(w, identity.ClearSessionCookie())
+	if back := r.PostFormValue(signInAgainField); back != "" {
+		// "Sign in again" on the deny page: back to the page on this host,
+		// which, with no session left, starts a new sign-in.
+		http.Redirect(w, r, localPath(back), http.StatusSeeOther)
+		return
+	}
 	http.Redirect(w, r, p.opts.ExternalURL+"/auth/signed_out", http.StatusSeeOther)
 }
 

@@ -75,10 +75,12 @@ func (s *Simulator) Simulate(target string, in policy.Input) (*Simulation, error
 
 // Query is a what-if request as the CLI flags and the API's JSON spell it.
 type Query struct {
-	Email       string `json:"email"`
-	Groups      string `json:"groups"`
-	IdP         string `json:"idp"`
-	MFAAge      string `json:"mfa_age"`
+	Email  string `json:"email"`
+	Groups string `json:"groups"`
+	IdP    string `json:"idp"`
+	MFAAge string `json:"mfa_age"`
+	// SessionAge is the time since the person signed in (empty: just now).
+	SessionAge  string `json:"session_age"`
 	DeviceTrust string `json:"device_trust"`
 	Ownership   string `json:"ownership"`
 	Platform    string `json:"platform"`
@@ -119,6 +121,14 @@ func (q Query) Input(now time.Time) (policy.Input, error) {
 			return in, &FieldError{"mfa_age", "must be a duration such as 5m"}
 		}
 		in.MFAAt = in.Now.Add(-d)
+	}
+	in.SignedInAt = in.Now
+	if q.SessionAge != "" {
+		d, err := time.ParseDuration(q.SessionAge)
+		if err != nil || d < 0 {
+			return in, &FieldError{"session_age", "must be a duration such as 9h"}
+		}
+		in.SignedInAt = in.Now.Add(-d)
 	}
 	if q.IP != "" {
 		ip, err := netip.ParseAddr(q.IP)

@@ -148,6 +148,11 @@ type Session struct {
 	// requests then come from that device, unless a device certificate says
 	// otherwise.
 	DeviceID string `json:"device_id,omitempty"`
+	// SignedInAt is set on a route host's session: when the person signed
+	// in, i.e. the CreatedAt (or SignedInAt) of the console session it was
+	// handed off from (its own CreatedAt is the hand-off). Policies'
+	// session_max_age compares against it.
+	SignedInAt time.Time `json:"signed_in_at,omitzero"`
 }
 
 // User is a person known to Portier: a local account or an IdP identity
