@@ -104,3 +104,24 @@ func BenchmarkNormalizeCleanPath(b *testing.B) {
 		}
 	}
 }
+
+// TestLocalPathStaysOnHost: the "Sign in again" return path and the
+// hand-off destination never leave the host, whatever a browser would make
+// of them (it drops tabs and newlines and reads '\' as '/').
+func TestLocalPathStaysOnHost(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"/app/page?x=1", "/app/page?x=1"},
+		{"//evil.example/", "/"},
+		{"/\\evil.example/", "/"},
+		{"/\t/evil.example/", "/"},
+		{"/\n/evil.example/", "/"},
+		{"/a\\b", "/"},
+		{"/a b", "/"},
+		{"https://evil.example/", "/"},
+		{"", "/"},
+	} {
+		if got := localPath(tc.in); got != tc.want {
+			t.Errorf("localPath(%q) = %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}

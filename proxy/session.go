@@ -103,8 +103,15 @@ func signedInAt(s *store.Session) time.Time {
 // localPath returns dest if it is a path on this host, else "/": no open
 // redirect through a scheme-relative or backslash path.
 func localPath(dest string) string {
-	if !strings.HasPrefix(dest, "/") || strings.HasPrefix(dest, "//") || strings.HasPrefix(dest, "/\\") {
+	if !strings.HasPrefix(dest, "/") || strings.HasPrefix(dest, "//") {
 		return "/"
+	}
+	// Browsers drop tabs and newlines from a Location and read '\' as '/':
+	// "/\t/evil.example" would leave the host.
+	for i := 0; i < len(dest); i++ {
+		if c := dest[i]; c <= ' ' || c == 0x7f || c == '\\' {
+			return "/"
+		}
 	}
 	return dest
 }
@@ -134,6 +141,7 @@ func (p *Proxy) signOut(w http.ResponseWriter, r *http.Request, cookie string) {
 		}
 	}
 	http.SetCookie(w, identity.ClearSessionCookie())
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	if back := r.PostFormValue(signInAgainField); back != "" {
 		// "Sign in again" on the deny page: back to the page on this host,
 		// which, with no session left, starts a new sign-in.
