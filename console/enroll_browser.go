@@ -58,4 +58,3 @@ func (c *Console) browserDeviceFinish(g *gin.Context) {
 		return gin.H{"device": dev.ID, "redirect": "/my/devices"}, nil
 	})(g)
 }
-

@@ -105,6 +105,9 @@ func TestRegisterBrowserDeviceOverHTTP(t *testing.T) {
 	if sess == nil || sess.DeviceID != devs[0].ID {
 		t.Fatalf("session not bound to the device: %+v", sess)
 	}
+	if my := b.get(extURL + "/my/devices"); !strings.Contains(my.body, "registered in the browser with a passkey") || !strings.Contains(my.body, "Browser") {
+		t.Errorf("/my/devices does not show the browser device's notice:\n%s", my.body)
+	}
 	var audited bool
 	for _, ev := range e.st.Audit() {
 		audited = audited || (ev.Action == "device.enroll" && ev.Target == devs[0].ID && ev.Actor == "user:ada@example.com")

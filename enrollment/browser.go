@@ -113,17 +113,17 @@ func (s *Service) Recompute(ctx context.Context, id string) { s.recompute(ctx, i
 // owned by email that no agent enrolled (no certificate).
 func (s *Service) browserDevices(email string) int {
 	n := 0
-	for _, d := range s.st.Devices() {
-		if isBrowserDevice(d) && d.OwnerEmail == email && d.State != store.DeviceRetired && d.State != store.DeviceWiped {
+	for _, d := range s.st.DevicesOwnedBy(email) { // compared by the mailaddr rule
+		if IsBrowserDevice(d) && d.State != store.DeviceRetired && d.State != store.DeviceWiped {
 			n++
 		}
 	}
 	return n
 }
 
-// isBrowserDevice reports whether a device was registered by a browser
-// passkey: an agent enrollment always records a certificate.
-func isBrowserDevice(d *store.Device) bool {
+// IsBrowserDevice reports whether a device was registered by a browser
+// passkey (no agent): an agent enrollment always records a certificate.
+func IsBrowserDevice(d *store.Device) bool {
 	return d.CertSerial == "" && d.AgentVersion == "" && d.Ownership == store.OwnershipBYOD && d.WorkProfile
 }
 
