@@ -28,6 +28,9 @@ type Options struct {
 	ExternalURL string
 	// Roots and CRL serve /ca/roots.pem and /ca/crl.
 	Roots, CRL http.Handler
+	// RootFingerprint is the SHA-256 of the CA root the /enroll page shows
+	// for the agent's --ca-fingerprint; "" leaves the flag out.
+	RootFingerprint string
 	// Ready reports whether the server can serve (store reachable, CA loaded).
 	Ready func(ctx context.Context) error
 	// JWKS returns the upstream assertion keys, served at

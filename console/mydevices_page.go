@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/posture"
 	"github.com/portier/portier/store"
 )
@@ -43,6 +44,9 @@ pre{background:#f2f4f8;padding:.8rem;border-radius:4px;white-space:pre-wrap;over
 type myDevicesTexts struct {
 	Title, SignedInAs, Platform, Ownership, WorkProfile, State, Trust, Compliance string
 	Compliant, NotCompliant, LastSeen, Never, None, Enroll, Unavailable           string
+	// BrowserNotice is the privacy notice of a device registered in the
+	// browser (a passkey, no agent).
+	BrowserNotice string
 }
 
 var myDevicesWords = map[string]myDevicesTexts{
@@ -50,12 +54,22 @@ var myDevicesWords = map[string]myDevicesTexts{
 		WorkProfile: "work profile only", State: "State", Trust: "Trust level", Compliance: "Compliance",
 		Compliant: "compliant", NotCompliant: "not compliant", LastSeen: "Last report", Never: "never",
 		None: "No device is enrolled for you.", Enroll: "Enroll a device",
-		Unavailable: "What your organization can see on a device cannot be shown right now; ask IT."},
+		Unavailable: "What your organization can see on a device cannot be shown right now; ask IT.",
+		BrowserNotice: "This device was registered in the browser with a passkey that stays on it; nothing is installed on it.\n" +
+			"Your organization sees only what the browser and the passkey tell: the platform (from the browser's User-Agent),\n" +
+			"the passkey's authenticator model (AAGUID) and type, when it was registered and when the passkey was last used.\n" +
+			"Nothing on the device is collected or managed, and IT can do nothing to it remotely; removing the device from\n" +
+			"Portier only stops it from counting as your personal device."},
 	"fr": {Title: "Vos appareils", SignedInAs: "Connecté en tant que", Platform: "Système", Ownership: "Propriété",
 		WorkProfile: "profil professionnel uniquement", State: "État", Trust: "Niveau de confiance", Compliance: "Conformité",
 		Compliant: "conforme", NotCompliant: "non conforme", LastSeen: "Dernier rapport", Never: "jamais",
 		None: "Aucun appareil n'est enrôlé à votre nom.", Enroll: "Enrôler un appareil",
-		Unavailable: "Ce que votre organisation voit sur un appareil ne peut pas être affiché pour le moment ; contactez le service informatique."},
+		Unavailable: "Ce que votre organisation voit sur un appareil ne peut pas être affiché pour le moment ; contactez le service informatique.",
+		BrowserNotice: "Cet appareil a été enregistré dans le navigateur avec une clé d'accès (passkey) qui reste sur l'appareil ; rien n'y est installé.\n" +
+			"Votre organisation ne voit que ce que le navigateur et la clé d'accès indiquent : le système (d'après le User-Agent du navigateur),\n" +
+			"le modèle d'authentificateur de la clé (AAGUID) et son type, la date d'enregistrement et la dernière utilisation de la clé.\n" +
+			"Rien n'est collecté ni géré sur l'appareil, et le service informatique ne peut rien y faire à distance ; retirer l'appareil de\n" +
+			"Portier fait seulement qu'il ne compte plus comme votre appareil personnel."},
 }
 
 type myDeviceView struct {
@@ -96,7 +110,9 @@ func (c *Console) myDevicesPage(g *gin.Context) {
 		if !dev.LastSeen.IsZero() {
 			v.LastSeen = dev.LastSeen.UTC().Format("2006-01-02 15:04 UTC")
 		}
-		if n, err := c.opts.Enrollment.PrivacyIn(dev.ID, lang); err == nil {
+		if enrollment.IsBrowserDevice(dev) {
+			v.Notice = d.T.BrowserNotice
+		} else if n, err := c.opts.Enrollment.PrivacyIn(dev.ID, lang); err == nil {
 			v.Notice = posture.NoticeText(n)
 		} else {
 			d.Error = d.T.Unavailable

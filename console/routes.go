@@ -73,6 +73,9 @@ func (c *Console) routes() {
 		// Self-service enrollment page for signed-in users (and the page a QR code opens).
 		e.GET("/enroll", c.enrollPage)
 		e.POST("/enroll", c.enrollPageSubmit)
+		// "Register this browser as my personal device" (WebAuthn, JSON).
+		e.POST("/enroll/browser/begin", c.sameOrigin, c.browserDeviceBegin)
+		e.POST("/enroll/browser/finish", c.sameOrigin, c.browserDeviceFinish)
 		// The signed-in employee's own devices and their privacy notices.
 		e.GET("/my/devices", c.myDevicesPage)
 	}

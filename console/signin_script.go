@@ -1,7 +1,7 @@
 package console
 
 // signInScript drives WebAuthn on the sign-in pages: buttons marked
-// data-webauthn="login|step_up|device|register" ask the server for options, turn
+// data-webauthn="login|step_up|device|register|enroll_device" ask the server for options, turn
 // the base64url fields into ArrayBuffers for navigator.credentials, and
 // send the answer back (base64url again) with the page's CSRF token.
 const signInScript = `
@@ -95,6 +95,8 @@ const signInScript = `
       } else if (kind === "step_up") {
         run = assert("/auth/webauthn/step_up/begin", "/auth/webauthn/step_up/finish",
           { rd: btn.getAttribute("data-rd") || "" });
+      } else if (kind === "enroll_device") {
+        run = create("/enroll/browser/begin", "/enroll/browser/finish", {});
       } else {
         var name = document.getElementById("key-name");
         run = create("/auth/webauthn/register/begin", "/auth/webauthn/register/finish",

@@ -50,13 +50,19 @@ func (s *Service) BeginRegistration(ctx context.Context, sess *store.Session, na
 // BeginDeviceRegistration starts registering the device-bound credential
 // (purpose "device") that identifies deviceID for BYOD work-profile access:
 // a platform authenticator with user verification that must not be
-// backup-eligible, so a passkey synced to other devices is refused.
+// backup-eligible, so a passkey synced to other devices is refused. The
+// session must be Fresh.
 func (s *Service) BeginDeviceRegistration(ctx context.Context, sess *store.Session, deviceID string) (*Ceremony, error) {
 	if s.wa == nil {
 		return nil, errNoWebAuthn()
 	}
 	if deviceID == "" {
 		return nil, apperr.Field("device_id", "a device id is required")
+	}
+	// A device passkey opens routes for personal devices: a stolen session
+	// cookie alone must not be enough to add one.
+	if !s.Fresh(sess) {
+		return nil, errNotFresh()
 	}
 	return s.beginRegister(ctx, s.waDevice, sess, PurposeDevice, "This device", deviceID)
 }
@@ -83,6 +89,26 @@ func (s *Service) beginRegister(ctx context.Context, wa *webauthn.WebAuthn, sess
 // credential and audits it. A device credential that is backup-eligible is
 // refused.
 func (s *Service) FinishRegistration(ctx context.Context, sess *store.Session, token string, credential []byte, c ClientInfo) (*store.Credential, error) {
+	return s.finishRegistration(ctx, sess, token, credential, c, "", nil)
+}
+
+// DeviceRecord returns the writes that create the device a new
+// device-bound credential identifies (see FinishDeviceRegistration).
+type DeviceRecord func(cred *store.Credential) ([]store.Op, error)
+
+// FinishDeviceRegistration finishes a BeginDeviceRegistration ceremony
+// like FinishRegistration, and writes the device record that record
+// returns in the same transaction as the credential, so a device passkey
+// never exists without its device nor a device without its passkey. Only
+// a device ceremony is accepted.
+func (s *Service) FinishDeviceRegistration(ctx context.Context, sess *store.Session, token string, credential []byte, c ClientInfo, record DeviceRecord) (*store.Credential, error) {
+	if record == nil {
+		return nil, apperr.New(apperr.Internal, "Portier could not register the device.")
+	}
+	return s.finishRegistration(ctx, sess, token, credential, c, PurposeDevice, record)
+}
+
+func (s *Service) finishRegistration(ctx context.Context, sess *store.Session, token string, credential []byte, c ClientInfo, want string, record DeviceRecord) (*store.Credential, error) {
 	if s.wa == nil {
 		return nil, errNoWebAuthn()
 	}
@@ -90,7 +116,7 @@ func (s *Service) FinishRegistration(ctx context.Context, sess *store.Session, t
 	if err != nil {
 		return nil, err
 	}
-	if d.SessionID != sess.ID || f.UserID != sess.UserID || d.WebAuthn == nil {
+	if d.SessionID != sess.ID || f.UserID != sess.UserID || d.WebAuthn == nil || (want != "" && d.Purpose != want) {
 		return nil, errFlowForeign()
 	}
 	u, ok := s.st.User(sess.UserID)
@@ -122,7 +148,15 @@ func (s *Service) FinishRegistration(ctx context.Context, sess *store.Session, t
 	if cred.DeviceID != "" {
 		detail["device"] = cred.DeviceID
 	}
-	err = s.st.Write(ctx, store.Create(cred), s.audit("user:"+u.Email, "credential.registered", u.ID, c.IP, detail))
+	ops := []store.Op{store.Create(cred), s.audit("user:"+u.Email, "credential.registered", u.ID, c.IP, detail)}
+	if record != nil {
+		more, err := record(cred)
+		if err != nil {
+			return nil, err
+		}
+		ops = append(ops, more...)
+	}
+	err = s.st.Write(ctx, ops...)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Conflict, err, "This security key could not be saved (it may be registered already).")
 	}
