@@ -3,12 +3,8 @@ package e2e
 import (
 	"context"
 	"crypto/tls"
-	"fmt"
 	"io"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"path/filepath"
 	"regexp"
@@ -18,10 +14,8 @@ import (
 
 	"github.com/portier/portier/agent"
 	"github.com/portier/portier/agentwire"
-	"github.com/portier/portier/config"
 	"github.com/portier/portier/identity/identitytest"
 	"github.com/portier/portier/posture/collect"
-	"github.com/portier/portier/server"
 	"github.com/portier/portier/store"
 )
 
@@ -59,40 +53,7 @@ policies:
 // built-in baseline compliance policy.
 func newDeviceClaimWorld(t *testing.T) *world {
 	t.Helper()
-	w := &world{t: t, idp: identitytest.StartIdP(t), seen: make(chan *http.Request, 100), logs: &lockedBuffer{}}
-	w.upstream = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
-		io.WriteString(rw, "hello from upstream")
-	}))
-	t.Cleanup(w.upstream.Close)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.port = fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
-	ln.Close()
-	yaml := fmt.Sprintf(deviceClaimConfig, w.port, filepath.Join(t.TempDir(), "data"), w.idp.Issuer(), w.idp.ClientID, w.idp.ClientSecret, w.upstream.URL)
-	cfg, err := config.Parse("claim.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	pols, err := server.CompilePolicies(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.srv, err = server.Start(context.Background(), server.Options{Config: cfg, Policies: pols,
-		Log: slog.New(slog.NewJSONHandler(w.logs, nil)), Clock: time.Now, Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { w.srv.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
-	return w
+	return newWorldWith(t, deviceClaimConfig)
 }
 
 // signIn signs a person in through the mock IdP on browser c by opening
