@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"time"
 )
@@ -31,6 +32,20 @@ const AuditChainID = "chain"
 
 func (*AuditChain) Kind() Kind    { return KindAuditChain }
 func (r *AuditChain) Key() string { return r.ID }
+
+// EmitAuditChain passes a snapshot's chain record to fn at seq, unless the
+// log was never written to (a store with no audit events carries none).
+// Both backends' snapshots start their audit log with it.
+func EmitAuditChain(ch AuditChain, seq uint64, fn func(Change) error) error {
+	if ch.Head.Seq == 0 && ch.Anchor.Seq == 0 {
+		return nil
+	}
+	v, err := json.Marshal(&ch)
+	if err != nil {
+		return err
+	}
+	return fn(Change{Seq: seq, Kind: KindAuditChain, ID: ch.ID, Value: v})
+}
 
 // AuditQuery selects audit events. Zero fields do not filter.
 type AuditQuery struct {

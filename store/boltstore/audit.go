@@ -193,14 +193,8 @@ func snapshotAudit(ctx context.Context, tx *bolt.Tx, seq uint64, fn func(store.C
 	if ch.Head, err = getLink(meta, auditHeadKey); err != nil {
 		return err
 	}
-	if ch.Head.Seq > 0 || ch.Anchor.Seq > 0 {
-		v, err := json.Marshal(&ch)
-		if err != nil {
-			return err
-		}
-		if err := fn(store.Change{Seq: seq, Kind: store.KindAuditChain, ID: ch.ID, Value: v}); err != nil {
-			return err
-		}
+	if err := store.EmitAuditChain(ch, seq, fn); err != nil {
+		return err
 	}
 	return tx.Bucket(auditBucket).ForEach(func(_, v []byte) error {
 		if err := ctx.Err(); err != nil {

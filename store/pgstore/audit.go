@@ -255,14 +255,8 @@ func snapshotAudit(ctx context.Context, db *DB, tx pgx.Tx, seq uint64, fn func(s
 	if err != nil {
 		return err
 	}
-	if ch.Head.Seq > 0 || ch.Anchor.Seq > 0 {
-		v, err := json.Marshal(&ch)
-		if err != nil {
-			return err
-		}
-		if err := fn(store.Change{Seq: seq, Kind: store.KindAuditChain, ID: ch.ID, Value: v}); err != nil {
-			return err
-		}
+	if err := store.EmitAuditChain(ch, seq, fn); err != nil {
+		return err
 	}
 	rows, err := tx.Query(ctx, `SELECT entry FROM portier_audit ORDER BY seq`)
 	if err != nil {
