@@ -14,6 +14,7 @@ import (
 const (
 	RoleOwner    = "owner"
 	RoleAdmin    = "admin"
+	RoleSecurity = "security"
 	RoleHelpdesk = "helpdesk"
 	RoleAuditor  = "auditor"
 )
@@ -43,21 +44,39 @@ const (
 	PermUsersRead   Permission = "users:read"
 	PermSessionsEnd Permission = "sessions:end"
 	PermUsersWrite  Permission = "users:write"
+	// Access rules: read routes, policies and their versions; change them
+	// (create, edit, delete, roll back, promote); read recorded access
+	// decisions and run impact replays over them.
+	PermRulesRead     Permission = "rules:read"
+	PermRulesWrite    Permission = "rules:write"
+	PermDecisionsRead Permission = "decisions:read"
+	// PermClusterRead lists the replicas of a cluster and their lag.
+	PermClusterRead Permission = "cluster:read"
 )
 
 var perms = map[string]map[Permission]bool{
 	RoleOwner: {PermTokensRead: true, PermTokensWrite: true, PermAuditRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true,
-		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true},
+		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true,
+		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true},
 	RoleAdmin: {PermTokensRead: true, PermAuditRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true,
-		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true},
+		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true,
+		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true},
+	// The security team tunes access: routes, policies, the simulator and
+	// the decision data, and reads everything else; it acts on no device
+	// and no account.
+	RoleSecurity: {PermTokensRead: true, PermAuditRead: true, PermPolicySimulate: true,
+		PermDevicesRead: true, PermEnrollRead: true, PermKPIRead: true, PermUsersRead: true,
+		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true},
+	// The help desk helps people: devices, users and sessions, but no wipe
+	// and no access rule.
 	RoleHelpdesk: {PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermKPIRead: true,
 		PermUsersRead: true, PermSessionsEnd: true},
 	RoleAuditor: {PermAuditRead: true, PermTokensRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermKPIRead: true,
-		PermUsersRead: true},
+		PermUsersRead: true, PermRulesRead: true, PermDecisionsRead: true, PermClusterRead: true},
 }
 
 // mayActOn is the one rank rule of every action on a user or a session
@@ -85,8 +104,10 @@ func (c *Console) actOn(g *gin.Context, userID, what string) bool {
 func roleRank(role string) int {
 	switch role {
 	case RoleOwner:
-		return 4
+		return 5
 	case RoleAdmin:
+		return 4
+	case RoleSecurity:
 		return 3
 	case RoleHelpdesk:
 		return 2

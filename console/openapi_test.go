@@ -349,7 +349,7 @@ func TestOpenAPIOperationsAreComplete(t *testing.T) {
 		}
 		if perm != "" {
 			var roles []string
-			for _, r := range []string{RoleOwner, RoleAdmin, RoleHelpdesk, RoleAuditor} {
+			for _, r := range []string{RoleOwner, RoleAdmin, RoleSecurity, RoleHelpdesk, RoleAuditor} {
 				if perms[r][Permission(perm)] {
 					roles = append(roles, r)
 				}
