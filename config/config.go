@@ -96,6 +96,10 @@ type IdP struct {
 	// to existing accounts only in them. Empty: it may create accounts in
 	// any domain but never link to an existing account by e-mail.
 	AllowedDomains []string `yaml:"allowed_domains"`
+	// Roles maps console roles to this provider's groups: a person in one
+	// of the groups has the role while signed in through this provider
+	// (e.g. security: [secops]). See docs/roles.md.
+	Roles map[string][]string `yaml:"roles"`
 }
 
 // Route maps an external origin (and optional path prefix) to an upstream.

@@ -17,6 +17,8 @@ func TestLoadErrorsNameFileAndLine(t *testing.T) {
 		{"testdata/broken.yaml", "testdata/broken.yaml:4: "},
 		{"testdata/bad-route.yaml", `testdata/bad-route.yaml:6: route from must be https://`},
 		{"testdata/bad-domain.yaml", `testdata/bad-domain.yaml:7: identity provider "corp": allowed_domains: "*.corp.example" is not a domain name`},
+		{"testdata/bad-role.yaml", `testdata/bad-role.yaml:9: identity provider "corp": roles: "superuser" is not a console role`},
+		{"testdata/empty-role.yaml", `testdata/empty-role.yaml:8: identity provider "corp": roles: helpdesk needs at least one group`},
 		{"testdata/bad-duration.yaml", `testdata/bad-duration.yaml:2: "tomorrow" is not a duration`},
 		{"testdata/missing.yaml", "testdata/missing.yaml: cannot read config"},
 	}

@@ -164,6 +164,9 @@ func (c *Config) validateRoutes() error {
 				return c.errAt("identity provider %q: allowed_domains: %q is not a domain name (ASCII letters, digits, dots and dashes; write xn-- for international names)", []any{"identity_providers", i, "allowed_domains", j}, p.ID, d)
 			}
 		}
+		if err := c.validateIdPRoles(i, p); err != nil {
+			return err
+		}
 	}
 	seen := map[string]bool{}
 	fold := map[string]bool{}

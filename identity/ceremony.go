@@ -172,7 +172,7 @@ func (s *Service) BeginStepUp(ctx context.Context, sess *store.Session, rd strin
 
 // FinishStepUp checks the assertion of a BeginStepUp ceremony. On success
 // the console session and every route session handed off from it get
-// MFAAt = now, and the browser goes back to the destination (through a
+// MFAAt = WebAuthnAt = now, and the browser goes back to the destination (through a
 // fresh hand-off for a route).
 func (s *Service) FinishStepUp(ctx context.Context, sess *store.Session, token string, credential []byte, c ClientInfo) (string, error) {
 	if s.wa == nil {
@@ -196,7 +196,7 @@ func (s *Service) FinishStepUp(ctx context.Context, sess *store.Session, token s
 		return "", errKeyRefused(err)
 	}
 	now := s.now()
-	err = s.updateFamily(ctx, sess.ID, func(x *store.Session) { x.MFAAt = now }, store.Put(upd),
+	err = s.updateFamily(ctx, sess.ID, func(x *store.Session) { x.MFAAt, x.WebAuthnAt = now, now }, store.Put(upd),
 		s.audit("user:"+u.Email, "stepup.success", u.ID, c.IP, map[string]string{"credential": upd.Name}))
 	if err != nil {
 		return "", apperr.Wrap(apperr.Unavailable, err, "Portier could not save the check. Try again in a minute.")

@@ -130,6 +130,7 @@ func (s *Service) FinishOIDC(ctx context.Context, cb OIDCCallback, binding strin
 		return nil, errDisabled()
 	}
 	cookie, sess := s.newSession(u, p.id, info.groups, false)
+	sess.Roles = p.rolesOf(info.groups)
 	if tok.RefreshToken != "" {
 		sealed, err := s.sealRefresh(ctx, sess.ID, refreshState{Token: tok.RefreshToken, Subject: idt.Subject, Expiry: idt.Expiry})
 		if err != nil {

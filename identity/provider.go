@@ -42,6 +42,9 @@ type provider struct {
 	id, name    string
 	issuer      string
 	groupsClaim string
+	// roles maps a console role to the provider's groups that grant it
+	// (config: identity_providers[].roles).
+	roles map[string][]string
 	// allowedDomains are the e-mail domains the provider is trusted for
 	// (normalised); empty: it creates accounts in any domain but links to
 	// no existing account by e-mail.
@@ -75,7 +78,7 @@ func newProvider(c config.IdP, redirectURL string, now func() time.Time) (*provi
 		scopes = append([]string{oidc.ScopeOpenID}, scopes...)
 	}
 	p := &provider{
-		id: c.ID, name: c.Name, issuer: c.Issuer, groupsClaim: c.GroupsClaim, now: now,
+		id: c.ID, name: c.Name, issuer: c.Issuer, groupsClaim: c.GroupsClaim, now: now, roles: c.Roles,
 		conf: &oauth2.Config{ClientID: c.ClientID, ClientSecret: secret, RedirectURL: redirectURL, Scopes: scopes},
 	}
 	if p.name == "" {

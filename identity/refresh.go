@@ -123,11 +123,14 @@ func (s *Service) applyRefresh(ctx context.Context, id string, sealed []byte, gr
 	cp.RefreshEnc = sealed
 	changed := !slices.Equal(cp.Groups, groups)
 	cp.Groups = slices.Clone(groups)
+	if p, ok := s.byID[cur.IdP]; ok {
+		cp.Roles = p.rolesOf(groups)
+	}
 	ops := []store.Op{store.Update(&cp)}
 	if changed {
 		for _, c := range s.st.ChildSessions(id) {
 			cc := *c
-			cc.Groups = slices.Clone(groups)
+			cc.Groups, cc.Roles = slices.Clone(groups), slices.Clone(cp.Roles)
 			ops = append(ops, store.Update(&cc))
 		}
 		ops = append(ops, s.audit("system", "session.groups_updated", cur.UserID, "",

@@ -22,14 +22,15 @@ type ClientInfo struct {
 	UserAgent string
 }
 
-// newSession returns a console session for u and its cookie value.
-func (s *Service) newSession(u *store.User, idp string, groups []string, mfa bool) (string, *store.Session) {
+// newSession returns a console session for u and its cookie value;
+// webauthn says the sign-in used a security key or passkey (which is MFA).
+func (s *Service) newSession(u *store.User, idp string, groups []string, webauthn bool) (string, *store.Session) {
 	now := s.now()
 	cookie, id := NewSessionSecret()
 	sess := &store.Session{ID: id, UserID: u.ID, Email: u.Email, Groups: slices.Clone(groups), IdP: idp,
 		CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(SessionAbsolute)}
-	if mfa {
-		sess.MFAAt = now
+	if webauthn {
+		sess.MFAAt, sess.WebAuthnAt = now, now
 	}
 	return cookie, sess
 }

@@ -153,6 +153,15 @@ type Session struct {
 	// handed off from (its own CreatedAt is the hand-off). Policies'
 	// session_max_age compares against it.
 	SignedInAt time.Time `json:"signed_in_at,omitzero"`
+	// WebAuthnAt is when this session last completed a WebAuthn ceremony
+	// with a security key or passkey (purpose "mfa"): at sign-in, or by a
+	// step-up. MFAAt says a second factor was used; WebAuthnAt says it was
+	// a phishing-resistant one, which console roles require.
+	WebAuthnAt time.Time `json:"webauthn_at,omitzero"`
+	// Roles are the console roles the identity provider's groups mapped to
+	// at sign-in (config: identity_providers[].roles); they are recomputed
+	// at every sign-in and refresh, so removing the group removes the role.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // User is a person known to Portier: a local account or an IdP identity
@@ -172,6 +181,8 @@ type User struct {
 }
 
 // Token is an API token. ID is public; only the SHA-256 of the secret is kept.
+// A token belongs to a person (OwnerID) or to a named service account
+// (ServiceAccount); tokens made before owners existed have neither.
 type Token struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name"`
@@ -180,6 +191,11 @@ type Token struct {
 	CreatedBy  string    `json:"created_by,omitempty"`
 	CreatedAt  time.Time `json:"created_at"`
 	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+	// OwnerID and OwnerEmail name the person the token acts for.
+	OwnerID    string `json:"owner_id,omitempty"`
+	OwnerEmail string `json:"owner_email,omitempty"`
+	// ServiceAccount names the automation the token acts for (e.g. "ci").
+	ServiceAccount string `json:"service_account,omitempty"`
 }
 
 // Invite is a one-time link to create an account with a role (the first-run
@@ -191,6 +207,9 @@ type Invite struct {
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 	UsedAt    time.Time `json:"used_at,omitzero"`
+	// CreatedBy is the audit actor who sent the invitation ("" for the
+	// first-run set-up link).
+	CreatedBy string `json:"created_by,omitempty"`
 }
 
 // Blob is named opaque data: sealed CA keys, the current CRL, signing keys.
