@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -56,6 +57,9 @@ type Options struct {
 type Console struct {
 	opts   Options
 	engine *gin.Engine
+	// declared maps "METHOD /path" to the Permission its require
+	// guard checks (see declare).
+	declared sync.Map
 }
 
 // New builds the console and its route table.

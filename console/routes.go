@@ -7,7 +7,9 @@ import (
 )
 
 // routes is the console's whole route table. Anything under /api/v1 needs
-// an API token; each resource route names the permission it needs.
+// an API token or a signed-in browser session (authenticate); each
+// resource route names the permission it needs (require), and every route
+// without one is listed, with its reason, in openRoutes (roles_routes.go).
 func (c *Console) routes() {
 	e := c.engine
 	// The portal's front door: sign in, then land on the signed-in home.
@@ -25,11 +27,18 @@ func (c *Console) routes() {
 		e.POST("/api/v1/posture/ingest", gin.WrapH(c.opts.PostureIngest))
 	}
 
-	api := e.Group("/api/v1", c.requireToken)
+	api := e.Group("/api/v1", c.authenticate)
 	api.GET("/whoami", c.whoami)
+	// People with roles (see docs/roles.md): tokens, roles, invitations.
+	// requireFresh: from a browser, a security-key check ≤ 5 min old.
 	api.GET("/tokens", c.require(PermTokensRead), c.listTokens)
-	api.POST("/tokens", c.require(PermTokensWrite), c.createToken)
+	api.POST("/tokens", c.require(PermTokensWrite), c.requireFresh, c.createToken)
 	api.DELETE("/tokens/:id", c.require(PermTokensWrite), c.deleteToken)
+	api.POST("/users/:id/role", c.require(PermRolesWrite), c.requireFresh, c.setUserRole)
+	api.GET("/invitations", c.require(PermUsersRead), c.listInvitations)
+	api.POST("/invitations", c.require(PermRolesWrite), c.requireFresh, c.createInvitation)
+	api.GET("/invitations/:id", c.require(PermUsersRead), c.getInvitation)
+	api.DELETE("/invitations/:id", c.require(PermRolesWrite), c.deleteInvitation)
 	api.GET("/audit", c.require(PermAuditRead), c.listAudit)
 	api.GET("/audit/chain", c.require(PermAuditRead), c.auditChain)
 	api.GET("/audit/export", c.require(PermAuditRead), c.exportAudit)
@@ -38,7 +47,7 @@ func (c *Console) routes() {
 	api.GET("/users/:id", c.require(PermUsersRead), c.getUser)
 	api.POST("/users/:id/sign_out", c.require(PermSessionsEnd), c.signOutUser)
 	api.POST("/users/:id/disable", c.require(PermUsersWrite), c.disableUser)
-	api.POST("/users/:id/enable", c.require(PermUsersWrite), c.enableUser)
+	api.POST("/users/:id/enable", c.require(PermUsersWrite), c.requireFresh, c.enableUser)
 	api.DELETE("/sessions/:id", c.require(PermSessionsEnd), c.endSession)
 	if c.opts.Enrollment != nil {
 		api.POST("/enrollment/codes", c.require(PermEnrollWrite), c.createEnrollCode)
@@ -51,11 +60,11 @@ func (c *Console) routes() {
 		api.GET("/devices/:id", c.require(PermDevicesRead), c.getDevice)
 		api.GET("/devices/:id/privacy", c.require(PermDevicesRead), c.devicePrivacy)
 		api.GET("/devices/:id/actions", c.require(PermDevicesRead), c.listActions)
-		api.POST("/devices/:id/actions", c.require(PermDevicesAct), c.requestAction) // wipe, selective_wipe, revoke: also PermDevicesWipe
-		api.POST("/devices/:id/release", c.require(PermDevicesAct), c.releaseDevice)
-		api.POST("/devices/:id/retire", c.require(PermDevicesWipe), c.retireDevice)
-		api.POST("/devices/:id/ownership", c.require(PermDevicesWipe), c.approveOwnership) // the organization decides ownership
-		api.POST("/devices/:id/shared", c.require(PermDevicesWipe), c.setShared)
+		api.POST("/devices/:id/actions", c.require(PermDevicesAct), c.requireFresh, c.requestAction) // wipe, selective_wipe, revoke: also PermDevicesWipe
+		api.POST("/devices/:id/release", c.require(PermDevicesAct), c.requireFresh, c.releaseDevice)
+		api.POST("/devices/:id/retire", c.require(PermDevicesWipe), c.requireFresh, c.retireDevice)
+		api.POST("/devices/:id/ownership", c.require(PermDevicesWipe), c.requireFresh, c.approveOwnership) // the organization decides ownership
+		api.POST("/devices/:id/shared", c.require(PermDevicesWipe), c.requireFresh, c.setShared)
 		api.GET("/kpis", c.require(PermKPIRead), c.kpis)
 
 		// The agent API: the enrollment code, then the device certificate, authenticates.
@@ -84,4 +93,7 @@ func (c *Console) routes() {
 		g.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such page"}})
 	})
 	c.signInRoutes()
+	if c.opts.Identity != nil {
+		e.GET(InvitePath, c.invitePage) // an invitation link: its secret is the authorization
+	}
 }

@@ -20,11 +20,12 @@ label{display:block;margin-top:1rem}input{width:100%;padding:.5rem;font-size:1re
 button{margin-top:1.5rem;padding:.6rem 1.2rem;font-size:1rem}.err{color:#a40000}code{word-break:break-all;background:#f2f4f8;padding:.2rem}</style>
 </head><body>
 <h1>Portier set-up</h1>
-{{if .Done}}
+{{if .Done}}{{if .Token}}
 <p>The owner account <strong>{{.Email}}</strong> is ready.</p>
 <p>Your owner API token (shown once; store it in a password manager):</p>
 <p><code id="token">{{.Token}}</code></p>
-<p>Use it as <code>Authorization: Bearer …</code> on <code>/api/v1/</code>.</p>
+<p>Use it as <code>Authorization: Bearer …</code> on <code>/api/v1/</code>.</p>{{else}}
+<p>Your account <strong>{{.Email}}</strong> is ready. <a href="/auth/sign_in">Sign in</a>, then register a security key or passkey: your role works only with one.</p>{{end}}
 {{else if .Invalid}}
 <p class="err">{{.Invalid}}</p>
 {{else}}
@@ -97,11 +98,16 @@ func (c *Console) setupSubmit(g *gin.Context) {
 		renderSetup(g, http.StatusBadRequest, retry)
 		return
 	}
+	if inv.Email != "" {
+		c.setupInvited(g, inv, email, hash, retry)
+		return
+	}
 	now := c.now()
 	user := &store.User{ID: "usr_" + randomID(8), Email: email, Role: inv.Role, PasswordHash: hash, CreatedAt: now}
 	tokSecret := NewSecret()
 	tok := &store.Token{ID: "tok_" + randomID(8), Name: "owner token for " + email, Role: inv.Role,
-		SecretHash: identity.HashSecret(tokSecret), CreatedBy: "user:" + email, CreatedAt: now}
+		SecretHash: identity.HashSecret(tokSecret), CreatedBy: "user:" + email, CreatedAt: now,
+		OwnerID: user.ID, OwnerEmail: email, ExpiresAt: now.Add(DefaultTokenTTL)}
 	g.Set(principalKey, &principal{Actor: "user:" + email, Role: inv.Role})
 	err = c.opts.Store.Write(g.Request.Context(),
 		store.Create(&store.Claim{ID: "invite/" + inv.ID, At: now, By: email}),

@@ -47,7 +47,7 @@ func bootstrap(ctx context.Context, st *store.Store, sealer identity.Sealer, tok
 			return "", fmt.Errorf("PORTIER_BOOTSTRAP_TOKEN must have at least %d characters", MinBootstrapTokenLength)
 		}
 		tok := &store.Token{ID: bootstrapTokenID, Name: "bootstrap (PORTIER_BOOTSTRAP_TOKEN)", Role: console.RoleOwner,
-			SecretHash: identity.HashSecret(token), CreatedBy: "system", CreatedAt: now}
+			SecretHash: identity.HashSecret(token), CreatedBy: "system", CreatedAt: now, ServiceAccount: "bootstrap"}
 		ev := store.NewAuditEvent(now, "system", "token.bootstrap", tok.ID)
 		err := st.Write(ctx, store.Create(tok), store.Put(ev))
 		if errors.Is(err, store.ErrExists) {
