@@ -790,6 +790,38 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	}
 	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/users/usr_ada/disable", `{"reason":"left"}`, nil)
 	want(code, http.StatusForbidden, body)
+
+	// Roles and invitations (people with roles).
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/users/usr_ada/role", `{"role":"security"}`, nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"role":"security"`) {
+		t.Errorf("role: %s", body)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/users/usr_ada/role", `{"role":"owner"}`, nil)
+	if want(code, http.StatusForbidden, body); field(body, "field") != "role" {
+		t.Errorf("role above the caller's: %s", body)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/users/usr_ada/role", `{"role":"root"}`, nil)
+	want(code, http.StatusBadRequest, body)
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/users/usr_nobody/role", `{"role":""}`, nil)
+	want(code, http.StatusNotFound, body)
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/invitations", `{"email":"sec@example.com","role":"security","ttl":"72h"}`, nil)
+	want(code, http.StatusCreated, body)
+	var inv struct{ Invitation struct{ ID string } }
+	_ = json.Unmarshal([]byte(body), &inv)
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/invitations", `{"email":"x@example.com","role":"owner"}`, nil)
+	want(code, http.StatusForbidden, body)
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/invitations", `{"email":"nope","role":"auditor"}`, nil)
+	want(code, http.StatusBadRequest, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/invitations", "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/invitations/"+inv.Invitation.ID, "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "DELETE", "/api/v1/invitations/"+inv.Invitation.ID, "", nil)
+	want(code, http.StatusForbidden, body)
+	code, body = c.do(RoleAdmin, "DELETE", "/api/v1/invitations/"+inv.Invitation.ID, "", nil)
+	want(code, http.StatusNoContent, body)
+	code, body = c.do(RoleAdmin, "GET", "/api/v1/invitations/"+inv.Invitation.ID, "", nil)
+	want(code, http.StatusNotFound, body)
 	code, body = c.do(RoleAdmin, "POST", "/api/v1/users/usr_ada/disable", `{"reason":"`+strings.Repeat("x", 501)+`"}`, nil)
 	if want(code, http.StatusBadRequest, body); field(body, "field") != "reason" {
 		t.Errorf("long reason: %s", body)
