@@ -194,7 +194,8 @@ func (c *Console) authenticateSession(g *gin.Context, cookie string) {
 	switch g.Request.Method {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 	default:
-		if c.sameOrigin(g); g.IsAborted() {
+		if c.crossSite(g) {
+			c.refuseForgery(g)
 			return
 		}
 		if !csrfOK(g, cookie) {
