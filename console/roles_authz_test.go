@@ -70,11 +70,11 @@ func authzConsole(t *testing.T) (*Console, []authzCaller) {
 	return con, callers
 }
 
-// call sends one request as caller: a browser session's state-changing
+// request is one request as caller: a browser session's state-changing
 // request is same-origin and carries its CSRF token, so only the role
 // decides.
-func (a authzCaller) call(con *Console, method, path string) int {
-	req := httptest.NewRequest(method, "https://localhost"+path, strings.NewReader(""))
+func (a authzCaller) request(method, path, body string) *http.Request {
+	req := httptest.NewRequest(method, "https://localhost"+path, strings.NewReader(body))
 	if a.token != "" {
 		req.Header.Set("Authorization", "Bearer "+a.token)
 	}
@@ -84,9 +84,20 @@ func (a authzCaller) call(con *Console, method, path string) int {
 		req.Header.Set("Origin", "https://localhost")
 		req.Header.Set(csrfHeader, identity.CSRFToken(a.cookie))
 	}
+	return req
+}
+
+// callBody sends one request as caller and returns the status and body.
+func (a authzCaller) callBody(con *Console, method, path, body string) (int, string) {
 	rec := httptest.NewRecorder()
-	con.ServeHTTP(rec, req)
-	return rec.Code
+	con.ServeHTTP(rec, a.request(method, path, body))
+	return rec.Code, rec.Body.String()
+}
+
+// call sends one request without a body and returns the status.
+func (a authzCaller) call(con *Console, method, path string) int {
+	code, _ := a.callBody(con, method, path, "")
+	return code
 }
 
 // TestEveryRouteDeclaresItsPermission walks the console's route table
