@@ -36,7 +36,11 @@ func (c *Console) openInvitation(secret string) (*store.Invite, error) {
 	return inv, nil
 }
 
-// invitePage is where an invitation link lands.
+// invitePage is where an invitation link lands. It accepts on GET, as the
+// link is opened: the link's secret is the capability (a page on another
+// site cannot know it), it is single-use and bound to the invited
+// address, and a link scanner holds no session; what it grants stays
+// inert until the person uses a security key.
 func (c *Console) invitePage(g *gin.Context) {
 	secret := g.Query("token")
 	inv, err := c.openInvitation(secret)
