@@ -215,13 +215,22 @@ func (c *Console) authenticateSession(g *gin.Context, cookie string) {
 // service account and the token ("alice@example.com via token tok_…"); a
 // token made before tokens had owners is "token:<id>".
 func tokenActor(t *store.Token) string {
-	switch {
-	case t.OwnerEmail != "":
-		return "user:" + t.OwnerEmail + " via token " + t.ID
-	case t.ServiceAccount != "":
-		return "service:" + t.ServiceAccount + " via token " + t.ID
+	if owner := tokenOwnerName(t); owner != "" {
+		return owner + " via token " + t.ID
 	}
 	return "token:" + t.ID
+}
+
+// tokenOwnerName names a token's owner as the audit log names actors:
+// "user:<email>" or "service:<name>"; "" for a token without an owner.
+func tokenOwnerName(t *store.Token) string {
+	switch {
+	case t.OwnerEmail != "":
+		return "user:" + t.OwnerEmail
+	case t.ServiceAccount != "":
+		return "service:" + t.ServiceAccount
+	}
+	return ""
 }
 
 // require lets the request through only if the caller's role has p. It

@@ -135,7 +135,7 @@ func (c *Console) createToken(g *gin.Context) {
 	tok.SecretHash = identity.HashSecret(secret)
 	err := c.opts.Store.Write(g.Request.Context(), store.Create(tok),
 		c.audit(g, "token.create", tok.ID, map[string]string{"name": tok.Name, "role": tok.Role,
-			"owner": tokenActor(&store.Token{ID: tok.ID, OwnerEmail: tok.OwnerEmail, ServiceAccount: tok.ServiceAccount})}))
+			"owner": tokenOwnerName(tok)}))
 	if err != nil {
 		c.fail(g, err)
 		return
