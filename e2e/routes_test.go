@@ -27,6 +27,7 @@ var public = map[string]string{
 	"POST /api/v1/posture/ingest":        "authenticated by the source's HMAC signature (posture tests)",
 	"POST /api/v1/agent/enroll":          "authenticated by the enrollment code (enrollment tests)",
 	"GET /enroll":                        "a page: sends an unsigned browser to sign in (tested below)",
+	"GET /invite":                        "an invitation link: guarded by its secret, for the invited address (people_roles_test.go)",
 }
 
 // TestEveryConsoleRouteIsGuarded walks the running server's whole route
