@@ -168,4 +168,13 @@ func TestEveryRouteDeclaresItsPermission(t *testing.T) {
 	if guarded < 30 {
 		t.Errorf("only %d guarded routes checked", guarded)
 	}
+	served := map[string]bool{}
+	for _, r := range routes {
+		served[r.Method+" "+r.Path] = true
+	}
+	for route := range openRoutes {
+		if !served[route] {
+			t.Errorf("openRoutes lists %s, which the console does not serve", route)
+		}
+	}
 }
