@@ -10,6 +10,7 @@ import (
 )
 
 const whatIfConfig = `
+config_policies: file
 routes:
   - from: https://wiki.localhost:PORT
     to: http://127.0.0.1:9

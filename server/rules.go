@@ -63,6 +63,9 @@ func (s *Server) compileRules() (*rulesState, error) {
 func (s *Server) refreshRules(ctx context.Context) {
 	s.rulesMu.Lock()
 	defer s.rulesMu.Unlock()
+	if s.proxy == nil {
+		return // still starting: Start compiles once everything is there
+	}
 	if cur := s.rulesNow.Load(); cur != nil && cur.print == rulesPrint(s.store) {
 		return
 	}
