@@ -165,6 +165,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			return s.sim.Load().Ask(target, q, o.Clock())
 		},
 		Origins: func() []string { return *s.origins.Load() },
+		Rules:   s.rules,
 	})
 	s.console = con
 	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, proxy: s.proxy, metrics: m}
