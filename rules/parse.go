@@ -52,6 +52,19 @@ func ParseDoc(typ, file string, b []byte, id string) (*Doc, error) {
 	return docOf(typ, file, doc.Content[0], id)
 }
 
+// DocOfNode is ParseDoc for a mapping node already parsed (an item of a
+// file's routes: or policies: list), so errors name the file's lines.
+func DocOfNode(typ, file string, m *yaml.Node, id string) (*Doc, error) {
+	if m == nil || m.Kind != yaml.MappingNode {
+		line := 0
+		if m != nil {
+			line = m.Line
+		}
+		return nil, &config.Error{File: file, Line: line, Msg: "each " + typ + " must be a mapping of keys"}
+	}
+	return docOf(typ, file, m, id)
+}
+
 // docOf validates a mapping node; the node is copied, not modified.
 func docOf(typ, file string, m *yaml.Node, id string) (*Doc, error) {
 	d := &Doc{Type: typ, Node: &yaml.Node{Kind: yaml.MappingNode, Tag: m.Tag, Line: m.Line, Column: m.Column}}
@@ -109,7 +122,7 @@ func docOf(typ, file string, m *yaml.Node, id string) (*Doc, error) {
 			{Kind: yaml.ScalarNode, Tag: "!!str", Value: d.ID},
 		}, d.Node.Content...)
 	}
-	text, err := yaml.Marshal(d.Node)
+	text, err := yaml.Marshal(blockStyle(d.Node))
 	if err != nil {
 		return nil, fmt.Errorf("rules: encode %s %q: %w", typ, d.ID, err)
 	}
@@ -219,4 +232,16 @@ func hasKey(n *yaml.Node, key string) bool {
 		}
 	}
 	return false
+}
+
+// blockStyle returns a copy of n in YAML's block style (a JSON body is
+// kept as YAML, like the config file), comments kept.
+func blockStyle(n *yaml.Node) *yaml.Node {
+	out := *n
+	out.Style &^= yaml.FlowStyle | yaml.DoubleQuotedStyle | yaml.SingleQuotedStyle
+	out.Content = make([]*yaml.Node, len(n.Content))
+	for i, c := range n.Content {
+		out.Content[i] = blockStyle(c)
+	}
+	return &out
 }
