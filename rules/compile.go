@@ -41,6 +41,10 @@ func Compile(base *config.Config, routes, policies []*Doc, compile CompileFunc) 
 	policies = sortedDocs(policies)
 	eff := *base
 	eff.File = "rules"
+	if base.DemoImplicit {
+		demo := len(routes) == 0
+		eff.Demo = &demo
+	}
 	eff.Routes = make([]config.Route, 0, len(routes))
 	routeNodes := make([]*yaml.Node, 0, len(routes))
 	for _, d := range routes {
@@ -56,6 +60,10 @@ func Compile(base *config.Config, routes, policies []*Doc, compile CompileFunc) 
 		}
 	}
 	for _, d := range routes {
+		if _, ok := mode[d.Route.Policy]; !ok && !(d.Route.Policy == "demo" && eff.DemoEnabled()) {
+			return nil, &config.Error{File: fmt.Sprintf("route %q", d.ID),
+				Msg: fmt.Sprintf("names policy %q, which is not defined", d.Route.Policy)}
+		}
 		if mode[d.Route.Policy] == ModeDraft {
 			return nil, &config.Error{File: fmt.Sprintf("route %q", d.ID),
 				Msg: fmt.Sprintf("names policy %q, which is a draft: drafts never apply to traffic; promote it to report-only or enforce first", d.Route.Policy)}
@@ -66,10 +74,6 @@ func Compile(base *config.Config, routes, policies []*Doc, compile CompileFunc) 
 		{Kind: yaml.ScalarNode, Value: "routes"}, seq(routeNodes...),
 		{Kind: yaml.ScalarNode, Value: "policies"}, &eff.Policies,
 	}}}}
-	if base.DemoImplicit {
-		demo := len(routes) == 0
-		eff.Demo = &demo
-	}
 	if err := eff.Validate(); err != nil {
 		return nil, err
 	}

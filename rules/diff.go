@@ -46,12 +46,12 @@ func Diff(from, to, oldName, newName string) string {
 		case i < len(a) && j < len(b) && a[i] == b[j]:
 			ops = append(ops, line{' ', a[i], i + 1, j + 1})
 			i, j = i+1, j+1
-		case j < len(b) && (i == len(a) || lcs[i][j+1] >= lcs[i+1][j]):
-			ops = append(ops, line{'+', b[j], i, j + 1})
-			j++
-		default:
+		case i < len(a) && (j == len(b) || lcs[i+1][j] >= lcs[i][j+1]):
 			ops = append(ops, line{'-', a[i], i + 1, j})
 			i++
+		default:
+			ops = append(ops, line{'+', b[j], i, j + 1})
+			j++
 		}
 	}
 	var out strings.Builder

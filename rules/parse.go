@@ -49,7 +49,16 @@ func ParseDoc(typ, file string, b []byte, id string) (*Doc, error) {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
 		return nil, &config.Error{File: file, Line: 1, Msg: "the body must be one " + typ + " (a mapping of keys)"}
 	}
-	return docOf(typ, file, doc.Content[0], id)
+	d, err := docOf(typ, file, doc.Content[0], id)
+	if err == nil && bytes.HasPrefix(bytes.TrimSpace(b), []byte("{")) {
+		// A JSON body is kept as YAML, like the config file.
+		text, err := marshal(blockStyle(d.Node))
+		if err != nil {
+			return nil, err
+		}
+		d.Text = string(text)
+	}
+	return d, err
 }
 
 // DocOfNode is ParseDoc for a mapping node already parsed (an item of a
@@ -122,7 +131,7 @@ func docOf(typ, file string, m *yaml.Node, id string) (*Doc, error) {
 			{Kind: yaml.ScalarNode, Tag: "!!str", Value: d.ID},
 		}, d.Node.Content...)
 	}
-	text, err := yaml.Marshal(blockStyle(d.Node))
+	text, err := marshal(d.Node)
 	if err != nil {
 		return nil, fmt.Errorf("rules: encode %s %q: %w", typ, d.ID, err)
 	}
@@ -244,4 +253,18 @@ func blockStyle(n *yaml.Node) *yaml.Node {
 		out.Content[i] = blockStyle(c)
 	}
 	return &out
+}
+
+// marshal encodes YAML with the 2-space indent of the docs and examples.
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	if err := enc.Close(); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }

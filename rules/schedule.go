@@ -10,7 +10,6 @@ import (
 	"github.com/portier/portier/apperr"
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/store"
-	"gopkg.in/yaml.v3"
 )
 
 // ScheduleAuthor is the author of versions written by scheduled promotions.
@@ -49,7 +48,7 @@ func (s *Service) promote(ctx context.Context, r *store.Rule, now time.Time) err
 	if err != nil {
 		return err
 	}
-	text, err := yaml.Marshal(withMode(d.Node, r.PromoteTo))
+	text, err := marshal(withMode(d.Node, r.PromoteTo))
 	if err != nil {
 		return err
 	}

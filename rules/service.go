@@ -58,6 +58,12 @@ func (s *Service) Put(ctx context.Context, a Actor, c Change) (*store.Rule, erro
 	if err := s.writable(); err != nil {
 		return nil, err
 	}
+	if err := s.precondition(c, true); err != nil {
+		return nil, err
+	}
+	if c.File == "" {
+		c.File = "request body"
+	}
 	d, err := ParseDoc(c.Type, c.File, c.Body, c.ID)
 	if err != nil {
 		return nil, invalid(err)
@@ -138,6 +144,26 @@ func (s *Service) Versions(ctx context.Context, typ, id, cursor string, limit in
 	return out, next, nil
 }
 
+// precondition checks If-Match against the current version: required
+// when the rule is live, 412 when it names another version.
+func (s *Service) precondition(c Change, put bool) error {
+	cur, exists := s.Store.RuleOf(c.Type, c.ID)
+	var curVersion uint64
+	live := exists && !cur.Deleted
+	if exists {
+		curVersion = cur.Version
+	}
+	switch {
+	case live && c.IfMatch == nil:
+		return apperr.New(apperr.PreconditionMissing, "%s %q exists: send If-Match with the ETag you read (version %d) so that no one else's change is overwritten", c.Type, c.ID, curVersion)
+	case c.IfMatch != nil && *c.IfMatch != curVersion:
+		return stale(c, curVersion)
+	case !put && !live:
+		return apperr.New(apperr.NotFound, "no %s %q", c.Type, c.ID)
+	}
+	return nil
+}
+
 // write checks the precondition and the whole candidate set, then writes
 // the new version, its history entry and the audit event in one
 // compare-and-set transaction. d nil deletes.
@@ -148,13 +174,8 @@ func (s *Service) write(ctx context.Context, a Actor, c Change, d *Doc, how stri
 	if exists {
 		curVersion = cur.Version
 	}
-	switch {
-	case live && c.IfMatch == nil:
-		return nil, apperr.New(apperr.PreconditionMissing, "%s %q exists: send If-Match with the ETag you read (version %d) so that no one else's change is overwritten", c.Type, c.ID, curVersion)
-	case c.IfMatch != nil && *c.IfMatch != curVersion:
-		return nil, stale(c, curVersion)
-	case d == nil && !live:
-		return nil, apperr.New(apperr.NotFound, "no %s %q", c.Type, c.ID)
+	if err := s.precondition(c, d != nil); err != nil {
+		return nil, err
 	}
 	if err := s.check(c.Type, c.ID, d); err != nil {
 		return nil, err
