@@ -39,7 +39,10 @@ const scheduleEvery = 5 * time.Second
 // Options are what Start needs besides the config.
 type Options struct {
 	Config *config.Config
-	// Policies are the config's compiled policies (CompilePolicies).
+	// Policies are the config file's compiled policies (CompilePolicies),
+	// checked by the caller before Start. The rules served are the store's
+	// (see package rules): the file's seed them, or overwrite them under
+	// config_policies: file.
 	Policies []*policy.Policy
 	Log      *slog.Logger
 	Clock    func() time.Time
