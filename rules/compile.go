@@ -23,6 +23,9 @@ type Set struct {
 	Policies []*policy.Policy
 	Routes   []*Doc
 	All      []*Doc // policies, drafts included
+	// Candidates are every policy compiled, drafts included (as
+	// report-only): what the what-if may evaluate by id.
+	Candidates []*policy.Policy
 }
 
 // DocOf parses a stored rule; a tombstone gives nil.
@@ -81,7 +84,24 @@ func Compile(base *config.Config, routes, policies []*Doc, compile CompileFunc) 
 	if err != nil {
 		return nil, err
 	}
-	return &Set{Config: &eff, Policies: pols, Routes: routes, All: policies}, nil
+	set := &Set{Config: &eff, Policies: pols, Routes: routes, All: policies, Candidates: pols}
+	var drafts []*yaml.Node
+	for _, d := range policies {
+		if d.Mode == ModeDraft {
+			drafts = append(drafts, compilable(d.Node))
+		}
+	}
+	if len(drafts) > 0 {
+		// Each draft was compiled alone when it was written; together with
+		// the others it could only clash on rule ids, which the what-if
+		// does not care about.
+		for _, n := range drafts {
+			if ps, err := policy.ParsePolicies(eff.File, seq(n)); err == nil {
+				set.Candidates = append(set.Candidates, ps...)
+			}
+		}
+	}
+	return set, nil
 }
 
 func sortedDocs(ds []*Doc) []*Doc {

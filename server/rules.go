@@ -81,7 +81,7 @@ func (s *Server) applyRulesLocked(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.loadRoutes(st.set.Config, st.set.Policies); err != nil {
+	if err := s.loadRoutes(st.set.Config, st.set.Policies, st.set.Candidates); err != nil {
 		return err
 	}
 	s.rulesNow.Store(st)

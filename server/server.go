@@ -339,8 +339,9 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (sto
 }
 
 // loadRoutes compiles the config's routes (and the demo app) into the proxy
-// and the what-if simulator.
-func (s *Server) loadRoutes(cfg *config.Config, pols []*policy.Policy) error {
+// and the what-if simulator; candidates are the policies the what-if may
+// evaluate by id (drafts included).
+func (s *Server) loadRoutes(cfg *config.Config, pols, candidates []*policy.Policy) error {
 	routes := make([]proxy.Route, 0, len(cfg.Routes)+1)
 	for _, r := range cfg.Routes {
 		routes = append(routes, proxy.Route{Route: r})
@@ -358,7 +359,7 @@ func (s *Server) loadRoutes(cfg *config.Config, pols []*policy.Policy) error {
 	if err != nil {
 		return err
 	}
-	s.sim.Store(sim)
+	s.sim.Store(sim.WithCandidates(candidates))
 	origins := routeOrigins(cfg.ExternalURL, all)
 	s.origins.Store(&origins)
 	return nil
