@@ -79,6 +79,9 @@ func docOf(typ, file string, m *yaml.Node, id string) (*Doc, error) {
 	d := &Doc{Type: typ, Node: &yaml.Node{Kind: yaml.MappingNode, Tag: m.Tag, Line: m.Line, Column: m.Column}}
 	for i := 0; i+1 < len(m.Content); i += 2 {
 		k, v := m.Content[i], m.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Value == "" || k.Tag == "!!null" {
+			return nil, &config.Error{File: file, Line: k.Line, Msg: "every key of a " + typ + " must be a name such as id or allow"}
+		}
 		switch {
 		case k.Value == "comment":
 			d.Comment = v.Value
@@ -190,7 +193,9 @@ func onlyShadowErrors(err error) bool {
 		return false
 	}
 	for _, e := range list {
-		if !bytes.Contains([]byte(e.Msg), []byte("shadows")) {
+		// The one check a policy alone cannot pass: the policy it shadows
+		// is another one of the set.
+		if !strings.HasSuffix(e.Msg, "which is not defined") || !strings.Contains(e.Msg, " shadows ") {
 			return false
 		}
 	}
