@@ -76,6 +76,30 @@ func tlsHosts(t *testing.T, in *instance, host string) []string {
 	return conn.ConnectionState().PeerCertificates[0].DNSNames
 }
 
+// proxyStatus is the status of GET / on host through in's listener, as a
+// browser without a session sees it (redirects not followed).
+func proxyStatus(t *testing.T, in *instance, host string) int {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(in.rootPEM)
+	c := &http.Client{
+		Timeout:       5 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		Transport: &http.Transport{
+			TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: host},
+			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+				return (&net.Dialer{}).DialContext(ctx, network, "127.0.0.1:"+in.port)
+			},
+		},
+	}
+	resp, err := c.Get("https://" + host + ":" + in.port + "/")
+	if err != nil {
+		t.Fatalf("GET https://%s:%s/: %v", host, in.port, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
 // TestRulesTwoReplicasOnPostgres: a policy saved through one replica is
 // enforced by the other within 1 s, a route created through the API is
 // served over TLS at once by both, and two writers holding the same ETag
@@ -101,6 +125,11 @@ func TestRulesTwoReplicasOnPostgres(t *testing.T) {
 		return slices.Contains(tlsHosts(t, b, "localhost"), host)
 	})
 	tlsHosts(t, b, host) // verifies for the new host
+	// B's proxy serves the route: a request without a session is refused
+	// as unauthenticated, where an unknown host would get 404.
+	within(t, written, time.Second, "B's proxy guards the new route", func() bool {
+		return proxyStatus(t, b, host) == http.StatusUnauthorized
+	})
 
 	// A route on A's own port: A serves it over TLS as soon as the PUT returns.
 	resp, body = a.doH("PUT", "/api/v1/routes/wiki-a", tok, "from: https://wiki-a.example.test:"+a.port+"\nto: http://127.0.0.1:9\npolicy: staff\n")
@@ -202,7 +231,6 @@ policies:
 	if code, _, _ := run(t, map[string]string{"PORTIER_SERVER": env["PORTIER_SERVER"]}, "policy", "export"); code != ExitUsage {
 		t.Errorf("export without PORTIER_TOKEN = %d, want %d", code, ExitUsage)
 	}
-	_ = context.Background
 }
 
 // TestConfigRulesSeedThenRefuse: the config file's routes and policies
