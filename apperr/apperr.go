@@ -20,10 +20,18 @@ const (
 	Forbidden       Code = "forbidden"       // 403
 	NotFound        Code = "not_found"       // 404
 	Conflict        Code = "conflict"        // 409
-	TooLarge        Code = "too_large"       // 413
-	RateLimited     Code = "rate_limited"    // 429
-	Unavailable     Code = "unavailable"     // 503
-	Internal        Code = "internal"        // 500
+	// Stale: the If-Match precondition names an old version (412).
+	Stale Code = "stale"
+	// PreconditionMissing: a write of an existing versioned record came
+	// without If-Match (428).
+	PreconditionMissing Code = "precondition_required"
+	// Unprocessable: the body is well-formed but its content is invalid
+	// (422), e.g. a policy whose YAML names an unknown criterion.
+	Unprocessable Code = "unprocessable"
+	TooLarge      Code = "too_large"    // 413
+	RateLimited   Code = "rate_limited" // 429
+	Unavailable   Code = "unavailable"  // 503
+	Internal      Code = "internal"     // 500
 )
 
 // Error is a client-facing error. Msg and Field go to the client; Err only
@@ -84,6 +92,12 @@ func Status(err error) int {
 		return http.StatusNotFound
 	case Conflict:
 		return http.StatusConflict
+	case Stale:
+		return http.StatusPreconditionFailed
+	case PreconditionMissing:
+		return http.StatusPreconditionRequired
+	case Unprocessable:
+		return http.StatusUnprocessableEntity
 	case TooLarge:
 		return http.StatusRequestEntityTooLarge
 	case RateLimited:

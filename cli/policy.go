@@ -16,7 +16,8 @@ import (
 
 func policyCmd(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
 	if len(args) == 0 || isHelp(args[0]) {
-		fmt.Fprintln(stderr, "usage: portier policy lint FILE | portier policy test --config FILE --route URL [flags]")
+		fmt.Fprintln(stderr, "usage: portier policy lint FILE | portier policy test --config FILE --route URL [flags]\n"+
+			"       portier policy apply -f FILE [--server URL] | portier policy export [--server URL]   (token in PORTIER_TOKEN)")
 		if len(args) > 0 {
 			return ExitOK
 		}
@@ -27,8 +28,12 @@ func policyCmd(ctx context.Context, args []string, env Env, stdout, stderr io.Wr
 		return policyLint(args[1:], stdout, stderr)
 	case "test":
 		return policyTest(args[1:], env, stdout, stderr)
+	case "apply":
+		return policyApply(ctx, args[1:], env, stdout, stderr)
+	case "export":
+		return policyExport(ctx, args[1:], env, stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "portier policy: unknown subcommand %q (want lint or test)\n", args[0])
+	fmt.Fprintf(stderr, "portier policy: unknown subcommand %q (want lint, test, apply or export)\n", args[0])
 	return ExitUsage
 }
 

@@ -10,6 +10,7 @@ import (
 )
 
 const whatIfConfig = `
+config_policies: file
 routes:
   - from: https://wiki.localhost:PORT
     to: http://127.0.0.1:9
@@ -146,5 +147,15 @@ func TestWhatIfCLIAndAPIAgree(t *testing.T) {
 	}
 	if !strings.Contains(in.stderr.String(), "config reload failed") {
 		t.Error("the failed reload was not logged")
+	}
+	// The good reload is audited, with the version it wrote; the policy's
+	// history says who changed it.
+	_, body = in.do("GET", "/api/v1/audit?action=config.reload", token, "")
+	if strings.Count(body, `"action":"config.reload"`) != 1 || !strings.Contains(body, `"rules_written":"1"`) {
+		t.Errorf("audit of the reloads = %s, want one config.reload that wrote 1 rule", body)
+	}
+	_, body = in.do("GET", "/api/v1/policies/staff/versions", token, "")
+	if !strings.Contains(body, `"version":2`) || !strings.Contains(body, `"author":"config file"`) || !strings.Contains(body, "+    - device: {trust: {gte: high}}") {
+		t.Errorf("versions after the reload = %s", body)
 	}
 }

@@ -25,6 +25,7 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		{"store", "empty for the embedded store, or a postgres:// DSN; env PORTIER_STORE"},
 		{"log-format", "json or text (default json)"},
 		{"log-level", "debug, info, warn or error (default info)"},
+		{"config-policies", "who owns routes and policies: store (default: the file seeds the store once) or file (the file stays authoritative)"},
 	} {
 		fs.String(f.name, "", f.help)
 	}

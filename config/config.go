@@ -40,6 +40,13 @@ type Config struct {
 	PostureSources yaml.Node `yaml:"posture_sources"`
 	Enrollment     yaml.Node `yaml:"enrollment"`
 	Demo           *bool     `yaml:"demo"`
+	// ConfigPolicies says who owns routes and policies: "store" (the
+	// default: the file seeds the store on first start, then the store is
+	// authoritative) or "file" (the file is, and API writes are refused).
+	ConfigPolicies string `yaml:"config_policies"`
+	// DemoImplicit is set when demo was not configured and defaults to
+	// "on while there are no routes".
+	DemoImplicit bool `yaml:"-"`
 
 	// File is the config file read, "" when none; Root is its YAML tree,
 	// kept so later checks can name the line of a value.
@@ -104,6 +111,9 @@ type IdP struct {
 
 // Route maps an external origin (and optional path prefix) to an upstream.
 type Route struct {
+	// ID names the route in the store and the API; empty means derived
+	// from From (see RouteID).
+	ID             string   `yaml:"id"`
 	From           string   `yaml:"from"`
 	To             string   `yaml:"to"`
 	Policy         string   `yaml:"policy"`

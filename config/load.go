@@ -11,13 +11,14 @@ import (
 
 // Settings that can come from a flag or a PORTIER_* variable, by flag name.
 var settable = map[string]func(*Config, string){
-	"external-url":   func(c *Config, v string) { c.ExternalURL = v },
-	"listen":         func(c *Config, v string) { c.Listen = v },
-	"data-dir":       func(c *Config, v string) { c.DataDir = v },
-	"store":          func(c *Config, v string) { c.Store = v },
-	"metrics-listen": func(c *Config, v string) { c.MetricsListen = v },
-	"log-format":     func(c *Config, v string) { c.Log.Format = v },
-	"log-level":      func(c *Config, v string) { c.Log.Level = v },
+	"external-url":    func(c *Config, v string) { c.ExternalURL = v },
+	"listen":          func(c *Config, v string) { c.Listen = v },
+	"data-dir":        func(c *Config, v string) { c.DataDir = v },
+	"store":           func(c *Config, v string) { c.Store = v },
+	"metrics-listen":  func(c *Config, v string) { c.MetricsListen = v },
+	"log-format":      func(c *Config, v string) { c.Log.Format = v },
+	"log-level":       func(c *Config, v string) { c.Log.Level = v },
+	"config-policies": func(c *Config, v string) { c.ConfigPolicies = v },
 }
 
 // SettableNames lists the names Load accepts in env and flags.
@@ -88,7 +89,10 @@ func (c *Config) ApplyDefaults() {
 	}
 	if c.Demo == nil {
 		demo := len(c.Routes) == 0
-		c.Demo = &demo
+		c.Demo, c.DemoImplicit = &demo, true
+	}
+	if c.ConfigPolicies == "" {
+		c.ConfigPolicies = PoliciesInStore
 	}
 }
 
@@ -126,6 +130,11 @@ func (c *Config) Validate() error {
 	}
 	if c.DecisionLog.SampleAllows < 0 || c.DecisionLog.SampleAllows > 1 {
 		return c.errAt("decision_log.sample_allows must be between 0 and 1", []any{"decision_log", "sample_allows"})
+	}
+	switch c.ConfigPolicies {
+	case PoliciesInStore, PoliciesInFile:
+	default:
+		return c.errAt("config_policies must be store or file (got %q)", []any{"config_policies"}, c.ConfigPolicies)
 	}
 	switch c.Log.Format {
 	case "json", "text":
@@ -170,7 +179,16 @@ func (c *Config) validateRoutes() error {
 	}
 	seen := map[string]bool{}
 	fold := map[string]bool{}
+	ids := map[string]bool{}
 	for i, r := range c.Routes {
+		if r.ID != "" && !ValidID(r.ID) {
+			return c.errAt("route id %q may only hold letters, digits, '-', '_' and '.'", []any{"routes", i, "id"}, r.ID)
+		}
+		if id := RouteID(r); ids[id] {
+			return c.errAt("route id %q is used twice", []any{"routes", i}, id)
+		} else {
+			ids[id] = true
+		}
 		fu, err := url.Parse(r.From)
 		if err != nil || fu.Scheme != "https" || fu.Hostname() == "" || fu.RawQuery != "" || fu.Fragment != "" {
 			return c.errAt("route from must be https://host[:port][/path-prefix] (got %q)", []any{"routes", i, "from"}, r.From)

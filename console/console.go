@@ -15,6 +15,7 @@ import (
 	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/proxy"
+	"github.com/portier/portier/rules"
 	"github.com/portier/portier/store"
 )
 
@@ -51,6 +52,9 @@ type Options struct {
 	// Origins lists Portier's https origins (console and routes), for the
 	// agent's browser policy; nil answers an empty list.
 	Origins func() []string
+	// Rules reads and writes the versioned routes and policies; nil serves
+	// none of their routes.
+	Rules *rules.Service
 }
 
 // Console serves the console host.

@@ -188,7 +188,8 @@ func newOpenAPIEnv(t *testing.T) *mdmEnv {
 			return sim.Ask(target, q, time.Now())
 		},
 		Enrollment: e.svc, PostureIngest: eng.ExternalHandler(),
-		Origins: func() []string { return []string{"https://localhost", "https://wiki.localhost"} }})
+		Origins: func() []string { return []string{"https://localhost", "https://wiki.localhost"} },
+		Rules:   newTestRules(t, e.st)})
 	return e
 }
 
@@ -1088,6 +1089,8 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	want(code, http.StatusUnauthorized, body) // its certificates were revoked
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/devices/"+id, "", nil)
 	want(code, http.StatusOK, body)
+
+	checkRulesOperations(t, c)
 
 	for _, o := range c.ops {
 		if !c.checked[o.key()] {

@@ -43,6 +43,19 @@ func (c *Console) routes() {
 	api.GET("/audit/chain", c.require(PermAuditRead), c.auditChain)
 	api.GET("/audit/export", c.require(PermAuditRead), c.exportAudit)
 	api.POST("/policy/simulate", c.require(PermPolicySimulate), c.simulate)
+	if c.opts.Rules != nil {
+		// Routes and policies as versioned data (rules.go, rules_versions.go).
+		for _, kind := range []string{"/policies", "/routes"} {
+			api.GET(kind, c.require(PermRulesRead), c.listRules)
+			api.GET(kind+"/:id", c.require(PermRulesRead), c.getRule)
+			// A rule change can weaken access: from a browser it needs a
+			// fresh security-key check, like the other weakening changes.
+			api.PUT(kind+"/:id", c.require(PermRulesWrite), c.requireFresh, c.putRule)
+			api.DELETE(kind+"/:id", c.require(PermRulesWrite), c.requireFresh, c.deleteRule)
+			api.GET(kind+"/:id/versions", c.require(PermRulesRead), c.listRuleVersions)
+			api.POST(kind+"/:id/rollback", c.require(PermRulesWrite), c.requireFresh, c.rollbackRule)
+		}
+	}
 	api.GET("/users", c.require(PermUsersRead), c.listUsers)
 	api.GET("/users/:id", c.require(PermUsersRead), c.getUser)
 	api.POST("/users/:id/sign_out", c.require(PermSessionsEnd), c.signOutUser)

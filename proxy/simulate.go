@@ -28,6 +28,20 @@ type Simulation struct {
 // exactly as the live proxy decides.
 type Simulator struct {
 	t *table
+	// candidates are policies the what-if may evaluate in place of the
+	// route's own (Query.Policy): every stored policy, drafts included.
+	candidates map[string]*policy.Policy
+}
+
+// WithCandidates returns a copy of s whose what-if may evaluate any of ps,
+// by id, in place of a route's policy (see Query.Policy): how a draft
+// policy is tried before any route uses it.
+func (s *Simulator) WithCandidates(ps []*policy.Policy) *Simulator {
+	out := &Simulator{t: s.t, candidates: make(map[string]*policy.Policy, len(ps))}
+	for _, p := range ps {
+		out.candidates[p.ID] = p
+	}
+	return out
 }
 
 // NewSimulator compiles routes and policies without any upstream.
@@ -46,9 +60,19 @@ func NewSimulator(routes []config.Route, policies []*policy.Policy) (*Simulator,
 // Simulate evaluates in for a request to target. in.Method and in.Path are
 // taken from the arguments when empty.
 func (s *Simulator) Simulate(target string, in policy.Input) (*Simulation, error) {
+	rt, in, err := s.route(target, in)
+	if err != nil {
+		return nil, err
+	}
+	dec, observed := rt.decide(&in)
+	return &Simulation{Route: rt.from + rt.prefix, Decision: dec, Observed: observed}, nil
+}
+
+// route finds the route serving target and completes in's method and path.
+func (s *Simulator) route(target string, in policy.Input) (*route, policy.Input, error) {
 	u, err := url.Parse(target)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, fmt.Errorf("route must be an https:// URL such as https://wiki.example.com/page (got %q)", target)
+		return nil, in, fmt.Errorf("route must be an https:// URL such as https://wiki.example.com/page (got %q)", target)
 	}
 	if u.Path == "" {
 		u.Path, u.RawPath = "/", ""
@@ -56,12 +80,12 @@ func (s *Simulator) Simulate(target string, in policy.Input) (*Simulation, error
 	host := strings.ToLower(u.Hostname())
 	// The same path rule as the live proxy: decide on the normalised path.
 	if _, ok := normalizePath(u, s.t.fold[host]); !ok {
-		return nil, fmt.Errorf("the proxy refuses the path of %s as ambiguous (400): see the path rule in docs/proxy.md", target)
+		return nil, in, fmt.Errorf("the proxy refuses the path of %s as ambiguous (400): see the path rule in docs/proxy.md", target)
 	}
 	path := u.Path
 	rt := s.t.match(host, path)
 	if rt == nil {
-		return nil, fmt.Errorf("no route serves %s", target)
+		return nil, in, fmt.Errorf("no route serves %s", target)
 	}
 	if in.Path == "" {
 		in.Path = path
@@ -69,8 +93,7 @@ func (s *Simulator) Simulate(target string, in policy.Input) (*Simulation, error
 	if in.Method == "" {
 		in.Method = http.MethodGet
 	}
-	dec, observed := rt.decide(&in)
-	return &Simulation{Route: rt.from + rt.prefix, Decision: dec, Observed: observed}, nil
+	return rt, in, nil
 }
 
 // Query is a what-if request as the CLI flags and the API's JSON spell it.
@@ -93,6 +116,9 @@ type Query struct {
 	// KeyProtection is where the device's key lives: hardware or software
 	// (empty: software).
 	KeyProtection string `json:"key_protection"`
+	// Policy, when set, is the id of a policy (any mode, drafts included)
+	// to evaluate for the route's request instead of the route's own.
+	Policy string `json:"policy,omitempty"`
 }
 
 // FieldError names the query field at fault.
@@ -171,5 +197,16 @@ func (s *Simulator) Ask(target string, q Query, now time.Time) (*Simulation, err
 	if err != nil {
 		return nil, err
 	}
-	return s.Simulate(target, in)
+	if q.Policy == "" {
+		return s.Simulate(target, in)
+	}
+	p, ok := s.candidates[q.Policy]
+	if !ok {
+		return nil, &FieldError{Field: "policy", Msg: fmt.Sprintf("no policy %q", q.Policy)}
+	}
+	rt, in, err := s.route(target, in)
+	if err != nil {
+		return nil, err
+	}
+	return &Simulation{Route: rt.from + rt.prefix, Decision: p.Evaluate(&in)}, nil
 }

@@ -26,15 +26,23 @@ import (
 	"github.com/portier/portier/policy"
 	"github.com/portier/portier/posture"
 	"github.com/portier/portier/proxy"
+	"github.com/portier/portier/rules"
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/boltstore"
 	"github.com/portier/portier/store/pgstore"
+	"github.com/prometheus/client_golang/prometheus"
 )
+
+// scheduleEvery is how often scheduled policy promotions are looked for.
+const scheduleEvery = 5 * time.Second
 
 // Options are what Start needs besides the config.
 type Options struct {
 	Config *config.Config
-	// Policies are the config's compiled policies (CompilePolicies).
+	// Policies are the config file's compiled policies (CompilePolicies),
+	// checked by the caller before Start. The rules served are the store's
+	// (see package rules): the file's seed them, or overwrite them under
+	// config_policies: file.
 	Policies []*policy.Policy
 	Log      *slog.Logger
 	Clock    func() time.Time
@@ -59,14 +67,22 @@ type Server struct {
 	console *console.Console
 	geo     *policy.MMDB
 	sim     atomic.Pointer[proxy.Simulator]
-	origins atomic.Pointer[[]string] // console and route origins, for the agent
-	clock   func() time.Time
-	tls     *certSource
-	http    *http.Server
-	metrics *http.Server
-	ln      net.Listener
-	mln     net.Listener
-	bsock   *backupSocket // nil on PostgreSQL
+	// base is the running config (replaced by a reload); cfgNow is it with
+	// the store's routes and policies (rules.Compile).
+	base      atomic.Pointer[config.Config]
+	cfgNow    atomic.Pointer[config.Config]
+	rules     *rules.Service
+	rulesMu   sync.Mutex // one compile at a time
+	rulesNow  atomic.Pointer[rulesState]
+	rulesErrs prometheus.Counter
+	origins   atomic.Pointer[[]string] // console and route origins, for the agent
+	clock     func() time.Time
+	tls       *certSource
+	http      *http.Server
+	metrics   *http.Server
+	ln        net.Listener
+	mln       net.Listener
+	bsock     *backupSocket // nil on PostgreSQL
 
 	// SetupLink is the first-run set-up link, "" when none was needed.
 	SetupLink string
@@ -101,10 +117,22 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.tls, err = newCertSource(ctx, cfg, s.ca, o.Clock, o.Log); err != nil {
+	// The config rule (seed, refuse or overwrite), then the store's rules
+	// are what the certificate, the proxy and the simulator serve.
+	s.base.Store(cfg)
+	s.rules = s.newRulesService()
+	if _, err := s.rules.Sync(ctx, cfg); err != nil {
+		return nil, err
+	}
+	first, err := s.compileRules()
+	if err != nil {
+		return nil, fmt.Errorf("the routes and policies in the store do not compile: %w", err)
+	}
+	if s.tls, err = newCertSource(ctx, first.set.Config, s.ca, o.Clock, o.Log); err != nil {
 		return nil, err
 	}
 	m := newMetrics(s.store)
+	s.rulesErrs = newRulesMetrics(m.reg)
 	m.reg.MustRegister(certExpiry(s.ca, s.tls)...)
 	popts := proxy.Options{Store: s.store, CA: s.ca, Signer: s.signer, Clock: o.Clock, Log: o.Log,
 		ExternalURL: cfg.ExternalURL, Metrics: proxy.NewMetrics(m.reg), SampleAllows: cfg.DecisionLog.SampleAllows}
@@ -117,7 +145,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		popts.GeoIP = geo
 	}
 	s.proxy = proxy.New(popts)
-	if err := s.loadRoutes(cfg, o.Policies); err != nil {
+	s.rulesMu.Lock()
+	err = s.applyRulesLocked(ctx)
+	s.rulesMu.Unlock()
+	if err != nil {
 		return nil, err
 	}
 	s.ident, err = identity.New(identity.Options{Store: s.store, Clock: o.Clock, Log: o.Log, ExternalURL: cfg.ExternalURL,
@@ -137,6 +168,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			return s.sim.Load().Ask(target, q, o.Clock())
 		},
 		Origins: func() []string { return *s.origins.Load() },
+		Rules:   s.rules,
 	})
 	s.console = con
 	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, proxy: s.proxy, metrics: m}
@@ -217,7 +249,7 @@ func (s *Server) announce(w io.Writer) {
 		return
 	}
 	fmt.Fprintf(w, "Portier is running.\n  Console:            %s/\n", s.cfg.ExternalURL)
-	if s.cfg.DemoEnabled() {
+	if s.cfgNow.Load().DemoEnabled() {
 		fmt.Fprintf(w, "  Demo app:           %s\n", demoURL(s.cfg))
 	}
 	fmt.Fprintf(w, "  Root CA:            %s/ca/roots.pem\n  Root fingerprint:   SHA256 %s\n", s.cfg.ExternalURL, s.ca.Fingerprint())
@@ -242,6 +274,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.enroll.Run(ctx)
 	go func() { _ = s.posture.Run(ctx) }()
 	go s.auditSweeper().Run(ctx)
+	go s.watchRules(ctx)
+	go s.rules.RunSchedule(ctx, scheduleEvery, s.log)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -305,8 +339,9 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (sto
 }
 
 // loadRoutes compiles the config's routes (and the demo app) into the proxy
-// and the what-if simulator.
-func (s *Server) loadRoutes(cfg *config.Config, pols []*policy.Policy) error {
+// and the what-if simulator; candidates are the policies the what-if may
+// evaluate by id (drafts included).
+func (s *Server) loadRoutes(cfg *config.Config, pols, candidates []*policy.Policy) error {
 	routes := make([]proxy.Route, 0, len(cfg.Routes)+1)
 	for _, r := range cfg.Routes {
 		routes = append(routes, proxy.Route{Route: r})
@@ -324,7 +359,7 @@ func (s *Server) loadRoutes(cfg *config.Config, pols []*policy.Policy) error {
 	if err != nil {
 		return err
 	}
-	s.sim.Store(sim)
+	s.sim.Store(sim.WithCandidates(candidates))
 	origins := routeOrigins(cfg.ExternalURL, all)
 	s.origins.Store(&origins)
 	return nil

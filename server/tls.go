@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -19,6 +20,7 @@ import (
 type certSource struct {
 	cert   atomic.Pointer[tls.Certificate]
 	ca     *ca.CA
+	mu     sync.Mutex // guards hosts and issuing
 	hosts  []string
 	clock  func() time.Time
 	log    *slog.Logger
@@ -59,8 +61,34 @@ func serverHosts(cfg *config.Config) []string {
 	return hosts
 }
 
+// setHosts makes the issued certificate cover hosts, re-issuing it at once
+// when they changed (a route added on any replica), so a new route host
+// never meets a certificate that does not name it.
+func (cs *certSource) setHosts(ctx context.Context, hosts []string) error {
+	if !cs.issued {
+		return nil // the operator's certificate: theirs to cover the hosts
+	}
+	cs.mu.Lock()
+	same := sameHosts(cs.hosts, hosts)
+	cs.mu.Unlock()
+	if same {
+		return nil
+	}
+	cs.mu.Lock()
+	cs.hosts = hosts
+	cs.mu.Unlock()
+	if err := cs.issue(ctx); err != nil {
+		return err
+	}
+	cs.log.Info("tls: server certificate re-issued for the current route hosts", "hosts", len(hosts))
+	return nil
+}
+
 func (cs *certSource) issue(ctx context.Context) error {
-	cert, err := cs.ca.IssueServerTLS(ctx, cs.hosts)
+	cs.mu.Lock()
+	hosts := cs.hosts
+	cs.mu.Unlock()
+	cert, err := cs.ca.IssueServerTLS(ctx, hosts)
 	if err != nil {
 		return fmt.Errorf("tls: issue the server certificate: %w", err)
 	}

@@ -23,6 +23,11 @@ type Mutation struct {
 	// so a background refresh can never bring back a record that was deleted
 	// meanwhile (a signed-out session).
 	Update bool
+	// CheckVersion makes the write fail with ErrConflict unless the stored
+	// record's version (see StoredVersion; 0 when absent) is IfVersion:
+	// compare-and-set for records several replicas may edit at once.
+	CheckVersion bool
+	IfVersion    uint64
 }
 
 // Change is a committed mutation with the sequence number it got.

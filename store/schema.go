@@ -14,6 +14,10 @@ type kindSpec struct {
 	// logOnly kinds are kept by the backend's audit log, never in the read
 	// model or the record tables (see AuditLog).
 	logOnly bool
+	// history kinds are records of the backend (followed, backed up) that
+	// only grow: never loaded into the read model, read page by page with
+	// Store.Scan.
+	history bool
 }
 
 func decoder[T any, P interface {
@@ -88,12 +92,17 @@ var specs = map[Kind]kindSpec{
 	KindBlob:   {decode: decoder[Blob]()},
 	KindClaim:  {decode: decoder[Claim]()},
 
+	KindRoute:       {decode: decoder[Rule]()},
+	KindPolicy:      {decode: decoder[Rule]()},
+	KindRuleVersion: {decode: decoder[RuleVersion](), history: true},
+
 	KindAudit:      {decode: decoder[AuditEvent](), logOnly: true},
 	KindAuditChain: {decode: decoder[AuditChain](), logOnly: true},
 }
 
-// Kinds lists every record kind of the read model, for backends that
-// create a table per kind. The audit log's kinds are not among them.
+// Kinds lists every record kind, for backends that create a table per
+// kind: the read model's and the history kinds. The audit log's kinds are
+// not among them.
 func Kinds() []Kind {
 	out := make([]Kind, 0, len(specs))
 	for k, spec := range specs {
@@ -105,16 +114,16 @@ func Kinds() []Kind {
 }
 
 // InReadModel reports whether records of kind k are loaded into the read
-// model (false for the audit log's kinds and unknown kinds).
+// model (false for the audit log's kinds, history kinds and unknown kinds).
 func InReadModel(k Kind) bool {
 	spec, ok := specs[k]
-	return ok && !spec.logOnly
+	return ok && !spec.logOnly && !spec.history
 }
 
 func schema() *memdb.DBSchema {
 	s := &memdb.DBSchema{Tables: map[string]*memdb.TableSchema{}}
 	for k, spec := range specs {
-		if spec.logOnly {
+		if spec.logOnly || spec.history {
 			continue
 		}
 		idx := map[string]*memdb.IndexSchema{"id": field("id", "ID", true)}

@@ -235,7 +235,7 @@ func (s *Store) commit(batch []*writeReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 	changes, err := s.be.Commit(ctx, muts)
 	cancel()
-	if (errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound)) && len(live) > 1 {
+	if refused(err) && len(live) > 1 {
 		// One request's condition failed; do not fail its neighbours with it.
 		for _, r := range live {
 			s.commit([]*writeReq{r})
@@ -245,7 +245,7 @@ func (s *Store) commit(batch []*writeReq) {
 	if err == nil {
 		err = s.apply(changes)
 	}
-	if !errors.Is(err, ErrExists) && !errors.Is(err, ErrNotFound) {
+	if !refused(err) {
 		s.setHealth(err) // a refused condition is an answer, not an outage
 	}
 	for _, r := range live {

@@ -126,7 +126,7 @@ func (db *DB) Commit(_ context.Context, muts []store.Mutation) ([]store.Change, 
 		changes = make([]store.Change, 0, len(muts))
 		var audit [][]byte
 		for _, m := range muts {
-			if !store.InReadModel(m.Kind) {
+			if m.Kind == store.KindAudit || m.Kind == store.KindAuditChain {
 				if m.Kind != store.KindAudit || m.Value == nil {
 					return fmt.Errorf("store: %s/%s: the audit log is append-only", m.Kind, m.ID)
 				}
@@ -144,6 +144,9 @@ func (db *DB) Commit(_ context.Context, muts []store.Mutation) ([]store.Change, 
 			}
 			if m.Update && b.Get([]byte(m.ID)) == nil {
 				return fmt.Errorf("%s/%s: %w", m.Kind, m.ID, store.ErrNotFound)
+			}
+			if err := store.CheckStoredVersion(m, b.Get([]byte(m.ID))); err != nil {
+				return err
 			}
 			seq++
 			c := store.Change{Seq: seq, Kind: m.Kind, ID: m.ID, Value: m.Value, Deleted: m.Value == nil}
@@ -183,6 +186,9 @@ func (db *DB) Load(_ context.Context, fn func(store.Change) error) (seq uint64, 
 			seq = binary.BigEndian.Uint64(v)
 		}
 		for _, k := range store.Kinds() {
+			if !store.InReadModel(k) {
+				continue // history: read with Scan
+			}
 			err := tx.Bucket([]byte(k)).ForEach(func(id, v []byte) error {
 				return fn(store.Change{Seq: seq, Kind: k, ID: string(id), Value: v})
 			})

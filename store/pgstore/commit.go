@@ -32,6 +32,7 @@ const (
 
 	sqlCheckAbsent  = `SELECT portier_check_absent($1::text[], $2::text[])`
 	sqlCheckPresent = `SELECT portier_check_present($1::text[], $2::text[])`
+	sqlCheckVersion = `SELECT portier_check_version($1::text[], $2::text[], $3::bigint[])`
 
 	// Sequences are computed from the counter this transaction just
 	// raised: the i-th mutation (ord = i+1) of n gets v - n + ord.
@@ -50,6 +51,7 @@ const (
 const (
 	sqlstateExists  = "PT409"
 	sqlstateMissing = "PT404"
+	sqlstateVersion = "PT412"
 )
 
 type recKey struct {
@@ -74,7 +76,8 @@ func (db *DB) Commit(ctx context.Context, muts []store.Mutation) ([]store.Change
 	// their sequence numbers in the returned changes (unused gaps for
 	// followers, which never need contiguous sequences).
 	last := make(map[recKey]int, len(muts))
-	var absentKinds, absentIDs, presentKinds, presentIDs []string
+	var absentKinds, absentIDs, presentKinds, presentIDs, versionKinds, versionIDs []string
+	var versions []int64
 	var audit [][]byte
 	for i, m := range muts {
 		if m.Kind == store.KindAudit || m.Kind == store.KindAuditChain {
@@ -89,6 +92,17 @@ func (db *DB) Commit(ctx context.Context, muts []store.Mutation) ([]store.Change
 		}
 		k := recKey{m.Kind, m.ID}
 		prev, touched := last[k]
+		if m.CheckVersion {
+			if touched {
+				// Checked against the earlier write of this batch.
+				if err := store.CheckStoredVersion(m, muts[prev].Value); err != nil {
+					return nil, fmt.Errorf("pgstore: %w", err)
+				}
+			} else {
+				versionKinds, versionIDs = append(versionKinds, string(m.Kind)), append(versionIDs, m.ID)
+				versions = append(versions, int64(m.IfVersion))
+			}
+		}
 		switch {
 		case m.Update && !touched:
 			presentKinds, presentIDs = append(presentKinds, string(m.Kind)), append(presentIDs, m.ID)
@@ -119,6 +133,9 @@ func (db *DB) Commit(ctx context.Context, muts []store.Mutation) ([]store.Change
 		if len(presentIDs) > 0 {
 			b.Queue(sqlCheckPresent, presentKinds, presentIDs)
 		}
+		if len(versionIDs) > 0 {
+			b.Queue(sqlCheckVersion, versionKinds, versionIDs, versions)
+		}
 		if len(kinds) > 0 {
 			b.Queue(sqlUpsert, kinds, ids, values, ords, len(muts))
 		}
@@ -146,6 +163,9 @@ func (db *DB) Commit(ctx context.Context, muts []store.Mutation) ([]store.Change
 	}
 	if errors.As(err, &pgErr) && pgErr.Code == sqlstateMissing {
 		return nil, fmt.Errorf("pgstore: %s: %w", pgErr.Message, store.ErrNotFound)
+	}
+	if errors.As(err, &pgErr) && pgErr.Code == sqlstateVersion {
+		return nil, fmt.Errorf("pgstore: %s: %w", pgErr.Message, store.ErrConflict)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: commit: %w", err)

@@ -39,6 +39,10 @@ func (db *DB) readLive(ctx context.Context, what string, ordered bool, begin fun
 		}
 	}
 	q := `SELECT seq, kind, id, value FROM portier_records WHERE NOT deleted`
+	if !ordered {
+		// The read model: history kinds are read with Scan.
+		q += ` AND kind <> '` + string(store.KindRuleVersion) + `'`
+	}
 	if ordered {
 		q += ` ORDER BY kind COLLATE "C", id COLLATE "C"`
 	}

@@ -39,6 +39,9 @@ func Run(t *testing.T, newOpener func(t *testing.T) Opener) {
 		{"ImportFillsEmptyStore", testImport},
 		{"ImportIsAllOrNothing", testImportAtomic},
 		{"IdentityRecords", testIdentityRecords},
+		{"CompareAndSet", testCompareAndSet},
+		{"CompareAndSetRaceOneWinner", testCompareAndSetRace},
+		{"HistoryScan", testHistoryScan},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newOpener(t)) })

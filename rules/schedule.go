@@ -1,0 +1,88 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/config"
+	"github.com/portier/portier/store"
+)
+
+// ScheduleAuthor is the author of versions written by scheduled promotions.
+const ScheduleAuthor = "schedule"
+
+// Promote applies every scheduled promotion that is due: the policy's new
+// version has the scheduled mode and no schedule. Replicas may all run it:
+// compare-and-set lets one write each promotion, the others skip it. It
+// returns how many it applied here.
+func (s *Service) Promote(ctx context.Context) (int, error) {
+	if s.Base().ConfigPolicies == config.PoliciesInFile {
+		return 0, nil // the file owns the rules: it would undo the promotion
+	}
+	now := s.Clock().UTC()
+	n := 0
+	var errs []error
+	for _, r := range s.Store.Policies() {
+		if r.Deleted || r.PromoteAt.IsZero() || r.PromoteAt.After(now) {
+			continue
+		}
+		err := s.promote(ctx, r, now)
+		switch {
+		case err == nil:
+			n++
+		case errors.Is(err, store.ErrConflict):
+			// Another replica promoted it, or someone edited it meanwhile.
+		default:
+			errs = append(errs, fmt.Errorf("promote policy %q: %w", r.ID, err))
+		}
+	}
+	return n, errors.Join(errs...)
+}
+
+func (s *Service) promote(ctx context.Context, r *store.Rule, now time.Time) error {
+	d, err := DocOf(r)
+	if err != nil {
+		return err
+	}
+	text, err := marshal(withMode(d.Node, r.PromoteTo))
+	if err != nil {
+		return err
+	}
+	nd, err := ParseDoc(store.RulePolicy, fmt.Sprintf("policy %q", r.ID), text, r.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.check(store.RulePolicy, r.ID, nd); err != nil {
+		return err
+	}
+	next := &store.Rule{ID: r.ID, Type: r.Type, Version: r.Version + 1, Text: nd.Text, Author: ScheduleAuthor, At: now,
+		Comment: fmt.Sprintf("scheduled promotion to %s (set in version %d)", r.PromoteTo, r.Version)}
+	err = s.commit(ctx, Actor{Name: ScheduleAuthor}, r, next, "policy.promote")
+	var ae *apperr.Error
+	if errors.As(err, &ae) && ae.Code == apperr.Stale {
+		return store.ErrConflict
+	}
+	return err
+}
+
+// RunSchedule applies due promotions every interval until ctx ends.
+func (s *Service) RunSchedule(ctx context.Context, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := s.Promote(ctx); err != nil {
+				log.Error("rules: scheduled promotion failed; will retry", "err", err)
+			} else if n > 0 {
+				log.Info("rules: scheduled promotions applied", "policies", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/portier/portier/config"
+	"github.com/portier/portier/proxy"
+	"github.com/portier/portier/rules"
+	"github.com/portier/portier/store"
+	dto "github.com/prometheus/client_model/go"
+)
+
+// TestBrokenRuleKeepsLastGood: a rule record that does not compile (written
+// past the API's validation, e.g. by hand or by a newer version) never
+// takes the running rules down: the last good compile stays, and the
+// error is counted.
+func TestBrokenRuleKeepsLastGood(t *testing.T) {
+	srv := startRulesServer(t)
+	ask := func() string {
+		sim, err := srv.sim.Load().Ask("https://wiki.example.test/", proxy.Query{Groups: "staff"}, time.Now())
+		if err != nil {
+			return err.Error()
+		}
+		return sim.Decision.Outcome.String()
+	}
+	if got := ask(); got != "allow" {
+		t.Fatalf("seeded rules: staff gets %s", got)
+	}
+	cur, _ := srv.store.RuleOf(store.RulePolicy, "staff")
+	broken := *cur
+	broken.Version, broken.Text = cur.Version+1, "id: staff\nallow:\n  or:\n    - grop: {has: staff}\n"
+	if err := srv.store.Write(context.Background(), store.Put(&broken)); err != nil {
+		t.Fatal(err)
+	}
+	srv.refreshRules(context.Background())
+	if got := ask(); got != "allow" {
+		t.Errorf("after a broken record: staff gets %s, want the last good rules (allow)", got)
+	}
+	var m dto.Metric
+	if err := srv.rulesErrs.Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if n := m.GetCounter().GetValue(); n != 1 {
+		t.Errorf("portier_rules_compile_errors_total = %v, want 1", n)
+	}
+}
+
+// TestDraftIsWhatIfOnly: a draft policy is never applied to traffic, and
+// the what-if evaluates it by id for a route's request.
+func TestDraftIsWhatIfOnly(t *testing.T) {
+	srv := startRulesServer(t)
+	_, err := srv.rules.Put(context.Background(), rules.Actor{Name: "user:sec@example.com"}, rules.Change{Type: store.RulePolicy, ID: "ops-only",
+		Body: []byte("mode: draft\nallow:\n  or:\n    - group: {has: ops}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim := srv.sim.Load()
+	live, err := sim.Ask("https://wiki.example.test/", proxy.Query{Groups: "staff"}, time.Now())
+	if err != nil || live.Decision.Outcome.String() != "allow" || live.Decision.Policy != "staff" {
+		t.Fatalf("the route's own decision = %+v %v, want staff's allow", live, err)
+	}
+	draft, err := sim.Ask("https://wiki.example.test/", proxy.Query{Groups: "staff", Policy: "ops-only"}, time.Now())
+	if err != nil || draft.Decision.Outcome.String() != "deny" || draft.Decision.Policy != "ops-only" {
+		t.Fatalf("what-if of the draft = %+v %v, want its deny", draft, err)
+	}
+	if _, err := sim.Ask("https://wiki.example.test/", proxy.Query{Policy: "nope"}, time.Now()); err == nil || !strings.Contains(err.Error(), "policy") {
+		t.Errorf("what-if of an unknown policy: %v", err)
+	}
+}
+
+// startRulesServer starts a server whose config seeds one route (wiki,
+// policy staff: group staff).
+func startRulesServer(t *testing.T) *Server {
+	t.Helper()
+	addr := freeAddr(t)
+	yaml := fmt.Sprintf(`
+external_url: https://localhost:8443
+listen: %s
+metrics_listen: "off"
+data_dir: %s
+routes:
+  - id: wiki
+    from: https://wiki.example.test
+    to: http://127.0.0.1:9
+    policy: staff
+policies:
+  - id: staff
+    allow:
+      or:
+        - group: {has: staff}
+`, addr, filepath.Join(t.TempDir(), "data"))
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ApplyDefaults()
+	srv, err := Start(context.Background(), Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: time.Now, Getenv: func(string) string { return "" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.close)
+	return srv
+}

@@ -1,0 +1,98 @@
+package store
+
+import (
+	"fmt"
+	"time"
+)
+
+// Kinds of the versioned rules: the current route and policy (read model,
+// what every replica's proxy compiles) and their history (durable only).
+const (
+	KindRoute       Kind = "route"
+	KindPolicy      Kind = "policy"
+	KindRuleVersion Kind = "rule_version"
+)
+
+// Rule types (Rule.Type), also the first part of a RuleVersion id.
+const (
+	RuleRoute  = "route"
+	RulePolicy = "policy"
+)
+
+// Rule is the current version of one route or access policy, kept as the
+// YAML text of that one route or policy: what the server compiles. A
+// deleted rule stays as a tombstone (Deleted) so that its versions keep
+// counting up and it can be restored.
+type Rule struct {
+	ID      string    `json:"id"`   // the route's slug or the policy's id
+	Type    string    `json:"type"` // RuleRoute or RulePolicy
+	Version uint64    `json:"version"`
+	Text    string    `json:"text,omitempty"`
+	Deleted bool      `json:"deleted,omitempty"`
+	Author  string    `json:"author"`
+	Comment string    `json:"comment,omitempty"`
+	At      time.Time `json:"at"`
+	// PromoteAt, when set, is when the policy's mode becomes PromoteTo
+	// (a scheduled promotion, applied by the server's schedule loop).
+	PromoteAt time.Time `json:"promote_at,omitzero"`
+	PromoteTo string    `json:"promote_to,omitempty"`
+}
+
+// Kind is KindRoute or KindPolicy, after the rule's type.
+func (r *Rule) Kind() Kind {
+	if r.Type == RuleRoute {
+		return KindRoute
+	}
+	return KindPolicy
+}
+
+// Key is the rule's id.
+func (r *Rule) Key() string { return r.ID }
+
+// RuleVersion is one version of a rule, written with it in the same
+// transaction. History only grows: it is not in the read model and is
+// read page by page (Store.Scan with RuleVersionPrefix).
+type RuleVersion struct {
+	ID      string    `json:"id"` // RuleVersionID
+	Type    string    `json:"type"`
+	RuleID  string    `json:"rule_id"`
+	Version uint64    `json:"version"`
+	Text    string    `json:"text,omitempty"`
+	Deleted bool      `json:"deleted,omitempty"`
+	Diff    string    `json:"diff,omitempty"` // unified diff against the previous version
+	Author  string    `json:"author"`
+	Comment string    `json:"comment,omitempty"`
+	At      time.Time `json:"at"`
+	// PromoteAt and PromoteTo are the schedule this version set.
+	PromoteAt time.Time `json:"promote_at,omitzero"`
+	PromoteTo string    `json:"promote_to,omitempty"`
+}
+
+// Kind is KindRuleVersion.
+func (*RuleVersion) Kind() Kind { return KindRuleVersion }
+
+// Key is the version's id.
+func (r *RuleVersion) Key() string { return r.ID }
+
+// RuleVersionPrefix is the id prefix of every version of one rule.
+func RuleVersionPrefix(typ, id string) string { return typ + "/" + id + "/" }
+
+// RuleVersionID names version v of a rule; ids sort by version.
+func RuleVersionID(typ, id string, v uint64) string {
+	return fmt.Sprintf("%s%020d", RuleVersionPrefix(typ, id), v)
+}
+
+// Routes returns every route rule (tombstones included), ordered by id.
+func (s *Store) Routes() []*Rule { return all[Rule](s.Txn(), KindRoute, "id") }
+
+// Policies returns every policy rule (tombstones included), ordered by id.
+func (s *Store) Policies() []*Rule { return all[Rule](s.Txn(), KindPolicy, "id") }
+
+// RuleOf returns the current route or policy rule by type and id.
+func (s *Store) RuleOf(typ, id string) (*Rule, bool) {
+	k := KindPolicy
+	if typ == RuleRoute {
+		k = KindRoute
+	}
+	return first[Rule](s.Txn(), k, "id", id)
+}
