@@ -13,31 +13,31 @@ import (
 const maxFormBytes = 64 << 10
 
 // signInRoutes serves sign-in, security keys, step-up and sign-out under
-// /auth/ (none of them when the console has no identity service). Every
-// POST passes the same-origin check and its handler checks a CSRF token.
-func (c *Console) signInRoutes() {
+// /auth/ in the page group (none of them when the console has no identity
+// service): every POST passes the page group's same-origin and CSRF checks.
+func (c *Console) signInRoutes(pages *gin.RouterGroup) {
 	if c.opts.Identity == nil {
 		return
 	}
-	a := c.engine.Group("/auth")
+	a := pages.Group("/auth")
 	a.GET("/sign_in", c.signInPage)
 	a.GET("/oidc/:id/start", c.oidcStart)
 	a.GET("/oidc/callback", c.oidcCallback)
-	a.POST("/password", c.sameOrigin, c.passwordSubmit)
-	a.POST("/webauthn/login/begin", c.sameOrigin, c.loginBegin)
-	a.POST("/webauthn/login/finish", c.sameOrigin, c.loginFinish)
+	a.POST("/password", c.passwordSubmit)
+	a.POST("/webauthn/login/begin", c.loginBegin)
+	a.POST("/webauthn/login/finish", c.loginFinish)
 	a.GET("/step_up", c.stepUpPage)
-	a.POST("/webauthn/step_up/begin", c.sameOrigin, c.stepUpBegin)
-	a.POST("/webauthn/step_up/finish", c.sameOrigin, c.stepUpFinish)
+	a.POST("/webauthn/step_up/begin", c.stepUpBegin)
+	a.POST("/webauthn/step_up/finish", c.stepUpFinish)
 	a.GET("/device", c.devicePage)
-	a.POST("/webauthn/device/begin", c.sameOrigin, c.deviceBegin)
-	a.POST("/webauthn/device/finish", c.sameOrigin, c.deviceFinish)
+	a.POST("/webauthn/device/begin", c.deviceBegin)
+	a.POST("/webauthn/device/finish", c.deviceFinish)
 	a.GET("/security_keys", c.securityKeysPage)
-	a.POST("/security_keys", c.sameOrigin, c.securityKeysSubmit)
-	a.POST("/link/:id", c.sameOrigin, c.linkStart)
-	a.POST("/webauthn/register/begin", c.sameOrigin, c.registerBegin)
-	a.POST("/webauthn/register/finish", c.sameOrigin, c.registerFinish)
-	a.POST("/sign_out", c.sameOrigin, c.signOut)
+	a.POST("/security_keys", c.securityKeysSubmit)
+	a.POST("/link/:id", c.linkStart)
+	a.POST("/webauthn/register/begin", c.registerBegin)
+	a.POST("/webauthn/register/finish", c.registerFinish)
+	a.POST("/sign_out", c.signOut)
 	a.GET("/signed_out", c.signedOutPage)
 }
 

@@ -123,7 +123,7 @@ type pageData struct {
 
 // pageHeaders starts an HTML page of the console: the given CSP, never
 // cached, no referrer, not sniffed, never framed.
-func pageHeaders(g *gin.Context, status int, csp string) {
+func signInHeaders(g *gin.Context, status int, csp string) {
 	h := g.Writer.Header()
 	h.Set("Content-Security-Policy", csp)
 	h.Set("Cache-Control", "no-store")
@@ -139,7 +139,7 @@ func pageHeaders(g *gin.Context, status int, csp string) {
 // only here, and no one may frame it.
 func (c *Console) renderPage(g *gin.Context, status int, name string, d pageData) {
 	d.Nonce = newNonce()
-	pageHeaders(g, status, "default-src 'none'; script-src 'nonce-"+d.Nonce+"'; style-src 'nonce-"+d.Nonce+
+	signInHeaders(g, status, "default-src 'none'; script-src 'nonce-"+d.Nonce+"'; style-src 'nonce-"+d.Nonce+
 		"'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 	if err := signInPages.ExecuteTemplate(g.Writer, name, d); err != nil {
 		c.opts.Log.Error("console: render page", "page", name, "err", err)
