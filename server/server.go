@@ -60,6 +60,7 @@ type Server struct {
 	geo     *policy.MMDB
 	sim     atomic.Pointer[proxy.Simulator]
 	origins atomic.Pointer[[]string] // console and route origins, for the agent
+	routes  atomic.Pointer[[]string] // the routes' from URLs, for the console's home
 	clock   func() time.Time
 	tls     *certSource
 	http    *http.Server
@@ -121,7 +122,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.ident, err = identity.New(identity.Options{Store: s.store, Clock: o.Clock, Log: o.Log, ExternalURL: cfg.ExternalURL,
-		IdPs: cfg.IdentityProviders, Destination: s.proxy.RouteFor, Sealer: sealer, Home: "/auth/security_keys",
+		IdPs: cfg.IdentityProviders, Destination: s.proxy.RouteFor, Sealer: sealer, Home: "/",
 		Counter: store.CounterFor(s.backend)})
 	if err != nil {
 		return nil, err
@@ -137,6 +138,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			return s.sim.Load().Ask(target, q, o.Clock())
 		},
 		Origins: func() []string { return *s.origins.Load() },
+		Routes:  func() []string { return *s.routes.Load() },
 	})
 	s.console = con
 	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, proxy: s.proxy, metrics: m}
@@ -327,6 +329,11 @@ func (s *Server) loadRoutes(cfg *config.Config, pols []*policy.Policy) error {
 	s.sim.Store(sim)
 	origins := routeOrigins(cfg.ExternalURL, all)
 	s.origins.Store(&origins)
+	froms := make([]string, len(all))
+	for i, r := range all {
+		froms[i] = r.From
+	}
+	s.routes.Store(&froms)
 	return nil
 }
 

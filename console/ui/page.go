@@ -24,6 +24,9 @@ type Page struct {
 	// Script loads the console's script (WebAuthn ceremonies and the
 	// like); pages without interaction leave it out.
 	Script bool
+	// Refresh, when set, sends the browser on to this URL at once (a
+	// meta refresh: what a form's CSP allows after a POST to another host).
+	Refresh string
 	// Data is the view's own data.
 	Data any
 
