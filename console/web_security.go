@@ -60,7 +60,7 @@ func (c *Console) pageSecurity(g *gin.Context) {
 	}
 	if !csrfOK(g, cookieValue(g, identity.SessionCookie)) && !csrfOK(g, cookieValue(g, identity.FlowCookie)) {
 		c.opts.Log.Info("console: request without a valid CSRF token refused", "method", g.Request.Method, "path", g.Request.URL.Path)
-		c.failPage(g, apperr.New(apperr.Forbidden, "csrf"))
+		c.pageError(g, apperr.New(apperr.Forbidden, "This page expired. Reload it and try again."), "error.csrf")
 		return
 	}
 	g.Next()
