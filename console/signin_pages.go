@@ -30,8 +30,11 @@ type pageData struct {
 // renderPage writes a sign-in page (view signin_<name>) in the console
 // layout. d.Title is the title's catalogue key, d.LinkText the link's.
 func (c *Console) renderPage(g *gin.Context, status int, name string, d pageData) {
-	c.render(g, status, "signin_"+name, &ui.Page{TitleKey: d.Title, CSRF: d.CSRF, Error: d.Error, Notice: d.Notice,
-		Script: true, Refresh: d.Continue, Data: d})
+	p := &ui.Page{TitleKey: d.Title, CSRF: d.CSRF, Error: d.Error, Notice: d.Notice, Script: true, Data: d}
+	if name == "continue" {
+		p.Script, p.Refresh = false, d.Continue
+	}
+	c.render(g, status, "signin_"+name, p)
 }
 
 // renderError shows err as a page titled with the catalogue key title: its

@@ -330,3 +330,17 @@ func (b *browser) getLang(u, lang string) page {
 	req.Header.Set("Accept-Language", lang)
 	return b.do(req)
 }
+
+// TestOnlyTheHandOffPageRefreshes: the security-keys page with a page to
+// continue to shows a Continue link and stays; only the hand-off page
+// after a form sends the browser on by itself.
+func TestOnlyTheHandOffPageRefreshes(t *testing.T) {
+	e := newEnv(t)
+	e.addUser(t, "ada@example.com", pw, false)
+	b := e.browser(t)
+	b.signInPassword("ada@example.com", pw, "")
+	p := b.get(extURL + "/auth/security_keys?" + url.Values{"rd": {extURL + "/my/devices"}}.Encode())
+	if p.StatusCode != http.StatusOK || !strings.Contains(p.body, ">Continue</a>") || strings.Contains(p.body, `http-equiv="refresh"`) {
+		t.Errorf("security keys with rd: %d\n%s", p.StatusCode, p.body)
+	}
+}
