@@ -189,6 +189,9 @@ func TestPageErrorsHTMLForBrowsersJSONForAPI(t *testing.T) {
 			t.Errorf("%s (Accept %s): %d %s %s", tc.path, tc.accept, p.StatusCode, p.Header.Get("Content-Type"), p.body)
 		}
 	}
+	if p := b.postForm(extURL+"/audit", nil); p.StatusCode != http.StatusMethodNotAllowed || !strings.HasPrefix(p.Header.Get("Content-Type"), "text/html") {
+		t.Errorf("POST /audit: %d %s\n%s", p.StatusCode, p.Header.Get("Content-Type"), p.body)
+	}
 	e.addUser(t, "ada@example.com", pw, false)
 	b.signInPassword("ada@example.com", pw, "")
 	form := b.get(extURL + "/enroll")
