@@ -27,6 +27,7 @@ var public = map[string]string{
 	"POST /api/v1/posture/ingest":        "authenticated by the source's HMAC signature (posture tests)",
 	"POST /api/v1/agent/enroll":          "authenticated by the enrollment code (enrollment tests)",
 	"GET /enroll":                        "a page: sends an unsigned browser to sign in (tested below)",
+	"GET /static/:hash/:name":            "the console pages' stylesheet and script: no data",
 }
 
 // TestEveryConsoleRouteIsGuarded walks the running server's whole route
