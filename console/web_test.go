@@ -347,3 +347,30 @@ func TestOnlyTheHandOffPageRefreshes(t *testing.T) {
 		t.Errorf("security keys with rd: %d\n%s", p.StatusCode, p.body)
 	}
 }
+
+// TestMenuMatchesWhatTheRoleMayOpen: for every role, every menu entry
+// opens, and every entry left out of the menu is refused with 403.
+func TestMenuMatchesWhatTheRoleMayOpen(t *testing.T) {
+	e := newEnv(t)
+	e.withPages(t)
+	href := regexp.MustCompile(`<header>.*?</header>`)
+	for _, role := range []string{"", RoleHelpdesk, RoleAuditor, RoleSecurity, RoleAdmin, RoleOwner} {
+		email := "p" + role + "@example.com"
+		u := e.addUser(t, email, pw, false)
+		e.setRole(t, u, role)
+		b := e.browser(t)
+		b.signInPassword(email, pw, "")
+		home := b.get(extURL + "/")
+		menu := href.FindString(strings.ReplaceAll(home.body, "\n", " "))
+		for _, entry := range navEntries() {
+			shown := strings.Contains(menu, `href="`+entry.Path+`"`)
+			if shown != (entry.Perm == "" || perms[role][entry.Perm]) {
+				t.Errorf("role %q: %s shown=%v", role, entry.Path, shown)
+			}
+			p := b.get(extURL + entry.Path)
+			if shown && p.StatusCode != http.StatusOK || !shown && p.StatusCode != http.StatusForbidden {
+				t.Errorf("role %q: %s (in menu: %v) answers %d", role, entry.Path, shown, p.StatusCode)
+			}
+		}
+	}
+}
