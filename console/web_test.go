@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/console/ui"
 	"github.com/portier/portier/policy"
@@ -372,5 +373,25 @@ func TestMenuMatchesWhatTheRoleMayOpen(t *testing.T) {
 				t.Errorf("role %q: %s (in menu: %v) answers %d", role, entry.Path, shown, p.StatusCode)
 			}
 		}
+	}
+}
+
+// TestPanicIsThe500Page: a failure inside a handler is the HTML 500 page
+// for a browser and JSON for the API, never the internal text.
+func TestPanicIsThe500Page(t *testing.T) {
+	e := newEnv(t)
+	c := e.srv.Config.Handler.(*Console)
+	boom := func(*gin.Context) { panic("secret internal detail") }
+	c.engine.GET("/boom", c.pageSecurity, boom)
+	c.engine.GET("/api/v1/boom", boom)
+	b := e.browser(t)
+	p := b.getLang(extURL+"/boom", "fr")
+	if p.StatusCode != http.StatusInternalServerError || !strings.Contains(p.body, "<h1>Une erreur s&#39;est produite</h1>") ||
+		strings.Contains(p.body, "secret") || p.Header.Get("Content-Security-Policy") != pageCSP {
+		t.Errorf("page: %d\n%s", p.StatusCode, p.body)
+	}
+	p = b.get(extURL + "/api/v1/boom")
+	if p.StatusCode != http.StatusInternalServerError || !strings.Contains(p.body, `"internal"`) || strings.Contains(p.body, "secret") {
+		t.Errorf("API: %d %s", p.StatusCode, p.body)
 	}
 }
