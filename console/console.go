@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/console/ui"
 	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/proxy"
@@ -55,6 +57,9 @@ type Options struct {
 	// Rules reads and writes the versioned routes and policies; nil serves
 	// none of their routes.
 	Rules *rules.Service
+	// Routes lists the live routes' from URLs (scheme://host[:port][/prefix]),
+	// for the signed-in home; nil lists none.
+	Routes func() []string
 }
 
 // Console serves the console host.
@@ -64,15 +69,21 @@ type Console struct {
 	// declared maps "METHOD /path" to the Permission its require
 	// guard checks (see declare).
 	declared sync.Map
+	ui     *ui.UI
 }
 
 // New builds the console and its route table.
 func New(opts Options) *Console {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
-	e.Use(gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, err any) {
-		opts.Log.Error("console: panic", "path", c.Request.URL.Path, "panic", err)
-		c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": gin.H{"code": "internal", "message": "internal error"}})
+	pages, err := ui.New()
+	if err != nil {
+		panic(err) // the embedded templates are broken: a build defect the tests catch
+	}
+	c := &Console{opts: opts, engine: e, ui: pages}
+	e.Use(gin.CustomRecoveryWithWriter(nil, func(g *gin.Context, err any) {
+		opts.Log.Error("console: panic", "path", g.Request.URL.Path, "panic", err)
+		c.failPage(g, apperr.New(apperr.Internal, "internal error"))
 	}))
 	// Portier terminates TLS itself: the client address is the peer's, and a
 	// client-sent X-Forwarded-For is never believed.
@@ -80,7 +91,6 @@ func New(opts Options) *Console {
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
-	c := &Console{opts: opts, engine: e}
 	c.routes()
 	return c
 }

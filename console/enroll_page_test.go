@@ -24,7 +24,7 @@ func TestSelfServiceEnrollment(t *testing.T) {
 		t.Fatalf("form: %d %s", p.StatusCode, p.body)
 	}
 	if bad := b.postForm(extURL+"/enroll", url.Values{"ownership": {"byod"}}); bad.StatusCode != http.StatusForbidden {
-		t.Errorf("without CSRF token: %d", bad.StatusCode)
+		t.Errorf("without CSRF token: %d %s", bad.StatusCode, bad.body)
 	}
 	got := b.postForm(extURL+"/enroll", url.Values{"csrf": {p.csrf(t)}, "ownership": {"byod"}})
 	code := regexp.MustCompile(`[0-9A-Z]{5}(-[0-9A-Z]{5}){4}`).FindString(got.body)

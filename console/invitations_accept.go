@@ -45,7 +45,7 @@ func (c *Console) invitePage(g *gin.Context) {
 	secret := g.Query("token")
 	inv, err := c.openInvitation(secret)
 	if err != nil {
-		c.renderError(g, "Invitation", err)
+		c.renderError(g, "title.invitation", err)
 		return
 	}
 	self := InvitePath + "?" + url.Values{"token": {secret}}.Encode()
@@ -60,17 +60,17 @@ func (c *Console) invitePage(g *gin.Context) {
 		return
 	}
 	if !mailaddr.EqualFold(sess.Email, inv.Email) {
-		c.renderError(g, "Invitation", apperr.New(apperr.Forbidden,
+		c.renderError(g, "title.invitation", apperr.New(apperr.Forbidden,
 			"This invitation is for %s, and you are signed in as %s. Sign out, then open the invitation link again.", inv.Email, sess.Email))
 		return
 	}
 	u, ok := c.opts.Store.User(sess.UserID)
 	if !ok {
-		c.renderError(g, "Invitation", apperr.New(apperr.Unauthenticated, "Your session ended. Sign in again."))
+		c.renderError(g, "title.invitation", apperr.New(apperr.Unauthenticated, "Your session ended. Sign in again."))
 		return
 	}
 	if err := c.acceptInvitation(g.Request.Context(), inv, u, false, g.ClientIP()); err != nil {
-		c.renderError(g, "Invitation", err)
+		c.renderError(g, "title.invitation", err)
 		return
 	}
 	g.Redirect(http.StatusFound, "/auth/step_up?"+url.Values{"rd": {"/auth/security_keys"}}.Encode())
@@ -111,18 +111,18 @@ func (c *Console) acceptInvitation(ctx context.Context, inv *store.Invite, u *st
 // password and the invited role; no API token is made.
 func (c *Console) setupInvited(g *gin.Context, inv *store.Invite, email, hash string, retry setupView) {
 	if !mailaddr.EqualFold(email, inv.Email) {
-		retry.Email, retry.Error = inv.Email, "This invitation is for "+inv.Email+"."
-		renderSetup(g, http.StatusBadRequest, retry)
+		retry.Email, retry.Error = inv.Email, "setup.invite_other"
+		c.renderSetup(g, http.StatusBadRequest, retry)
 		return
 	}
 	if _, exists := c.opts.Store.UserByEmail(inv.Email); exists {
-		renderSetup(g, http.StatusConflict, setupView{Invalid: "An account with this address exists already: sign in at /auth/sign_in, then open the invitation link again."})
+		c.renderSetup(g, http.StatusConflict, setupView{Invalid: "setup.invite_exists"})
 		return
 	}
 	u := &store.User{ID: "usr_" + randomID(8), Email: inv.Email, PasswordHash: hash, CreatedAt: c.now()}
 	if err := c.acceptInvitation(g.Request.Context(), inv, u, true, g.ClientIP()); err != nil {
-		renderSetup(g, apperr.Status(err), setupView{Invalid: apperr.ToBody(err).Error.Message})
+		c.renderSetup(g, apperr.Status(err), setupView{Invalid: apperr.ToBody(err).Error.Message})
 		return
 	}
-	renderSetup(g, http.StatusOK, setupView{Done: true, Email: inv.Email})
+	c.renderSetup(g, http.StatusOK, setupView{Done: true, Email: inv.Email})
 }

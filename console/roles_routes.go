@@ -7,7 +7,8 @@ import "strings"
 // Every other route must be guarded by require(Perm…); the authorization
 // test walks the route table and fails for a route in neither place.
 var openRoutes = map[string]string{
-	"GET /":                              "redirects to the sign-in page",
+	"GET /":                              "the signed-in person's applications (signed out: the sign-in page)",
+	"GET /static/:hash/:name":            "the console pages' stylesheet and script: no data",
 	"GET /healthz":                       "liveness probe, says nothing",
 	"GET /readyz":                        "readiness probe, says nothing",
 	"GET /ca/roots.pem":                  "the CA's public root certificates",

@@ -1,25 +1,33 @@
 package console
 
 import (
-	"net/http"
-
 	"github.com/gin-gonic/gin"
+	"github.com/portier/portier/console/ui"
 )
 
 // routes is the console's whole route table. Anything under /api/v1 needs
 // an API token or a signed-in browser session (authenticate); each
 // resource route names the permission it needs (require), and every route
 // without one is listed, with its reason, in openRoutes (roles_routes.go).
+// The browser pages are a group apart (pageSecurity: security headers,
+// CSRF); each page that needs a signed-in person names its permission with
+// requirePage.
 func (c *Console) routes() {
 	e := c.engine
-	// The portal's front door: sign in, then land on the signed-in home.
-	e.GET("/", func(g *gin.Context) { g.Redirect(http.StatusFound, "/auth/sign_in") })
 	e.GET("/healthz", c.healthz)
 	e.GET("/readyz", c.readyz)
 	e.GET("/ca/roots.pem", gin.WrapH(c.opts.Roots))
 	e.GET("/ca/crl", gin.WrapH(c.opts.CRL))
-	e.GET("/setup", c.setupForm)
-	e.POST("/setup", c.setupSubmit)
+	e.GET(ui.AssetPrefix+":hash/:name", c.staticAsset)
+
+	pages := e.Group("", c.pageSecurity)
+	pages.GET("/", c.requirePage(""), c.homePage) // the signed-in home
+	pages.GET("/audit", c.requirePage(PermAuditRead), c.auditPage)
+	pages.GET("/setup", c.setupForm)
+	// The set-up form's one-time secret is its CSRF token (a cross-site
+	// page cannot know it): it has the headers and the same-origin check,
+	// not the cookie-bound token, since no one is signed in yet.
+	e.POST("/setup", pageHeaders, c.sameOrigin, c.setupSubmit)
 	e.GET("/api/v1/openapi.json", c.openAPI)
 	e.GET("/.well-known/portier/jwks.json", c.jwks)
 
@@ -93,20 +101,19 @@ func (c *Console) routes() {
 		dev.POST("/unenroll", c.agentUnenroll)
 
 		// Self-service enrollment page for signed-in users (and the page a QR code opens).
-		e.GET("/enroll", c.enrollPage)
-		e.POST("/enroll", c.enrollPageSubmit)
+		pages.GET("/enroll", c.enrollPage)
+		pages.POST("/enroll", c.requirePage(""), c.enrollPageSubmit)
 		// "Register this browser as my personal device" (WebAuthn, JSON).
-		e.POST("/enroll/browser/begin", c.sameOrigin, c.browserDeviceBegin)
-		e.POST("/enroll/browser/finish", c.sameOrigin, c.browserDeviceFinish)
+		pages.POST("/enroll/browser/begin", c.browserDeviceBegin)
+		pages.POST("/enroll/browser/finish", c.browserDeviceFinish)
 		// The signed-in employee's own devices and their privacy notices.
-		e.GET("/my/devices", c.myDevicesPage)
+		pages.GET("/my/devices", c.requirePage(""), c.myDevicesPage)
 	}
 
-	e.NoRoute(func(g *gin.Context) {
-		g.JSON(http.StatusNotFound, gin.H{"error": gin.H{"code": "not_found", "message": "no such page"}})
-	})
-	c.signInRoutes()
+	e.NoRoute(c.notFound)
+	e.NoMethod(c.methodNotAllowed)
+	c.signInRoutes(pages)
 	if c.opts.Identity != nil {
-		e.GET(InvitePath, c.invitePage) // an invitation link: its secret is the authorization
+		pages.GET(InvitePath, c.invitePage) // an invitation link: its secret is the authorization
 	}
 }

@@ -13,31 +13,31 @@ import (
 const maxFormBytes = 64 << 10
 
 // signInRoutes serves sign-in, security keys, step-up and sign-out under
-// /auth/ (none of them when the console has no identity service). Every
-// POST passes the same-origin check and its handler checks a CSRF token.
-func (c *Console) signInRoutes() {
+// /auth/ in the page group (none of them when the console has no identity
+// service): every POST passes the page group's same-origin and CSRF checks.
+func (c *Console) signInRoutes(pages *gin.RouterGroup) {
 	if c.opts.Identity == nil {
 		return
 	}
-	a := c.engine.Group("/auth")
+	a := pages.Group("/auth")
 	a.GET("/sign_in", c.signInPage)
 	a.GET("/oidc/:id/start", c.oidcStart)
 	a.GET("/oidc/callback", c.oidcCallback)
-	a.POST("/password", c.sameOrigin, c.passwordSubmit)
-	a.POST("/webauthn/login/begin", c.sameOrigin, c.loginBegin)
-	a.POST("/webauthn/login/finish", c.sameOrigin, c.loginFinish)
+	a.POST("/password", c.passwordSubmit)
+	a.POST("/webauthn/login/begin", c.loginBegin)
+	a.POST("/webauthn/login/finish", c.loginFinish)
 	a.GET("/step_up", c.stepUpPage)
-	a.POST("/webauthn/step_up/begin", c.sameOrigin, c.stepUpBegin)
-	a.POST("/webauthn/step_up/finish", c.sameOrigin, c.stepUpFinish)
+	a.POST("/webauthn/step_up/begin", c.stepUpBegin)
+	a.POST("/webauthn/step_up/finish", c.stepUpFinish)
 	a.GET("/device", c.devicePage)
-	a.POST("/webauthn/device/begin", c.sameOrigin, c.deviceBegin)
-	a.POST("/webauthn/device/finish", c.sameOrigin, c.deviceFinish)
+	a.POST("/webauthn/device/begin", c.deviceBegin)
+	a.POST("/webauthn/device/finish", c.deviceFinish)
 	a.GET("/security_keys", c.securityKeysPage)
-	a.POST("/security_keys", c.sameOrigin, c.securityKeysSubmit)
-	a.POST("/link/:id", c.sameOrigin, c.linkStart)
-	a.POST("/webauthn/register/begin", c.sameOrigin, c.registerBegin)
-	a.POST("/webauthn/register/finish", c.sameOrigin, c.registerFinish)
-	a.POST("/sign_out", c.sameOrigin, c.signOut)
+	a.POST("/security_keys", c.securityKeysSubmit)
+	a.POST("/link/:id", c.linkStart)
+	a.POST("/webauthn/register/begin", c.registerBegin)
+	a.POST("/webauthn/register/finish", c.registerFinish)
+	a.POST("/sign_out", c.signOut)
 	a.GET("/signed_out", c.signedOutPage)
 }
 
@@ -50,7 +50,7 @@ func (c *Console) signInPage(g *gin.Context) {
 	if sess, _, ok := c.session(g); ok && (idp == "" || sess.IdP == idp) {
 		dest, err := id.Continue(g.Request.Context(), sess, rd)
 		if err != nil {
-			c.renderError(g, "Sign-in", err)
+			c.renderError(g, "title.signin_error", err)
 			return
 		}
 		g.Header("Cache-Control", "no-store")
@@ -67,7 +67,7 @@ func (c *Console) signInPage(g *gin.Context) {
 
 func (c *Console) renderSignIn(g *gin.Context, status int, flow, rd, email string, err error) {
 	id := c.opts.Identity
-	d := pageData{Title: "Sign in", CSRF: identity.CSRFToken(flow), RD: rd, Email: email,
+	d := pageData{Title: "title.sign_in", CSRF: identity.CSRFToken(flow), RD: rd, Email: email,
 		Providers: id.Providers(), WebAuthn: id.WebAuthnAvailable()}
 	d.Local = len(d.Providers) == 0 || id.HasLocalAccounts()
 	if err != nil {
@@ -100,7 +100,7 @@ func (c *Console) oidcCallback(g *gin.Context) {
 		Session: cookieValue(g, identity.SessionCookie)}
 	si, err := c.opts.Identity.FinishOIDC(g.Request.Context(), cb, cookieValue(g, identity.FlowCookie), client(g))
 	if err != nil {
-		c.renderError(g, "Sign-in did not work", err)
+		c.renderError(g, "title.signin_failed", err)
 		return
 	}
 	if si.Cookie != "" { // "" when an account was linked: the browser keeps its session
@@ -126,7 +126,7 @@ func (c *Console) passwordSubmit(g *gin.Context) {
 		return
 	}
 	if res.Pending != "" {
-		c.renderPage(g, http.StatusOK, "mfa", pageData{Title: "Confirm it is you", CSRF: identity.CSRFToken(flow),
+		c.renderPage(g, http.StatusOK, "mfa", pageData{Title: "title.mfa", CSRF: identity.CSRFToken(flow),
 			Pending: res.Pending, RD: rd})
 		return
 	}
@@ -142,7 +142,7 @@ func (c *Console) stepUpPage(g *gin.Context) {
 		g.Redirect(http.StatusFound, "/auth/sign_in?"+url.Values{"rd": {g.Request.URL.RequestURI()}}.Encode())
 		return
 	}
-	d := pageData{Title: "Confirm with your security key", CSRF: identity.CSRFToken(cookie), RD: rd, SignedIn: true,
+	d := pageData{Title: "title.step_up", CSRF: identity.CSRFToken(cookie), RD: rd, SignedIn: true,
 		HasKeys: len(c.opts.Identity.Credentials(sess.UserID)) > 0, StepUpURL: g.Request.URL.RequestURI()}
 	if !c.opts.Identity.WebAuthnAvailable() {
 		d.Error, d.HasKeys = apperr.ToBody(identityUnavailable()).Error.Message, true
@@ -158,7 +158,7 @@ func (c *Console) devicePage(g *gin.Context) {
 		g.Redirect(http.StatusFound, "/auth/sign_in?"+url.Values{"rd": {g.Request.URL.RequestURI()}}.Encode())
 		return
 	}
-	d := pageData{Title: "Confirm this device", CSRF: identity.CSRFToken(cookie), RD: g.Query("rd"), SignedIn: true,
+	d := pageData{Title: "title.device", CSRF: identity.CSRFToken(cookie), RD: g.Query("rd"), SignedIn: true,
 		HasKeys: c.opts.Identity.HasDeviceCredential(sess.UserID)}
 	c.renderPage(g, http.StatusOK, "device", d)
 }
@@ -175,7 +175,7 @@ func (c *Console) securityKeysPage(g *gin.Context) {
 
 func (c *Console) renderKeys(g *gin.Context, status int, userID, email, cookie, rd, msg string, fresh bool) {
 	id := c.opts.Identity
-	d := pageData{Title: "Security keys", CSRF: identity.CSRFToken(cookie), Email: email, SignedIn: true,
+	d := pageData{Title: "title.keys", CSRF: identity.CSRFToken(cookie), Email: email, SignedIn: true,
 		Keys: id.Credentials(userID), WebAuthn: id.WebAuthnAvailable(), Fresh: fresh, Error: msg,
 		SelfURL: g.Request.URL.RequestURI(), DevicesLink: c.opts.Enrollment != nil, Links: id.Links(userID)}
 	d.LinkProviders = linkProviders(id, d.Links)
@@ -192,7 +192,7 @@ func (c *Console) securityKeysSubmit(g *gin.Context) {
 	g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, maxFormBytes)
 	sess, cookie, ok := c.session(g)
 	if !ok || !csrfOK(g, cookie) {
-		c.renderError(g, "Security keys", apperr.New(apperr.Forbidden, "Your session ended or this page expired. Sign in again."))
+		c.renderError(g, "title.keys", apperr.New(apperr.Forbidden, "Your session ended or this page expired. Sign in again."))
 		return
 	}
 	var err error
@@ -202,7 +202,7 @@ func (c *Console) securityKeysSubmit(g *gin.Context) {
 	case "unlink":
 		err = c.opts.Identity.Unlink(g.Request.Context(), sess, g.PostForm("id"), client(g))
 	default:
-		c.renderError(g, "Security keys", apperr.New(apperr.Invalid, "Unknown action."))
+		c.renderError(g, "title.keys", apperr.New(apperr.Invalid, "Unknown action."))
 		return
 	}
 	if err != nil {
@@ -219,11 +219,11 @@ func (c *Console) signOut(g *gin.Context) {
 	cookie := cookieValue(g, identity.SessionCookie)
 	if cookie != "" {
 		if !csrfOK(g, cookie) {
-			c.renderError(g, "Sign out", apperr.New(apperr.Forbidden, "This page expired. Reload it and sign out again."))
+			c.renderError(g, "title.sign_out", apperr.New(apperr.Forbidden, "This page expired. Reload it and sign out again."))
 			return
 		}
 		if err := c.opts.Identity.SignOut(g.Request.Context(), cookie, client(g)); err != nil {
-			c.renderError(g, "Sign out", err)
+			c.renderError(g, "title.sign_out", err)
 			return
 		}
 	}
@@ -232,9 +232,8 @@ func (c *Console) signOut(g *gin.Context) {
 }
 
 func (c *Console) signedOutPage(g *gin.Context) {
-	c.renderPage(g, http.StatusOK, "message", pageData{Title: "You are signed out",
-		Notice: "You signed out of Portier and of every application you opened through it.",
-		Link:   "/auth/sign_in", LinkText: "Sign in again"})
+	c.renderPage(g, http.StatusOK, "message", pageData{Title: "title.signed_out",
+		Notice: c.t(g, "signin.signed_out"), Link: "/auth/sign_in", LinkText: "signin.again"})
 }
 
 func identityUnavailable() error {

@@ -2,6 +2,7 @@ package console
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/apperr"
@@ -58,20 +59,24 @@ func (c *Console) sameOrigin(g *gin.Context) {
 }
 
 // crossSite reports whether the browser marks the request as coming from
-// another site or origin (the test of sameOrigin).
+// another site or origin (the check of sameOrigin).
 func (c *Console) crossSite(g *gin.Context) bool {
 	site := g.GetHeader("Sec-Fetch-Site")
 	if site != "" && site != "same-origin" {
 		return true
 	}
+	origin := strings.TrimSuffix(c.opts.ExternalURL, "/")
+	if c.opts.Identity != nil {
+		origin = c.opts.Identity.Origin()
+	}
 	o := g.GetHeader("Origin")
-	return o != "" && o != c.opts.Identity.Origin() && !(o == "null" && site == "same-origin")
+	return o != "" && o != origin && !(o == "null" && site == "same-origin")
 }
 
 func (c *Console) refuseForgery(g *gin.Context) {
 	c.opts.Log.Warn("console: cross-site request refused", "path", g.Request.URL.Path,
 		"origin", g.GetHeader("Origin"), "sec_fetch_site", g.GetHeader("Sec-Fetch-Site"))
-	c.fail(g, apperr.New(apperr.Forbidden, "This request came from another site and was refused. Reload the page and try again."))
+	c.pageError(g, apperr.New(apperr.Forbidden, "This request came from another site and was refused. Reload the page and try again."), "error.csrf")
 }
 
 // csrfOK checks the request's CSRF token (form field or header) against

@@ -17,7 +17,7 @@ func (c *Console) linkStart(g *gin.Context) {
 	g.Request.Body = http.MaxBytesReader(g.Writer, g.Request.Body, maxFormBytes)
 	sess, cookie, ok := c.session(g)
 	if !ok || !csrfOK(g, cookie) {
-		c.renderError(g, "Link an account", apperr.New(apperr.Forbidden, "Your session ended or this page expired. Sign in again."))
+		c.renderError(g, "title.link", apperr.New(apperr.Forbidden, "Your session ended or this page expired. Sign in again."))
 		return
 	}
 	dest, err := c.opts.Identity.StartLink(g.Request.Context(), sess, g.Param("id"), c.flowCookie(g), client(g))

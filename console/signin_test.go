@@ -45,7 +45,7 @@ func TestOIDCCodeFlowOverHTTP(t *testing.T) {
 	}
 	checkCookieFlags(t, identity.FlowCookie, p.setCookie(identity.FlowCookie))
 	csp := p.Header.Get("Content-Security-Policy")
-	for _, want := range []string{"default-src 'none'", "script-src 'nonce-", "frame-ancestors 'none'", "form-action 'self'"} {
+	for _, want := range []string{"default-src 'none'", "script-src 'self';", "style-src 'self';", "frame-ancestors 'none'", "form-action 'self'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("CSP %q lacks %q", csp, want)
 		}

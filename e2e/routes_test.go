@@ -28,6 +28,7 @@ var public = map[string]string{
 	"POST /api/v1/agent/enroll":          "authenticated by the enrollment code (enrollment tests)",
 	"GET /enroll":                        "a page: sends an unsigned browser to sign in (tested below)",
 	"GET /invite":                        "an invitation link: guarded by its secret, for the invited address (people_roles_test.go)",
+	"GET /static/:hash/:name":            "the console pages' stylesheet and script: no data",
 }
 
 // TestEveryConsoleRouteIsGuarded walks the running server's whole route

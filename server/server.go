@@ -76,6 +76,7 @@ type Server struct {
 	rulesNow  atomic.Pointer[rulesState]
 	rulesErrs prometheus.Counter
 	origins   atomic.Pointer[[]string] // console and route origins, for the agent
+	routes    atomic.Pointer[[]string] // the routes' from URLs, for the console's home
 	clock     func() time.Time
 	tls       *certSource
 	http      *http.Server
@@ -152,7 +153,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.ident, err = identity.New(identity.Options{Store: s.store, Clock: o.Clock, Log: o.Log, ExternalURL: cfg.ExternalURL,
-		IdPs: cfg.IdentityProviders, Destination: s.proxy.RouteFor, Sealer: sealer, Home: "/auth/security_keys",
+		IdPs: cfg.IdentityProviders, Destination: s.proxy.RouteFor, Sealer: sealer, Home: "/",
 		Counter: store.CounterFor(s.backend)})
 	if err != nil {
 		return nil, err
@@ -169,6 +170,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		},
 		Origins: func() []string { return *s.origins.Load() },
 		Rules:   s.rules,
+		Routes:  func() []string { return *s.routes.Load() },
 	})
 	s.console = con
 	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, proxy: s.proxy, metrics: m}
@@ -362,6 +364,11 @@ func (s *Server) loadRoutes(cfg *config.Config, pols, candidates []*policy.Polic
 	s.sim.Store(sim.WithCandidates(candidates))
 	origins := routeOrigins(cfg.ExternalURL, all)
 	s.origins.Store(&origins)
+	froms := make([]string, len(all))
+	for i, r := range all {
+		froms[i] = r.From
+	}
+	s.routes.Store(&froms)
 	return nil
 }
 

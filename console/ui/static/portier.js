@@ -1,10 +1,9 @@
-package console
-
-// signInScript drives WebAuthn on the sign-in pages: buttons marked
-// data-webauthn="login|step_up|device|register|enroll_device" ask the server for options, turn
-// the base64url fields into ArrayBuffers for navigator.credentials, and
-// send the answer back (base64url again) with the page's CSRF token.
-const signInScript = `
+// Portier console script: drives WebAuthn. Buttons marked
+// data-webauthn="login|step_up|device|register|enroll_device" ask the
+// server for options, turn the base64url fields into ArrayBuffers for
+// navigator.credentials, and send the answer back (base64url again) with
+// the page's CSRF token (<meta name="csrf">). Messages come translated in
+// the data-msg-* attributes of #status.
 (function () {
   "use strict";
   function toBuf(s) {
@@ -28,7 +27,7 @@ const signInScript = `
       body: JSON.stringify(body)
     }).then(function (r) {
       return r.json().catch(function () { return {}; }).then(function (j) {
-        if (!r.ok) { throw new Error((j.error && j.error.message) || "Something went wrong. Try again."); }
+        if (!r.ok) { throw new Error((j.error && j.error.message) || text("failed", "Something went wrong. Try again.")); }
         return j;
       });
     });
@@ -74,8 +73,13 @@ const signInScript = `
       });
     });
   }
+  var status = document.getElementById("status");
+  function text(name, fallback) {
+    return (status && status.getAttribute("data-msg-" + name)) || fallback;
+  }
   function show(msg) {
-    var el = document.getElementById("status");
+    var el = status;
+    if (!el) { return; }
     el.textContent = msg;
     el.hidden = false;
   }
@@ -83,7 +87,7 @@ const signInScript = `
   Array.prototype.forEach.call(buttons, function (btn) {
     btn.addEventListener("click", function (ev) {
       ev.preventDefault();
-      if (!window.PublicKeyCredential) { show("This browser does not support security keys or passkeys."); return; }
+      if (!window.PublicKeyCredential) { show(text("unsupported", "This browser does not support security keys or passkeys.")); return; }
       btn.disabled = true;
       var kind = btn.getAttribute("data-webauthn"), run;
       if (kind === "login") {
@@ -105,10 +109,9 @@ const signInScript = `
       run.then(function (r) {
         if (r && r.redirect) { location.assign(r.redirect); }
       }).catch(function (e) {
-        show(e && e.name === "NotAllowedError" ? "The security key request was cancelled or timed out. Try again." : (e && e.message) || "Something went wrong. Try again.");
+        show(e && e.name === "NotAllowedError" ? text("cancelled", "The security key request was cancelled or timed out. Try again.") : (e && e.message) || text("failed", "Something went wrong. Try again."));
         btn.disabled = false;
       });
     });
   });
 })();
-`

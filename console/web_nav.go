@@ -1,0 +1,36 @@
+package console
+
+import "github.com/portier/portier/console/ui"
+
+// navEntry is one menu entry and the permission it needs ("" for any
+// signed-in person).
+type navEntry struct {
+	Path, LabelKey string
+	Perm           Permission
+	// Enrollment marks entries served only with the device registry.
+	Enrollment bool
+}
+
+// navEntries is the console menu, in order. A page added to the console
+// adds its entry here with the permission its route requires.
+func navEntries() []navEntry {
+	return []navEntry{
+		{Path: "/", LabelKey: "nav.home"},
+		{Path: "/my/devices", LabelKey: "nav.devices", Enrollment: true},
+		{Path: "/enroll", LabelKey: "nav.enroll", Enrollment: true},
+		{Path: "/auth/security_keys", LabelKey: "nav.security_keys"},
+		{Path: "/audit", LabelKey: "nav.audit", Perm: PermAuditRead},
+	}
+}
+
+// nav is the menu for role: only the entries it may open.
+func (c *Console) nav(role string) []ui.NavItem {
+	var out []ui.NavItem
+	for _, e := range navEntries() {
+		if e.Enrollment && c.opts.Enrollment == nil || e.Perm != "" && !perms[role][e.Perm] {
+			continue
+		}
+		out = append(out, ui.NavItem{Path: e.Path, LabelKey: e.LabelKey})
+	}
+	return out
+}
