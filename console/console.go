@@ -69,7 +69,7 @@ type Console struct {
 	// declared maps "METHOD /path" to the Permission its require
 	// guard checks (see declare).
 	declared sync.Map
-	ui     *ui.UI
+	ui       *ui.UI
 }
 
 // New builds the console and its route table.
