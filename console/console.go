@@ -50,6 +50,12 @@ type Options struct {
 	// Origins lists Portier's https origins (console and routes), for the
 	// agent's browser policy; nil answers an empty list.
 	Origins func() []string
+	// Cluster lists the replicas' heartbeats (GET /api/v1/cluster);
+	// ReplicaID is this replica's; a replica whose last heartbeat is older
+	// than MissingAfter is shown missing.
+	Cluster      store.Replicas
+	ReplicaID    string
+	MissingAfter time.Duration
 }
 
 // Console serves the console host.

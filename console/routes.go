@@ -26,6 +26,10 @@ func (c *Console) routes() {
 	}
 
 	api := e.Group("/api/v1", c.requireToken)
+	api.GET("/cluster", c.require(PermClusterRead), c.cluster) // answers while stale: it shows why
+	// Every API route below refuses (503) while this replica is stale:
+	// gin copies a group's middleware into a route when it is added.
+	api.Use(c.requireFresh)
 	api.GET("/whoami", c.whoami)
 	api.GET("/tokens", c.require(PermTokensRead), c.listTokens)
 	api.POST("/tokens", c.require(PermTokensWrite), c.createToken)
@@ -59,7 +63,7 @@ func (c *Console) routes() {
 		api.GET("/kpis", c.require(PermKPIRead), c.kpis)
 
 		// The agent API: the enrollment code, then the device certificate, authenticates.
-		agent := e.Group("/api/v1/agent", c.agentProtocol)
+		agent := e.Group("/api/v1/agent", c.agentProtocol, c.requireFresh)
 		agent.POST("/enroll", c.agentEnroll)
 		dev := agent.Group("", c.requireDevice)
 		dev.POST("/renew", c.agentRenew)

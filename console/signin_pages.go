@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/apperr"
@@ -131,6 +133,9 @@ func pageHeaders(g *gin.Context, status int, csp string) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Content-Type", "text/html; charset=utf-8")
+	if status == http.StatusServiceUnavailable {
+		h.Set("Retry-After", strconv.Itoa(int(store.RetryAfter/time.Second)))
+	}
 	g.Status(status)
 }
 

@@ -128,3 +128,7 @@ func (s *Store) probeOnce() {
 	}
 	s.confirm(start)
 }
+
+// Shared reports whether the backend is shared by several processes (and
+// so the staleness bound applies).
+func (s *Store) Shared() bool { return s.shared }

@@ -274,6 +274,7 @@ func (s *Store) commit(batch []*writeReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 	changes, err := s.be.Commit(ctx, muts)
 	cancel()
+	err = unavailable(err)
 	if (errors.Is(err, ErrExists) || errors.Is(err, ErrNotFound)) && len(live) > 1 {
 		// One request's condition failed; do not fail its neighbours with it.
 		for _, r := range live {
