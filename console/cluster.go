@@ -56,7 +56,7 @@ func (c *Console) cluster(g *gin.Context) {
 func (c *Console) clusterView(hbs []store.Heartbeat) clusterView {
 	st := c.opts.Store
 	head, _ := st.Probe()
-	head = max(head, st.Seq())
+	head = max(head, st.Applied())
 	for _, hb := range hbs {
 		head = max(head, hb.HeadSeq, hb.AppliedSeq)
 	}

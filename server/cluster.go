@@ -58,7 +58,7 @@ func (r *replica) heartbeats(ctx context.Context) {
 	for {
 		head, latency := r.st.Probe()
 		hb := store.Heartbeat{ReplicaID: r.id, Version: r.version, StartedAt: r.started,
-			AppliedSeq: r.st.Seq(), HeadSeq: max(head, r.st.Seq()), DBLatency: latency, Staleness: r.st.Staleness()}
+			AppliedSeq: r.st.Applied(), HeadSeq: max(head, r.st.Applied()), DBLatency: latency, Staleness: r.st.Staleness()}
 		bctx, cancel := context.WithTimeout(ctx, heartbeatEvery)
 		if err := r.replicas.Beat(bctx, hb); err != nil && ctx.Err() == nil {
 			r.s.log.Warn("cluster: cannot write the heartbeat", "err", err)
@@ -93,7 +93,7 @@ func clusterMetrics(st *store.Store) []prometheus.Collector {
 			"Changes committed to the shared store (as of the last probe) that this replica has not applied yet.",
 			func() float64 {
 				head, _ := st.Probe()
-				return float64(head - min(head, st.Seq()))
+				return float64(head - min(head, st.Applied()))
 			}),
 		gauge("portier_store_fresh",
 			"1 when the database is reachable and this replica is within the staleness bound (it serves), else 0.",

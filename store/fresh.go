@@ -121,13 +121,32 @@ func (s *Store) probeOnce() {
 	}
 	s.latency.Store(int64(s.clock().Sub(start)))
 	s.headSeen.Store(head)
-	if s.seq.Load() < head {
-		if err := s.Sync(ctx); err != nil || s.seq.Load() < head {
+	// Sequence numbers have gaps (audit events, records written twice in
+	// one commit), so "applied up to head" cannot be read off Seq: a Sync
+	// that starts after head was read applies everything up to it.
+	if max(s.seq.Load(), s.through.Load()) < head {
+		if err := s.Sync(ctx); err != nil {
 			return
 		}
+		s.raiseThrough(head)
 	}
 	s.confirm(start)
 }
+
+// raiseThrough records that every change up to seq is applied.
+func (s *Store) raiseThrough(seq uint64) {
+	for {
+		old := s.through.Load()
+		if seq <= old || s.through.CompareAndSwap(old, seq) {
+			return
+		}
+	}
+}
+
+// Applied is the shared store's sequence this replica is known to have
+// applied every change up to: Seq, or the head a later catch-up reached
+// when the sequence numbers above Seq were not records (audit events).
+func (s *Store) Applied() uint64 { return max(s.seq.Load(), s.through.Load()) }
 
 // Shared reports whether the backend is shared by several processes (and
 // so the staleness bound applies).

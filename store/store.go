@@ -52,6 +52,7 @@ type Store struct {
 	base      time.Time
 	confirmed atomic.Int64
 	headSeen  atomic.Uint64
+	through   atomic.Uint64 // a head read before a catch-up that succeeded
 	latency   atomic.Int64
 	probeDone chan struct{}
 

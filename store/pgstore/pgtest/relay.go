@@ -19,6 +19,7 @@ type Relay struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	paused bool
+	cut    bool
 	closed bool
 	conns  []net.Conn
 }
@@ -55,10 +56,24 @@ func (r *Relay) Pause() {
 	r.mu.Unlock()
 }
 
-// Resume forwards again, starting with what was held.
+// Cut closes every connection and refuses new ones until Resume, as a
+// database that went down would.
+func (r *Relay) Cut() {
+	r.mu.Lock()
+	r.cut = true
+	conns := r.conns
+	r.conns = nil
+	r.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+	}
+}
+
+// Resume forwards again, starting with what was held, and accepts new
+// connections after a Cut.
 func (r *Relay) Resume() {
 	r.mu.Lock()
-	r.paused = false
+	r.paused, r.cut = false, false
 	r.cond.Broadcast()
 	r.mu.Unlock()
 }
@@ -68,6 +83,13 @@ func (r *Relay) accept() {
 		c, err := r.ln.Accept()
 		if err != nil {
 			return
+		}
+		r.mu.Lock()
+		cut := r.cut
+		r.mu.Unlock()
+		if cut {
+			c.Close()
+			continue
 		}
 		u, err := net.Dial("tcp", r.target)
 		if err != nil {
