@@ -67,13 +67,13 @@ type cluster struct {
 	port     string // the load balancer's: the external URL's port
 	lb       *roundRobin
 	idp      *identitytest.IdP
-	upstream *httptest2
+	upstream *clusterApp
 	relay    *pgtest.Relay
 	a, b     *server.Server
 }
 
-// httptest2 is the application behind the routes.
-type httptest2 struct {
+// clusterApp is the application behind the routes.
+type clusterApp struct {
 	url string
 }
 
@@ -94,7 +94,7 @@ func newCluster(t *testing.T) *cluster {
 	})}
 	go app.Serve(up)
 	t.Cleanup(func() { app.Close() })
-	c.upstream = &httptest2{url: "http://" + up.Addr().String()}
+	c.upstream = &clusterApp{url: "http://" + up.Addr().String()}
 
 	c.lb = newRoundRobin(t)
 	c.port = c.lb.port()

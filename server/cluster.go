@@ -80,30 +80,30 @@ func (r *replica) leased(ctx context.Context, name string, job func(context.Cont
 
 // clusterMetrics are the replication metrics of this replica.
 func clusterMetrics(st *store.Store) []prometheus.Collector {
-	gauge := func(name, help string, f func() float64) prometheus.Collector {
-		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	fresh := func() float64 {
+		if st.Fresh() != nil {
+			return 0
+		}
+		return 1
 	}
 	return []prometheus.Collector{
-		gauge("portier_store_staleness_seconds",
-			"Seconds since this replica last confirmed it was caught up with the shared store (0 on the embedded store).",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portier_store_staleness_seconds",
+			Help: "Seconds since this replica last confirmed it was caught up with the shared store (0 on the embedded store)."},
 			func() float64 { return st.Staleness().Seconds() }),
-		gauge("portier_store_max_staleness_seconds", "The staleness bound past which this replica refuses.",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portier_store_max_staleness_seconds",
+			Help: "The staleness bound past which this replica refuses."},
 			func() float64 { return st.MaxStaleness().Seconds() }),
-		gauge("portier_store_replication_lag_sequences",
-			"Changes committed to the shared store (as of the last probe) that this replica has not applied yet.",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portier_store_replication_lag_sequences",
+			Help: "Sequences of the shared store's head (as of the last probe) beyond what this replica has applied."},
 			func() float64 {
 				head, _ := st.Probe()
 				return float64(head - min(head, st.Applied()))
 			}),
-		gauge("portier_store_fresh",
-			"1 when the database is reachable and this replica is within the staleness bound (it serves), else 0.",
-			func() float64 {
-				if st.Fresh() != nil {
-					return 0
-				}
-				return 1
-			}),
-		gauge("portier_store_db_latency_seconds", "Round trip of the last staleness probe to the shared store.",
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portier_store_fresh",
+			Help: "1 when the database is reachable and this replica is within the staleness bound (it serves), else 0."},
+			fresh),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portier_store_db_latency_seconds",
+			Help: "Round trip of the last staleness probe to the shared store."},
 			func() float64 { _, l := st.Probe(); return l.Seconds() }),
 	}
 }
