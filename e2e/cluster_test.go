@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -242,11 +243,52 @@ func TestClusterRoundRobinSignIns(t *testing.T) {
 		t.Errorf("%d of %d round-robin sign-ins failed; first: %s", len(failures), n, strings.Join(failures[:min(5, len(failures))], "\n"))
 	}
 	c.lb.mu.Lock()
-	defer c.lb.mu.Unlock()
 	if c.lb.per[c.a.Addr()] == 0 || c.lb.per[c.b.Addr()] == 0 {
 		t.Errorf("the load balancer did not use both replicas: %v", c.lb.per)
 	}
 	t.Logf("connections per replica: %v", c.lb.per)
+	c.lb.mu.Unlock()
+	c.wantClusterView(2)
+}
+
+// wantClusterView checks GET /api/v1/cluster on replica A: n replicas
+// heartbeating, A itself among them, none missing, none far behind.
+func (c *cluster) wantClusterView(n int) {
+	t := c.t
+	t.Helper()
+	onA := c.client(c.a.Addr(), net.IPv4(127, 0, 0, 1), nil)
+	req, _ := http.NewRequest("GET", c.url("localhost", "/api/v1/cluster"), nil)
+	req.Header.Set("Authorization", "Bearer "+clusterToken)
+	resp, err := onA.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var view struct {
+		HeadSequence uint64 `json:"head_sequence"`
+		Replicas     []struct {
+			ID      string `json:"id"`
+			Version string `json:"version"`
+			Behind  uint64 `json:"behind"`
+			Missing bool   `json:"missing"`
+			Self    bool   `json:"self"`
+		} `json:"replicas"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&view); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /api/v1/cluster = %d, %v", resp.StatusCode, err)
+	}
+	selves := 0
+	for _, r := range view.Replicas {
+		if r.Self {
+			selves++
+		}
+		if r.Missing || r.Version == "" || r.Behind > 1000 {
+			t.Errorf("replica %+v in the cluster view (head %d)", r, view.HeadSequence)
+		}
+	}
+	if len(view.Replicas) != n || selves != 1 {
+		t.Errorf("cluster view: %+v, want %d replicas, one of them self", view, n)
+	}
 }
 
 // TestClusterSilentLinkPartition: replica B's link to PostgreSQL goes
