@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/identity/identitytest"
 	"github.com/portier/portier/server"
@@ -70,6 +71,7 @@ type cluster struct {
 	idp      *identitytest.IdP
 	upstream *clusterApp
 	relay    *pgtest.Relay
+	dsn      string
 	a, b     *server.Server
 }
 
@@ -85,7 +87,7 @@ func newCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, idp: identitytest.StartIdP(t), relay: pgtest.NewRelay(t, u.Host)}
+	c := &cluster{t: t, idp: identitytest.StartIdP(t), relay: pgtest.NewRelay(t, u.Host), dsn: dsn}
 	up, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -288,6 +290,35 @@ func (c *cluster) wantClusterView(n int) {
 	}
 	if len(view.Replicas) != n || selves != 1 {
 		t.Errorf("cluster view: %+v, want %d replicas, one of them self", view, n)
+	}
+	// Each singleton background job is leased to one of these replicas.
+	ids := map[string]bool{}
+	for _, r := range view.Replicas {
+		ids[r.ID] = true
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, c.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT name, holder FROM portier_leases WHERE expires_at > now() ORDER BY name`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var leases []string
+	for rows.Next() {
+		var name, holder string
+		if err := rows.Scan(&name, &holder); err != nil {
+			t.Fatal(err)
+		}
+		if !ids[holder] {
+			t.Errorf("lease %s is held by %q, not a replica of the cluster view", name, holder)
+		}
+		leases = append(leases, name)
+	}
+	if want := "audit.retention enrollment.sweeps posture.scheduler"; strings.Join(leases, " ") != want {
+		t.Errorf("held leases %v, want %s", leases, want)
 	}
 }
 
