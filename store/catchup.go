@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -24,6 +25,7 @@ type catchUp struct {
 	running bool
 	pending *catchUpRound
 	last    time.Time
+	rounds  atomic.Int64 // rounds run, for tests
 }
 
 type catchUpRound struct {
@@ -78,6 +80,7 @@ func (s *Store) catchUpRounds() {
 		c.mu.Lock()
 		c.pending = nil
 		c.mu.Unlock()
+		c.rounds.Add(1)
 		ctx, cancel := context.WithTimeout(context.Background(), CatchUpWait)
 		r.err = s.Sync(ctx)
 		cancel()
