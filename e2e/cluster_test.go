@@ -13,6 +13,7 @@ import (
 	"net/http/cookiejar"
 	"net/url"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,7 @@ type cluster struct {
 	relay    *pgtest.Relay
 	dsn      string
 	a, b     *server.Server
+	stops    map[*server.Server]func() // stop a replica gracefully
 }
 
 // clusterApp is the application behind the routes.
@@ -87,7 +89,8 @@ func newCluster(t *testing.T) *cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &cluster{t: t, idp: identitytest.StartIdP(t), relay: pgtest.NewRelay(t, u.Host), dsn: dsn}
+	c := &cluster{t: t, idp: identitytest.StartIdP(t), relay: pgtest.NewRelay(t, u.Host), dsn: dsn,
+		stops: map[*server.Server]func(){}}
 	up, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -133,7 +136,9 @@ func (c *cluster) start(dsn string) *server.Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx); close(done) }()
-	t.Cleanup(func() { cancel(); <-done })
+	stop := func() { cancel(); <-done }
+	c.stops[srv] = stop
+	t.Cleanup(stop)
 	return srv
 }
 
@@ -296,30 +301,116 @@ func (c *cluster) wantClusterView(n int) {
 	for _, r := range view.Replicas {
 		ids[r.ID] = true
 	}
+	leases := c.leases()
+	var names []string
+	for name, holder := range leases {
+		if !ids[holder] {
+			t.Errorf("lease %s is held by %q, not a replica of the cluster view", name, holder)
+		}
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	if want := "audit.retention enrollment.sweeps posture.scheduler"; strings.Join(names, " ") != want {
+		t.Errorf("held leases %v, want %s", names, want)
+	}
+}
+
+// leases are the unexpired leases: job name to holder.
+func (c *cluster) leases() map[string]string {
+	t := c.t
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, c.dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, `SELECT name, holder FROM portier_leases WHERE expires_at > now() ORDER BY name`)
+	rows, err := conn.Query(ctx, `SELECT name, holder FROM portier_leases WHERE expires_at > now()`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var leases []string
+	defer rows.Close()
+	out := map[string]string{}
 	for rows.Next() {
 		var name, holder string
 		if err := rows.Scan(&name, &holder); err != nil {
 			t.Fatal(err)
 		}
-		if !ids[holder] {
-			t.Errorf("lease %s is held by %q, not a replica of the cluster view", name, holder)
+		out[name] = holder
+	}
+	return out
+}
+
+// TestClusterJobsMoveWhenTheirReplicaStops: a replica that stops releases
+// its leases, and the other replica takes its jobs at its next attempt
+// (every 5 s) instead of after the 15 s expiry.
+func TestClusterJobsMoveWhenTheirReplicaStops(t *testing.T) {
+	c := newCluster(t)
+	b := c.selfID(c.b)
+	for deadline := time.Now().Add(10 * time.Second); len(c.leases()) < 3; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("leases held: %v, want 3", c.leases())
 		}
-		leases = append(leases, name)
 	}
-	if want := "audit.retention enrollment.sweeps posture.scheduler"; strings.Join(leases, " ") != want {
-		t.Errorf("held leases %v, want %s", leases, want)
+	onA := 0
+	for _, h := range c.leases() {
+		if h != b {
+			onA++
+		}
 	}
+	if onA == 0 {
+		t.Fatalf("A, started first, holds no lease: %v", c.leases())
+	}
+	c.stops[c.a]()
+	stopped := time.Now()
+	// Released leases are taken within one attempt (5 s); expired ones
+	// only 10 to 20 s after the stop.
+	for deadline := time.Now().Add(9 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		now := c.leases()
+		onB := len(now) == 3
+		for _, h := range now {
+			onB = onB && h == b
+		}
+		if onB {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leases %v %v after A stopped, want all held by B (%s)", now, time.Since(stopped), b)
+		}
+	}
+	t.Logf("every job runs on B %v after A stopped", time.Since(stopped))
+}
+
+// selfID is the replica id srv gives itself in the cluster view, once its
+// first heartbeat is stored.
+func (c *cluster) selfID(srv *server.Server) string {
+	t := c.t
+	cl := c.client(srv.Addr(), net.IPv4(127, 0, 0, 1), nil)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		req, _ := http.NewRequest("GET", c.url("localhost", "/api/v1/cluster"), nil)
+		req.Header.Set("Authorization", "Bearer "+clusterToken)
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var view struct {
+			Replicas []struct {
+				ID   string `json:"id"`
+				Self bool   `json:"self"`
+			} `json:"replicas"`
+		}
+		err = json.NewDecoder(resp.Body).Decode(&view)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range view.Replicas {
+			if r.Self {
+				return r.ID
+			}
+		}
+	}
+	t.Fatal("the replica never appeared as itself in the cluster view")
+	return ""
 }
 
 // TestClusterSilentLinkPartition: replica B's link to PostgreSQL goes

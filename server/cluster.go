@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/portier/portier/store"
@@ -31,6 +32,7 @@ type replica struct {
 	replicas store.Replicas
 	leases   store.Leases
 	s        *Server
+	jobs     sync.WaitGroup // leased jobs, released before the store closes
 }
 
 func newReplica(s *Server) *replica {
@@ -75,7 +77,11 @@ func (r *replica) heartbeats(ctx context.Context) {
 // leased runs job on this replica only while it holds the lease name: the
 // background jobs that must run once across replicas.
 func (r *replica) leased(ctx context.Context, name string, job func(context.Context)) {
-	store.Leased(ctx, r.leases, name, r.id, leaseTTL, r.s.log, job)
+	r.jobs.Add(1)
+	go func() {
+		defer r.jobs.Done()
+		store.Leased(ctx, r.leases, name, r.id, leaseTTL, r.s.log, job)
+	}()
 }
 
 // clusterMetrics are the replication metrics of this replica.

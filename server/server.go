@@ -242,6 +242,8 @@ func (s *Server) announce(w io.Writer) {
 // Serve serves until ctx ends, then shuts down gracefully: in-flight
 // requests finish (up to 30 s) before Serve returns.
 func (s *Server) Serve(ctx context.Context) error {
+	ctx, stop := context.WithCancel(ctx) // also ends the background work when a listener fails
+	defer stop()
 	errc := make(chan error, 2)
 	go func() { errc <- s.http.Serve(tls.NewListener(s.ln, s.http.TLSConfig)) }()
 	if s.metrics != nil {
@@ -254,9 +256,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.ident.Run(ctx)
 	go s.replica.heartbeats(ctx)
 	// Jobs that must run once across replicas run where their lease is.
-	go s.replica.leased(ctx, "enrollment.sweeps", s.enroll.Run)
-	go s.replica.leased(ctx, "posture.scheduler", func(ctx context.Context) { _ = s.posture.Run(ctx) })
-	go s.replica.leased(ctx, "audit.retention", s.auditSweeper().Run)
+	s.replica.leased(ctx, "enrollment.sweeps", s.enroll.Run)
+	s.replica.leased(ctx, "posture.scheduler", func(ctx context.Context) { _ = s.posture.Run(ctx) })
+	s.replica.leased(ctx, "audit.retention", s.auditSweeper().Run)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -273,6 +275,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	stop()
+	s.replica.jobs.Wait() // jobs stopped and leases released, while the store is open
 	s.close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
