@@ -23,6 +23,7 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		{"external-url", "the URL users reach Portier at (default https://localhost:8443)"},
 		{"metrics-listen", "Prometheus /metrics address, or off (default 127.0.0.1:9464)"},
 		{"store", "empty for the embedded store, or a postgres:// DSN; env PORTIER_STORE"},
+		{"max-staleness", "with a shared store: refuse after this long without confirming this replica is caught up (default 2s)"},
 		{"log-format", "json or text (default json)"},
 		{"log-level", "debug, info, warn or error (default info)"},
 		{"config-policies", "who owns routes and policies: store (default: the file seeds the store once) or file (the file stays authoritative)"},

@@ -16,16 +16,20 @@ import (
 
 // Config is the whole of Portier's settings.
 type Config struct {
-	ExternalURL   string      `yaml:"external_url"`
-	Listen        string      `yaml:"listen"`
-	DataDir       string      `yaml:"data_dir"`
-	Store         string      `yaml:"store"`
-	MetricsListen string      `yaml:"metrics_listen"`
-	TLS           TLS         `yaml:"tls"`
-	CA            CA          `yaml:"ca"`
-	Log           Log         `yaml:"log"`
-	DecisionLog   DecisionLog `yaml:"decision_log"`
-	Audit         Audit       `yaml:"audit"`
+	ExternalURL   string `yaml:"external_url"`
+	Listen        string `yaml:"listen"`
+	DataDir       string `yaml:"data_dir"`
+	Store         string `yaml:"store"`
+	MetricsListen string `yaml:"metrics_listen"`
+	// MaxStaleness bounds how long a replica on a shared store may go
+	// without confirming it is caught up before it refuses (0: the
+	// default, 2s; see docs/cluster.md).
+	MaxStaleness Duration    `yaml:"max_staleness"`
+	TLS          TLS         `yaml:"tls"`
+	CA           CA          `yaml:"ca"`
+	Log          Log         `yaml:"log"`
+	DecisionLog  DecisionLog `yaml:"decision_log"`
+	Audit        Audit       `yaml:"audit"`
 	// GeoIPDatabase is an operator-supplied MaxMind .mmdb (GeoIP2/GeoLite2
 	// Country or City) for the policies' country criterion; without it every
 	// request's country is unknown (ZZ).

@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/portier/portier/mailaddr"
 )
@@ -19,6 +20,17 @@ var settable = map[string]func(*Config, string){
 	"log-format":      func(c *Config, v string) { c.Log.Format = v },
 	"log-level":       func(c *Config, v string) { c.Log.Level = v },
 	"config-policies": func(c *Config, v string) { c.ConfigPolicies = v },
+	"max-staleness":   setMaxStaleness,
+}
+
+// setMaxStaleness reads a Go duration; anything else becomes -1, which
+// Validate refuses with the setting's name.
+func setMaxStaleness(c *Config, v string) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		d = -1
+	}
+	c.MaxStaleness = Duration(d)
 }
 
 // SettableNames lists the names Load accepts in env and flags.
@@ -121,6 +133,9 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			return c.errAt("metrics_listen must be host:port, or off (got %q)", []any{"metrics_listen"}, c.MetricsListen)
 		}
+	}
+	if c.MaxStaleness < 0 || (c.MaxStaleness > 0 && time.Duration(c.MaxStaleness) < 100*time.Millisecond) {
+		return c.errAt("max_staleness must be a duration of at least 100ms, such as 2s", []any{"max_staleness"})
 	}
 	if c.Store != "" && !strings.HasPrefix(c.Store, "postgres://") && !strings.HasPrefix(c.Store, "postgresql://") {
 		return c.errAt("store must be empty (embedded) or a postgres:// URL", []any{"store"})

@@ -60,6 +60,12 @@ type Options struct {
 	// Routes lists the live routes' from URLs (scheme://host[:port][/prefix]),
 	// for the signed-in home; nil lists none.
 	Routes func() []string
+	// Cluster lists the replicas' heartbeats (GET /api/v1/cluster);
+	// ReplicaID is this replica's; a replica whose last heartbeat is older
+	// than MissingAfter is shown missing.
+	Cluster      store.Replicas
+	ReplicaID    string
+	MissingAfter time.Duration
 }
 
 // Console serves the console host.

@@ -182,6 +182,10 @@ func newOpenAPIEnv(t *testing.T) *mdmEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
+	replicas := store.NewLocalReplicas(time.Now)
+	if err := replicas.Beat(context.Background(), store.Heartbeat{ReplicaID: "r1", Version: "test", StartedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
 	e.con = New(Options{Store: e.st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: time.Now, ExternalURL: "https://localhost",
 		Roots: e.ca.RootsHandler(), CRL: e.ca.CRLHandler(), Ready: func(context.Context) error { return nil }, JWKS: signer.JWKS,
 		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
@@ -189,7 +193,8 @@ func newOpenAPIEnv(t *testing.T) *mdmEnv {
 		},
 		Enrollment: e.svc, PostureIngest: eng.ExternalHandler(),
 		Origins: func() []string { return []string{"https://localhost", "https://wiki.localhost"} },
-		Rules:   newTestRules(t, e.st)})
+		Rules:   newTestRules(t, e.st),
+		Cluster: replicas, ReplicaID: "r1", MissingAfter: 6 * time.Second})
 	return e
 }
 
@@ -1029,6 +1034,10 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	want(code, http.StatusNotFound, body)
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/kpis", "", nil)
 	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/cluster", "", nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"self":true`) {
+		t.Errorf("cluster: %s", body)
+	}
 
 	// The organization decides ownership and sharing.
 	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/ownership", `{"ownership":"rented"}`, nil)

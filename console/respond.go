@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/store"
 )
 
 // fail writes err as a JSON error; internal causes go only to the log.
@@ -23,8 +25,13 @@ func (c *Console) fail(g *gin.Context, err error) {
 }
 
 // retryAfter sets Retry-After when err says when to try again.
+// A 503 always says when: the store recovers within seconds.
 func retryAfter(g *gin.Context, err error) {
-	if s := apperr.RetryAfterSeconds(err); s > 0 {
+	s := apperr.RetryAfterSeconds(err)
+	if s == 0 && apperr.Status(err) == http.StatusServiceUnavailable {
+		s = int(store.RetryAfter / time.Second)
+	}
+	if s > 0 {
 		g.Header("Retry-After", strconv.Itoa(s))
 	}
 }

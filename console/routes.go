@@ -36,6 +36,10 @@ func (c *Console) routes() {
 	}
 
 	api := e.Group("/api/v1", c.authenticate)
+	api.GET("/cluster", c.require(PermClusterRead), c.cluster) // answers while stale: it shows why
+	// Every API route below refuses (503) while this replica is stale:
+	// gin copies a group's middleware into a route when it is added.
+	api.Use(c.requireCurrent)
 	api.GET("/whoami", c.whoami)
 	// People with roles (see docs/roles.md): tokens, roles, invitations.
 	// requireFresh: from a browser, a security-key check ≤ 5 min old.
@@ -89,7 +93,7 @@ func (c *Console) routes() {
 		api.GET("/kpis", c.require(PermKPIRead), c.kpis)
 
 		// The agent API: the enrollment code, then the device certificate, authenticates.
-		agent := e.Group("/api/v1/agent", c.agentProtocol)
+		agent := e.Group("/api/v1/agent", c.agentProtocol, c.requireCurrent)
 		agent.POST("/enroll", c.agentEnroll)
 		dev := agent.Group("", c.requireDevice)
 		dev.POST("/renew", c.agentRenew)

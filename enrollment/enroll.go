@@ -106,7 +106,8 @@ func (s *Service) usableCode(raw string, now time.Time) (*store.EnrollCode, int,
 	if !ok {
 		return nil, 0, codeError(apperr.Unauthenticated, "this enrollment code is not valid; check it or ask for a new one")
 	}
-	c, ok := s.st.EnrollCode(codeID(canon))
+	id := codeID(canon)
+	c, ok := store.Find(s.st, func() (*store.EnrollCode, bool) { return s.st.EnrollCode(id) }) // issued on another replica?
 	if !ok {
 		return nil, 0, codeError(apperr.Unauthenticated, "this enrollment code is not valid; check it or ask for a new one")
 	}

@@ -72,7 +72,8 @@ func (s *Service) peekFlow(token string, typ ...string) (*store.AuthFlow, *flowD
 	if token == "" || len(token) > 128 {
 		return nil, nil, errFlowGone()
 	}
-	f, ok := s.st.AuthFlow(HashSecret(token))
+	id := HashSecret(token)
+	f, ok := store.Find(s.st, func() (*store.AuthFlow, bool) { return s.st.AuthFlow(id) }) // started on another replica?
 	if !ok || !slices.Contains(typ, f.Type) || !s.now().Before(f.ExpiresAt) || s.st.Claimed(claimPrefix+f.ID) {
 		return nil, nil, errFlowGone()
 	}

@@ -76,7 +76,9 @@ func Lookup(st *store.Store, cookie, host string) (*store.Session, bool) {
 	if cookie == "" {
 		return nil, false
 	}
-	s, ok := st.Session(HashSecret(cookie))
+	id := HashSecret(cookie)
+	// Signed in through another replica an instant ago? Catch up first.
+	s, ok := store.Find(st, func() (*store.Session, bool) { return st.Session(id) })
 	if !ok || !BoundTo(s, host) {
 		return nil, false
 	}

@@ -3,9 +3,12 @@ package proxy
 import (
 	"html/template"
 	"net/http"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/portier/portier/policy"
+	"github.com/portier/portier/store"
 )
 
 // page is what the deny, error and hand-off pages show. It never carries
@@ -96,6 +99,7 @@ func signInTooOld(dec policy.Decision) bool {
 // unavailable is the fail-closed answer when state needed for a decision is
 // missing.
 func (p *Proxy) unavailable(w http.ResponseWriter, r *http.Request, what string) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(store.RetryAfter/time.Second)))
 	p.renderPage(w, http.StatusServiceUnavailable, page{Title: "Temporarily unavailable",
 		Lead: what + " Access is refused until it is back; try again in a minute."})
 }

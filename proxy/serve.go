@@ -50,9 +50,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "404 no application is configured at this address", http.StatusNotFound)
 		return
 	}
-	if err := p.opts.Store.LastError(); err != nil {
-		// The shared store cannot be followed: revocations made elsewhere
-		// may be missing here, so no decision can be trusted.
+	if err := p.opts.Store.Fresh(); err != nil {
+		// The shared store cannot be followed, or this replica has not
+		// confirmed within the staleness bound that it is caught up:
+		// revocations made elsewhere may be missing here, so no decision
+		// can be trusted.
 		p.unavailable(w, r, "Portier cannot reach its database, so it cannot check your access.")
 		return
 	}

@@ -47,7 +47,9 @@ func (p *Proxy) touch(s *store.Session, now time.Time) {
 func (p *Proxy) callback(w http.ResponseWriter, r *http.Request, host string) {
 	code := r.URL.Query().Get("code")
 	now := p.opts.Clock()
-	h, ok := p.opts.Store.Handoff(identity.HashSecret(code))
+	id := identity.HashSecret(code)
+	// Made by the console on another replica an instant ago? Catch up first.
+	h, ok := store.Find(p.opts.Store, func() (*store.Handoff, bool) { return p.opts.Store.Handoff(id) })
 	if code == "" || !ok || h.Host != host || !now.Before(h.ExpiresAt) {
 		p.renderPage(w, http.StatusBadRequest, page{Title: "Sign-in link not valid",
 			Lead: "This sign-in link is expired, already used, or for another application. Open the application again to sign in."})

@@ -84,6 +84,7 @@ type Server struct {
 	ln        net.Listener
 	mln       net.Listener
 	bsock     *backupSocket // nil on PostgreSQL
+	replica   *replica
 
 	// SetupLink is the first-run set-up link, "" when none was needed.
 	SetupLink string
@@ -105,9 +106,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if s.backend, err = openBackend(ctx, cfg, o.Log); err != nil {
 		return nil, err
 	}
-	if s.store, err = store.Open(ctx, s.backend, o.Log); err != nil {
+	if s.store, err = store.OpenWith(ctx, s.backend, o.Log, store.Options{MaxStaleness: time.Duration(cfg.MaxStaleness)}); err != nil {
 		return nil, err
 	}
+	s.replica = newReplica(s)
 	s.bsock = startBackupSocket(cfg, s.backend, s.store, o.Clock, o.Log)
 	var sealer identity.Sealer // nil: the embedded defaults (secrets stay in the 0600 data dir)
 	err = s.store.Exclusive(ctx, firstRunLock, func() error {
@@ -135,6 +137,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	m := newMetrics(s.store)
 	s.rulesErrs = newRulesMetrics(m.reg)
 	m.reg.MustRegister(certExpiry(s.ca, s.tls)...)
+	m.reg.MustRegister(clusterMetrics(s.store)...)
 	popts := proxy.Options{Store: s.store, CA: s.ca, Signer: s.signer, Clock: o.Clock, Log: o.Log,
 		ExternalURL: cfg.ExternalURL, Metrics: proxy.NewMetrics(m.reg), SampleAllows: cfg.DecisionLog.SampleAllows}
 	if cfg.GeoIPDatabase != "" {
@@ -171,6 +174,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Origins: func() []string { return *s.origins.Load() },
 		Rules:   s.rules,
 		Routes:  func() []string { return *s.routes.Load() },
+		Cluster: s.replica.replicas, ReplicaID: s.replica.id, MissingAfter: missingAfter,
 	})
 	s.console = con
 	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, proxy: s.proxy, metrics: m}
@@ -228,12 +232,21 @@ func (s *Server) Store() *store.Store { return s.store }
 // CA is the server's certificate authority.
 func (s *Server) CA() *ca.CA { return s.ca }
 
-// ready is /readyz: the store answers and the CA is loaded. Its error text
-// is shown to whoever asks, so it names the part, not the internal cause.
+// ready is /readyz: the store is fresh (store.Fresh, the check the proxy
+// and the agent API make: on a shared store, caught up within the
+// staleness bound) or, embedded, answers; and the CA is loaded. Its error
+// text is shown to whoever asks, so it names the part, not the internal
+// cause.
 func (s *Server) ready(ctx context.Context) error {
-	if err := s.store.Healthy(ctx); err != nil {
+	if err := s.store.Fresh(); err != nil {
 		s.log.Warn("not ready: store", "err", err)
-		return errors.New("store unreachable")
+		return errors.New("store unreachable or stale")
+	}
+	if !s.store.Shared() {
+		if err := s.store.Healthy(ctx); err != nil {
+			s.log.Warn("not ready: store", "err", err)
+			return errors.New("store unreachable")
+		}
 	}
 	if s.ca == nil || len(s.ca.Roots()) == 0 {
 		return errors.New("CA not loaded")
@@ -263,6 +276,8 @@ func (s *Server) announce(w io.Writer) {
 // Serve serves until ctx ends, then shuts down gracefully: in-flight
 // requests finish (up to 30 s) before Serve returns.
 func (s *Server) Serve(ctx context.Context) error {
+	ctx, stop := context.WithCancel(ctx) // also ends the background work when a listener fails
+	defer stop()
 	errc := make(chan error, 2)
 	go func() { errc <- s.http.Serve(tls.NewListener(s.ln, s.http.TLSConfig)) }()
 	if s.metrics != nil {
@@ -273,9 +288,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.proxy.Run(ctx)
 	go s.signer.Run(ctx)
 	go s.ident.Run(ctx)
-	go s.enroll.Run(ctx)
-	go func() { _ = s.posture.Run(ctx) }()
-	go s.auditSweeper().Run(ctx)
+	go s.replica.heartbeats(ctx)
+	// Jobs that must run once across replicas run where their lease is.
+	s.replica.leased(ctx, "enrollment.sweeps", s.enroll.Run)
+	s.replica.leased(ctx, "posture.scheduler", func(ctx context.Context) { _ = s.posture.Run(ctx) })
+	s.replica.leased(ctx, "audit.retention", s.auditSweeper().Run)
 	go s.watchRules(ctx)
 	go s.rules.RunSchedule(ctx, scheduleEvery, s.log)
 	var err error
@@ -294,6 +311,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 	}
 	wg.Wait()
+	stop()
+	s.replica.jobs.Wait() // jobs stopped and leases released, while the store is open
 	s.close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil

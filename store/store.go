@@ -42,6 +42,21 @@ type Store struct {
 	// lastErr holds the writer's last backend error (nil when it
 	// succeeded); read lock-free on every proxied request.
 	lastErr atomic.Pointer[error]
+
+	// Staleness (fresh.go): shared is set for a Follower backend;
+	// confirmed is when (as time since base, on clock) the read model was
+	// last confirmed caught up with the shared store's head.
+	shared    bool
+	maxStale  time.Duration
+	clock     func() time.Time
+	base      time.Time
+	confirmed atomic.Int64
+	headSeen  atomic.Uint64
+	through   atomic.Uint64 // a head read before a catch-up that succeeded
+	latency   atomic.Int64
+	probeDone chan struct{}
+
+	catchUp catchUp // read-your-writes (catchup.go)
 }
 
 type writeReq struct {
@@ -50,10 +65,17 @@ type writeReq struct {
 	err  chan error
 }
 
-// Open loads every record of the backend into memdb and starts the writer.
+// Open loads every record of the backend into memdb and starts the writer,
+// with the default Options.
 // A record that cannot be decoded stops Open with an error naming it: the
 // store is never reset silently.
 func Open(ctx context.Context, be Backend, log *slog.Logger) (*Store, error) {
+	return OpenWith(ctx, be, log, Options{})
+}
+
+// OpenWith is Open with options. On a shared backend it also starts the
+// staleness probe (fresh.go).
+func OpenWith(ctx context.Context, be Backend, log *slog.Logger, o Options) (*Store, error) {
 	db, err := memdb.NewMemDB(schema())
 	if err != nil {
 		return nil, fmt.Errorf("store: memdb schema: %w", err)
@@ -66,7 +88,19 @@ func Open(ctx context.Context, be Backend, log *slog.Logger) (*Store, error) {
 		done:    make(chan struct{}),
 		stopped: make(chan struct{}),
 		changed: make(chan struct{}),
+
+		maxStale:  o.MaxStaleness,
+		clock:     o.Clock,
+		probeDone: make(chan struct{}),
 	}
+	if s.maxStale <= 0 {
+		s.maxStale = DefaultMaxStaleness
+	}
+	if s.clock == nil {
+		s.clock = time.Now
+	}
+	_, s.shared = be.(Follower)
+	s.base = s.clock()
 	txn := db.Txn(true)
 	seq, err := be.Load(ctx, func(c Change) error { return insert(txn, c) })
 	if err != nil {
@@ -76,6 +110,11 @@ func Open(ctx context.Context, be Backend, log *slog.Logger) (*Store, error) {
 	txn.Commit()
 	s.seq.Store(seq)
 	go s.run()
+	if s.shared {
+		go s.probeLoop() // the snapshot just loaded counts as confirmed at base
+	} else {
+		close(s.probeDone)
+	}
 	return s, nil
 }
 
@@ -83,6 +122,7 @@ func Open(ctx context.Context, be Backend, log *slog.Logger) (*Store, error) {
 func (s *Store) Close() {
 	s.closeMu.Do(func() { close(s.done) })
 	<-s.stopped
+	<-s.probeDone
 }
 
 // Seq is the last change sequence applied to the read model.
@@ -235,6 +275,7 @@ func (s *Store) commit(batch []*writeReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), backendTimeout)
 	changes, err := s.be.Commit(ctx, muts)
 	cancel()
+	err = unavailable(err)
 	if refused(err) && len(live) > 1 {
 		// One request's condition failed; do not fail its neighbours with it.
 		for _, r := range live {

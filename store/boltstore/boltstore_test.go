@@ -35,3 +35,17 @@ func TestCounterConformance(t *testing.T) {
 		return c, c
 	})
 }
+
+// TestLeaseConformance: the embedded store is one process, which holds
+// every lease; the same suite as PostgreSQL's lease rows.
+func TestLeaseConformance(t *testing.T) {
+	storetest.RunLeases(t, func(t *testing.T) storetest.LeaseWorld {
+		db, err := boltstore.Open(filepath.Join(t.TempDir(), "portier.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { db.Close() })
+		l := store.LeasesFor(db)
+		return storetest.LeaseWorld{A: l, B: l, Kill: func() {}}
+	})
+}

@@ -1,0 +1,34 @@
+package console
+
+import (
+	"testing"
+	"time"
+
+	"github.com/portier/portier/store"
+	"github.com/portier/portier/store/storetest"
+)
+
+// TestClusterViewMarksMissingAndBehind: the view computes each replica's
+// lag against the highest head any replica saw, and marks a replica whose
+// last heartbeat is older than MissingAfter.
+func TestClusterViewMarksMissingAndBehind(t *testing.T) {
+	c := &Console{opts: Options{Store: storetest.OpenBolt(t), ReplicaID: "a", MissingAfter: 6 * time.Second}}
+	v := c.clusterView([]store.Heartbeat{
+		{ReplicaID: "a", AppliedSeq: 100, HeadSeq: 100, Age: time.Second},
+		{ReplicaID: "b", AppliedSeq: 90, HeadSeq: 120, Age: 2 * time.Second},
+		{ReplicaID: "c", AppliedSeq: 50, HeadSeq: 50, Age: 7 * time.Second},
+	})
+	if v.HeadSequence != 120 {
+		t.Errorf("head = %d, want 120", v.HeadSequence)
+	}
+	want := map[string]struct {
+		behind        uint64
+		missing, self bool
+	}{"a": {20, false, true}, "b": {30, false, false}, "c": {70, true, false}}
+	for _, r := range v.Replicas {
+		w := want[r.ID]
+		if r.Behind != w.behind || r.Missing != w.missing || r.Self != w.self {
+			t.Errorf("replica %s: behind %d missing %v self %v; want %+v", r.ID, r.Behind, r.Missing, r.Self, w)
+		}
+	}
+}
