@@ -71,6 +71,9 @@ func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, req *request, dec p
 		if req.devNote != "" {
 			msg += "\n- " + req.devNote
 		}
+		if dec.Restrictions != 0 {
+			msg += "\n- " + restrictedNote(dec)
+		}
 		_, _ = w.Write([]byte(msg + "\n"))
 		return
 	}
