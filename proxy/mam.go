@@ -102,10 +102,13 @@ func (c *containment) contain(resp *http.Response, isHead bool) error {
 	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt != "text/html" {
 		return nil
 	}
-	if err := decodeBody(resp); err != nil {
+	h := resp.Header
+	if isHead {
+		// No body to decode; the page a GET gets is not encoded.
+		h.Del("Content-Encoding")
+	} else if err := decodeBody(resp); err != nil {
 		return err
 	}
-	h := resp.Header
 	h.Del("Content-Length")
 	resp.ContentLength = -1
 	h.Del("ETag")

@@ -80,6 +80,9 @@ func newMAMEnv(t *testing.T) *mamEnv {
 		case "/data.json":
 			h.Set("Content-Type", "application/json")
 			_, _ = io.WriteString(w, `{"html":"<body>"}`)
+		case "/fragment":
+			h.Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, "<tr><td>1</td></tr>")
 		case "/cached":
 			h.Set("Content-Type", "text/html")
 			w.WriteHeader(http.StatusNotModified)
@@ -177,7 +180,11 @@ func TestWatermarkLeavesOtherResponsesAlone(t *testing.T) {
 	c := e.client(nil)
 	identity := map[string]string{"Accept-Encoding": "identity"}
 
-	resp, body := e.do(c, "HEAD", "https://mail.localhost/page", cookie, identity)
+	resp, body := e.do(c, "HEAD", "https://mail.localhost/page", cookie, map[string]string{"Accept-Encoding": "gzip"})
+	if resp.StatusCode != 200 || body != "" || resp.Header.Get("Content-Length") != "" || resp.Header.Get("Content-Encoding") != "" {
+		t.Errorf("HEAD with gzip = %d, Content-Length %q, Content-Encoding %q", resp.StatusCode, resp.Header.Get("Content-Length"), resp.Header.Get("Content-Encoding"))
+	}
+	resp, body = e.do(c, "HEAD", "https://mail.localhost/page", cookie, identity)
 	if resp.StatusCode != 200 || body != "" || resp.Header.Get("Content-Length") != "" || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "/.portier/mam/") {
 		t.Errorf("HEAD = %d, Content-Length %q, CSP %q, body %q", resp.StatusCode, resp.Header.Get("Content-Length"), resp.Header.Get("Content-Security-Policy"), body)
 	}
@@ -193,6 +200,13 @@ func TestWatermarkLeavesOtherResponsesAlone(t *testing.T) {
 	}
 	if _, body := e.do(c, "GET", "https://mail.localhost/unlabelled", cookie, identity); !strings.HasPrefix(body, "<html><body><link") || !strings.Contains(body, "<portier-wm") {
 		t.Errorf("unlabelled page = %s", body)
+	}
+	if _, body := e.do(c, "GET", "https://mail.localhost/fragment", cookie, map[string]string{"Accept": "*/*", "Sec-Fetch-Dest": "empty"}); body != "<tr><td>1</td></tr>" {
+		t.Errorf("a fragment fetched by a script was changed: %s", body)
+	}
+	if _, body := e.do(c, "GET", "https://mail.localhost/fragment", cookie, map[string]string{"Sec-Fetch-Dest": "document"}); !strings.HasPrefix(body, "<tr><td>1</td></tr><link") ||
+		!strings.HasSuffix(body, "</portier-banner><script src=\"/.portier/mam/mam.js?v="+mamJSVersion(t, e)+"\" data-block=\"clipboard print\" defer></script>") {
+		t.Errorf("a page without <body> opened as a document = %s", body)
 	}
 	if resp, body := e.do(c, "GET", "https://mail.localhost/brotli", cookie, identity); resp.StatusCode != 502 || !strings.Contains(body, "Page not shown") ||
 		!strings.Contains(body, "Restrictions on this device: block_downloads, watermark, block_clipboard, block_print (rule byod-staff).") {
@@ -245,4 +259,16 @@ func TestDenyPageNamesRestrictions(t *testing.T) {
 		!strings.Contains(body, "Restrictions on this device: read_only, block_downloads, no_store (rule byod/allow/0).") {
 		t.Errorf("restricted POST = %d %s", resp.StatusCode, body)
 	}
+}
+
+// mamJSVersion reads the version query of Portier's script from a page.
+func mamJSVersion(t *testing.T, e *mamEnv) string {
+	t.Helper()
+	cookie, _ := e.sessionOn("mail.localhost", "v@example.com", "staff")
+	_, body := e.do(e.client(nil), "GET", "https://mail.localhost/unlabelled", cookie, nil)
+	m := regexp.MustCompile(`mam\.js\?v=([0-9a-f]+)"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no script in %s", body)
+	}
+	return m[1]
 }
