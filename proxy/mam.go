@@ -194,10 +194,12 @@ func (c *containment) markup(nonce string) []byte {
 	}
 	if c.rs.Has(policy.Watermark) {
 		text := html.EscapeString(c.email) + " · " + c.now.UTC().Format("2006-01-02 15:04 UTC")
-		b.Grow(wmCopies * (len(text) + 13))
+		b.Grow(wmCopies*(len(text)+13) + 1024)
 		b.WriteString(`<portier-wm aria-hidden="true">`)
 		for range wmCopies {
-			b.WriteString("<span>" + text + "</span>")
+			b.WriteString("<span>")
+			b.WriteString(text)
+			b.WriteString("</span>")
 		}
 		b.WriteString(`</portier-wm>`)
 	}

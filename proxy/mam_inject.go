@@ -33,12 +33,24 @@ func (in *injector) Read(p []byte) (int, error) {
 	if in.err != nil {
 		return 0, in.err
 	}
-	n, err := in.src.Read(p)
+	// Until the insertion, leave room in p for the markup, so that it can
+	// go in place (no copy of the page kept aside) when p is large enough.
+	buf, room := p, false
+	if !in.done && len(p) >= 2*len(in.insert) {
+		buf, room = p[:len(p)-len(in.insert)], true
+	}
+	n, err := in.src.Read(buf)
 	if !in.done && n > 0 {
 		if i := in.scan.feed(p[:n]); i >= 0 {
 			in.done = true
-			in.pending = append(append(make([]byte, 0, len(in.insert)+n-i), in.insert...), p[i:n]...)
-			n = i
+			if room {
+				copy(p[i+len(in.insert):], p[i:n])
+				copy(p[i:], in.insert)
+				n += len(in.insert)
+			} else {
+				in.pending = append(append(make([]byte, 0, len(in.insert)+n-i), in.insert...), p[i:n]...)
+				n = i
+			}
 		} else if in.scan.state == sGaveUp {
 			in.done = true
 		}

@@ -31,12 +31,13 @@ func (c *chunks) Read(p []byte) (int, error) {
 func (c *chunks) Close() error { return nil }
 
 // inject runs the injector over in, read in the given chunk sizes, with
-// the caller reading through a small buffer too.
-func inject(t testing.TB, in string, atEOF bool, sizes ...int) string {
+// the caller reading through a small buffer: one with room for the markup
+// (bufSize ≥ 6, inserted in place) or without (kept aside).
+func inject(t testing.TB, in string, atEOF bool, bufSize int, sizes ...int) string {
 	t.Helper()
 	inj := &injector{src: &chunks{b: []byte(in), sizes: sizes}, insert: []byte("[P]"), atEOF: atEOF}
 	var out bytes.Buffer
-	buf := make([]byte, 7)
+	buf := make([]byte, bufSize)
 	for {
 		n, err := inj.Read(buf)
 		out.Write(buf[:n])
@@ -84,15 +85,17 @@ func TestInjectorFindsTheBodyAtEveryChunkBoundary(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			if got := inject(t, c.in, false, len(c.in)); got != c.want {
-				t.Fatalf("whole:\n got %s\nwant %s", got, c.want)
-			}
-			if got := inject(t, c.in, false, 1); got != c.want {
-				t.Fatalf("byte by byte:\n got %s\nwant %s", got, c.want)
-			}
-			for i := 1; i < len(c.in); i++ {
-				if got := inject(t, c.in, false, i, len(c.in)); got != c.want {
-					t.Fatalf("split at %d (%q | %q):\n got %s\nwant %s", i, c.in[:i], c.in[i:], got, c.want)
+			for _, bufSize := range []int{7, 4, 64} {
+				if got := inject(t, c.in, false, bufSize, len(c.in)); got != c.want {
+					t.Fatalf("whole, buffer %d:\n got %s\nwant %s", bufSize, got, c.want)
+				}
+				if got := inject(t, c.in, false, bufSize, 1); got != c.want {
+					t.Fatalf("byte by byte, buffer %d:\n got %s\nwant %s", bufSize, got, c.want)
+				}
+				for i := 1; i < len(c.in); i++ {
+					if got := inject(t, c.in, false, bufSize, i, len(c.in)); got != c.want {
+						t.Fatalf("split at %d (%q | %q), buffer %d:\n got %s\nwant %s", i, c.in[:i], c.in[i:], bufSize, got, c.want)
+					}
 				}
 			}
 		})
@@ -103,16 +106,16 @@ func TestInjectorFindsTheBodyAtEveryChunkBoundary(t *testing.T) {
 // a page loaded as a document gets the markup at its end.
 func TestInjectorWithoutBody(t *testing.T) {
 	const frag = `<div class="row"><td>1</td></div>`
-	if got := inject(t, frag, false, 5); got != frag {
+	if got := inject(t, frag, false, 7, 5); got != frag {
 		t.Errorf("fragment changed: %s", got)
 	}
-	if got := inject(t, frag, true, 5); got != frag+"[P]" {
+	if got := inject(t, frag, true, 4, 5); got != frag+"[P]" {
 		t.Errorf("document without body = %s", got)
 	}
-	if got := inject(t, "", true, 1); got != "[P]" {
+	if got := inject(t, "", true, 7, 1); got != "[P]" {
 		t.Errorf("empty document = %q", got)
 	}
-	if got := inject(t, `<plaintext>x`, true, 3); got != `<plaintext>x` {
+	if got := inject(t, `<plaintext>x`, true, 7, 3); got != `<plaintext>x` {
 		t.Errorf("plaintext document = %s", got)
 	}
 }
@@ -151,8 +154,8 @@ func FuzzInjector(f *testing.F) {
 		f.Add(s, uint8(3), true)
 	}
 	f.Fuzz(func(t *testing.T, in string, split uint8, atEOF bool) {
-		whole := inject(t, in, atEOF, len(in)+1)
-		chunked := inject(t, in, atEOF, int(split)%7+1, int(split)%3+1)
+		whole := inject(t, in, atEOF, 64, len(in)+1)
+		chunked := inject(t, in, atEOF, int(split)%9+1, int(split)%7+1, int(split)%3+1)
 		if whole != chunked {
 			t.Fatalf("chunking changes the output:\nwhole   %q\nchunked %q", whole, chunked)
 		}
