@@ -187,23 +187,24 @@ const wmCopies = 96
 // attributes only (no inline style or script), so no CSP change beyond
 // the asset source is needed.
 func (c *containment) markup(nonce string) []byte {
-	var b strings.Builder
-	b.WriteString(`<link rel="stylesheet" href="` + mamURL("mam.css") + `">`)
+	text := html.EscapeString(c.email) + " · " + c.now.UTC().Format("2006-01-02 15:04 UTC")
+	b := make([]byte, 0, wmCopies*(len(text)+13)+1024)
+	b = append(b, `<link rel="stylesheet" href="`+mamURL("mam.css")+`">`...)
 	if c.rs.Has(policy.BlockPrint) {
-		b.WriteString(`<link rel="stylesheet" href="` + mamURL("print.css") + `" media="print">`)
+		b = append(b, `<link rel="stylesheet" href="`+mamURL("print.css")+`" media="print">`...)
 	}
 	if c.rs.Has(policy.Watermark) {
-		text := html.EscapeString(c.email) + " · " + c.now.UTC().Format("2006-01-02 15:04 UTC")
-		b.Grow(wmCopies*(len(text)+13) + 1024)
-		b.WriteString(`<portier-wm aria-hidden="true">`)
+		b = append(b, `<portier-wm aria-hidden="true">`...)
 		for range wmCopies {
-			b.WriteString("<span>")
-			b.WriteString(text)
-			b.WriteString("</span>")
+			b = append(b, "<span>"...)
+			b = append(b, text...)
+			b = append(b, "</span>"...)
 		}
-		b.WriteString(`</portier-wm>`)
+		b = append(b, `</portier-wm>`...)
 	}
-	b.WriteString(`<portier-banner role="note" lang="` + c.lang + `">` + html.EscapeString(c.bannerText()) + `</portier-banner>`)
+	b = append(b, `<portier-banner role="note" lang="`+c.lang+`">`...)
+	b = append(b, html.EscapeString(c.bannerText())...)
+	b = append(b, `</portier-banner>`...)
 	if c.rs&pageRestrictions != 0 {
 		var block []string
 		if c.rs.Has(policy.BlockClipboard) {
@@ -212,11 +213,11 @@ func (c *containment) markup(nonce string) []byte {
 		if c.rs.Has(policy.BlockPrint) {
 			block = append(block, "print")
 		}
-		b.WriteString(`<script src="` + mamURL("mam.js") + `" data-block="` + strings.Join(block, " ") + `"`)
+		b = append(b, `<script src="`+mamURL("mam.js")+`" data-block="`+strings.Join(block, " ")+`"`...)
 		if nonce != "" {
-			b.WriteString(` nonce="` + nonce + `"`)
+			b = append(b, ` nonce="`+nonce+`"`...)
 		}
-		b.WriteString(` defer></script>`)
+		b = append(b, ` defer></script>`...)
 	}
-	return []byte(b.String())
+	return b
 }

@@ -1,6 +1,9 @@
 package proxy
 
-import "io"
+import (
+	"bytes"
+	"io"
+)
 
 // injector passes an HTML body through unchanged except for one insertion:
 // Portier's markup right after the page's <body …> start tag, or right
@@ -130,9 +133,17 @@ func (s *htmlScanner) feed(p []byte) int {
 	for i := 0; i < len(p); i++ {
 		b := p[i]
 		switch s.state {
-		case sData:
-			if b == '<' {
+		case sData, sRawText:
+			// Most bytes are text: jump to the next '<'.
+			j := bytes.IndexByte(p[i:], '<')
+			if j < 0 {
+				return -1
+			}
+			i += j
+			if s.state == sData {
 				s.state = sTagOpen
+			} else {
+				s.state = sRawLT
 			}
 		case sTagOpen:
 			switch {
@@ -185,14 +196,17 @@ func (s *htmlScanner) feed(p []byte) int {
 			default:
 				s.afterEq = false
 			}
-		case sDoubleQuoted:
-			if b == '"' {
-				s.state, s.afterEq = sAttrs, false
+		case sDoubleQuoted, sSingleQuoted:
+			q := byte('"')
+			if s.state == sSingleQuoted {
+				q = '\''
 			}
-		case sSingleQuoted:
-			if b == '\'' {
-				s.state, s.afterEq = sAttrs, false
+			j := bytes.IndexByte(p[i:], q)
+			if j < 0 {
+				return -1
 			}
+			i += j
+			s.state, s.afterEq = sAttrs, false
 		case sMarkup:
 			switch b {
 			case '-':
@@ -216,10 +230,6 @@ func (s *htmlScanner) feed(p []byte) int {
 		case sBogus:
 			if b == '>' {
 				s.state = sData
-			}
-		case sRawText:
-			if b == '<' {
-				s.state = sRawLT
 			}
 		case sRawLT:
 			switch b {
