@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/enrollment"
+	"github.com/portier/portier/identity"
 	"github.com/portier/portier/posture"
 	"github.com/portier/portier/store"
 )
@@ -36,6 +37,7 @@ pre{background:#f2f4f8;padding:.8rem;border-radius:4px;white-space:pre-wrap;over
 <tr><th>{{$.T.LastSeen}}</th><td>{{.LastSeen}}</td></tr>
 </table>
 {{if .Notice}}<pre>{{.Notice}}</pre>{{end}}
+{{if .RemoveID}}<form method="post" action="/my/devices/{{.RemoveID}}/remove"><input type="hidden" name="csrf" value="{{$.CSRF}}"><button type="submit">{{if eq $.Lang "fr"}}Retirer cet appareil{{else}}Remove this device{{end}}</button></form>{{end}}
 </section>
 {{else}}<p>{{.T.None}} <a href="/enroll">{{.T.Enroll}}</a></p>{{end}}
 </body></html>`))
@@ -75,12 +77,14 @@ var myDevicesWords = map[string]myDevicesTexts{
 type myDeviceView struct {
 	Name, Platform, Ownership, State, Trust, Failing, LastSeen, Notice string
 	WorkProfile, Compliant                                             bool
+	RemoveID                                                           string // set when the person may remove it (mydevices_remove.go)
 }
 
 type myDevicesData struct {
 	Lang, Nonce, Email, Error string
 	T                         myDevicesTexts
 	Devices                   []myDeviceView
+	CSRF                      string // for the remove forms (mydevices_remove.go)
 }
 
 // myDevicesPage is GET /my/devices: the devices enrolled for the signed-in
@@ -94,12 +98,12 @@ func (c *Console) myDevicesPage(g *gin.Context) {
 		c.renderMyDevices(g, http.StatusNotFound, d)
 		return
 	}
-	sess, _, ok := c.session(g)
+	sess, cookie, ok := c.session(g)
 	if !ok {
 		g.Redirect(http.StatusFound, "/auth/sign_in?"+url.Values{"rd": {"/my/devices"}}.Encode())
 		return
 	}
-	d.Email = sess.Email
+	d.Email, d.CSRF = sess.Email, identity.CSRFToken(cookie)
 	for _, dev := range c.devicesOf(sess) {
 		v := myDeviceView{Name: dev.Name, Platform: dev.Platform, Ownership: string(dev.Ownership), State: string(dev.State),
 			Trust: dev.Trust.String(), Failing: strings.Join(dev.FailingChecks, ", "), WorkProfile: dev.WorkProfile,
@@ -109,6 +113,9 @@ func (c *Console) myDevicesPage(g *gin.Context) {
 		}
 		if !dev.LastSeen.IsZero() {
 			v.LastSeen = dev.LastSeen.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		if c.ownRemovableDevice(sess, dev.ID) != nil {
+			v.RemoveID = dev.ID
 		}
 		if enrollment.IsBrowserDevice(dev) {
 			v.Notice = d.T.BrowserNotice

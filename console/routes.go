@@ -78,6 +78,7 @@ func (c *Console) routes() {
 		e.POST("/enroll/browser/finish", c.sameOrigin, c.browserDeviceFinish)
 		// The signed-in employee's own devices and their privacy notices.
 		e.GET("/my/devices", c.myDevicesPage)
+		e.POST("/my/devices/:id/remove", c.sameOrigin, c.removeMyDevice)
 	}
 
 	e.NoRoute(func(g *gin.Context) {
