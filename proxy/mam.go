@@ -42,7 +42,21 @@ type containment struct {
 func newContainment(r *http.Request, rs policy.Restrictions, rules []string, email string, now time.Time) *containment {
 	dest := r.Header.Get("Sec-Fetch-Dest")
 	return &containment{rs: rs, rules: rules, email: email, now: now, lang: pickLang(r.Header.Get("Accept-Language")),
-		host: r.Host, document: dest == "document" || dest == "iframe" || (dest == "" && strings.Contains(r.Header.Get("Accept"), "text/html"))}
+		host: cspHost(r.Host), document: dest == "document" || dest == "iframe" || (dest == "" && strings.Contains(r.Header.Get("Accept"), "text/html"))}
+}
+
+// cspHost is the route host for a CSP source: the host name as the
+// proxy matched it and the port only when it is all digits, so nothing a
+// client writes in Host reaches the header verbatim.
+func cspHost(h string) string {
+	name := HostOnly(h)
+	if i := strings.LastIndexByte(h, ':'); i >= 0 && !strings.Contains(h[i:], "]") {
+		port := h[i+1:]
+		if port != "" && strings.Trim(port, "0123456789") == "" {
+			return name + ":" + port
+		}
+	}
+	return name
 }
 
 // prepareRestrictedRequest adjusts the request to the upstream so that

@@ -51,3 +51,14 @@ func TestPickLangAndAcceptsGzip(t *testing.T) {
 		}
 	}
 }
+
+// TestCSPHost: what a client writes in Host beyond a host name and a
+// numeric port never reaches the page's CSP.
+func TestCSPHost(t *testing.T) {
+	for in, want := range map[string]string{"mail.localhost": "mail.localhost", "Mail.LOCALHOST:8443": "mail.localhost:8443",
+		"mail.localhost:1;script-src": "mail.localhost", "mail.localhost.:443": "mail.localhost:443", "mail.localhost:": "mail.localhost"} {
+		if got := cspHost(in); got != want {
+			t.Errorf("cspHost(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
