@@ -180,7 +180,6 @@ func decodeBody(resp *http.Response) error {
 		return errCannotContain
 	}
 	resp.Header.Del("Content-Encoding")
-	resp.Uncompressed = true
 	return nil
 }
 
