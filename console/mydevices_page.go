@@ -19,6 +19,7 @@ import (
 type myDeviceView struct {
 	Name, Platform, Ownership, State, Trust, Failing, LastSeen, Notice string
 	WorkProfile, Compliant                                             bool
+	RemoveID                                                           string // set when the person may remove it (mydevices_remove.go)
 }
 
 type myDevicesData struct {
@@ -42,6 +43,9 @@ func (c *Console) myDevicesPage(g *gin.Context) {
 		}
 		if !dev.LastSeen.IsZero() {
 			v.LastSeen = dev.LastSeen.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		if c.ownRemovableDevice(pu.Session, dev.ID) != nil {
+			v.RemoveID = dev.ID
 		}
 		if enrollment.IsBrowserDevice(dev) {
 			v.Notice = c.t(g, "devices.browser_notice")

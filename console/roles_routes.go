@@ -27,6 +27,7 @@ var openRoutes = map[string]string{
 	"POST /enroll/browser/begin":  "registers the employee's own browser as a device",
 	"POST /enroll/browser/finish": "registers the employee's own browser as a device",
 	"GET /my/devices":             "the employee's own devices",
+	"POST /my/devices/:id/remove": "the employee removes their own browser-registered device",
 }
 
 // openPrefixes are route prefixes that declare no permission, with why.

@@ -112,6 +112,7 @@ func (c *Console) routes() {
 		pages.POST("/enroll/browser/finish", c.browserDeviceFinish)
 		// The signed-in employee's own devices and their privacy notices.
 		pages.GET("/my/devices", c.requirePage(""), c.myDevicesPage)
+		pages.POST("/my/devices/:id/remove", c.requirePage(""), c.removeMyDevice)
 	}
 
 	e.NoRoute(c.notFound)

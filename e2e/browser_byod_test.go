@@ -1,6 +1,11 @@
 package e2e
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -10,16 +15,22 @@ import (
 	"github.com/portier/portier/store"
 )
 
-// byodConfig opens an app to personal devices only.
+// byodConfig opens an app to personal devices only, contained: a
+// watermark, no downloads (its /export path is served by the upstream
+// {{files}}), no copy and paste.
 const byodConfig = `
 routes:
   - {from: "https://mail.localhost:{{port}}", to: "{{upstream}}", policy: personal}
+  - {from: "https://mail.localhost:{{port}}/export", to: "{{files}}", policy: personal}
 policies:
   - id: personal
     allow:
-      and:
-        - domain: example.com
-        - device: {ownership: byod}
+      or:
+        - id: personal-device
+          and:
+            - domain: example.com
+            - device: {ownership: byod}
+    restrictions: [watermark, block_downloads, block_clipboard]
 `
 
 // TestBrowserBYODPasskey is issue 8's done-when: a person without the
@@ -29,7 +40,13 @@ policies:
 // confirms the device with the passkey on /auth/device.
 func TestBrowserBYODPasskey(t *testing.T) {
 	exe := requireChromium(t)
-	s := startSite(t, byodConfig)
+	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/csv")
+		w.Header().Set("Content-Disposition", `attachment; filename="inbox.csv"`)
+		_, _ = io.WriteString(w, "from,subject\nceo@example.com,numbers\n")
+	}))
+	t.Cleanup(files.Close)
+	s := startSite(t, strings.ReplaceAll(byodConfig, "{{files}}", files.URL))
 	const email, password = "bea@example.com", "correct horse battery"
 	s.addUser(email, password, "staff")
 	b := s.newTab(exe)
@@ -71,10 +88,15 @@ func TestBrowserBYODPasskey(t *testing.T) {
 	}
 	b.wantText("body", dev.Name)
 
-	// The same app now lets the browser in as that personal device.
+	// The same app now lets the browser in as that personal device,
+	// contained.
 	b.open(app)
 	b.waitUntil("the upstream page", `document.title === "Upstream app"`)
 	b.wantText("#who", email)
+	b.wantContained(email)
+	b.open(s.url("mail.localhost", "/export/inbox.csv"))
+	b.wantText("h1", "Download blocked")
+	b.wantText("body", "Restrictions on this device: block_downloads, watermark, block_clipboard (rule personal-device).")
 
 	// Signed out and in again, the session carries no device until the
 	// browser confirms it with its passkey on /auth/device.
@@ -111,4 +133,41 @@ func (b *tab) platformAuthenticator() webauthn.AuthenticatorID {
 		b.t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
 	}
 	return res.AuthenticatorID
+}
+
+// wantContained checks what a person sees of the containment on the
+// upstream page: the watermark with their e-mail and the time, laid over
+// the page and visible but not in the way; the banner naming the
+// restrictions and the rule; copy refused; and a watermark removed by a
+// script put back. With PORTIER_UPDATE_SCREENSHOTS=1 it saves the page to
+// docs/images/byod-watermark.png.
+func (b *tab) wantContained(email string) {
+	b.t.Helper()
+	b.waitUntil("the watermark, visible over the page", `(() => {
+		const w = document.querySelector("portier-wm");
+		if (!w || !w.textContent.includes(`+jsString(email+" · ")+`)) return false;
+		const s = getComputedStyle(w), r = w.getBoundingClientRect();
+		const span = w.querySelector("span"), sr = span.getBoundingClientRect(), ss = getComputedStyle(span);
+		return s.position === "fixed" && s.pointerEvents === "none" && s.visibility === "visible" && s.display !== "none" &&
+			r.width >= innerWidth - 1 && r.height >= innerHeight - 1 && Number(s.zIndex) > 1000000 &&
+			sr.width > 50 && sr.top < innerHeight && !ss.color.endsWith(", 0)");
+	})()`)
+	b.wantText("portier-banner", "Restricted access on this device: downloads blocked, pages watermarked with your e-mail, copy and paste blocked. Access rule: personal-device.")
+	// The application's own link under the watermark still takes clicks.
+	if got := b.evalString(`document.elementFromPoint(innerWidth / 2, 20).tagName + "/" + document.elementFromPoint(30, 30).closest("portier-wm")`); !strings.HasSuffix(got, "/null") {
+		b.fatalf("the watermark takes pointer events: %s", got)
+	}
+	b.waitUntil("Portier's script to be running", `document.querySelector("script[src^='/.portier/mam/mam.js']") !== null &&
+		(() => { const e = new Event("copy", {bubbles: true, cancelable: true}); document.body.dispatchEvent(e); return e.defaultPrevented; })()`)
+	if png := os.Getenv("PORTIER_UPDATE_SCREENSHOTS"); png == "1" {
+		data, err := os.ReadFile(b.screenshot("byod-watermark.png"))
+		if err != nil {
+			b.t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join("..", "docs", "images", "byod-watermark.png"), data, 0o644); err != nil {
+			b.t.Fatal(err)
+		}
+	}
+	b.evalString(`document.querySelector("portier-wm").remove(), "removed"`)
+	b.waitUntil("the removed watermark to come back", `document.querySelector("portier-wm") !== null`)
 }

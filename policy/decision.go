@@ -67,9 +67,16 @@ const (
 	BlockUploads
 	// NoStore forces Cache-Control: no-store on responses.
 	NoStore
+	// Watermark overlays HTML pages with the person's e-mail and the time.
+	Watermark
+	// BlockClipboard stops copy, cut and paste on HTML pages (deterrence).
+	BlockClipboard
+	// BlockPrint blanks HTML pages when printed (deterrence).
+	BlockPrint
 )
 
-var restrictionNames = [...]string{"read_only", "block_downloads", "block_uploads", "no_store"}
+var restrictionNames = [...]string{"read_only", "block_downloads", "block_uploads", "no_store",
+	"watermark", "block_clipboard", "block_print"}
 
 // ParseRestriction reads one restriction name.
 func ParseRestriction(s string) (Restrictions, error) {

@@ -18,11 +18,8 @@ import (
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, dec policy.Decision) {
 	rs := dec.Restrictions
 	if rs != 0 {
-		if refusal := refuseRequest(r, rs); refusal != "" {
-			dec.Outcome = policy.Deny
-			dec.Reasons = append(dec.Reasons, policy.Reason{Code: "restriction", Message: refusal,
-				Remediation: "Use a managed device for this, or ask IT for full access."})
-			p.deny(w, r, req, dec, http.StatusForbidden)
+		if which, refusal := refuseRequest(r, rs); refusal != "" {
+			p.denyRestricted(w, r, req, dec, which, refusal)
 			return
 		}
 	}
@@ -80,10 +77,7 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, de
 	rp := *rt.upstream
 	rp.Rewrite = func(pr *httputil.ProxyRequest) { rewrite(pr, rt.to, ca.headers) }
 	if rs != 0 {
-		rp.ModifyResponse = func(resp *http.Response) error {
-			stripPortierCookies(resp)
-			return restrictResponse(resp, rs)
-		}
+		p.restrict(&rp, r, req, dec)
 	}
 	rp.ServeHTTP(w, r)
 }
@@ -141,12 +135,6 @@ func (p *Proxy) upstreamError(w http.ResponseWriter, r *http.Request, err error)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		p.tooLarge(w)
-		return
-	}
-	if err == errDownloadBlocked {
-		p.renderPage(w, http.StatusForbidden, page{Title: "Download blocked",
-			Lead:    "On this device you can view this application but not download files from it.",
-			Reasons: []policy.Reason{{Message: "Downloads are blocked on personal or restricted devices.", Remediation: "Download from a managed device."}}})
 		return
 	}
 	p.opts.Log.Warn("proxy: upstream error", "host", r.Host, "err", err)

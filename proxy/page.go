@@ -18,8 +18,11 @@ type page struct {
 	Lead    string
 	Reasons []policy.Reason
 	Device  string // a note on the device credential, if one was refused
-	Rules   []string
-	Console string
+	// Restricted names the restrictions in force on this device and the
+	// rule that set them, when a restriction refused the request.
+	Restricted string
+	Rules      []string
+	Console    string
 	// SignInAgain, when set, is the path on this host the deny page's "Sign
 	// in again" button returns to after ending the session.
 	SignInAgain string
@@ -38,6 +41,7 @@ footer{margin-top:2rem;font-size:.85rem;color:#667}</style></head><body>
 <h1>{{.Title}}</h1>
 <p>{{.Lead}}</p>
 {{if .Device}}<p class="note">{{.Device}}</p>{{end}}
+{{if .Restricted}}<p class="note" id="restricted">{{.Restricted}}</p>{{end}}
 {{if .Reasons}}<ul>{{range .Reasons}}<li><strong>{{.Message}}</strong>{{if .Remediation}}<br><span class="fix">What to do: {{.Remediation}}</span>{{end}}</li>{{end}}</ul>{{end}}
 {{if .SignInAgain}}<form method="post" action="/.portier/sign_out"><input type="hidden" name="return" value="{{.SignInAgain}}"><button type="submit">Sign in again</button></form>{{end}}
 <footer>{{if .Rules}}Rules: {{range $i, $r := .Rules}}{{if $i}}, {{end}}{{$r}}{{end}}. {{end}}{{if .Console}}<a href="{{.Console}}/">Portier portal</a>{{end}}</footer>
@@ -70,12 +74,18 @@ func (p *Proxy) deny(w http.ResponseWriter, r *http.Request, req *request, dec p
 		if req.devNote != "" {
 			msg += "\n- " + req.devNote
 		}
+		if dec.Restrictions != 0 {
+			msg += "\n- " + restrictedNote(dec)
+		}
 		_, _ = w.Write([]byte(msg + "\n"))
 		return
 	}
 	pg := page{Title: "Access denied",
 		Lead:    "Portier did not let this request through to the application, for these reasons:",
 		Reasons: dec.Reasons, Device: req.devNote, Rules: dec.Rules}
+	if dec.Restrictions != 0 {
+		pg.Restricted = restrictedNote(dec)
+	}
 	if signInTooOld(dec) {
 		pg.SignInAgain = "/"
 		if r.Method == http.MethodGet || r.Method == http.MethodHead {

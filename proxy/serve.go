@@ -68,6 +68,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		p.signOut(w, r, cookie)
 		return
 	}
+	if strings.HasPrefix(r.URL.Path, mamPrefix) {
+		serveMAMAsset(w, r)
+		return
+	}
 	now := p.opts.Clock()
 	req := &request{rt: rt}
 	p.resolve(r, req, cookie, now)

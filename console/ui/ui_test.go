@@ -79,6 +79,7 @@ func TestPick(t *testing.T) {
 	for h, want := range map[string]string{
 		"": "en", "fr": "fr", "fr-CA": "fr", "FR-fr,en;q=0.8": "fr", "en-US,fr;q=0.9": "en",
 		"de-DE,fr;q=0.7,en;q=0.5": "fr", "de,it": "en", "en;q=0.2,fr;q=0.8": "fr", "fr;q=bad": "en",
+		"fr-CA,fr;q=0.9": "fr", "de,fr;q=0.5,en;q=0.8": "en", "fr;q=0": "en", "EN-gb,FR": "en",
 	} {
 		if got := Pick(h); got != want {
 			t.Errorf("Pick(%q) = %s, want %s", h, got, want)
