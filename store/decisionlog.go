@@ -70,7 +70,7 @@ type DecisionRecord struct {
 	Reasons []DecisionReason `json:"reasons"`
 	// ReportOnly is what the route's report-only policy would have decided;
 	// nil when the route's policy is enforced.
-	ReportOnly *Observed      `json:"report_only,omitempty"`
+	ReportOnly *Observed     `json:"report_only,omitempty"`
 	Facts      DecisionFacts `json:"facts"`
 	// Pos is the record's position in its hour, set by the backend; with
 	// Hour it makes the cursor.
