@@ -127,6 +127,9 @@ func (c *Config) Validate() error {
 	if c.DecisionLog.SampleAllows < 0 || c.DecisionLog.SampleAllows > 1 {
 		return c.errAt("decision_log.sample_allows must be between 0 and 1", []any{"decision_log", "sample_allows"})
 	}
+	if err := c.validateDecisions(); err != nil {
+		return err
+	}
 	switch c.Log.Format {
 	case "json", "text":
 	default:
