@@ -21,6 +21,7 @@ const (
 	NotFound        Code = "not_found"       // 404
 	Conflict        Code = "conflict"        // 409
 	TooLarge        Code = "too_large"       // 413
+	Unprocessable   Code = "unprocessable"   // 422
 	RateLimited     Code = "rate_limited"    // 429
 	Unavailable     Code = "unavailable"     // 503
 	Internal        Code = "internal"        // 500
@@ -32,7 +33,10 @@ type Error struct {
 	Code  Code
 	Msg   string
 	Field string
-	Err   error
+	// Line, on an Unprocessable error, is the line of the submitted
+	// document at fault (1-based; 0 when none).
+	Line int
+	Err  error
 	// RetryAfter, on a RateLimited error, is when the client may try
 	// again (the Retry-After header); 0 when unknown.
 	RetryAfter time.Duration
@@ -61,6 +65,12 @@ func Field(field, format string, args ...any) *Error {
 	return &Error{Code: Invalid, Field: field, Msg: fmt.Sprintf(format, args...)}
 }
 
+// AtLine returns an Unprocessable error naming the field and the line of
+// a submitted document (a policy's YAML) at fault.
+func AtLine(field string, line int, format string, args ...any) *Error {
+	return &Error{Code: Unprocessable, Field: field, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
 // Wrap returns an error whose cause is logged but never shown.
 func Wrap(code Code, err error, format string, args ...any) *Error {
 	return &Error{Code: code, Err: err, Msg: fmt.Sprintf(format, args...)}
@@ -86,6 +96,8 @@ func Status(err error) int {
 		return http.StatusConflict
 	case TooLarge:
 		return http.StatusRequestEntityTooLarge
+	case Unprocessable:
+		return http.StatusUnprocessableEntity
 	case RateLimited:
 		return http.StatusTooManyRequests
 	case Unavailable:
@@ -100,6 +112,7 @@ type Body struct {
 		Code    Code   `json:"code"`
 		Message string `json:"message"`
 		Field   string `json:"field,omitempty"`
+		Line    int    `json:"line,omitempty"`
 	} `json:"error"`
 }
 
@@ -108,7 +121,7 @@ func ToBody(err error) Body {
 	var b Body
 	var e *Error
 	if errors.As(err, &e) {
-		b.Error.Code, b.Error.Message, b.Error.Field = e.Code, e.Msg, e.Field
+		b.Error.Code, b.Error.Message, b.Error.Field, b.Error.Line = e.Code, e.Msg, e.Field, e.Line
 		return b
 	}
 	b.Error.Code, b.Error.Message = Internal, "internal error; the details are in the server log"

@@ -187,7 +187,7 @@ func newOpenAPIEnv(t *testing.T) *mdmEnv {
 		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
 			return sim.Ask(target, q, time.Now())
 		},
-		Enrollment: e.svc, PostureIngest: eng.ExternalHandler(),
+		Enrollment: e.svc, PostureIngest: eng.ExternalHandler(), Rules: oasRules(pols),
 		Origins: func() []string { return []string{"https://localhost", "https://wiki.localhost"} }})
 	return e
 }
@@ -815,6 +815,8 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	if want(code, http.StatusOK, body); !strings.Contains(body, `"disabled":true`) {
 		t.Errorf("an owner disabling another owner (owner tokens remain): %s", body)
 	}
+
+	checkDecisionOperations(t, c)
 
 	// Policy simulation.
 	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/policy/simulate",
