@@ -137,8 +137,12 @@ func (r *Recorder) Flush() error {
 	}
 }
 
-// Close stops the recorder after a last flush of everything it holds.
+// Close stops the recorder after a last flush of everything it holds. A
+// nil Recorder does nothing.
 func (r *Recorder) Close() {
+	if r == nil {
+		return
+	}
 	r.stop.Do(func() {
 		if r.cancel != nil {
 			r.cancel()

@@ -59,7 +59,9 @@ type Server struct {
 	console *console.Console
 	geo     *policy.MMDB
 	sim     atomic.Pointer[proxy.Simulator]
-	origins atomic.Pointer[[]string] // console and route origins, for the agent
+	rules   atomic.Pointer[console.Rules] // for the impact replay
+	records *proxy.Recorder               // recorded access; nil when off
+	origins atomic.Pointer[[]string]      // console and route origins, for the agent
 	clock   func() time.Time
 	tls     *certSource
 	http    *http.Server
@@ -108,6 +110,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	m.reg.MustRegister(certExpiry(s.ca, s.tls)...)
 	popts := proxy.Options{Store: s.store, CA: s.ca, Signer: s.signer, Clock: o.Clock, Log: o.Log,
 		ExternalURL: cfg.ExternalURL, Metrics: proxy.NewMetrics(m.reg), SampleAllows: cfg.DecisionLog.SampleAllows}
+	s.records = s.startRecorder(m.reg)
+	popts.Recorder = s.records
 	if cfg.GeoIPDatabase != "" {
 		geo, err := policy.OpenGeoIP(cfg.GeoIPDatabase)
 		if err != nil {
@@ -136,7 +140,9 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
 			return s.sim.Load().Ask(target, q, o.Clock())
 		},
-		Origins: func() []string { return *s.origins.Load() },
+		Origins:    func() []string { return *s.origins.Load() },
+		Rules:      s.currentRules,
+		CheckNames: posture.CheckNames,
 	})
 	s.console = con
 	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, proxy: s.proxy, metrics: m}
@@ -242,6 +248,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.enroll.Run(ctx)
 	go func() { _ = s.posture.Run(ctx) }()
 	go s.auditSweeper().Run(ctx)
+	go s.pruneDecisions(ctx)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -279,6 +286,7 @@ func (s *Server) close() {
 		s.geo.Close()
 	}
 	s.bsock.close()
+	s.records.Close() // its last flush, before the store closes
 	if s.store != nil {
 		s.store.Close()
 	}
@@ -325,6 +333,7 @@ func (s *Server) loadRoutes(cfg *config.Config, pols []*policy.Policy) error {
 		return err
 	}
 	s.sim.Store(sim)
+	s.rules.Store(rulesOf(all, pols))
 	origins := routeOrigins(cfg.ExternalURL, all)
 	s.origins.Store(&origins)
 	return nil
