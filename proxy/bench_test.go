@@ -33,7 +33,11 @@ func (d *discard) WriteHeader(int)             {}
 // and no TLS), which, like the demo app, gets the identity headers on the
 // request itself. The request's header map is rebuilt each iteration, as a
 // server would parse it.
-func BenchmarkServeAllowed(b *testing.B) {
+func BenchmarkServeAllowed(b *testing.B) { benchServeAllowed(b, false) }
+
+// benchServeAllowed is BenchmarkServeAllowed, with recorded access on or
+// off (record_bench_test.go runs both).
+func benchServeAllowed(b *testing.B, record bool) {
 	e := newEnv(b)
 	if err := storetest.PutLaptops(context.Background(), e.st, 100_000, e.clk.Now()); err != nil {
 		b.Fatal(err)
@@ -50,7 +54,7 @@ func BenchmarkServeAllowed(b *testing.B) {
 	}
 	// A proxy as serve configures it by default: allows are not logged.
 	p := proxy.New(proxy.Options{Store: e.st, CA: e.ca, Signer: e.signer, Clock: e.clk.Now, Log: slog.New(slog.DiscardHandler),
-		ExternalURL: "https://portier.localhost", Metrics: proxy.NewMetrics(prometheus.NewRegistry())})
+		ExternalURL: "https://portier.localhost", Metrics: proxy.NewMetrics(prometheus.NewRegistry()), Recorder: benchRecorder(b, e.st, record)})
 	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	if err := p.Load([]proxy.Route{{Route: config.Route{From: "https://wiki.localhost", To: "http://127.0.0.1:9", Policy: "staff"}, Handler: noop}}, e.pols); err != nil {
 		b.Fatal(err)

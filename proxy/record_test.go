@@ -243,3 +243,28 @@ func registered(t *testing.T, reg *prometheus.Registry, name string) bool {
 	}
 	return false
 }
+
+// BenchmarkRecord is the hot path's part of recording: handing a decision
+// to the recorder, with the aggregator folding it in on another goroutine.
+func BenchmarkRecord(b *testing.B) {
+	r := NewRecorder(RecorderOptions{Sink: &fakeSink{}, Interval: time.Hour})
+	r.Start()
+	defer r.Close()
+	in := recInput(clocktest.New(), "ann@example.com")
+	dec := policy.Decision{Outcome: policy.Allow, Rules: []string{"staff/allow"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Record(recRoute, &in, &dec, nil)
+	}
+}
+
+// BenchmarkAggregate is the aggregator's work per repeated decision.
+func BenchmarkAggregate(b *testing.B) {
+	agg := newAggregator(100)
+	ev := recordEvent{from: "https://wiki.test", policy: "staff", in: recInput(clocktest.New(), "ann@example.com"),
+		dec: policy.Decision{Outcome: policy.Allow, Rules: []string{"staff/allow"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		agg.add(&ev)
+	}
+}

@@ -148,6 +148,16 @@ func RecordedPath(p string) string {
 var ageBounds = []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute, 30 * time.Minute, time.Hour,
 	4 * time.Hour, 8 * time.Hour, 12 * time.Hour, 24 * time.Hour, 72 * time.Hour, 168 * time.Hour, 720 * time.Hour}
 
+// ageNames are the buckets' names, computed once: AgeBucket runs for
+// every recorded decision.
+var ageNames = func() []string {
+	out := make([]string, len(ageBounds))
+	for i, b := range ageBounds {
+		out[i] = b.String()
+	}
+	return out
+}()
+
 // AgeNever and AgeOlder are the buckets of "never happened" and "older than
 // the last bound (720h)".
 const (
@@ -163,9 +173,9 @@ func AgeBucket(since, now time.Time) string {
 		return AgeNever
 	}
 	age := now.Sub(since)
-	for _, b := range ageBounds {
+	for i, b := range ageBounds {
 		if age <= b {
-			return b.String()
+			return ageNames[i]
 		}
 	}
 	return AgeOlder
