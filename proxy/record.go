@@ -2,8 +2,8 @@ package proxy
 
 import (
 	"context"
+	"encoding/binary"
 	"log/slog"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -57,8 +57,15 @@ type recordEvent struct {
 	hasObserved  bool
 }
 
-// recorderQueue is how many decisions may wait for the aggregator.
-const recorderQueue = 4096
+// recorderQueue is how many decisions may wait for the aggregator, and
+// recorderDrain how often it takes them: it polls rather than waits on the
+// queue, so that handing over a decision never wakes a goroutine (a
+// wake-up per request costs the hot path more than the recording itself).
+// 16384 decisions per 10 ms is 1.6 million a second.
+const (
+	recorderQueue = 16384
+	recorderDrain = 10 * time.Millisecond
+)
 
 // NewRecorder returns a recorder; Start runs it.
 func NewRecorder(o RecorderOptions) *Recorder {
@@ -178,6 +185,8 @@ func (r *Recorder) aggregate(ctx context.Context) {
 	agg := newAggregator(r.o.MaxEntries)
 	tick := time.NewTicker(r.o.Interval)
 	defer tick.Stop()
+	drain := time.NewTicker(recorderDrain)
+	defer drain.Stop()
 	handOff := func() {
 		if agg.len() == 0 {
 			return
@@ -190,11 +199,10 @@ func (r *Recorder) aggregate(ctx context.Context) {
 	}
 	for {
 		select {
-		case ev := <-r.events:
-			if !agg.add(&ev) {
-				r.overflow.Inc()
-			}
+		case <-drain.C:
+			r.drain(agg)
 		case <-tick.C:
+			r.drain(agg)
 			handOff()
 		case reply := <-r.flushes:
 			// Behind the batch in flight, so both are stored when it answers.
@@ -250,12 +258,17 @@ func (a *aggregator) records() []*store.DecisionRecord {
 // add folds ev in; false when it is new and the aggregator is full.
 func (a *aggregator) add(ev *recordEvent) bool {
 	in := &ev.in
-	now := in.Now.UTC()
-	hour := now.Truncate(time.Hour)
-	b := a.buf[:0]
+	now := in.Now
+	// The key holds what makes records distinct, in raw form: the hour
+	// number, the MFA and sign-in times themselves (one session has one
+	// of each, so the key need not compute their age buckets; the record
+	// keeps the buckets of its first request), the device's last report
+	// as its age bucket (it moves with every report).
+	b := binary.BigEndian.AppendUint64(a.buf[:0], uint64(now.Unix()/3600))
+	b = binary.BigEndian.AppendUint64(b, uint64(in.MFAAt.UnixNano()))
+	b = binary.BigEndian.AppendUint64(b, uint64(in.SignedInAt.UnixNano()))
+	b = append(b, byte(store.AgeIndex(in.Device.LastSeen, now)), byte(in.Device.Trust))
 	field := func(s string) { b = append(append(b, s...), 0) }
-	b = strconv.AppendInt(b, hour.Unix(), 10)
-	field("")
 	field(ev.from)
 	field(ev.prefix)
 	field(ev.policy)
@@ -270,10 +283,6 @@ func (a *aggregator) add(ev *recordEvent) bool {
 		field(g)
 	}
 	field(in.IdP)
-	field(store.AgeBucket(in.MFAAt, now))
-	field(store.AgeBucket(in.SignedInAt, now))
-	field(store.AgeBucket(in.Device.LastSeen, now))
-	field(in.Device.Trust.String())
 	field(string(in.Device.Ownership))
 	field(in.Device.Platform)
 	b = append(b, boolByte(in.Device.Compliant), boolByte(in.Device.Managed))
@@ -281,7 +290,8 @@ func (a *aggregator) add(ev *recordEvent) bool {
 		field(c)
 	}
 	field(in.Device.Key)
-	b = in.IP.AppendTo(b)
+	ip := in.IP.As16()
+	b = append(append(b, ip[:]...), boolByte(in.IP.Is4()))
 	field(in.Country)
 	field(in.Method)
 	field(store.RecordedPath(in.Path))
@@ -299,7 +309,8 @@ func (a *aggregator) add(ev *recordEvent) bool {
 	if len(a.recs) >= a.max {
 		return false
 	}
-	a.recs[string(b)] = newRecord(ev, now, hour)
+	now = now.UTC()
+	a.recs[string(b)] = newRecord(ev, now, now.Truncate(time.Hour))
 	return true
 }
 

@@ -71,14 +71,16 @@ func TestRecorderHourBucketsAndCounts(t *testing.T) {
 	r, _ := newTestRecorder(t, sink, 100)
 	clk := clocktest.At(time.Date(2026, 5, 4, 10, 5, 0, 0, time.UTC))
 	allow := policy.Decision{Outcome: policy.Allow, Policy: "staff", Rules: []string{"staff/allow"}}
+	// One session's requests: the same MFA and sign-in times.
+	in := recInput(clk, "Ann@Example.com")
 	for range 3 {
-		in := recInput(clk, "Ann@Example.com")
+		in.Now, in.Device.LastSeen = clk.Now(), clk.Now().Add(-time.Minute) // the agent reports
 		r.Record(recRoute, &in, &allow, nil)
 		clk.Advance(10 * time.Minute)
 	}
 	// 10:35, then 11:05: a new hour is a new record, though the facts match.
 	clk.Set(time.Date(2026, 5, 4, 11, 5, 0, 0, time.UTC))
-	in := recInput(clk, "Ann@Example.com")
+	in.Now, in.Device.LastSeen = clk.Now(), clk.Now().Add(-time.Minute)
 	r.Record(recRoute, &in, &allow, nil)
 	if err := r.Flush(); err != nil {
 		t.Fatal(err)
@@ -132,8 +134,12 @@ func TestRecorderBoundedMemory(t *testing.T) {
 	r, reg := newTestRecorder(t, sink, 3)
 	clk := clocktest.At(time.Date(2026, 5, 4, 10, 5, 0, 0, time.UTC))
 	allow := policy.Decision{Outcome: policy.Allow}
+	ins := map[string]policy.Input{}
 	for _, u := range []string{"a", "b", "c", "d", "e", "a"} {
-		in := recInput(clk, u+"@example.com")
+		if _, ok := ins[u]; !ok {
+			ins[u] = recInput(clk, u+"@example.com")
+		}
+		in := ins[u]
 		r.Record(recRoute, &in, &allow, nil)
 	}
 	if err := r.Flush(); err != nil {

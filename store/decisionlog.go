@@ -181,6 +181,21 @@ func AgeBucket(since, now time.Time) string {
 	return AgeOlder
 }
 
+// AgeIndex is AgeBucket as a small number: 0 for never, then 1, 2, …
+// in bucket order, the last for older.
+func AgeIndex(since, now time.Time) int {
+	if since.IsZero() {
+		return 0
+	}
+	age := now.Sub(since)
+	for i, b := range ageBounds {
+		if age <= b {
+			return i + 1
+		}
+	}
+	return len(ageBounds) + 1
+}
+
 // AgeOf is the age a replay assumes for a bucket: its upper bound, the
 // oldest the real age can have been (so a stricter draft is never shown
 // as harmless because of the rounding); ok is false for AgeNever.

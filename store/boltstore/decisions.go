@@ -133,6 +133,7 @@ func (db *DB) walkDecisions(ctx context.Context, q store.DecisionQuery, fn func(
 		} else {
 			k, v = c.Prev()
 		}
+		needles := prefilter(q)
 		var stop int64 = -1 << 62
 		if !q.Since.IsZero() {
 			stop = q.Since.Add(-time.Hour).Unix()
@@ -150,6 +151,9 @@ func (db *DB) walkDecisions(ctx context.Context, q store.DecisionQuery, fn func(
 			if !q.After.Before(hour, binary.BigEndian.Uint64(k[8:])) {
 				continue
 			}
+			if !containsAll(v, needles) {
+				continue
+			}
 			r, err := decodeDecision(k, v)
 			if err != nil {
 				return err
@@ -163,6 +167,29 @@ func (db *DB) walkDecisions(ctx context.Context, q store.DecisionQuery, fn func(
 		}
 		return nil
 	})
+}
+
+// prefilter is the JSON text a record matching q's route and device must
+// hold ("route":"…"), so that a walk skips most other records without
+// decoding them; q.Match decides.
+func prefilter(q store.DecisionQuery) [][]byte {
+	var out [][]byte
+	for _, f := range []struct{ key, val string }{{"route", q.Route}, {"device", q.Device}} {
+		if f.val != "" {
+			v, _ := json.Marshal(f.val)
+			out = append(out, append([]byte(`"`+f.key+`":`), v...))
+		}
+	}
+	return out
+}
+
+func containsAll(v []byte, needles [][]byte) bool {
+	for _, n := range needles {
+		if !bytes.Contains(v, n) {
+			return false
+		}
+	}
+	return true
 }
 
 // QueryDecisions reads one page, newest first.
