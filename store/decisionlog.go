@@ -100,24 +100,31 @@ func (r *DecisionRecord) Merge(o *DecisionRecord) {
 	}
 }
 
-// MergeBatch folds records with the same hour and key into one, keeping the
-// first's position in the batch, so that a backend can upsert each once.
-func MergeBatch(recs []*DecisionRecord) []*DecisionRecord {
+// Keyed is a record with its Key computed once.
+type Keyed struct {
+	Key [16]byte
+	Rec *DecisionRecord
+}
+
+// MergeBatch folds records with the same hour and key into one (copies;
+// the batch is not modified), keeping the first's place, so that a backend
+// can upsert each once.
+func MergeBatch(recs []*DecisionRecord) []Keyed {
 	type id struct {
 		hour int64
 		key  [16]byte
 	}
-	seen := make(map[id]*DecisionRecord, len(recs))
-	out := recs[:0:0]
+	seen := make(map[id]int, len(recs))
+	out := make([]Keyed, 0, len(recs))
 	for _, r := range recs {
-		k := id{r.Hour.Unix(), r.Key()}
-		if have, ok := seen[k]; ok {
-			have.Merge(r)
+		k := r.Key()
+		if i, ok := seen[id{r.Hour.Unix(), k}]; ok {
+			out[i].Rec.Merge(r)
 			continue
 		}
 		c := *r
-		seen[k] = &c
-		out = append(out, &c)
+		seen[id{r.Hour.Unix(), k}] = len(out)
+		out = append(out, Keyed{Key: k, Rec: &c})
 	}
 	return out
 }

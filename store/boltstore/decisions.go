@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/portier/portier/store"
@@ -18,11 +19,53 @@ import (
 // record's 16-byte Key followed by its JSON. decision_keys maps hour+Key to
 // the position, so that a later batch adds to the same record. The number
 // of records is kept in the meta bucket for max_rows.
+//
+// decision_index makes the explorer's usual filters cheap: for each record
+// an entry per lower-case email ('u'), user id ('i'), device ('d') and
+// route ('r'): the letter, the value, a 0 byte, then the record's key.
 var (
-	decisionBucket    = []byte("decisions")
-	decisionKeyBucket = []byte("decision_keys")
-	decisionCountKey  = []byte("decisions_count")
+	decisionBucket      = []byte("decisions")
+	decisionKeyBucket   = []byte("decision_keys")
+	decisionIndexBucket = []byte("decision_index")
+	decisionCountKey    = []byte("decisions_count")
 )
+
+// indexPrefix is the start of the index entries of one value.
+func indexPrefix(field byte, val string) []byte {
+	k := make([]byte, 0, len(val)+18)
+	return append(append(append(k, field), val...), 0)
+}
+
+// indexKeys are r's index entries; rk is its key in the decisions bucket.
+func indexKeys(r *store.DecisionRecord, rk []byte) [][]byte {
+	var out [][]byte
+	for _, f := range []struct {
+		field byte
+		val   string
+	}{{'u', strings.ToLower(r.User)}, {'i', r.UserID}, {'d', r.Device}, {'r', r.Route}} {
+		if f.val != "" && !strings.ContainsRune(f.val, 0) {
+			out = append(out, append(indexPrefix(f.field, f.val), rk...))
+		}
+	}
+	return out
+}
+
+// indexFor is the index prefix a query walks, nil for the whole log.
+func indexFor(q store.DecisionQuery) []byte {
+	switch {
+	case strings.ContainsRune(q.User+q.Device+q.Route, 0):
+		return nil
+	case q.User != "" && strings.Contains(q.User, "@"):
+		return indexPrefix('u', strings.ToLower(q.User))
+	case q.User != "":
+		return indexPrefix('i', q.User)
+	case q.Device != "":
+		return indexPrefix('d', q.Device)
+	case q.Route != "":
+		return indexPrefix('r', q.Route)
+	}
+	return nil
+}
 
 var _ store.DecisionLog = (*DB)(nil)
 
@@ -33,12 +76,15 @@ func decisionKey(hour int64, pos uint64) []byte {
 	return k
 }
 
-func decisionBuckets(tx *bolt.Tx) (recs, keys *bolt.Bucket, err error) {
+func decisionBuckets(tx *bolt.Tx) (recs, keys, index *bolt.Bucket, err error) {
 	if recs, err = tx.CreateBucketIfNotExists(decisionBucket); err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	keys, err = tx.CreateBucketIfNotExists(decisionKeyBucket)
-	return recs, keys, err
+	if keys, err = tx.CreateBucketIfNotExists(decisionKeyBucket); err != nil {
+		return nil, nil, nil, err
+	}
+	index, err = tx.CreateBucketIfNotExists(decisionIndexBucket)
+	return recs, keys, index, err
 }
 
 func decisionCount(tx *bolt.Tx) uint64 {
@@ -51,16 +97,16 @@ func decisionCount(tx *bolt.Tx) uint64 {
 // AppendDecisions adds a batch in one transaction, merging each record into
 // the stored one with the same hour and Key.
 func (db *DB) AppendDecisions(_ context.Context, batch []*store.DecisionRecord) error {
-	batch = store.MergeBatch(batch)
+	keyed := store.MergeBatch(batch)
 	return db.bolt.Update(func(tx *bolt.Tx) error {
-		recs, keys, err := decisionBuckets(tx)
+		recs, keys, index, err := decisionBuckets(tx)
 		if err != nil {
 			return err
 		}
 		added := uint64(0)
-		for _, r := range batch {
+		for _, kr := range keyed {
+			r, key := kr.Rec, kr.Key
 			hour := r.Hour.Unix()
-			key := r.Key()
 			ik := append(u64(uint64(hour)), key[:]...)
 			if pos := keys.Get(ik); len(pos) == 8 {
 				rk := decisionKey(hour, binary.BigEndian.Uint64(pos))
@@ -81,8 +127,14 @@ func (db *DB) AppendDecisions(_ context.Context, batch []*store.DecisionRecord) 
 			if err := keys.Put(ik, u64(pos)); err != nil {
 				return err
 			}
-			if err := putDecision(recs, decisionKey(hour, pos), key, r); err != nil {
+			rk := decisionKey(hour, pos)
+			if err := putDecision(recs, rk, key, r); err != nil {
 				return err
+			}
+			for _, ik := range indexKeys(r, rk) {
+				if err := index.Put(ik, nil); err != nil {
+					return err
+				}
 			}
 			added++
 		}
@@ -119,26 +171,65 @@ func (db *DB) walkDecisions(ctx context.Context, q store.DecisionQuery, fn func(
 		if b == nil {
 			return nil
 		}
-		c := b.Cursor()
-		var k, v []byte
+		// The walk goes newest first, over the whole log or over the
+		// entries of one value in the index.
+		var start []byte
 		switch {
 		case !q.After.IsZero():
-			k, v = c.Seek(decisionKey(q.After.Hour, q.After.Pos))
+			start = decisionKey(q.After.Hour, q.After.Pos)
 		case !q.Until.IsZero():
 			// The first hour at or after Until starts past the window.
-			k, v = c.Seek(decisionKey(q.Until.Add(time.Hour-1).Truncate(time.Hour).Unix(), 0))
+			start = decisionKey(q.Until.Add(time.Hour-1).Truncate(time.Hour).Unix(), 0)
 		}
-		if k == nil {
-			k, v = c.Last()
+		var first, prev func() ([]byte, []byte)
+		if prefix := indexFor(q); prefix != nil {
+			ix := tx.Bucket(decisionIndexBucket)
+			if ix == nil {
+				return nil
+			}
+			c := ix.Cursor()
+			entry := func(k []byte) ([]byte, []byte) {
+				if !bytes.HasPrefix(k, prefix) || len(k) != len(prefix)+16 {
+					return nil, nil
+				}
+				rk := k[len(prefix):]
+				return rk, b.Get(rk)
+			}
+			first = func() ([]byte, []byte) {
+				seek := append(bytes.Clone(prefix), 0xff)
+				if start != nil {
+					seek = append(bytes.Clone(prefix), start...)
+				}
+				k, _ := c.Seek(seek)
+				if k == nil {
+					k, _ = c.Last()
+				} else {
+					k, _ = c.Prev()
+				}
+				return entry(k)
+			}
+			prev = func() ([]byte, []byte) { k, _ := c.Prev(); return entry(k) }
 		} else {
-			k, v = c.Prev()
+			c := b.Cursor()
+			first = func() ([]byte, []byte) {
+				var k []byte
+				if start != nil {
+					k, _ = c.Seek(start)
+				}
+				if k == nil {
+					return c.Last()
+				}
+				return c.Prev()
+			}
+			prev = c.Prev
 		}
+		k, v := first()
 		needles := prefilter(q)
 		var stop int64 = -1 << 62
 		if !q.Since.IsZero() {
 			stop = q.Since.Add(-time.Hour).Unix()
 		}
-		for n := 0; k != nil; k, v = c.Prev() {
+		for n := 0; k != nil; k, v = prev() {
 			if n++; n%4096 == 0 {
 				if err := ctx.Err(); err != nil {
 					return err
@@ -151,7 +242,7 @@ func (db *DB) walkDecisions(ctx context.Context, q store.DecisionQuery, fn func(
 			if !q.After.Before(hour, binary.BigEndian.Uint64(k[8:])) {
 				continue
 			}
-			if !containsAll(v, needles) {
+			if v == nil || !containsAll(v, needles) {
 				continue
 			}
 			r, err := decodeDecision(k, v)
@@ -174,18 +265,33 @@ func (db *DB) walkDecisions(ctx context.Context, q store.DecisionQuery, fn func(
 // decoding them; q.Match decides.
 func prefilter(q store.DecisionQuery) [][]byte {
 	var out [][]byte
+	needle := func(key, val string) []byte {
+		v, _ := json.Marshal(val)
+		return append([]byte(`"`+key+`":`), v...)
+	}
 	for _, f := range []struct{ key, val string }{{"route", q.Route}, {"device", q.Device}} {
 		if f.val != "" {
-			v, _ := json.Marshal(f.val)
-			out = append(out, append([]byte(`"`+f.key+`":`), v...))
+			out = append(out, needle(f.key, f.val))
 		}
+	}
+	if q.User != "" && q.User == strings.ToLower(q.User) {
+		// Either the id or the (lower-case) email: the second needle is
+		// the alternative of the first (see containsAll).
+		out = append(out, needle("user_id", q.User), append([]byte{0}, needle("user", q.User)...))
 	}
 	return out
 }
 
+// containsAll reports whether v holds every needle; a needle starting
+// with 0 is an alternative to the one before it.
 func containsAll(v []byte, needles [][]byte) bool {
-	for _, n := range needles {
-		if !bytes.Contains(v, n) {
+	for i := 0; i < len(needles); i++ {
+		ok := bytes.Contains(v, needles[i])
+		if i+1 < len(needles) && len(needles[i+1]) > 0 && needles[i+1][0] == 0 {
+			ok = ok || bytes.Contains(v, needles[i+1][1:])
+			i++
+		}
+		if !ok {
 			return false
 		}
 	}
@@ -215,7 +321,7 @@ func (db *DB) ScanDecisions(ctx context.Context, q store.DecisionQuery, fn func(
 func (db *DB) PruneDecisions(_ context.Context, p store.DecisionPrune) (int, error) {
 	n := 0
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		recs, keys, err := decisionBuckets(tx)
+		recs, keys, index, err := decisionBuckets(tx)
 		if err != nil {
 			return err
 		}
@@ -235,6 +341,15 @@ func (db *DB) PruneDecisions(_ context.Context, p store.DecisionPrune) (int, err
 			gone = append(gone, bytes.Clone(k))
 			if err := keys.Delete(append(bytes.Clone(k[:8]), v[:16]...)); err != nil {
 				return err
+			}
+			r, err := decodeDecision(k, v)
+			if err != nil {
+				return err
+			}
+			for _, ik := range indexKeys(r, k) {
+				if err := index.Delete(ik); err != nil {
+					return err
+				}
 			}
 		}
 		for _, k := range gone {

@@ -32,20 +32,20 @@ const unitSep = "\x1f"
 
 // AppendDecisions upserts a batch in one statement.
 func (db *DB) AppendDecisions(ctx context.Context, batch []*store.DecisionRecord) error {
-	batch = store.MergeBatch(batch)
-	if len(batch) == 0 {
+	keyed := store.MergeBatch(batch)
+	if len(keyed) == 0 {
 		return nil
 	}
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
-	n := len(batch)
+	n := len(keyed)
 	hour, first, last := make([]time.Time, n), make([]time.Time, n), make([]time.Time, n)
 	keys, entries := make([][]byte, n), make([][]byte, n)
 	count := make([]int64, n)
 	route, uid, email, dev, outcome, rules := make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
 	ro, roOutcome, roRules := make([]bool, n), make([]string, n), make([]string, n)
-	for i, r := range batch {
-		k := r.Key()
+	for i, kr := range keyed {
+		r, k := kr.Rec, kr.Key
 		enc, err := json.Marshal(r)
 		if err != nil {
 			return err

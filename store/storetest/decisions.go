@@ -202,22 +202,41 @@ func testDecisionsPaging(t *testing.T, dl store.DecisionLog) {
 			t.Fatalf("page order differs from scan order at %d", i)
 		}
 	}
-	// A filtered walk pages too.
-	q = store.DecisionQuery{Limit: 2, Since: decisionBase.Add(3 * time.Hour)}
-	n := 0
-	for range 20 {
-		page, err := dl.QueryDecisions(context.Background(), q)
-		if err != nil {
-			t.Fatal(err)
+	// Filtered walks page too (by time, and by route and person, which
+	// a backend may answer from an index).
+	for _, tc := range []struct {
+		q    store.DecisionQuery
+		want int
+	}{
+		{store.DecisionQuery{Since: decisionBase.Add(3 * time.Hour)}, 10},
+		{store.DecisionQuery{Route: "https://wiki.test", Until: decisionBase.Add(4 * time.Hour)}, 20},
+		{store.DecisionQuery{Route: "https://wiki.test", Since: decisionBase.Add(time.Hour), Until: decisionBase.Add(3 * time.Hour)}, 10},
+		{store.DecisionQuery{User: "u07@example.com"}, 1},
+		{store.DecisionQuery{Device: "dev"}, 25},
+	} {
+		q := tc.q
+		q.Limit = 2
+		n, seen := 0, map[uint64]bool{}
+		for range 30 {
+			page, err := dl.QueryDecisions(context.Background(), q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range page {
+				if seen[r.Pos] || !tc.q.Match(r) {
+					t.Fatalf("%+v: record %d twice or not matching", tc.q, r.Pos)
+				}
+				seen[r.Pos] = true
+			}
+			n += len(page)
+			if len(page) < 2 {
+				break
+			}
+			q.After = store.CursorOf(page[len(page)-1])
 		}
-		n += len(page)
-		if len(page) < 2 {
-			break
+		if n != tc.want {
+			t.Fatalf("%+v: paged %d records, want %d", tc.q, n, tc.want)
 		}
-		q.After = store.CursorOf(page[len(page)-1])
-	}
-	if n != 10 {
-		t.Fatalf("since hour 3: paged %d records, want 10", n)
 	}
 }
 
