@@ -94,10 +94,29 @@ func decisionCount(tx *bolt.Tx) uint64 {
 	return 0
 }
 
-// AppendDecisions adds a batch in one transaction, merging each record into
-// the stored one with the same hour and Key.
-func (db *DB) AppendDecisions(_ context.Context, batch []*store.DecisionRecord) error {
+// decisionTxSize bounds the records one transaction writes: bbolt splits
+// its nodes only at commit, so a transaction inserting many keys at random
+// places (the index) costs quadratic time.
+const decisionTxSize = 1000
+
+// AppendDecisions adds a batch, decisionTxSize records per transaction,
+// merging each record into the stored one with the same hour and Key.
+func (db *DB) AppendDecisions(ctx context.Context, batch []*store.DecisionRecord) error {
 	keyed := store.MergeBatch(batch)
+	for len(keyed) > 0 {
+		n := min(len(keyed), decisionTxSize)
+		if err := db.appendDecisions(keyed[:n]); err != nil {
+			return err
+		}
+		keyed = keyed[n:]
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (db *DB) appendDecisions(keyed []store.Keyed) error {
 	return db.bolt.Update(func(tx *bolt.Tx) error {
 		recs, keys, index, err := decisionBuckets(tx)
 		if err != nil {
