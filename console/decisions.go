@@ -99,7 +99,14 @@ func (c *Console) decisionLog() (store.DecisionLog, error) {
 // listDecisions answers one page of recorded access, newest first, with
 // next_cursor set when more records match.
 func (c *Console) listDecisions(g *gin.Context) {
-	q, err := ParseDecisionQuery(g.Request.URL.Query())
+	v := g.Request.URL.Query()
+	for _, k := range []string{"format", "bucket"} {
+		if v.Has(k) {
+			c.fail(g, apperr.Field(k, "unknown parameter %q (the export and the stats take it)", k))
+			return
+		}
+	}
+	q, err := ParseDecisionQuery(v)
 	if err != nil {
 		c.fail(g, err)
 		return
