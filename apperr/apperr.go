@@ -40,7 +40,10 @@ type Error struct {
 	Code  Code
 	Msg   string
 	Field string
-	Err   error
+	// Line, on an Unprocessable error, is the line of the submitted
+	// document at fault (1-based; 0 when none).
+	Line int
+	Err  error
 	// RetryAfter, on a RateLimited error, is when the client may try
 	// again (the Retry-After header); 0 when unknown.
 	RetryAfter time.Duration
@@ -67,6 +70,12 @@ func New(code Code, format string, args ...any) *Error {
 // Field returns an Invalid error naming the request field at fault.
 func Field(field, format string, args ...any) *Error {
 	return &Error{Code: Invalid, Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// AtLine returns an Unprocessable error naming the field and the line of
+// a submitted document (a policy's YAML) at fault.
+func AtLine(field string, line int, format string, args ...any) *Error {
+	return &Error{Code: Unprocessable, Field: field, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
 
 // Wrap returns an error whose cause is logged but never shown.
@@ -114,6 +123,7 @@ type Body struct {
 		Code    Code   `json:"code"`
 		Message string `json:"message"`
 		Field   string `json:"field,omitempty"`
+		Line    int    `json:"line,omitempty"`
 	} `json:"error"`
 }
 
@@ -122,7 +132,7 @@ func ToBody(err error) Body {
 	var b Body
 	var e *Error
 	if errors.As(err, &e) {
-		b.Error.Code, b.Error.Message, b.Error.Field = e.Code, e.Msg, e.Field
+		b.Error.Code, b.Error.Message, b.Error.Field, b.Error.Line = e.Code, e.Msg, e.Field, e.Line
 		return b
 	}
 	b.Error.Code, b.Error.Message = Internal, "internal error; the details are in the server log"

@@ -151,6 +151,9 @@ func (c *Config) Validate() error {
 	default:
 		return c.errAt("config_policies must be store or file (got %q)", []any{"config_policies"}, c.ConfigPolicies)
 	}
+	if err := c.validateDecisions(); err != nil {
+		return err
+	}
 	switch c.Log.Format {
 	case "json", "text":
 	default:

@@ -185,8 +185,14 @@ func csvRow(ev *store.AuditEvent) []string {
 		b, _ := json.Marshal(ev.Detail)
 		detail = string(b)
 	}
-	row := []string{strconv.FormatUint(ev.Seq, 10), ev.ID, ev.At.UTC().Format(time.RFC3339Nano), ev.Actor, ev.Action,
-		ev.Target, ev.RemoteIP, detail, ev.Prev, ev.Hash}
+	return defuseCells([]string{strconv.FormatUint(ev.Seq, 10), ev.ID, ev.At.UTC().Format(time.RFC3339Nano), ev.Actor, ev.Action,
+		ev.Target, ev.RemoteIP, detail, ev.Prev, ev.Hash})
+}
+
+// defuseCells prefixes with a quote every cell a spreadsheet would run as
+// a formula (starting with = + - @ or a control character), in place. Every
+// CSV export goes through it.
+func defuseCells(row []string) []string {
 	for i, v := range row {
 		if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
 			row[i] = "'" + v

@@ -51,6 +51,12 @@ type Options struct {
 	// Enrollment is the device registry: enrollment, devices, remote
 	// actions, KPIs and the agent API; nil serves none of them.
 	Enrollment *enrollment.Service
+	// InForce returns the routes and policies in force, for the impact
+	// replay; nil answers 503 there.
+	InForce func() Rules
+	// CheckNames lists the compliance checks a draft policy may name; nil
+	// checks none.
+	CheckNames func() []string
 	// Origins lists Portier's https origins (console and routes), for the
 	// agent's browser policy; nil answers an empty list.
 	Origins func() []string

@@ -193,7 +193,7 @@ func newOpenAPIEnv(t *testing.T) *mdmEnv {
 		},
 		Enrollment: e.svc, PostureIngest: eng.ExternalHandler(),
 		Origins: func() []string { return []string{"https://localhost", "https://wiki.localhost"} },
-		Rules:   newTestRules(t, e.st),
+		Rules:   newTestRules(t, e.st), InForce: oasRules(pols),
 		Cluster: replicas, ReplicaID: "r1", MissingAfter: 6 * time.Second})
 	return e
 }
@@ -853,6 +853,8 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	if want(code, http.StatusOK, body); !strings.Contains(body, `"disabled":true`) {
 		t.Errorf("an owner disabling another owner (owner tokens remain): %s", body)
 	}
+
+	checkDecisionOperations(t, c)
 
 	// Policy simulation.
 	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/policy/simulate",

@@ -68,6 +68,12 @@ func (c *Console) routes() {
 			api.POST(kind+"/:id/rollback", c.require(PermRulesWrite), c.requireFresh, c.rollbackRule)
 		}
 	}
+	// Recorded access: the decision explorer, its statistics and export,
+	// and the impact replay of a draft policy.
+	api.GET("/decisions", c.require(PermDecisionsRead), c.listDecisions)
+	api.GET("/decisions/stats", c.require(PermDecisionsRead), c.decisionStats)
+	api.GET("/decisions/export", c.require(PermDecisionsRead), c.exportDecisions)
+	api.POST("/policies/impact", c.require(PermRulesRead), c.policyImpact)
 	api.GET("/users", c.require(PermUsersRead), c.listUsers)
 	api.GET("/users/:id", c.require(PermUsersRead), c.getUser)
 	api.POST("/users/:id/sign_out", c.require(PermSessionsEnd), c.signOutUser)

@@ -34,6 +34,7 @@ func registeredMetrics(t *testing.T) map[string]bool {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	proxy.NewMetrics(reg)
+	proxy.NewRecorder(proxy.RecorderOptions{Registerer: reg}) // its counters; never started
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -34,10 +34,24 @@ func (d *discard) WriteHeader(int)             {}
 // request itself. The request's header map is rebuilt each iteration, as a
 // server would parse it.
 func BenchmarkServeAllowed(b *testing.B) {
+	serve := allowedRequest(b, newBenchEnv(b), nil)
+	for b.Loop() {
+		serve()
+	}
+}
+
+// newBenchEnv is the proxy benchmarks' store: 100,000 devices.
+func newBenchEnv(b *testing.B) *env {
 	e := newEnv(b)
 	if err := storetest.PutLaptops(context.Background(), e.st, 100_000, e.clk.Now()); err != nil {
 		b.Fatal(err)
 	}
+	return e
+}
+
+// allowedRequest is BenchmarkServeAllowed's proxy and request on e, with
+// rec recording (nil: recording off); serve handles the request once.
+func allowedRequest(b *testing.B, e *env, rec *proxy.Recorder) (serve func()) {
 	cookie, _ := e.session("ann@example.com", "staff")
 	cert := e.device("dev_ann", store.TrustHigh, store.OwnershipCorporate)
 	var chain []*x509.Certificate
@@ -50,7 +64,7 @@ func BenchmarkServeAllowed(b *testing.B) {
 	}
 	// A proxy as serve configures it by default: allows are not logged.
 	p := proxy.New(proxy.Options{Store: e.st, CA: e.ca, Signer: e.signer, Clock: e.clk.Now, Log: slog.New(slog.DiscardHandler),
-		ExternalURL: "https://portier.localhost", Metrics: proxy.NewMetrics(prometheus.NewRegistry())})
+		ExternalURL: "https://portier.localhost", Metrics: proxy.NewMetrics(prometheus.NewRegistry()), Recorder: rec})
 	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	if err := p.Load([]proxy.Route{{Route: config.Route{From: "https://wiki.localhost", To: "http://127.0.0.1:9", Policy: "staff"}, Handler: noop}}, e.pols); err != nil {
 		b.Fatal(err)
@@ -58,20 +72,21 @@ func BenchmarkServeAllowed(b *testing.B) {
 	srv := &http.Server{}
 	p.Attach(srv)
 	conn, peer := net.Pipe()
-	defer conn.Close()
-	defer peer.Close()
+	b.Cleanup(func() { conn.Close(); peer.Close() })
 	ctx := srv.ConnContext(context.Background(), conn)
 	req, _ := http.NewRequestWithContext(ctx, "GET", "https://wiki.localhost/page", nil)
 	req.RemoteAddr = "192.0.2.10:51000"
 	req.TLS = &tls.ConnectionState{PeerCertificates: chain}
 	cookieHeader := []string{identity.SessionCookie + "=" + cookie + "; theme=dark"}
 	w := &discard{h: http.Header{}}
-	for b.Loop() {
+	serve = func() {
 		req.Header = http.Header{"Cookie": cookieHeader, "Accept": {"text/html"}, "User-Agent": {"bench"}}
 		clear(w.h)
 		p.ServeHTTP(w, req)
 	}
+	serve()
 	if req.Header.Get("X-Portier-Device") != "dev_ann" {
 		b.Fatalf("the request was not allowed with the device: %v", req.Header)
 	}
+	return serve
 }

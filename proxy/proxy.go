@@ -35,6 +35,8 @@ type Options struct {
 	// always logged); 0 logs none, 1 all.
 	SampleAllows float64
 	Metrics      *Metrics
+	// Recorder keeps recorded access (see record.go); nil records nothing.
+	Recorder *Recorder
 }
 
 // Proxy serves route hosts.

@@ -103,6 +103,7 @@ func (p *Proxy) decide(req *request) policy.Decision {
 	if observed != nil {
 		p.reportOnly(req, *observed)
 	}
+	p.opts.Recorder.Record(req.rt, &req.in, &dec, observed)
 	return dec
 }
 

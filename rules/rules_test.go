@@ -108,7 +108,7 @@ func TestPreconditionsAndValidation(t *testing.T) {
 	}
 	_, err = s.Put(ctx, a, rules.Change{Type: store.RulePolicy, ID: "other", File: "body", Body: []byte("id: other\nallow:\n  or:\n    - time: {weekdays: [funday]}\n")})
 	var ae *apperr.Error
-	if code(err) != apperr.Unprocessable || !errors.As(err, &ae) || ae.Field != "line 4" || !strings.Contains(ae.Msg, "body:4") {
+	if code(err) != apperr.Unprocessable || !errors.As(err, &ae) || ae.Field != "body" || ae.Line != 4 || !strings.Contains(ae.Msg, "body:4") {
 		t.Errorf("invalid policy: %v", err)
 	}
 	_, err = s.Put(ctx, a, rules.Change{Type: store.RulePolicy, ID: "staff", IfMatch: v(1), File: "body", Body: []byte("id: staf\nallow: {}\n")})

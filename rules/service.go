@@ -262,9 +262,9 @@ func invalid(err error) error {
 	var list confyaml.ErrorList
 	switch {
 	case errors.As(err, &list) && len(list) > 0:
-		return &apperr.Error{Code: apperr.Unprocessable, Field: fmt.Sprintf("line %d", list[0].Line), Msg: err.Error()}
+		return &apperr.Error{Code: apperr.Unprocessable, Field: "body", Line: list[0].Line, Msg: err.Error()}
 	case errors.As(err, &ce):
-		return &apperr.Error{Code: apperr.Unprocessable, Field: fmt.Sprintf("line %d", ce.Line), Msg: err.Error()}
+		return &apperr.Error{Code: apperr.Unprocessable, Field: "body", Line: ce.Line, Msg: err.Error()}
 	}
 	var ae *apperr.Error
 	if errors.As(err, &ae) {

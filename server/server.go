@@ -85,6 +85,8 @@ type Server struct {
 	mln       net.Listener
 	bsock     *backupSocket // nil on PostgreSQL
 	replica   *replica
+	inForce   atomic.Pointer[console.Rules] // for the impact replay
+	records   *proxy.Recorder               // recorded access; nil when off
 
 	// SetupLink is the first-run set-up link, "" when none was needed.
 	SetupLink string
@@ -140,6 +142,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	m.reg.MustRegister(clusterMetrics(s.store)...)
 	popts := proxy.Options{Store: s.store, CA: s.ca, Signer: s.signer, Clock: o.Clock, Log: o.Log,
 		ExternalURL: cfg.ExternalURL, Metrics: proxy.NewMetrics(m.reg), SampleAllows: cfg.DecisionLog.SampleAllows}
+	s.records = s.startRecorder(m.reg)
+	popts.Recorder = s.records
 	if cfg.GeoIPDatabase != "" {
 		geo, err := policy.OpenGeoIP(cfg.GeoIPDatabase)
 		if err != nil {
@@ -175,6 +179,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Rules:   s.rules,
 		Routes:  func() []string { return *s.routes.Load() },
 		Cluster: s.replica.replicas, ReplicaID: s.replica.id, MissingAfter: missingAfter,
+		InForce: s.currentRules, CheckNames: posture.CheckNames,
 	})
 	s.console = con
 	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, proxy: s.proxy, metrics: m}
@@ -295,6 +300,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.replica.leased(ctx, "audit.retention", s.auditSweeper().Run)
 	go s.watchRules(ctx)
 	go s.rules.RunSchedule(ctx, scheduleEvery, s.log)
+	s.replica.leased(ctx, "decisions.prune", s.pruneDecisions)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -334,6 +340,7 @@ func (s *Server) close() {
 		s.geo.Close()
 	}
 	s.bsock.close()
+	s.records.Close() // its last flush, before the store closes
 	if s.store != nil {
 		s.store.Close()
 	}
@@ -381,6 +388,7 @@ func (s *Server) loadRoutes(cfg *config.Config, pols, candidates []*policy.Polic
 		return err
 	}
 	s.sim.Store(sim.WithCandidates(candidates))
+	s.inForce.Store(rulesOf(all, pols))
 	origins := routeOrigins(cfg.ExternalURL, all)
 	s.origins.Store(&origins)
 	froms := make([]string, len(all))
