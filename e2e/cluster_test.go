@@ -310,7 +310,7 @@ func (c *cluster) wantClusterView(n int) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	if want := "audit.retention enrollment.sweeps posture.scheduler"; strings.Join(names, " ") != want {
+	if want := "audit.retention decisions.prune enrollment.sweeps posture.scheduler"; strings.Join(names, " ") != want {
 		t.Errorf("held leases %v, want %s", names, want)
 	}
 }
@@ -366,7 +366,7 @@ func TestClusterJobsMoveWhenTheirReplicaStops(t *testing.T) {
 	// only 10 to 20 s after the stop.
 	for deadline := time.Now().Add(9 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		now := c.leases()
-		onB := len(now) == 3
+		onB := len(now) == 4
 		for _, h := range now {
 			onB = onB && h == b
 		}

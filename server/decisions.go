@@ -38,8 +38,8 @@ func (s *Server) startRecorder(reg prometheus.Registerer) *proxy.Recorder {
 }
 
 // pruneDecisions removes recorded access past the retention and beyond
-// max_rows, now and then every hour, until ctx ends. Every replica prunes;
-// the deletes are idempotent.
+// max_rows, now and then every hour, until ctx ends. It runs under the
+// decisions.prune lease: on one replica of a cluster at a time.
 func (s *Server) pruneDecisions(ctx context.Context) {
 	dl, err := s.store.Decisions()
 	if err != nil {
