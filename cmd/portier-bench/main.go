@@ -9,6 +9,7 @@
 //
 //	go run ./cmd/portier-bench [-rounds 10] [-d 2s] [-c 64] [-request browser|minimal] [-targets upstream,bare-proxy,portier,oauth2-proxy]
 //	go run ./cmd/portier-bench -targets portier -cpuprofile portier.pprof
+//	go run ./cmd/portier-bench -targets portier,portier-norecord   (the cost of recorded access)
 //
 // Every target listens on 127.0.0.1 and the load generator dials nothing
 // else; oauth2-proxy is built once from the Go module proxy (or taken from

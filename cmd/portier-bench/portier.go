@@ -37,13 +37,14 @@ func benchSession() store.Session {
 // startPortier starts Portier in-process on an embedded store in dataDir,
 // with routeCount routes to upstream, devices devices in its store, a
 // signed-in session per route host and a device certificate for one of the
-// devices; it returns the target (already checked to be allowed through)
-// and a function that stops Portier.
-func startPortier(ctx context.Context, dataDir, upstream string, devices int, logw io.Writer) (*target, func(), error) {
+// devices, recording access when record is set; it returns the target
+// (already checked to be allowed through) and a function that stops Portier.
+func startPortier(ctx context.Context, dataDir, upstream string, devices int, record bool, logw io.Writer) (*target, func(), error) {
 	cfg, err := config.Parse("portier-bench.yaml", []byte(portierConfig(dataDir, upstream)))
 	if err != nil {
 		return nil, nil, err
 	}
+	cfg.Decisions.Record = &record
 	cfg.ApplyDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, nil, err

@@ -16,6 +16,8 @@ import (
 const (
 	wantVsBare   = 0.9
 	wantVsOAuth2 = 3.0
+	// wantVsNoRecord: recording access costs at most 3% of throughput.
+	wantVsNoRecord = 0.97
 )
 
 // printHeader prints the machine and the settings, so a pasted result
@@ -81,7 +83,7 @@ func printSummary(w io.Writer, o options, ts []*target, res map[string][]result)
 	for _, base := range []struct {
 		name string
 		want float64
-	}{{targetBare, wantVsBare}, {targetOAuth2, wantVsOAuth2}} {
+	}{{targetBare, wantVsBare}, {targetOAuth2, wantVsOAuth2}, {targetNoRecord, wantVsNoRecord}} {
 		b, ok := best[base.name]
 		if !ok || b.rps() == 0 {
 			continue

@@ -25,6 +25,10 @@ const (
 	targetPortier  = "portier"
 	targetOAuth2   = "oauth2-proxy"
 	defaultTargets = targetUpstream + "," + targetBare + "," + targetPortier + "," + targetOAuth2
+	// targetNoRecord is Portier with recorded access off (decisions.record:
+	// false), for the recording's cost: -targets portier,portier-norecord.
+	targetNoRecord = "portier-norecord"
+	allTargets     = defaultTargets + "," + targetNoRecord
 )
 
 // options are the command's settings, from its flags.
@@ -49,8 +53,8 @@ func (o options) validate() error {
 		return errors.New("-d must be positive, -c and -rounds at least 1, -warmup and -devices not negative")
 	}
 	for name := range o.targets {
-		if !strings.Contains(","+defaultTargets+",", ","+name+",") {
-			return fmt.Errorf("unknown target %q in -targets (want some of %s)", name, defaultTargets)
+		if !strings.Contains(","+allTargets+",", ","+name+",") {
+			return fmt.Errorf("unknown target %q in -targets (want some of %s)", name, allTargets)
 		}
 	}
 	for name := range o.profile {
@@ -158,12 +162,21 @@ func setUp(ctx context.Context, o options, dir string, stops *[]func(), logf fun
 	if o.targets[targetPortier] {
 		logf("starting Portier: %d routes, %d policy rules, writing %d devices", routeCount, routeCount*rulesPerPolicy, o.devices)
 		began := time.Now()
-		t, stop, err := startPortier(ctx, filepath.Join(dir, "portier"), up, o.devices, logw)
+		t, stop, err := startPortier(ctx, filepath.Join(dir, "portier"), up, o.devices, true, logw)
 		if err != nil {
 			return nil, err
 		}
 		*stops = append(*stops, stop)
 		logf("Portier ready in %s", time.Since(began).Round(100*time.Millisecond))
+		ts = append(ts, t)
+	}
+	if o.targets[targetNoRecord] {
+		t, stop, err := startPortier(ctx, filepath.Join(dir, "portier-norecord"), up, o.devices, false, logw)
+		if err != nil {
+			return nil, err
+		}
+		*stops = append(*stops, stop)
+		t.name = targetNoRecord
 		ts = append(ts, t)
 	}
 	if o.targets[targetOAuth2] {
