@@ -88,7 +88,7 @@ func printSummary(w io.Writer, o options, ts []*target, res map[string][]result)
 		if !ok || b.rps() == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "Portier / %s (target ≥ %.1f×): %s\n", base.name, base.want, ratios(p, b, res[targetPortier], res[base.name], base.want))
+		fmt.Fprintf(w, "Portier / %s (target ≥ %g×): %s\n", base.name, base.want, ratios(p, b, res[targetPortier], res[base.name], base.want))
 	}
 }
 
