@@ -23,6 +23,15 @@ func (c *Console) routes() {
 	pages := e.Group("", c.pageSecurity)
 	pages.GET("/", c.requirePage(""), c.homePage) // the signed-in home
 	pages.GET("/audit", c.requirePage(PermAuditRead), c.auditPage)
+	// The security console's rules pages (page_rules*.go): the editor's
+	// changes call the rules service as the API does.
+	pages.GET("/rules", c.requirePage(PermRulesRead), c.rulesPage)
+	pages.GET("/rules/policies/:id", c.requirePage(PermRulesRead), c.policyPage)
+	// Their forms check the role first, so a signed-out browser is sent to
+	// sign in; the page group's same-origin and CSRF checks (pageSecurity)
+	// still run before anything changes.
+	e.POST("/rules/policies/:id", pageHeaders, c.requirePage(PermRulesWrite), c.pageSecurity, c.savePolicyPage)
+	e.POST("/rules/policies/:id/rollback", pageHeaders, c.requirePage(PermRulesWrite), c.pageSecurity, c.rollbackPolicyPage)
 	pages.GET("/setup", c.setupForm)
 	// The set-up form's one-time secret is its CSRF token (a cross-site
 	// page cannot know it): it has the headers and the same-origin check,
