@@ -179,3 +179,27 @@ func TestPolicyEditorSave(t *testing.T) {
 		t.Errorf("a new policy over an existing one = %d:\n%s", code, body)
 	}
 }
+
+// checkLintOperation: POST /api/v1/policies/lint answers the errors of a
+// policy with their lines, saves nothing, and needs rules:read.
+func checkLintOperation(t *testing.T, c *oasChecker) {
+	t.Helper()
+	code, body := c.do(RoleAuditor, "POST", "/api/v1/policies/lint?id=linted", "allow:\n  or:\n    - group: {has: staff}\n", nil)
+	if code != http.StatusOK || !strings.Contains(body, `"ok":true`) || !strings.Contains(body, `"errors":[]`) {
+		t.Errorf("lint of a valid policy = %d %s", code, body)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/policies/lint?id=linted", "comment: typo\nallow:\n  or:\n    - grop: {has: x}\n", nil)
+	if code != http.StatusOK || !strings.Contains(body, `"ok":false`) || !strings.Contains(body, `"line":4`) || !strings.Contains(body, "grop") {
+		t.Errorf("lint of an invalid policy = %d %s", code, body)
+	}
+	code, body = c.do(RoleAuditor, "POST", "/api/v1/policies/lint", "allow: [\n", nil)
+	if code != http.StatusOK || !strings.Contains(body, `"ok":false`) {
+		t.Errorf("lint of broken YAML = %d %s", code, body)
+	}
+	if code, body = c.do(RoleHelpdesk, "POST", "/api/v1/policies/lint?id=linted", "allow: {}\n", nil); code != http.StatusForbidden {
+		t.Errorf("helpdesk lint = %d %s, want 403", code, body)
+	}
+	if code, _ = c.do(RoleAuditor, "GET", "/api/v1/policies/linted", "", nil); code != http.StatusNotFound {
+		t.Errorf("lint saved the policy: GET = %d", code)
+	}
+}

@@ -66,6 +66,8 @@ func (c *Console) routes() {
 	api.POST("/policy/simulate", c.require(PermPolicySimulate), c.simulate)
 	if c.opts.Rules != nil {
 		// Routes and policies as versioned data (rules.go, rules_versions.go).
+		// The editor's lint saves nothing (page_rules_lint.go).
+		api.POST("/policies/lint", c.require(PermRulesRead), c.lintPolicy)
 		for _, kind := range []string{"/policies", "/routes"} {
 			api.GET(kind, c.require(PermRulesRead), c.listRules)
 			api.GET(kind+"/:id", c.require(PermRulesRead), c.getRule)
