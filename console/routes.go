@@ -32,6 +32,8 @@ func (c *Console) routes() {
 	// still run before anything changes.
 	e.POST("/rules/policies/:id", pageHeaders, c.requirePage(PermRulesWrite), c.pageSecurity, c.savePolicyPage)
 	e.POST("/rules/policies/:id/rollback", pageHeaders, c.requirePage(PermRulesWrite), c.pageSecurity, c.rollbackPolicyPage)
+	pages.GET("/whatif", c.requirePage(PermPolicySimulate), c.whatIfPage)
+	e.POST("/whatif", pageHeaders, c.requirePage(PermPolicySimulate), c.pageSecurity, c.whatIfSubmit)
 	pages.GET("/setup", c.setupForm)
 	// The set-up form's one-time secret is its CSRF token (a cross-site
 	// page cannot know it): it has the headers and the same-origin check,

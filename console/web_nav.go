@@ -20,6 +20,7 @@ func navEntries() []navEntry {
 		{Path: "/enroll", LabelKey: "nav.enroll", Enrollment: true},
 		{Path: "/auth/security_keys", LabelKey: "nav.security_keys"},
 		{Path: "/rules", LabelKey: "nav.rules", Perm: PermRulesRead},
+		{Path: "/whatif", LabelKey: "nav.whatif", Perm: PermPolicySimulate},
 		{Path: "/audit", LabelKey: "nav.audit", Perm: PermAuditRead},
 	}
 }
