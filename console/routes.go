@@ -27,13 +27,16 @@ func (c *Console) routes() {
 	// changes call the rules service as the API does.
 	pages.GET("/rules", c.requirePage(PermRulesRead), c.rulesPage)
 	pages.GET("/rules/policies/:id", c.requirePage(PermRulesRead), c.policyPage)
-	// Their forms check the role first, so a signed-out browser is sent to
-	// sign in; the page group's same-origin and CSRF checks (pageSecurity)
-	// still run before anything changes.
-	e.POST("/rules/policies/:id", pageHeaders, c.requirePage(PermRulesWrite), c.pageSecurity, c.savePolicyPage)
-	e.POST("/rules/policies/:id/rollback", pageHeaders, c.requirePage(PermRulesWrite), c.pageSecurity, c.rollbackPolicyPage)
+	// A form of a role: a signed-out browser is sent to sign in, then the
+	// page group's same-origin and CSRF checks (pageSecurity), then the
+	// role's permission, before anything changes.
+	roleForm := func(path string, p Permission, h gin.HandlerFunc) {
+		e.POST(path, pageHeaders, c.requirePage(""), c.pageSecurity, c.requirePage(p), h)
+	}
+	roleForm("/rules/policies/:id", PermRulesWrite, c.savePolicyPage)
+	roleForm("/rules/policies/:id/rollback", PermRulesWrite, c.rollbackPolicyPage)
 	pages.GET("/whatif", c.requirePage(PermPolicySimulate), c.whatIfPage)
-	e.POST("/whatif", pageHeaders, c.requirePage(PermPolicySimulate), c.pageSecurity, c.whatIfSubmit)
+	roleForm("/whatif", PermPolicySimulate, c.whatIfSubmit)
 	pages.GET("/setup", c.setupForm)
 	// The set-up form's one-time secret is its CSRF token (a cross-site
 	// page cannot know it): it has the headers and the same-origin check,
