@@ -1102,6 +1102,7 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	want(code, http.StatusOK, body)
 
 	checkRulesOperations(t, c)
+	checkLintOperation(t, c)
 
 	for _, o := range c.ops {
 		if !c.checked[o.key()] {

@@ -131,8 +131,7 @@ func sessionQuery(s *store.Session, dev *store.Device, ip string, now time.Time)
 	}
 	q.SessionAge = max(now.Sub(signedIn), 0).String()
 	if dev != nil {
-		q.DeviceTrust, q.Ownership, q.Platform = dev.Trust.String(), string(dev.Ownership), dev.Platform
-		q.Compliant, q.Checks, q.KeyProtection = dev.Compliant, strings.Join(dev.PassingChecks, ","), dev.KeyProtection
+		q = withDevice(q, dev)
 	}
 	return q
 }

@@ -54,12 +54,18 @@ func heldRole(u *store.User, s *store.Session) string {
 // its owner (see tokenActor).
 func (c *Console) requireFresh(g *gin.Context) {
 	p := who(g)
-	if p.Session != nil && (p.Session.WebAuthnAt.IsZero() || c.now().Sub(p.Session.WebAuthnAt) > FreshCheck) {
+	if p.Session != nil && !keyCheckFresh(p.Session, c.now()) {
 		c.fail(g, apperr.New(apperr.Forbidden,
 			"this change needs a security-key check less than 5 minutes old: confirm with your key at /auth/step_up, then try again"))
 		return
 	}
 	g.Next()
+}
+
+// keyCheckFresh tells whether a browser session passed a security-key
+// check within FreshCheck of now.
+func keyCheckFresh(s *store.Session, now time.Time) bool {
+	return !s.WebAuthnAt.IsZero() && now.Sub(s.WebAuthnAt) <= FreshCheck
 }
 
 // declare records that a route ("METHOD /path") is guarded by p. Routes

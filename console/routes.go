@@ -23,6 +23,20 @@ func (c *Console) routes() {
 	pages := e.Group("", c.pageSecurity)
 	pages.GET("/", c.requirePage(""), c.homePage) // the signed-in home
 	pages.GET("/audit", c.requirePage(PermAuditRead), c.auditPage)
+	// The security console's rules pages (page_rules*.go): the editor's
+	// changes call the rules service as the API does.
+	pages.GET("/rules", c.requirePage(PermRulesRead), c.rulesPage)
+	pages.GET("/rules/policies/:id", c.requirePage(PermRulesRead), c.policyPage)
+	// A form of a role: a signed-out browser is sent to sign in, then the
+	// page group's same-origin and CSRF checks (pageSecurity), then the
+	// role's permission, before anything changes.
+	roleForm := func(path string, p Permission, h gin.HandlerFunc) {
+		e.POST(path, pageHeaders, c.requirePage(""), c.pageSecurity, c.requirePage(p), h)
+	}
+	roleForm("/rules/policies/:id", PermRulesWrite, c.savePolicyPage)
+	roleForm("/rules/policies/:id/rollback", PermRulesWrite, c.rollbackPolicyPage)
+	pages.GET("/whatif", c.requirePage(PermPolicySimulate), c.whatIfPage)
+	roleForm("/whatif", PermPolicySimulate, c.whatIfSubmit)
 	pages.GET("/setup", c.setupForm)
 	// The set-up form's one-time secret is its CSRF token (a cross-site
 	// page cannot know it): it has the headers and the same-origin check,
@@ -57,6 +71,8 @@ func (c *Console) routes() {
 	api.POST("/policy/simulate", c.require(PermPolicySimulate), c.simulate)
 	if c.opts.Rules != nil {
 		// Routes and policies as versioned data (rules.go, rules_versions.go).
+		// The editor's lint saves nothing (page_rules_lint.go).
+		api.POST("/policies/lint", c.require(PermRulesRead), c.lintPolicy)
 		for _, kind := range []string{"/policies", "/routes"} {
 			api.GET(kind, c.require(PermRulesRead), c.listRules)
 			api.GET(kind+"/:id", c.require(PermRulesRead), c.getRule)

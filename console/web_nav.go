@@ -7,8 +7,10 @@ import "github.com/portier/portier/console/ui"
 type navEntry struct {
 	Path, LabelKey string
 	Perm           Permission
-	// Enrollment marks entries served only with the device registry.
-	Enrollment bool
+	// Enrollment marks entries served only with the device registry, Rules
+	// those served only with the rules service, Simulate those served
+	// only with the what-if simulator.
+	Enrollment, Rules, Simulate bool
 }
 
 // navEntries is the console menu, in order. A page added to the console
@@ -19,6 +21,8 @@ func navEntries() []navEntry {
 		{Path: "/my/devices", LabelKey: "nav.devices", Enrollment: true},
 		{Path: "/enroll", LabelKey: "nav.enroll", Enrollment: true},
 		{Path: "/auth/security_keys", LabelKey: "nav.security_keys"},
+		{Path: "/rules", LabelKey: "nav.rules", Perm: PermRulesRead, Rules: true},
+		{Path: "/whatif", LabelKey: "nav.whatif", Perm: PermPolicySimulate, Simulate: true},
 		{Path: "/audit", LabelKey: "nav.audit", Perm: PermAuditRead},
 	}
 }
@@ -27,7 +31,8 @@ func navEntries() []navEntry {
 func (c *Console) nav(role string) []ui.NavItem {
 	var out []ui.NavItem
 	for _, e := range navEntries() {
-		if e.Enrollment && c.opts.Enrollment == nil || e.Perm != "" && !perms[role][e.Perm] {
+		if e.Enrollment && c.opts.Enrollment == nil || e.Rules && c.opts.Rules == nil || e.Simulate && c.opts.Simulate == nil ||
+			e.Perm != "" && !perms[role][e.Perm] {
 			continue
 		}
 		out = append(out, ui.NavItem{Path: e.Path, LabelKey: e.LabelKey})

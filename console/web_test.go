@@ -44,8 +44,9 @@ policies:
         - group: {has: finance}
 `
 
-// withPages serves the console with the device registry and the live
-// what-if simulator over four routes (see webPolicies).
+// withPages serves the console with the device registry, the rules
+// service and the live what-if simulator over four routes (see
+// webPolicies).
 func (e *env) withPages(t *testing.T) {
 	t.Helper()
 	svc, _ := e.withEnrollment(t)
@@ -65,7 +66,7 @@ func (e *env) withPages(t *testing.T) {
 	}
 	e.srv.Config.Handler = New(Options{Store: e.st, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: e.clock.Now,
 		ExternalURL: extURL, Roots: http.NotFoundHandler(), CRL: http.NotFoundHandler(),
-		Ready: func(context.Context) error { return nil }, Identity: e.id, Enrollment: svc,
+		Ready: func(context.Context) error { return nil }, Identity: e.id, Enrollment: svc, Rules: newTestRules(t, e.st),
 		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
 			return sim.Ask(target, q, e.clock.Now())
 		},

@@ -115,3 +115,45 @@
     });
   });
 })();
+
+// The policy editor's lint as you type: a textarea marked data-lint="URL"
+// is sent there (debounced) with the page's CSRF token; the errors, each
+// with its line, are shown in #policy-lint. Nothing is saved.
+(function () {
+  "use strict";
+  var area = document.querySelector("textarea[data-lint]");
+  var out = document.getElementById("policy-lint");
+  if (!area || !out) { return; }
+  var meta = document.querySelector("meta[name=csrf]");
+  var csrf = meta ? meta.getAttribute("content") : "";
+  var timer = null, seq = 0;
+  function line(cls, s) {
+    var p = document.createElement("p");
+    if (cls) { p.className = cls; }
+    p.textContent = s;
+    out.appendChild(p);
+  }
+  function lint() {
+    var idInput = document.querySelector("#policy-editor input[name=id]");
+    var id = area.getAttribute("data-id") || (idInput ? idInput.value : "");
+    var mine = ++seq;
+    fetch(area.getAttribute("data-lint") + "?id=" + encodeURIComponent(id), {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/yaml", "X-CSRF-Token": csrf },
+      body: area.value
+    }).then(function (r) { return r.json(); }).then(function (j) {
+      if (mine !== seq) { return; }
+      out.textContent = "";
+      if (j.ok) { line("note", out.getAttribute("data-msg-ok")); return; }
+      var prefix = out.getAttribute("data-msg-line") || "Line %d:";
+      (j.errors || []).forEach(function (e) {
+        line("err", (e.line ? prefix.replace("%d", e.line) + " " : "") + e.message);
+      });
+      if (j.error) { line("err", j.error.message); }
+    }).catch(function () {});
+  }
+  area.addEventListener("input", function () {
+    clearTimeout(timer);
+    timer = setTimeout(lint, 400);
+  });
+})();
