@@ -2,7 +2,6 @@ package console
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -214,7 +213,7 @@ func (c *Console) policySaveFailed(g *gin.Context, v *policyPageView, err error)
 		c.renderPolicy(g, apperr.Status(err), v, msg)
 	case apperr.Unprocessable, apperr.Invalid, apperr.Conflict:
 		v.ErrMsg = ae.Msg
-		_, _ = fmt.Sscanf(ae.Field, "line %d", &v.ErrLine)
+		v.ErrLine = ae.Line
 		c.renderPolicy(g, apperr.Status(err), v, c.t(g, "rules.invalid"))
 	default:
 		c.failPage(g, err)
