@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -176,9 +175,8 @@ func (c *Console) exportAudit(g *gin.Context) {
 	}
 }
 
-// csvRow is one event as CSV cells. A cell a spreadsheet would run as a
-// formula (starting with = + - @ or a control character) is prefixed with
-// a quote: actors and targets can hold text an attacker chose.
+// csvRow is one event as CSV cells, defused (actors and targets can hold
+// text an attacker chose).
 func csvRow(ev *store.AuditEvent) []string {
 	detail := ""
 	if len(ev.Detail) > 0 {
@@ -187,10 +185,5 @@ func csvRow(ev *store.AuditEvent) []string {
 	}
 	row := []string{strconv.FormatUint(ev.Seq, 10), ev.ID, ev.At.UTC().Format(time.RFC3339Nano), ev.Actor, ev.Action,
 		ev.Target, ev.RemoteIP, detail, ev.Prev, ev.Hash}
-	for i, v := range row {
-		if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-			row[i] = "'" + v
-		}
-	}
-	return row
+	return defuseCSV(row)
 }

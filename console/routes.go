@@ -82,6 +82,7 @@ func (c *Console) routes() {
 		api.POST("/enrollment/expected", c.require(PermEnrollWrite), c.importExpected)
 		api.GET("/enrollment/expected", c.require(PermEnrollRead), c.listExpected)
 		api.GET("/devices", c.require(PermDevicesRead), c.listDevices)
+		api.GET("/devices/export", c.require(PermDevicesRead), c.exportDevices)
 		api.GET("/devices/:id", c.require(PermDevicesRead), c.getDevice)
 		api.GET("/devices/:id/privacy", c.require(PermDevicesRead), c.devicePrivacy)
 		api.GET("/devices/:id/actions", c.require(PermDevicesRead), c.listActions)
