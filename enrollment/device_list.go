@@ -47,12 +47,14 @@ func ValidDeviceSort(s string) bool {
 }
 
 // deviceCursor is the position after the last device of a page: the sort
-// order it belongs to, that device's sort key and its id (the tie-break).
-// Ids never change, so a device inserted between two pages is listed on a
-// later page or not at all, never twice.
+// order it belongs to, that device's sort key (text, or a time in Unix
+// nanoseconds) and its id (the tie-break). Ids never change, so a device
+// inserted between two pages is listed on a later page or not at all,
+// never twice.
 type deviceCursor struct {
 	Sort string `json:"s"`
-	Key  string `json:"k"`
+	Text string `json:"k,omitempty"`
+	Time int64  `json:"t,omitempty"`
 	ID   string `json:"i"`
 }
 
@@ -70,35 +72,39 @@ func decodeCursor(s, sort string) (deviceCursor, error) {
 	return c, nil
 }
 
-// sortKey is the device's value for a sort key, as a string that orders
-// like the value (times as fixed-width UTC, so they compare as strings).
-func sortKey(d *store.Device, key string) string {
+// listEntry is a device with its sort key, computed once: text for the
+// hostname, Unix nanoseconds for times (0 when unknown).
+type listEntry struct {
+	text string
+	time int64
+	d    *store.Device
+}
+
+// entry is the device with its key for a sort key.
+func entry(d *store.Device, key string) listEntry {
 	switch key {
 	case SortHostname:
-		return strings.ToLower(d.Hostname)
+		return listEntry{text: strings.ToLower(d.Hostname), d: d}
 	case SortEnrolledAt:
-		return timeKey(d.EnrolledAt)
+		return listEntry{time: unixNano(d.EnrolledAt), d: d}
 	}
-	return timeKey(d.LastSeen)
+	return listEntry{time: unixNano(d.LastSeen), d: d}
 }
 
-func timeKey(t time.Time) string {
+func unixNano(t time.Time) int64 {
 	if t.IsZero() {
-		return ""
+		return 0
 	}
-	return t.UTC().Format("2006-01-02T15:04:05.000000000Z")
-}
-
-// listEntry is a device with its sort key, computed once.
-type listEntry struct {
-	key string
-	d   *store.Device
+	return t.UnixNano()
 }
 
 // before reports whether a comes before b in ascending (key, id) order.
 func (a listEntry) before(b listEntry) bool {
-	if a.key != b.key {
-		return a.key < b.key
+	if a.time != b.time {
+		return a.time < b.time
+	}
+	if a.text != b.text {
+		return a.text < b.text
 	}
 	return a.d.ID < b.d.ID
 }
@@ -124,7 +130,7 @@ func (s *Service) ListDevices(l DeviceList) ([]*store.Device, string, error) {
 		if err != nil {
 			return nil, "", err
 		}
-		after = &listEntry{key: c.Key, d: &store.Device{ID: c.ID}}
+		after = &listEntry{text: c.Text, time: c.Time, d: &store.Device{ID: c.ID}}
 	}
 	// first reports whether a is listed before b in the requested order.
 	first := func(a, b listEntry) bool {
@@ -140,7 +146,7 @@ func (s *Service) ListDevices(l DeviceList) ([]*store.Device, string, error) {
 		if !m(d) {
 			continue
 		}
-		e := listEntry{key: sortKey(d, key), d: d}
+		e := entry(d, key)
 		if after != nil && !first(*after, e) {
 			continue
 		}
@@ -165,7 +171,7 @@ func (s *Service) ListDevices(l DeviceList) ([]*store.Device, string, error) {
 	if l.Limit > 0 && len(all) > l.Limit {
 		all = all[:l.Limit]
 		last := all[len(all)-1]
-		next = deviceCursor{Sort: order, Key: last.key, ID: last.d.ID}.encode()
+		next = deviceCursor{Sort: order, Text: last.text, Time: last.time, ID: last.d.ID}.encode()
 	}
 	out := make([]*store.Device, len(all))
 	for i, e := range all {
