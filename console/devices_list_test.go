@@ -122,14 +122,14 @@ func TestDeviceListFilters(t *testing.T) {
 		want  []string
 	}{
 		{"", []string{"dev_a", "dev_c", "dev_b"}},
-		{"q=macbook", []string{"dev_a"}},          // hostname, case-insensitive
-		{"q=5cg", []string{"dev_b"}},              // serial
-		{"q=EXAMPLE.ORG", []string{"dev_c"}},      // owner e-mail
-		{"q=dev_b", []string{"dev_b"}},            // id
-		{"q=laptop", []string{"dev_a"}},           // name
-		{"q=nothing-like-it", nil},                //
-		{"platform=Windows", []string{"dev_b"}},   //
-		{"trust=medium", []string{"dev_c"}},       //
+		{"q=macbook", []string{"dev_a"}},        // hostname, case-insensitive
+		{"q=5cg", []string{"dev_b"}},            // serial
+		{"q=EXAMPLE.ORG", []string{"dev_c"}},    // owner e-mail
+		{"q=dev_b", []string{"dev_b"}},          // id
+		{"q=laptop", []string{"dev_a"}},         // name
+		{"q=nothing-like-it", nil},              //
+		{"platform=Windows", []string{"dev_b"}}, //
+		{"trust=medium", []string{"dev_c"}},     //
 		{"compliant=true", []string{"dev_a", "dev_c"}},
 		{"compliant=false", []string{"dev_b"}},
 		{"failing_check=firewall", []string{"dev_b"}},

@@ -209,28 +209,27 @@ func (f DeviceFilter) matcher() func(*store.Device) bool {
 // matchesQuery reports whether a lower-case query is a substring of the
 // device's hostname, serial, owner e-mail, id or name, ignoring case.
 func matchesQuery(d *store.Device, q string) bool {
-	for _, v := range [...]string{d.Hostname, d.Serial, d.OwnerEmail, d.ID, d.Name} {
-		if containsFold(v, q) {
-			return true
-		}
-	}
-	return false
+	return containsFold(d.Hostname, q) || containsFold(d.Serial, q) || containsFold(d.OwnerEmail, q) ||
+		containsFold(d.ID, q) || containsFold(d.Name, q)
 }
 
 // containsFold reports whether lower (already lower case) is a substring of
-// s ignoring case, without allocating for ASCII text.
+// s ignoring case. ASCII text is compared in place, without allocating;
+// other text is lowered first.
 func containsFold(s, lower string) bool {
-	if len(lower) > len(s) {
+	n := len(lower)
+	if n == 0 {
+		return true
+	}
+	if n > len(s) {
 		return false
 	}
-	for i := 0; i < len(s); i++ {
-		if s[i] >= 0x80 {
-			return strings.Contains(strings.ToLower(s), lower)
-		}
+	if !isASCII(lower) || !isASCII(s) {
+		return strings.Contains(strings.ToLower(s), lower)
 	}
-	for i := 0; i+len(lower) <= len(s); i++ {
+	for i := 0; i+n <= len(s); i++ {
 		j := 0
-		for ; j < len(lower); j++ {
+		for ; j < n; j++ {
 			c := s[i+j]
 			if 'A' <= c && c <= 'Z' {
 				c += 'a' - 'A'
@@ -239,11 +238,20 @@ func containsFold(s, lower string) bool {
 				break
 			}
 		}
-		if j == len(lower) {
+		if j == n {
 			return true
 		}
 	}
 	return false
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
 
 func hasString(list []string, v string) bool {
