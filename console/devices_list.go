@@ -136,23 +136,27 @@ var deviceCSVColumns = []string{"id", "name", "hostname", "serial", "platform", 
 // matching the filters, in the requested order, as CSV with formula cells
 // defused. No limit; ?cursor= starts after a page of the list. The export
 // holds owners' e-mail addresses: it is audited before anything is sent.
-func (c *Console) exportDevices(g *gin.Context) {
+func (c *Console) exportDevices(g *gin.Context) { c.writeDevicesCSV(g, c.fail) }
+
+// writeDevicesCSV is the device export for the API and the devices page;
+// fail answers an error before anything is sent (JSON or an HTML page).
+func (c *Console) writeDevicesCSV(g *gin.Context, fail func(*gin.Context, error)) {
 	l, err := deviceList(g, 0)
 	if err != nil {
-		c.fail(g, err)
+		fail(g, err)
 		return
 	}
 	if g.Query("limit") != "" {
-		c.fail(g, apperr.Field("limit", "the export has no limit"))
+		fail(g, apperr.Field("limit", "the export has no limit"))
 		return
 	}
 	if f := g.DefaultQuery("format", "csv"); f != "csv" {
-		c.fail(g, apperr.Field("format", "format must be csv"))
+		fail(g, apperr.Field("format", "format must be csv"))
 		return
 	}
 	devs, _, err := c.opts.Enrollment.ListDevices(l)
 	if err != nil {
-		c.fail(g, listError(err))
+		fail(g, listError(err))
 		return
 	}
 	detail := map[string]string{"format": "csv"}
@@ -162,7 +166,7 @@ func (c *Console) exportDevices(g *gin.Context) {
 		}
 	}
 	if err := c.opts.Store.Write(g.Request.Context(), c.audit(g, "device.export", "", detail)); err != nil {
-		c.fail(g, err)
+		fail(g, err)
 		return
 	}
 	name := "portier-devices-" + c.now().UTC().Format("20060102T150405Z") + ".csv"

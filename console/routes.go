@@ -113,6 +113,8 @@ func (c *Console) routes() {
 		pages.POST("/enroll/browser/finish", c.browserDeviceFinish)
 		// The signed-in employee's own devices and their privacy notices.
 		pages.GET("/my/devices", c.requirePage(""), c.myDevicesPage)
+		pages.GET("/devices", c.requirePage(PermDevicesRead), c.devicesPage)
+		pages.GET("/devices/export", c.requirePage(PermDevicesRead), c.exportDevicesPage)
 		pages.POST("/my/devices/:id/remove", c.requirePage(""), c.removeMyDevice)
 	}
 

@@ -19,6 +19,7 @@ func navEntries() []navEntry {
 		{Path: "/my/devices", LabelKey: "nav.devices", Enrollment: true},
 		{Path: "/enroll", LabelKey: "nav.enroll", Enrollment: true},
 		{Path: "/auth/security_keys", LabelKey: "nav.security_keys"},
+		{Path: "/devices", LabelKey: "nav.inventory", Perm: PermDevicesRead, Enrollment: true},
 		{Path: "/audit", LabelKey: "nav.audit", Perm: PermAuditRead},
 	}
 }
