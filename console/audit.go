@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -176,27 +175,15 @@ func (c *Console) exportAudit(g *gin.Context) {
 	}
 }
 
-// csvRow is one event as CSV cells. A cell a spreadsheet would run as a
-// formula (starting with = + - @ or a control character) is prefixed with
-// a quote: actors and targets can hold text an attacker chose.
+// csvRow is one event as CSV cells, defused (actors and targets can hold
+// text an attacker chose).
 func csvRow(ev *store.AuditEvent) []string {
 	detail := ""
 	if len(ev.Detail) > 0 {
 		b, _ := json.Marshal(ev.Detail)
 		detail = string(b)
 	}
-	return defuseCells([]string{strconv.FormatUint(ev.Seq, 10), ev.ID, ev.At.UTC().Format(time.RFC3339Nano), ev.Actor, ev.Action,
-		ev.Target, ev.RemoteIP, detail, ev.Prev, ev.Hash})
-}
-
-// defuseCells prefixes with a quote every cell a spreadsheet would run as
-// a formula (starting with = + - @ or a control character), in place. Every
-// CSV export goes through it.
-func defuseCells(row []string) []string {
-	for i, v := range row {
-		if v != "" && strings.ContainsRune("=+-@\t\r", rune(v[0])) {
-			row[i] = "'" + v
-		}
-	}
-	return row
+	row := []string{strconv.FormatUint(ev.Seq, 10), ev.ID, ev.At.UTC().Format(time.RFC3339Nano), ev.Actor, ev.Action,
+		ev.Target, ev.RemoteIP, detail, ev.Prev, ev.Hash}
+	return defuseCSV(row)
 }

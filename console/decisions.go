@@ -289,7 +289,7 @@ func decisionRow(r *store.DecisionRecord) []string {
 	}
 	f := &r.Facts
 	ts := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-	return defuseCells([]string{ts(r.Hour), ts(r.First), ts(r.Last), strconv.FormatUint(r.Count, 10), r.Route, r.Policy,
+	return defuseCSV([]string{ts(r.Hour), ts(r.First), ts(r.Last), strconv.FormatUint(r.Count, 10), r.Route, r.Policy,
 		r.User, r.UserID, r.Device, r.Outcome, strings.Join(r.Rules, " "), strings.Join(codes, " "), strings.Join(fixes, " | "),
 		roPolicy, roOutcome, roRules, strings.Join(f.Groups, " "), f.IdP, f.MFAAge, f.SessionAge, f.Trust, f.Ownership,
 		f.Platform, strconv.FormatBool(f.Compliant), strings.Join(f.Checks, " "), f.Key, f.IP, f.Country, f.Method, f.Path})

@@ -52,38 +52,6 @@ func keyProtection(d *store.Device) string {
 	return store.KeySoftware
 }
 
-// listDevices is GET /api/v1/devices[?state=&ownership=&owner=&serial=&pending=true].
-func (c *Console) listDevices(g *gin.Context) {
-	f := enrollment.DeviceFilter{State: store.DeviceState(g.Query("state")), Ownership: store.Ownership(g.Query("ownership")),
-		Owner: g.Query("owner"), Serial: g.Query("serial")}
-	switch g.Query("pending") {
-	case "", "false":
-	case "true":
-		f.Pending = true
-	default:
-		c.fail(g, apperr.Field("pending", "pending must be true or false"))
-		return
-	}
-	switch f.State {
-	case "", store.DevicePending, store.DeviceActive, store.DeviceQuarantined, store.DeviceRetired, store.DeviceWiped:
-	default:
-		c.fail(g, apperr.Field("state", "state must be pending, active, quarantined, retired or wiped"))
-		return
-	}
-	if f.Ownership != "" {
-		if _, err := store.ParseOwnership(string(f.Ownership)); err != nil {
-			c.fail(g, apperr.Field("ownership", "%s", err.Error()))
-			return
-		}
-	}
-	devs := c.opts.Enrollment.Devices(f)
-	out := make([]deviceSummary, 0, len(devs))
-	for _, d := range devs {
-		out = append(out, summarize(d))
-	}
-	g.JSON(http.StatusOK, gin.H{"devices": out})
-}
-
 // getDevice is GET /api/v1/devices/{id}: the device with its trust,
 // compliance, failing checks, posture signals, actions and history.
 // Looking at a device's posture is recorded in the audit log: employees

@@ -132,6 +132,7 @@ var mdmRoutes = map[string]Permission{
 	"POST /api/v1/enrollment/tokens":      PermEnrollWrite,
 	"POST /api/v1/enrollment/expected":    PermEnrollWrite,
 	"GET /api/v1/enrollment/expected":     PermEnrollRead,
+	"GET /api/v1/devices/export":          PermDevicesRead,
 	"GET /api/v1/devices":                 PermDevicesRead,
 	"GET /api/v1/devices/:id":             PermDevicesRead,
 	"GET /api/v1/devices/:id/privacy":     PermDevicesRead,

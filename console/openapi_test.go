@@ -431,6 +431,7 @@ type oasChecker struct {
 func (c *oasChecker) match(method, path string) (oasOp, bool) {
 	path, _, _ = strings.Cut(path, "?")
 	segs := strings.Split(path, "/")
+	best, bestLiterals := oasOp{}, -1
 	for _, o := range c.ops {
 		if o.Method != method {
 			continue
@@ -439,18 +440,24 @@ func (c *oasChecker) match(method, path string) (oasOp, bool) {
 		if len(tpl) != len(segs) {
 			continue
 		}
-		ok := true
+		ok, literals := true, 0
 		for i := range tpl {
-			if !strings.HasPrefix(tpl[i], "{") && tpl[i] != segs[i] {
+			if strings.HasPrefix(tpl[i], "{") {
+				continue
+			}
+			if tpl[i] != segs[i] {
 				ok = false
 				break
 			}
+			literals++
 		}
-		if ok {
-			return o, true
+		// A literal segment wins over a parameter, as in the router
+		// (/devices/export before /devices/{id}).
+		if ok && literals > bestLiterals {
+			best, bestLiterals = o, literals
 		}
 	}
-	return oasOp{}, false
+	return best, bestLiterals >= 0
 }
 
 // do sends a request as role ("" = none) with an optional client
@@ -986,6 +993,12 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	if want(code, http.StatusOK, body); !strings.Contains(body, id) {
 		t.Errorf("inventory: %s", body)
 	}
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/devices?q=ada&sort=hostname&limit=1&compliant=true&trust=high", "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/devices/export?format=csv&sort=-enrolled_at", "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/devices?cursor=nope", "", nil)
+	want(code, http.StatusBadRequest, body)
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/devices/"+id, "", nil)
 	if want(code, http.StatusOK, body); !strings.Contains(body, `"posture"`) || !strings.Contains(body, `"external"`) {
 		t.Errorf("device: %s", body)

@@ -104,6 +104,7 @@ func (c *Console) routes() {
 		api.POST("/enrollment/expected", c.require(PermEnrollWrite), c.importExpected)
 		api.GET("/enrollment/expected", c.require(PermEnrollRead), c.listExpected)
 		api.GET("/devices", c.require(PermDevicesRead), c.listDevices)
+		api.GET("/devices/export", c.require(PermDevicesRead), c.exportDevices)
 		api.GET("/devices/:id", c.require(PermDevicesRead), c.getDevice)
 		api.GET("/devices/:id/privacy", c.require(PermDevicesRead), c.devicePrivacy)
 		api.GET("/devices/:id/actions", c.require(PermDevicesRead), c.listActions)
@@ -134,6 +135,8 @@ func (c *Console) routes() {
 		pages.POST("/enroll/browser/finish", c.browserDeviceFinish)
 		// The signed-in employee's own devices and their privacy notices.
 		pages.GET("/my/devices", c.requirePage(""), c.myDevicesPage)
+		pages.GET("/devices", c.requirePage(PermDevicesRead), c.devicesPage)
+		pages.GET("/devices/export", c.requirePage(PermDevicesRead), c.exportDevicesPage)
 		pages.POST("/my/devices/:id/remove", c.requirePage(""), c.removeMyDevice)
 	}
 

@@ -3,10 +3,8 @@ package enrollment
 import (
 	"encoding/json"
 	"sort"
-	"strings"
 	"time"
 
-	"github.com/portier/portier/mailaddr"
 	"github.com/portier/portier/store"
 )
 
@@ -21,21 +19,27 @@ type DeviceFilter struct {
 	Serial    string
 	// Pending keeps only devices whose ownership waits for approval.
 	Pending bool
+	// Query is a case-insensitive substring of the hostname, serial, owner
+	// e-mail, id or name.
+	Query        string
+	Platform     string // case-insensitive
+	Trust        *store.Trust
+	Compliant    *bool
+	FailingCheck string // the name of a check the device fails
+	Department   string // case-insensitive
+	// LastSeenBefore and LastSeenAfter bound the last check-in (exclusive;
+	// zero = no bound).
+	LastSeenBefore, LastSeenAfter time.Time
 }
 
 // Devices lists the inventory, newest enrollment first.
 func (s *Service) Devices(f DeviceFilter) []*store.Device {
 	var out []*store.Device
+	m := f.matcher()
 	for _, d := range s.st.Devices() {
-		switch {
-		case f.State != "" && d.State != f.State,
-			f.Ownership != "" && d.Ownership != f.Ownership,
-			f.Owner != "" && !mailaddr.EqualFold(d.OwnerEmail, strings.TrimSpace(f.Owner)),
-			f.Serial != "" && normalizeSerial(d.Serial) != normalizeSerial(f.Serial),
-			f.Pending && !d.PendingApproval():
-			continue
+		if m(d) {
+			out = append(out, d)
 		}
-		out = append(out, d)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].EnrolledAt.After(out[j].EnrolledAt) })
 	return out
