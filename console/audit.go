@@ -1,7 +1,6 @@
 package console
 
 import (
-	"encoding/csv"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -132,24 +131,11 @@ func (c *Console) exportAudit(g *gin.Context) {
 			detail[k] = v
 		}
 	}
-	if err := c.opts.Store.Write(ctx, c.audit(g, "audit.export", "", detail)); err != nil {
-		c.fail(g, err)
+	x, ok := c.startExport(g, c.fail, "audit.export", "audit", format, detail, csvColumns)
+	if !ok {
 		return
 	}
-	name := "portier-audit-" + c.now().UTC().Format("20060102T150405Z") + "." + format
-	g.Header("Content-Disposition", `attachment; filename="`+name+`"`)
-	g.Header("Cache-Control", "no-store")
-	if format == "csv" {
-		g.Header("Content-Type", "text/csv; charset=utf-8")
-	} else {
-		g.Header("Content-Type", "application/x-ndjson")
-	}
-	g.Status(http.StatusOK)
-	cw := csv.NewWriter(g.Writer)
-	enc := json.NewEncoder(g.Writer)
-	if format == "csv" {
-		_ = cw.Write(csvColumns)
-	}
+	defer x.flush()
 	for {
 		page, err := c.opts.Store.QueryAudit(ctx, q)
 		if err != nil {
@@ -159,14 +145,9 @@ func (c *Console) exportAudit(g *gin.Context) {
 			return
 		}
 		for _, ev := range page {
-			if format == "csv" {
-				_ = cw.Write(csvRow(ev))
-			} else if err := enc.Encode(ev); err != nil {
+			if err := x.write(ev, func() []string { return csvRow(ev) }); err != nil {
 				return
 			}
-		}
-		if format == "csv" {
-			cw.Flush()
 		}
 		if len(page) < q.Limit {
 			return

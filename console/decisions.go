@@ -1,8 +1,6 @@
 package console
 
 import (
-	"encoding/csv"
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -236,38 +234,14 @@ func (c *Console) exportDecisions(g *gin.Context) {
 			detail[k] = s
 		}
 	}
-	if err := c.opts.Store.Write(ctx, c.audit(g, "decisions.export", "", detail)); err != nil {
-		c.fail(g, err)
+	x, ok := c.startExport(g, c.fail, "decisions.export", "decisions", format, detail, decisionCSVColumns)
+	if !ok {
 		return
 	}
-	name := "portier-decisions-" + c.now().UTC().Format("20060102T150405Z") + "." + format
-	g.Header("Content-Disposition", `attachment; filename="`+name+`"`)
-	g.Header("Cache-Control", "no-store")
-	if format == "csv" {
-		g.Header("Content-Type", "text/csv; charset=utf-8")
-	} else {
-		g.Header("Content-Type", "application/x-ndjson")
-	}
-	g.Status(http.StatusOK)
-	cw := csv.NewWriter(g.Writer)
-	enc := json.NewEncoder(g.Writer)
-	if format == "csv" {
-		_ = cw.Write(decisionCSVColumns)
-	}
-	n := 0
 	err = dl.ScanDecisions(ctx, q, func(r *store.DecisionRecord) error {
-		if format == "jsonl" {
-			return enc.Encode(r)
-		}
-		if err := cw.Write(decisionRow(r)); err != nil {
-			return err
-		}
-		if n++; n%1000 == 0 {
-			cw.Flush()
-		}
-		return cw.Error()
+		return x.write(r, func() []string { return decisionRow(r) })
 	})
-	cw.Flush()
+	x.flush()
 	if err != nil {
 		// The status line is sent: end the body short; the log says why.
 		c.opts.Log.Error("console: decisions export stopped", "err", err)

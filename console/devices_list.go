@@ -1,7 +1,6 @@
 package console
 
 import (
-	"encoding/csv"
 	"errors"
 	"net/http"
 	"strconv"
@@ -165,24 +164,16 @@ func (c *Console) writeDevicesCSV(g *gin.Context, fail func(*gin.Context, error)
 			detail[k] = g.Query(k)
 		}
 	}
-	if err := c.opts.Store.Write(g.Request.Context(), c.audit(g, "device.export", "", detail)); err != nil {
-		fail(g, err)
+	x, ok := c.startExport(g, fail, "device.export", "devices", "csv", detail, deviceCSVColumns)
+	if !ok {
 		return
 	}
-	name := "portier-devices-" + c.now().UTC().Format("20060102T150405Z") + ".csv"
-	g.Header("Content-Disposition", `attachment; filename="`+name+`"`)
-	g.Header("Cache-Control", "no-store")
-	g.Header("Content-Type", "text/csv; charset=utf-8")
-	g.Status(http.StatusOK)
-	cw := csv.NewWriter(g.Writer)
-	_ = cw.Write(deviceCSVColumns)
-	for i, d := range devs {
-		_ = cw.Write(deviceCSVRow(d))
-		if i%500 == 499 {
-			cw.Flush()
+	defer x.flush()
+	for _, d := range devs {
+		if err := x.write(d, func() []string { return deviceCSVRow(d) }); err != nil {
+			return
 		}
 	}
-	cw.Flush()
 }
 
 // deviceCSVRow is one device as defused CSV cells: hostnames, names and

@@ -330,7 +330,7 @@ func TestEveryCatalogueKeyUsedExists(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, line := range strings.Split(string(src), "\n") {
-			if strings.Contains(line, "c.audit(") { // audit actions look like keys
+			if strings.Contains(line, "c.audit(") || strings.Contains(line, "c.startExport(") { // audit actions look like keys
 				continue
 			}
 			for _, m := range key.FindAllStringSubmatch(line, -1) {
