@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -114,11 +115,21 @@ func (c *Console) listDecisions(g *gin.Context) {
 		c.fail(g, err)
 		return
 	}
-	ctx := g.Request.Context()
-	recs, err := dl.QueryDecisions(ctx, q)
+	recs, next, err := decisionPage(g.Request.Context(), dl, q)
 	if err != nil {
 		c.fail(g, err)
 		return
+	}
+	g.JSON(http.StatusOK, gin.H{"decisions": recs, "next_cursor": next})
+}
+
+// decisionPage is one page of recorded access for q, newest first, and the
+// cursor of the next page ("" when no more records match): the API's list
+// and the explorer page.
+func decisionPage(ctx context.Context, dl store.DecisionLog, q store.DecisionQuery) ([]*store.DecisionRecord, string, error) {
+	recs, err := dl.QueryDecisions(ctx, q)
+	if err != nil {
+		return nil, "", err
 	}
 	next := ""
 	if len(recs) == q.PageLimit() {
@@ -126,8 +137,7 @@ func (c *Console) listDecisions(g *gin.Context) {
 		probe.After, probe.Limit = store.CursorOf(recs[len(recs)-1]), 1
 		more, err := dl.QueryDecisions(ctx, probe)
 		if err != nil {
-			c.fail(g, err)
-			return
+			return nil, "", err
 		}
 		if len(more) > 0 {
 			next = probe.After.String()
@@ -136,7 +146,7 @@ func (c *Console) listDecisions(g *gin.Context) {
 	if recs == nil {
 		recs = []*store.DecisionRecord{}
 	}
-	g.JSON(http.StatusOK, gin.H{"decisions": recs, "next_cursor": next})
+	return recs, next, nil
 }
 
 // decisionStats answers the top deny reasons, per-rule hits per hour or
