@@ -25,16 +25,7 @@ func TestBrowserRulesEditor(t *testing.T) {
 	b.signIn("sec@example.com", "correct horse battery")
 	b.waitAt(s.console() + "/rules")
 	b.wantText("main", "security key") // the role waits for a key
-	b.virtualAuthenticator()
-	b.open(s.console() + "/auth/security_keys")
-	b.do("register a key",
-		chromedp.SendKeys(chromedp.ID("key-name"), "Virtual key"),
-		chromedp.Click(chromedp.CSS(`button[data-webauthn="register"]`)),
-	)
-	b.waitUntil("the new key in the list", `document.querySelector("table") !== null`)
-	b.open(s.console() + "/auth/step_up?rd=%2Frules")
-	b.do("use the key", chromedp.Click(chromedp.CSS(`button[data-webauthn="step_up"]`)))
-	b.waitAt(s.console() + "/rules")
+	b.keyCheck(s, "/rules")
 	b.wantText("h1", "Access rules")
 	b.wantText("#policies", "staff", "managed")
 	b.wantText("#routes", "wiki.localhost")
