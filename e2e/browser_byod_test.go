@@ -115,24 +115,7 @@ func TestBrowserBYODPasskey(t *testing.T) {
 // platformAuthenticator attaches a built-in (platform) authenticator with
 // user verification that does not sync its passkeys, like a phone's.
 func (b *tab) platformAuthenticator() webauthn.AuthenticatorID {
-	b.t.Helper()
-	if _, err := chromedp.Call(b.ctx, webauthn.Enable, webauthn.EnableParams{EnableUI: new(false)}); err != nil {
-		b.t.Fatalf("WebAuthn.enable: %v", err)
-	}
-	res, err := chromedp.Call(b.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
-		Options: &webauthn.VirtualAuthenticatorOptions{
-			Protocol:                    webauthn.AuthenticatorProtocolCtap2,
-			Transport:                   webauthn.AuthenticatorTransportInternal,
-			HasResidentKey:              true,
-			HasUserVerification:         true,
-			IsUserVerified:              true,
-			AutomaticPresenceSimulation: true,
-		},
-	})
-	if err != nil {
-		b.t.Fatalf("WebAuthn.addVirtualAuthenticator: %v", err)
-	}
-	return res.AuthenticatorID
+	return b.addAuthenticator(webauthn.AuthenticatorTransportInternal)
 }
 
 // wantContained checks what a person sees of the containment on the

@@ -140,6 +140,12 @@ func (b *tab) signOut() {
 // virtualAuthenticator attaches a CTAP2 USB security key with resident keys
 // and user verification to the tab; it answers every ceremony at once.
 func (b *tab) virtualAuthenticator() webauthn.AuthenticatorID {
+	return b.addAuthenticator(webauthn.AuthenticatorTransportUsb)
+}
+
+// addAuthenticator attaches a CTAP2 authenticator on transport with
+// resident keys and user verification, answering every ceremony at once.
+func (b *tab) addAuthenticator(transport webauthn.AuthenticatorTransport) webauthn.AuthenticatorID {
 	b.t.Helper()
 	if _, err := chromedp.Call(b.ctx, webauthn.Enable, webauthn.EnableParams{EnableUI: new(false)}); err != nil {
 		b.t.Fatalf("WebAuthn.enable: %v", err)
@@ -147,7 +153,7 @@ func (b *tab) virtualAuthenticator() webauthn.AuthenticatorID {
 	res, err := chromedp.Call(b.ctx, webauthn.AddVirtualAuthenticator, webauthn.AddVirtualAuthenticatorParams{
 		Options: &webauthn.VirtualAuthenticatorOptions{
 			Protocol:                    webauthn.AuthenticatorProtocolCtap2,
-			Transport:                   webauthn.AuthenticatorTransportUsb,
+			Transport:                   transport,
 			HasResidentKey:              true,
 			HasUserVerification:         true,
 			IsUserVerified:              true,

@@ -35,7 +35,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/portier/portier/config"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/server"
 	"github.com/portier/portier/store"
@@ -96,18 +95,7 @@ func startSite(t *testing.T, extra string) *site {
 	yaml := fmt.Sprintf("external_url: https://localhost:%[1]s\nlisten: 127.0.0.1:%[1]s\nmetrics_listen: \"off\"\ndata_dir: %[2]s\n",
 		s.port, filepath.Join(t.TempDir(), "data"))
 	yaml += strings.NewReplacer("{{port}}", s.port, "{{upstream}}", s.upstream.URL).Replace(extra)
-	cfg, err := config.Parse("browser.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	pols, err := server.CompilePolicies(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, pols := loadConfig(t, "browser.yaml", yaml)
 	log := slog.New(slog.NewJSONHandler(s.logs, nil))
 	s.srv, err = server.Start(context.Background(), server.Options{Config: cfg, Policies: pols, Log: log, Clock: time.Now,
 		Getenv: func(string) string { return "" }})

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/portier/portier/config"
 	"github.com/portier/portier/identity/identitytest"
 	"github.com/portier/portier/server"
 	"github.com/portier/portier/store"
@@ -115,18 +114,7 @@ func (c *cluster) start(dsn string) *server.Server {
 	t := c.t
 	yaml := fmt.Sprintf(clusterConfig, c.port, filepath.Join(t.TempDir(), "data"), c.idp.Issuer(), c.idp.ClientID,
 		c.idp.ClientSecret, c.upstream.url, "127.0.0.1:0", dsn)
-	cfg, err := config.Parse("cluster.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	pols, err := server.CompilePolicies(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, pols := loadConfig(t, "cluster.yaml", yaml)
 	env := map[string]string{"PORTIER_CA_KEY_PASSWORD": "correct horse battery staple, twice over", "PORTIER_BOOTSTRAP_TOKEN": clusterToken}
 	srv, err := server.Start(context.Background(), server.Options{Config: cfg, Policies: pols,
 		Log: slog.New(slog.DiscardHandler), Clock: time.Now, Getenv: func(k string) string { return env[k] }})

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/portier/portier/agent"
-	"github.com/portier/portier/config"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/server"
 	"github.com/portier/portier/store"
@@ -31,7 +30,7 @@ func TestEscalationLadderOverMutualTLS(t *testing.T) {
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	port := fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close()
-	cfg, err := config.Parse("mdm.yaml", []byte(fmt.Sprintf(`
+	cfg, pols := loadConfig(t, "mdm.yaml", fmt.Sprintf(`
 external_url: https://localhost:%[1]s
 listen: 127.0.0.1:%[1]s
 metrics_listen: "off"
@@ -42,18 +41,7 @@ compliance:
     checks: {disk_encryption: required}
     grace: 72h
     escalation: {notify: 0s, lower_trust: 24h, block: 48h}
-`, port, filepath.Join(t.TempDir(), "data"))))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	pols, err := server.CompilePolicies(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+`, port, filepath.Join(t.TempDir(), "data")))
 	srv, err := server.Start(context.Background(), server.Options{Config: cfg, Policies: pols,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clk.Now, Getenv: func(string) string { return "" }})
 	if err != nil {

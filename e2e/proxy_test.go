@@ -24,7 +24,6 @@ import (
 	"time"
 
 	"github.com/portier/portier/assertion"
-	"github.com/portier/portier/config"
 	"github.com/portier/portier/identity/identitytest"
 	"github.com/portier/portier/server"
 	"github.com/portier/portier/store"
@@ -119,18 +118,7 @@ func newWorldWith(t *testing.T, tmpl string) *world {
 	w.port = fmt.Sprint(ln.Addr().(*net.TCPAddr).Port)
 	ln.Close()
 	yaml := fmt.Sprintf(tmpl, w.port, filepath.Join(t.TempDir(), "data"), w.idp.Issuer(), w.idp.ClientID, w.idp.ClientSecret, w.upstream.URL)
-	cfg, err := config.Parse("e2e.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	pols, err := server.CompilePolicies(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg, pols := loadConfig(t, "e2e.yaml", yaml)
 	log := slog.New(slog.NewJSONHandler(w.logs, nil))
 	w.srv, err = server.Start(context.Background(), server.Options{Config: cfg, Policies: pols, Log: log, Clock: time.Now, Getenv: func(string) string { return "" }})
 	if err != nil {
