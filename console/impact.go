@@ -298,13 +298,19 @@ func impactRoutes(rules Rules, draft *policy.Policy, route string) ([]string, ma
 		if p == nil {
 			return nil, nil, apperr.New(apperr.Internal, "route %s has no compiled policy", rt)
 		}
+		if p.Mode == policy.ReportOnly {
+			// What the route enforces meanwhile: the policy it shadows, or
+			// nil, every signed-in person.
+			p = rules.Policies[p.Shadows]
+		}
 		current[rt] = p
 	}
 	return routes, current, nil
 }
 
 // ReplayImpact evaluates every record of routes in [since, until) with the
-// route's current policy and with draft, through policy.Evaluate as live
+// route's current policy (nil: a report-only policy that shadows none, so
+// every signed-in person is let through) and with draft, through policy.Evaluate as live
 // traffic is, and sorts them into newly denied (allowed now, not by the
 // draft), newly allowed, and unchanged. Step-up counts as not allowed.
 func ReplayImpact(ctx context.Context, dl store.DecisionLog, routes []string, current map[string]*policy.Policy,
@@ -317,7 +323,10 @@ func ReplayImpact(ctx context.Context, dl store.DecisionLog, routes []string, cu
 		err := dl.ScanDecisions(ctx, q, func(r *store.DecisionRecord) error {
 			im.Records++
 			in := proxy.ReplayInput(r)
-			now := cur.Evaluate(&in)
+			now := policy.Decision{Outcome: policy.Allow}
+			if cur != nil {
+				now = cur.Evaluate(&in)
+			}
 			next := draft.Evaluate(&in)
 			switch {
 			case now.Outcome.Allowed() && !next.Outcome.Allowed():
