@@ -35,7 +35,7 @@ type whatIfView struct {
 // whatIfDevice is one of the person's devices, as the picker lists it.
 type whatIfDevice struct {
 	ID, Name, Platform, Trust, Ownership string
-	Picked                                   bool
+	Picked                               bool
 }
 
 // whatIfPage is GET /whatif: the what-if form, pre-filled from a real
