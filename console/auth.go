@@ -95,15 +95,24 @@ func mayActOn(caller, target string) bool { return roleRank(target) <= roleRank(
 // that no longer exists ranks as an employee); when it refuses, it fails the
 // request with 403 and returns false.
 func (c *Console) actOn(g *gin.Context, userID, what string) bool {
+	if err := c.rankCheck(g, userID, what); err != nil {
+		c.fail(g, err)
+		return false
+	}
+	return true
+}
+
+// rankCheck is actOn's rule as an error (nil when the caller may act), for
+// the pages and the API alike.
+func (c *Console) rankCheck(g *gin.Context, userID, what string) error {
 	target := ""
 	if u, ok := c.opts.Store.User(userID); ok {
 		target = u.Role
 	}
 	if caller := who(g).Role; !mayActOn(caller, target) {
-		c.fail(g, apperr.New(apperr.Forbidden, "your role (%s) may not %s an account with the more powerful role %s", caller, what, target))
-		return false
+		return apperr.New(apperr.Forbidden, "your role (%s) may not %s an account with the more powerful role %s", caller, what, target)
 	}
-	return true
+	return nil
 }
 
 // roleRank orders roles by power: owner highest, no role lowest.
