@@ -50,6 +50,9 @@ const (
 	PermUsersRead   Permission = "users:read"
 	PermSessionsEnd Permission = "sessions:end"
 	PermUsersWrite  Permission = "users:write"
+	// PermKeysReset resets a person's security keys after verifying who
+	// they are (keyreset.go), within mayResetKeys's rank rule.
+	PermKeysReset Permission = "users:reset_keys"
 	// Access rules: read routes, policies and their versions; change them
 	// (create, edit, delete, roll back, promote); read recorded access
 	// decisions and run impact replays over them.
@@ -63,11 +66,11 @@ const (
 var perms = map[string]map[Permission]bool{
 	RoleOwner: {PermTokensRead: true, PermTokensWrite: true, PermRolesWrite: true, PermAuditRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true,
-		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true,
+		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true, PermKeysReset: true,
 		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true},
 	RoleAdmin: {PermTokensRead: true, PermTokensWrite: true, PermRolesWrite: true, PermAuditRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true,
-		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true,
+		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true, PermKeysReset: true,
 		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true},
 	// The security team tunes access: routes, policies, the simulator and
 	// the decision data, and reads everything else; it acts on no device
@@ -79,7 +82,7 @@ var perms = map[string]map[Permission]bool{
 	// and no access rule.
 	RoleHelpdesk: {PermTokensWrite: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermKPIRead: true,
-		PermUsersRead: true, PermSessionsEnd: true},
+		PermUsersRead: true, PermSessionsEnd: true, PermKeysReset: true},
 	RoleAuditor: {PermAuditRead: true, PermTokensRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermKPIRead: true,
 		PermUsersRead: true, PermRulesRead: true, PermDecisionsRead: true, PermClusterRead: true},
