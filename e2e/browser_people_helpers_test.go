@@ -42,6 +42,7 @@ func (b *tab) acceptInvitation(s *site, link, email, password, landing string) {
 	b.signIn(email, password)
 	b.waitAt(s.console() + "/auth/step_up")
 	b.keyCheck(s, landing)
+	b.waitUntil("the page "+landing, "location.pathname === "+jsString(landing))
 }
 
 // resetKeysFromPeople finds email on /people, opens their page and resets
@@ -77,4 +78,5 @@ func (b *tab) reRegisterThroughLink(s *site, link, email, password, landing stri
 	b.signIn(email, password)
 	b.waitAt(s.console() + "/auth/step_up")
 	b.keyCheck(s, landing)
+	b.waitUntil("the page "+landing, "location.pathname === "+jsString(landing))
 }
