@@ -8,9 +8,11 @@ import (
 )
 
 // The people pages' browser steps, for the people test and the issue's
-// end-to-end flow: an owner or admin invites from /people, the invitee
-// accepts and registers a key; the help desk resets someone's keys from
-// their page and the person re-registers through the link.
+// end-to-end flow: an owner or admin invites from /people
+// (inviteFromPeople), the invitee accepts, signs in and registers a key
+// (signInThroughLink); the help desk resets someone's keys from their page
+// (resetKeysFromPeople) and the person re-registers through the link
+// (signInThroughLink again).
 
 // inviteFromPeople fills the invitation form of /people (the tab's person
 // must hold a role that invites, with a fresh key check) and returns the
@@ -33,10 +35,12 @@ func (b *tab) inviteFromPeople(s *site, email, role string) string {
 	return link
 }
 
-// acceptInvitation opens an invitation link in the tab (a browser that is
-// not signed in), signs in as the invitee, registers a security key and
-// confirms with it, and lands on landing with the invited role in force.
-func (b *tab) acceptInvitation(s *site, link, email, password, landing string) {
+// signInThroughLink opens a one-time link in the tab (a browser that is
+// not signed in, with a new key): an invitation link, or the
+// re-registration link of a key reset. It signs in with the password,
+// registers a security key and confirms with it, and lands on landing with
+// the person's role in force (the invited one, or theirs again).
+func (b *tab) signInThroughLink(s *site, link, email, password, landing string) {
 	b.t.Helper()
 	b.open(link)
 	b.signIn(email, password)
@@ -66,17 +70,4 @@ func (b *tab) resetKeysFromPeople(s *site, email, verification, note string) str
 		b.fatalf("re-registration link %q", link)
 	}
 	return link
-}
-
-// reRegisterThroughLink opens a re-registration link in the tab (a
-// browser that is not signed in, with a new key), signs in with the
-// password, registers the new key and confirms with it, landing on
-// landing.
-func (b *tab) reRegisterThroughLink(s *site, link, email, password, landing string) {
-	b.t.Helper()
-	b.open(link)
-	b.signIn(email, password)
-	b.waitAt(s.console() + "/auth/step_up")
-	b.keyCheck(s, landing)
-	b.waitUntil("the page "+landing, "location.pathname === "+jsString(landing))
 }

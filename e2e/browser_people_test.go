@@ -36,7 +36,7 @@ func TestBrowserPeople(t *testing.T) {
 	owner.screenshot("people-invite.png")
 
 	sec := s.newTab(exe)
-	sec.acceptInvitation(s, link, "sec@example.com", pw, "/rules")
+	sec.signInThroughLink(s, link, "sec@example.com", pw, "/rules")
 	sec.wantText("h1", "Access rules")
 	owner.open(s.console() + "/people?q=sec")
 	owner.wantText("#people", "sec@example.com", "security")
@@ -61,7 +61,7 @@ func TestBrowserPeople(t *testing.T) {
 	ann.waitAt(s.console() + "/auth/sign_in")
 
 	ann2 := s.newTab(exe)
-	ann2.reRegisterThroughLink(s, reset, "ann@example.com", pw, "/")
+	ann2.signInThroughLink(s, reset, "ann@example.com", pw, "/")
 	ann2.wantText("h1", "Your applications")
 	var keys int
 	for _, c := range s.srv.Store().CredentialsOf("usr_ann") {
