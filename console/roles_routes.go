@@ -20,6 +20,7 @@ var openRoutes = map[string]string{
 	"POST /api/v1/posture/ingest":        "external posture sources: the HMAC signature authenticates",
 	"GET /api/v1/whoami":                 "any authenticated caller may ask who it is",
 	"GET " + InvitePath:                  "an invitation link: its secret authorizes it, for the invited address only",
+	"GET " + KeyResetPath:                "a re-registration link after a key reset: its secret authorizes it, for its account only",
 	// The signed-in employee's own pages: they act only on the caller's
 	// own account and devices.
 	"GET /enroll":                 "the employee's own enrollment page",

@@ -36,6 +36,16 @@ func (c *Console) routes() {
 	}
 	roleForm("/rules/policies/:id", PermRulesWrite, c.savePolicyPage)
 	roleForm("/rules/policies/:id/rollback", PermRulesWrite, c.rollbackPolicyPage)
+	// People and roles (page_people*.go): the forms call what the API calls.
+	pages.GET("/people", c.requirePage(PermUsersRead), c.peoplePage)
+	pages.GET("/people/:id", c.requirePage(PermUsersRead), c.personPage)
+	roleForm("/people/invite", PermRolesWrite, c.inviteForm)
+	roleForm("/people/invitations/:id/revoke", PermRolesWrite, c.revokeInvitationForm)
+	roleForm("/people/:id/role", PermRolesWrite, c.personForm("role", true, c.roleChangeForm))
+	roleForm("/people/:id/end_sessions", PermSessionsEnd, c.personForm("sign_out", false, c.signOutForm))
+	roleForm("/people/:id/disable", PermUsersWrite, c.personForm("disable", false, c.disableForm))
+	roleForm("/people/:id/enable", PermUsersWrite, c.personForm("enable", true, c.enableForm))
+	roleForm("/people/:id/reset_keys", PermKeysReset, c.resetKeysForm)
 	pages.GET("/whatif", c.requirePage(PermPolicySimulate), c.whatIfPage)
 	roleForm("/whatif", PermPolicySimulate, c.whatIfSubmit)
 	pages.GET("/setup", c.setupForm)
@@ -96,6 +106,7 @@ func (c *Console) routes() {
 	api.POST("/users/:id/sign_out", c.require(PermSessionsEnd), c.signOutUser)
 	api.POST("/users/:id/disable", c.require(PermUsersWrite), c.disableUser)
 	api.POST("/users/:id/enable", c.require(PermUsersWrite), c.requireFresh, c.enableUser)
+	api.POST("/users/:id/security_keys/reset", c.require(PermKeysReset), c.requireFresh, c.resetKeysAPI)
 	api.DELETE("/sessions/:id", c.require(PermSessionsEnd), c.endSession)
 	if c.opts.Enrollment != nil {
 		api.POST("/enrollment/codes", c.require(PermEnrollWrite), c.createEnrollCode)
@@ -146,5 +157,7 @@ func (c *Console) routes() {
 	c.signInRoutes(pages)
 	if c.opts.Identity != nil {
 		pages.GET(InvitePath, c.invitePage) // an invitation link: its secret is the authorization
+		// A re-registration link after a key reset: likewise.
+		pages.GET(KeyResetPath, c.keyResetPage)
 	}
 }
