@@ -31,22 +31,33 @@ func (b *tab) reloadUntil(u, what, cond string) {
 
 // TestBrowserSecurityAnalystFlow is the security team's workflow in real
 // Chromium, against requests an employee makes through the proxy in the
-// same test: a security engineer signs in with a virtual security key,
+// same test: an owner invites a security engineer from /people, who
+// accepts and signs in with a virtual security key,
 // makes the staff policy stricter in report-only (the enforced version
 // stays in force: the employee still gets in, and the explorer shows
 // what the new version would have denied), promotes it to enforce (the
 // employee's next request is denied, and the explorer shows it with the
 // reasons the deny page gave), then rolls back (the next request gets in
-// again).
+// again). A help-desk member gets the 403 page on the policy pages.
 func TestBrowserSecurityAnalystFlow(t *testing.T) {
 	exe := requireChromium(t)
 	s := startSite(t, analystConfig)
 	s.tabTimeout = 4 * time.Minute
 	const pw = "correct horse battery"
+	s.addUser("olga@example.com", pw, "staff")
+	s.setRole("olga@example.com", "owner")
 	s.addUser("ann@example.com", pw, "staff")
 	s.addUser("sam@example.com", pw, "staff")
-	s.setRole("sam@example.com", "security")
+	s.addUser("hal@example.com", pw, "staff")
+	s.setRole("hal@example.com", "helpdesk")
 	wiki := func(path string) string { return s.url("wiki.localhost", path) }
+
+	// The owner invites sam as a security engineer.
+	owner := s.newTab(exe)
+	owner.open(s.console() + "/people")
+	owner.signIn("olga@example.com", pw)
+	owner.keyCheck(s, "/people")
+	invitation := owner.inviteFromPeople(s, "sam@example.com", "security")
 
 	ann := s.newTab(exe)
 	ann.open(wiki("/before"))
@@ -54,11 +65,11 @@ func TestBrowserSecurityAnalystFlow(t *testing.T) {
 	ann.waitAt(wiki("/before"))
 	ann.wantText("h1", "hello from upstream")
 
+	// sam accepts, signs in with a virtual security key and opens the
+	// staff policy.
 	sec := s.newTab(exe)
-	sec.open(s.console() + "/rules")
-	sec.signIn("sam@example.com", pw)
-	sec.waitAt(s.console() + "/rules")
-	sec.keyCheck(s, "/rules/policies/staff")
+	sec.signInThroughLink(s, invitation, "sam@example.com", pw, "/rules")
+	sec.open(s.console() + "/rules/policies/staff")
 
 	// Stricter, observed first.
 	stricter := "allow:\n  and:\n    - group: {has: staff}\n    - group: {has: finance}\n"
@@ -106,4 +117,13 @@ func TestBrowserSecurityAnalystFlow(t *testing.T) {
 	sec.wantText("#version-4", "rollback to version 1")
 	ann.open(wiki("/rolled-back"))
 	ann.wantText("h1", "hello from upstream")
+
+	// The help desk cannot reach the policy pages.
+	hal := s.newTab(exe)
+	hal.open(s.console() + "/rules/policies/staff")
+	hal.signIn("hal@example.com", pw)
+	hal.keyCheck(s, "/rules")
+	hal.wantText("h1", "Not allowed")
+	hal.open(s.console() + "/rules/policies/staff")
+	hal.wantText("h1", "Not allowed")
 }
