@@ -150,6 +150,8 @@ func (c *Console) routes() {
 		pages.GET("/devices", c.requirePage(PermDevicesRead), c.devicesPage)
 		pages.GET("/devices/export", c.requirePage(PermDevicesRead), c.exportDevicesPage)
 		pages.POST("/my/devices/:id/remove", c.requirePage(""), c.removeMyDevice)
+		pages.GET("/my/devices/:id/lost", c.requirePage(""), c.lostDevicePage)
+		pages.POST("/my/devices/:id/lost", c.requirePage(""), c.reportLostDevice)
 	}
 
 	e.NoRoute(c.notFound)
