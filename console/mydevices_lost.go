@@ -125,4 +125,3 @@ func (c *Console) lostDevice(g *gin.Context) (*lostView, bool) {
 	c.failPage(g, apperr.New(apperr.NotFound, "You have no enrolled device %q.", id))
 	return nil, false
 }
-
