@@ -24,6 +24,7 @@ func navEntries() []navEntry {
 		{Path: "/rules", LabelKey: "nav.rules", Perm: PermRulesRead, Rules: true},
 		{Path: "/whatif", LabelKey: "nav.whatif", Perm: PermPolicySimulate, Simulate: true},
 		{Path: "/devices", LabelKey: "nav.inventory", Perm: PermDevicesRead, Enrollment: true},
+		{Path: "/inventory", LabelKey: "nav.inventory_counts", Perm: PermDevicesRead, Enrollment: true},
 		{Path: "/decisions", LabelKey: "nav.decisions", Perm: PermDecisionsRead},
 		{Path: "/audit", LabelKey: "nav.audit", Perm: PermAuditRead},
 	}
