@@ -1049,6 +1049,14 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	want(code, http.StatusNotFound, body)
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/kpis", "", nil)
 	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/inventory?ownership=corporate", "", nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"platform"`) {
+		t.Errorf("inventory counts: %s", body)
+	}
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/inventory/export?format=csv", "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/inventory?trust=none", "", nil)
+	want(code, http.StatusBadRequest, body)
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/cluster", "", nil)
 	if want(code, http.StatusOK, body); !strings.Contains(body, `"self":true`) {
 		t.Errorf("cluster: %s", body)

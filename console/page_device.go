@@ -42,10 +42,10 @@ type devicePageView struct {
 	Actions       []*store.Action
 	// Offered are the action buttons of the person's role; Release and
 	// Retire their own forms.
-	Offered        []string
-	Message        bool
-	Release        bool
-	Retire         bool
+	Offered         []string
+	Message         bool
+	Release         bool
+	Retire          bool
 	FullWipeRefused string
 	// Confirm is the destructive action waiting for its confirmation
 	// ("" when none), with the reason typed.
