@@ -62,7 +62,7 @@ func TestInventoryCounts(t *testing.T) {
 
 	help := pageSession(t, con, "counter", RoleHelpdesk, 0)
 	code, body = help.callBody(con, "GET", "/inventory", "")
-	if code != http.StatusOK || !strings.Contains(body, `id="by-os"`) || !strings.Contains(body, "5 devices in service") ||
+	if code != http.StatusOK || !strings.Contains(body, `id="by-os"`) || !strings.Contains(body, "Devices in service: 5") ||
 		!strings.Contains(body, `<a href="/devices?department=Finance">Finance</a>`) || !strings.Contains(body, `href="/inventory"`) {
 		t.Errorf("/inventory: %d\n%s", code, body)
 	}

@@ -117,5 +117,11 @@ func TestBrowserDevicePageLock(t *testing.T) {
 	b.open(s.console() + "/devices/" + enrolled.DeviceID)
 	b.wantText(`#action-status tr[data-type="lock"]`, "acknowledged", "screen locked")
 	b.wantText("#timeline", "action_acknowledged", "device.action.lock", "device.view")
-	b.screenshot("device-page.png")
+	b.docScreenshot("device-page.png")
+
+	b.open(s.console() + "/inventory")
+	b.wantText("#total", "Devices in service: 1")
+	b.wantText("#by-os", "linux 24.04")
+	b.wantText("#by-model", "ThinkPad T14")
+	b.docScreenshot("inventory.png")
 }
