@@ -8,8 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portier/portier/config"
 	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/identity"
+	"github.com/portier/portier/posture"
 	"github.com/portier/portier/store"
 )
 
@@ -193,5 +195,48 @@ func TestDevicePageActions(t *testing.T) {
 	}
 	if code, _ := help.postForm(con, "/devices/"+corp+"/actions", url.Values{"type": {"message"}}); code != http.StatusBadRequest {
 		t.Errorf("a message without text: %d, want 400", code)
+	}
+}
+
+// TestDevicePageShowsChecksAndFixes: a laptop whose disk is not encrypted
+// shows the failing check with the fix for its platform, the signal as
+// reported with its source, and the escalation step with its deadline.
+func TestDevicePageShowsChecksAndFixes(t *testing.T) {
+	e, con, _, _ := devicePageEnv(t)
+	cfg, err := config.Parse("device-page-test.yaml", []byte(`
+compliance:
+  - id: laptops
+    platforms: [linux]
+    checks: {disk_encryption: required}
+    grace: 1h
+    escalation: {notify: 0s, lower_trust: 24h, block: 48h}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg, err := posture.FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := posture.New(posture.Options{Store: e.st, Clock: time.Now, Config: pcfg, Actions: e.svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SetPosture(eng)
+	id, chain := e.enroll(t, "corporate")
+	now := time.Now().UTC().Format(time.RFC3339)
+	report := `{"seq":1,"collected_at":"` + now + `","signals":[{"name":"disk.encrypted","value":false,"source":"lsblk -J","collected_at":"` + now + `"}]}`
+	if code, body := e.call(t, "", "POST", "/api/v1/agent/posture", report, chain); code != http.StatusOK {
+		t.Fatalf("posture: %d %s", code, body)
+	}
+	code, body := pageSession(t, con, "reader", RoleAuditor, 0).callBody(con, "GET", "/devices/"+id, "")
+	if code != http.StatusOK {
+		t.Fatalf("device page: %d\n%s", code, body)
+	}
+	for _, want := range []string{`<tr data-status="fail"><td><code>disk_encrypted</code></td>`, "LUKS", "<code>disk.encrypted</code></td><td>false</td><td>lsblk -J</td>",
+		`Escalation: <strong>grace</strong>`, "next step due", `<p id="compliance">not compliant`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the device page lacks %q", want)
+		}
 	}
 }
