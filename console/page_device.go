@@ -20,6 +20,7 @@ import (
 const (
 	deviceTimelineSize  = 100
 	deviceDecisionsSize = 10
+	deviceDecisionsAge  = 30 * 24 * time.Hour
 )
 
 // devicePageView is the device page: the device, its certificates, its
@@ -140,7 +141,7 @@ func (c *Console) renderDevice(g *gin.Context, status int, v *devicePageView, er
 	}
 	v.DecisionsLink = "/decisions?" + url.Values{"device": {d.ID}}.Encode()
 	if dl, err := c.opts.Store.Decisions(); err == nil {
-		if v.Decisions, err = dl.QueryDecisions(g.Request.Context(), store.DecisionQuery{Device: d.ID, Limit: deviceDecisionsSize}); err != nil {
+		if v.Decisions, err = dl.QueryDecisions(g.Request.Context(), store.DecisionQuery{Device: d.ID, Since: c.now().Add(-deviceDecisionsAge), Limit: deviceDecisionsSize}); err != nil {
 			c.failPage(g, err)
 			return
 		}

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -51,6 +52,16 @@ func audited(st *store.Store, actor, action, target string) bool {
 func TestDevicePageByRole(t *testing.T) {
 	e, con, corp, byod := devicePageEnv(t)
 	d, _ := e.st.Device(corp)
+	dl, err := e.st.Decisions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &store.DecisionRecord{First: time.Now(), Last: time.Now(), Count: 3, Route: "https://wiki.localhost", User: "ada@example.com",
+		Device: corp, Outcome: "deny", Rules: []string{"staff"}}
+	store.RecordTimes(rec)
+	if err := dl.AppendDecisions(context.Background(), []*store.DecisionRecord{rec}); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		role      string
 		want, not []string
@@ -63,7 +74,8 @@ func TestDevicePageByRole(t *testing.T) {
 		s := pageSession(t, con, "viewer-"+tc.role, tc.role, 0)
 		code, body := s.callBody(con, "GET", "/devices/"+corp, "")
 		if code != http.StatusOK || !strings.Contains(body, d.CertSerial) || !strings.Contains(body, `id="certificates"`) ||
-			!strings.Contains(body, "/decisions?device="+corp) || !strings.Contains(body, `id="timeline"`) {
+			!strings.Contains(body, "/decisions?device="+corp) || !strings.Contains(body, `id="timeline"`) ||
+			!strings.Contains(body, `<tr data-outcome="deny"><td>`) || !strings.Contains(body, "https://wiki.localhost") {
 			t.Fatalf("%s: /devices/%s = %d:\n%s", tc.role, corp, code, body)
 		}
 		for _, w := range tc.want {
