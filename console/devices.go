@@ -57,12 +57,8 @@ func keyProtection(d *store.Device) string {
 // Looking at a device's posture is recorded in the audit log: employees
 // may ask who looked at what their device reports.
 func (c *Console) getDevice(g *gin.Context) {
-	v, err := c.opts.Enrollment.Device(g.Param("id"))
+	v, err := c.viewDevice(g)
 	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	if err := c.opts.Store.Write(g.Request.Context(), c.audit(g, "device.view", v.ID, nil)); err != nil {
 		c.fail(g, err)
 		return
 	}

@@ -100,7 +100,8 @@ func (c *Console) deviceDetailPage(g *gin.Context) {
 }
 
 // viewDevice loads a device in full and audits the view (device.view)
-// before anything is shown.
+// before anything is shown: the one code path of the API's
+// GET /api/v1/devices/{id} and the device page.
 func (c *Console) viewDevice(g *gin.Context) (*enrollment.DeviceDetail, error) {
 	v, err := c.opts.Enrollment.Device(g.Param("id"))
 	if err != nil {
