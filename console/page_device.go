@@ -41,17 +41,19 @@ type devicePageView struct {
 	// DecisionsLink opens the decision explorer on this device.
 	DecisionsLink string
 	Actions       []*store.Action
-	// Offered are the action buttons of the person's role; Release and
-	// Retire their own forms.
-	Offered         []string
-	Message         bool
-	Release         bool
-	Retire          bool
+	// Offered are the action buttons of the person's role; Message,
+	// Release and Retire say whether their own forms are shown.
+	Offered                  []string
+	Message, Release, Retire bool
+	// FullWipeRefused says why no full wipe is offered to a role that may
+	// wipe (a BYOD device, wipes disabled on the server).
 	FullWipeRefused string
 	// Confirm is the destructive action waiting for its confirmation
 	// ("" when none), with the reason typed.
 	Confirm, Reason string
-	StepUp          string
+	// StepUp is where to confirm with a security key when the last check
+	// is too old for an action.
+	StepUp string
 	// Idem is the form's idempotency key: a double submit queues one action.
 	Idem string
 }
