@@ -34,6 +34,26 @@ func devicePageEnv(t *testing.T) (e *mdmEnv, con *Console, corp, byod string) {
 	return e, con, corp, byod
 }
 
+// withPosture connects a posture engine with the posture part of a
+// config file (sources, compliance policies) and returns it.
+func (e *mdmEnv) withPosture(t *testing.T, yaml string) *posture.Engine {
+	t.Helper()
+	cfg, err := config.Parse("posture-test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg, err := posture.FromConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := posture.New(posture.Options{Store: e.st, Clock: time.Now, Config: pcfg, Actions: e.svc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.SetPosture(eng)
+	return eng
+}
+
 // audited reports whether the audit log holds action on target by actor.
 func audited(st *store.Store, actor, action, target string) bool {
 	for _, ev := range st.Audit() {
@@ -215,26 +235,14 @@ func TestDevicePageActions(t *testing.T) {
 // reported with its source, and the escalation step with its deadline.
 func TestDevicePageShowsChecksAndFixes(t *testing.T) {
 	e, con, _, _ := devicePageEnv(t)
-	cfg, err := config.Parse("device-page-test.yaml", []byte(`
+	e.withPosture(t, `
 compliance:
   - id: laptops
     platforms: [linux]
     checks: {disk_encryption: required}
     grace: 1h
     escalation: {notify: 0s, lower_trust: 24h, block: 48h}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg, err := posture.FromConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := posture.New(posture.Options{Store: e.st, Clock: time.Now, Config: pcfg, Actions: e.svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.SetPosture(eng)
+`)
 	id, chain := e.enroll(t, "corporate")
 	now := time.Now().UTC().Format(time.RFC3339)
 	report := `{"seq":1,"collected_at":"` + now + `","signals":[{"name":"disk.encrypted","value":false,"source":"lsblk -J","collected_at":"` + now + `"}]}`
