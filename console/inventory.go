@@ -124,12 +124,7 @@ func (c *Console) writeInventoryCSV(g *gin.Context, fail func(*gin.Context, erro
 		fail(g, err)
 		return
 	}
-	detail := map[string]string{"format": "csv"}
-	for k := range g.Request.URL.Query() {
-		if k != "format" {
-			detail[k] = g.Query(k)
-		}
-	}
+	detail := exportDetail(g)
 	x, ok := c.startExport(g, fail, "inventory.export", "inventory", "csv", detail, []string{"dimension", "value", "count"})
 	if !ok {
 		return
