@@ -57,12 +57,8 @@ func keyProtection(d *store.Device) string {
 // Looking at a device's posture is recorded in the audit log: employees
 // may ask who looked at what their device reports.
 func (c *Console) getDevice(g *gin.Context) {
-	v, err := c.opts.Enrollment.Device(g.Param("id"))
+	v, err := c.viewDevice(g)
 	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	if err := c.opts.Store.Write(g.Request.Context(), c.audit(g, "device.view", v.ID, nil)); err != nil {
 		c.fail(g, err)
 		return
 	}
@@ -78,6 +74,26 @@ func destructive(typ string) bool {
 	return false
 }
 
+// mayRequest refuses a destructive action type (wipe, selective_wipe,
+// revoke) to a role without PermDevicesWipe.
+func mayRequest(g *gin.Context, typ string) error {
+	if destructive(typ) && !perms[who(g).Role][PermDevicesWipe] {
+		return apperr.New(apperr.Forbidden, "your role (%s) does not allow %s actions (%s)", who(g).Role, typ, PermDevicesWipe)
+	}
+	return nil
+}
+
+// deviceAction is the one code path of a device action, from the API and
+// the device page: the role's right to the action type, then the
+// registry's own checks (a BYOD device is never fully wiped, a retired
+// one takes no action), queued or run in the caller's name.
+func (c *Console) deviceAction(g *gin.Context, req enrollment.ActionRequest, idemKey string) (*store.Action, bool, error) {
+	if err := mayRequest(g, req.Type); err != nil {
+		return nil, false, err
+	}
+	return c.opts.Enrollment.RequestAction(g.Request.Context(), actor(g), g.Param("id"), req, idemKey)
+}
+
 // requestAction is POST /api/v1/devices/{id}/actions with an optional
 // Idempotency-Key header: 201 with a new action, 200 with the action a
 // previous request with the same key created.
@@ -86,11 +102,7 @@ func (c *Console) requestAction(g *gin.Context) {
 	if !ok {
 		return
 	}
-	if destructive(req.Type) && !perms[who(g).Role][PermDevicesWipe] {
-		c.fail(g, apperr.New(apperr.Forbidden, "your role (%s) does not allow %s actions (%s)", who(g).Role, req.Type, PermDevicesWipe))
-		return
-	}
-	act, created, err := c.opts.Enrollment.RequestAction(g.Request.Context(), actor(g), g.Param("id"), req, g.GetHeader("Idempotency-Key"))
+	act, created, err := c.deviceAction(g, req, g.GetHeader("Idempotency-Key"))
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -126,16 +138,21 @@ func (c *Console) retireDevice(g *gin.Context) {
 			return
 		}
 	}
-	if len(req.Reason) > 200 {
-		c.fail(g, apperr.Field("reason", "reason must be at most 200 characters"))
-		return
-	}
-	d, err := c.opts.Enrollment.Retire(g.Request.Context(), actor(g), g.Param("id"), req.Reason)
+	d, err := c.retire(g, req.Reason)
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
 	g.JSON(http.StatusOK, summarize(d))
+}
+
+// retire is the one code path of retiring a device, from the API and the
+// device page.
+func (c *Console) retire(g *gin.Context, reason string) (*store.Device, error) {
+	if len(reason) > 200 {
+		return nil, apperr.Field("reason", "reason must be at most 200 characters")
+	}
+	return c.opts.Enrollment.Retire(g.Request.Context(), actor(g), g.Param("id"), reason)
 }
 
 // releaseDevice is POST /api/v1/devices/{id}/release: end a quarantine.

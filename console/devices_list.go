@@ -158,12 +158,7 @@ func (c *Console) writeDevicesCSV(g *gin.Context, fail func(*gin.Context, error)
 		fail(g, listError(err))
 		return
 	}
-	detail := map[string]string{"format": "csv"}
-	for k := range g.Request.URL.Query() {
-		if k != "format" {
-			detail[k] = g.Query(k)
-		}
-	}
+	detail := exportDetail(g)
 	x, ok := c.startExport(g, fail, "device.export", "devices", "csv", detail, deviceCSVColumns)
 	if !ok {
 		return
@@ -174,6 +169,17 @@ func (c *Console) writeDevicesCSV(g *gin.Context, fail func(*gin.Context, error)
 			return
 		}
 	}
+}
+
+// exportDetail is the audit detail of a CSV export: its filters as asked.
+func exportDetail(g *gin.Context) map[string]string {
+	detail := map[string]string{"format": "csv"}
+	for k := range g.Request.URL.Query() {
+		if k != "format" {
+			detail[k] = g.Query(k)
+		}
+	}
+	return detail
 }
 
 // deviceCSVRow is one device as defused CSV cells: hostnames, names and

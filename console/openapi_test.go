@@ -157,19 +157,7 @@ func resolve(t *testing.T, doc map[string]any, v any) map[string]any {
 func newOpenAPIEnv(t *testing.T) *mdmEnv {
 	t.Helper()
 	e := newMDMEnv(t, enrollment.Config{})
-	cfg, err := config.Parse("openapi-test.yaml", []byte(oasPostureYAML))
-	if err != nil {
-		t.Fatal(err)
-	}
-	pcfg, err := posture.FromConfig(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := posture.New(posture.Options{Store: e.st, Clock: time.Now, Config: pcfg, Actions: e.svc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.svc.SetPosture(eng)
+	eng := e.withPosture(t, oasPostureYAML)
 	pols, err := policy.Parse("openapi-test.yaml", []byte(oasPolicyYAML))
 	if err != nil {
 		t.Fatal(err)
@@ -1057,6 +1045,14 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	want(code, http.StatusNotFound, body)
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/kpis", "", nil)
 	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/inventory?ownership=corporate", "", nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"platform"`) {
+		t.Errorf("inventory counts: %s", body)
+	}
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/inventory/export?format=csv", "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/inventory?trust=none", "", nil)
+	want(code, http.StatusBadRequest, body)
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/cluster", "", nil)
 	if want(code, http.StatusOK, body); !strings.Contains(body, `"self":true`) {
 		t.Errorf("cluster: %s", body)

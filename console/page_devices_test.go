@@ -37,7 +37,7 @@ func TestDevicesPage(t *testing.T) {
 	b.signInPassword("help@example.com", pw, "")
 	e.keyUsed(t, help)
 
-	row := regexp.MustCompile(`<tr><td>([^<]+)</td>`)
+	row := regexp.MustCompile(`<tr><td><a href="/devices/dev_[0-9]+">([^<]+)</a></td>`)
 	next := regexp.MustCompile(`<a href="([^"]+)" id="next">`)
 	u := extURL + "/devices?platform=macos&q=LAPTOP"
 	var names []string

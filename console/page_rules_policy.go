@@ -184,13 +184,10 @@ func (c *Console) rollbackPolicyPage(g *gin.Context) {
 // security-key check is too old, it shows the form again (nothing saved)
 // with a link to confirm with a key, and answers false.
 func (c *Console) pageKeyFresh(g *gin.Context, v *policyPageView, back string) bool {
-	pu, _ := c.pageUser(g)
-	if keyCheckFresh(pu.Session, c.now()) {
-		return true
-	}
-	v.StepUp = "/auth/step_up?" + url.Values{"rd": {back}}.Encode()
-	c.renderPolicy(g, http.StatusForbidden, v, c.t(g, "rules.need_fresh_key"))
-	return false
+	return c.pageFresh(g, back, func(stepUp string) {
+		v.StepUp = stepUp
+		c.renderPolicy(g, http.StatusForbidden, v, c.t(g, "rules.need_fresh_key"))
+	})
 }
 
 // policySaveFailed shows why a save or rollback was refused on the page:

@@ -126,6 +126,8 @@ func (c *Console) routes() {
 		api.POST("/devices/:id/ownership", c.require(PermDevicesWipe), c.requireFresh, c.approveOwnership) // the organization decides ownership
 		api.POST("/devices/:id/shared", c.require(PermDevicesWipe), c.requireFresh, c.setShared)
 		api.GET("/kpis", c.require(PermKPIRead), c.kpis)
+		api.GET("/inventory", c.require(PermDevicesRead), c.inventory)
+		api.GET("/inventory/export", c.require(PermDevicesRead), c.exportInventory)
 
 		// The agent API: the enrollment code, then the device certificate, authenticates.
 		agent := e.Group("/api/v1/agent", c.agentProtocol, c.requireCurrent)
@@ -149,6 +151,14 @@ func (c *Console) routes() {
 		pages.GET("/my/devices", c.requirePage(""), c.myDevicesPage)
 		pages.GET("/devices", c.requirePage(PermDevicesRead), c.devicesPage)
 		pages.GET("/devices/export", c.requirePage(PermDevicesRead), c.exportDevicesPage)
+		// The device page and its action buttons (page_device*.go): the
+		// same code as the API's, with its permissions and key check.
+		pages.GET("/devices/:id", c.requirePage(PermDevicesRead), c.deviceDetailPage)
+		roleForm("/devices/:id/actions", PermDevicesAct, c.deviceActionPage) // wipe, selective_wipe, revoke: also PermDevicesWipe
+		roleForm("/devices/:id/release", PermDevicesAct, c.releaseDevicePage)
+		roleForm("/devices/:id/retire", PermDevicesWipe, c.retireDevicePage)
+		pages.GET("/inventory", c.requirePage(PermDevicesRead), c.inventoryPage)
+		pages.GET("/inventory/export", c.requirePage(PermDevicesRead), c.exportInventoryPage)
 		pages.POST("/my/devices/:id/remove", c.requirePage(""), c.removeMyDevice)
 		pages.GET("/my/devices/:id/lost", c.requirePage(""), c.lostDevicePage)
 		pages.POST("/my/devices/:id/lost", c.requirePage(""), c.reportLostDevice)

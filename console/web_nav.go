@@ -25,6 +25,7 @@ func navEntries() []navEntry {
 		{Path: "/whatif", LabelKey: "nav.whatif", Perm: PermPolicySimulate, Simulate: true},
 		{Path: "/people", LabelKey: "nav.people", Perm: PermUsersRead},
 		{Path: "/devices", LabelKey: "nav.inventory", Perm: PermDevicesRead, Enrollment: true},
+		{Path: "/inventory", LabelKey: "nav.inventory_counts", Perm: PermDevicesRead, Enrollment: true},
 		{Path: "/decisions", LabelKey: "nav.decisions", Perm: PermDecisionsRead},
 		{Path: "/audit", LabelKey: "nav.audit", Perm: PermAuditRead},
 	}

@@ -4,8 +4,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -142,15 +140,7 @@ func (b *tab) wantContained(email string) {
 	}
 	b.waitUntil("Portier's script to be running", `document.querySelector("script[src^='/.portier/mam/mam.js']") !== null &&
 		(() => { const e = new Event("copy", {bubbles: true, cancelable: true}); document.body.dispatchEvent(e); return e.defaultPrevented; })()`)
-	if png := os.Getenv("PORTIER_UPDATE_SCREENSHOTS"); png == "1" {
-		data, err := os.ReadFile(b.screenshot("byod-watermark.png"))
-		if err != nil {
-			b.t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join("..", "docs", "images", "byod-watermark.png"), data, 0o644); err != nil {
-			b.t.Fatal(err)
-		}
-	}
+	b.docScreenshot("byod-watermark.png")
 	b.evalString(`document.querySelector("portier-wm").remove(), "removed"`)
 	b.waitUntil("the removed watermark to come back", `document.querySelector("portier-wm") !== null`)
 }

@@ -377,6 +377,22 @@ func (b *tab) screenshot(name string) string {
 	return path
 }
 
+// docScreenshot takes a screenshot and, with PORTIER_UPDATE_SCREENSHOTS=1,
+// saves it as docs/images/<name> for the guides.
+func (b *tab) docScreenshot(name string) {
+	b.t.Helper()
+	data, err := os.ReadFile(b.screenshot(name))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if os.Getenv("PORTIER_UPDATE_SCREENSHOTS") != "1" {
+		return
+	}
+	if err := os.WriteFile(filepath.Join("..", "docs", "images", name), data, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
 func jsString(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`, "\n", `\n`).Replace(s) + "'"
 }

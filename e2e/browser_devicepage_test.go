@@ -1,0 +1,127 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+	"github.com/portier/portier/agent"
+	"github.com/portier/portier/agentwire"
+	"github.com/portier/portier/identity"
+	"github.com/portier/portier/store"
+)
+
+// lockRunner is the agent's command runner in a test: it records the
+// commands instead of locking the machine the test runs on.
+type lockRunner struct {
+	mu  sync.Mutex
+	ran []string
+}
+
+func (r *lockRunner) Run(_ context.Context, name string, args ...string) ([]byte, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.ran = append(r.ran, strings.Join(append([]string{name}, args...), " "))
+	return nil, nil
+}
+
+// TestBrowserDevicePageLock: in real Chromium, a help-desk member searches
+// the devices page for a laptop a real agent enrolled over mutual TLS,
+// opens its device page, locks it (after the security-key check the role
+// needs), sees the lock queued; the agent polls, runs the lock and
+// acknowledges it, and the device page shows it acknowledged with the
+// agent's result. No wipe is offered to the help desk.
+func TestBrowserDevicePageLock(t *testing.T) {
+	exe := requireChromium(t)
+	s := startSite(t, consoleConfig)
+	s.addUser("hal@example.com", "correct horse battery", "staff")
+	s.setRole("hal@example.com", "helpdesk")
+	ctx := context.Background()
+
+	const secret = "an-owner-token-for-the-device-page-test"
+	if err := s.srv.Store().Write(ctx, store.Put(&store.Token{ID: "tok_owner", Role: "owner", SecretHash: identity.HashSecret(secret), CreatedAt: time.Now()})); err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, srv: s.srv, port: s.port}
+	req, _ := http.NewRequest("POST", w.url("localhost", "/api/v1/enrollment/codes"), strings.NewReader(`{"ownership":"corporate","user":"ada@example.com","ttl":"15m"}`))
+	req.Header.Set("Authorization", "Bearer "+secret)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := w.browser(nil).Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var code struct{ Code string }
+	_ = json.NewDecoder(resp.Body).Decode(&code)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("create code = %d", resp.StatusCode)
+	}
+	dir := t.TempDir()
+	info := agentwire.DeviceInfo{Serial: "PF-3X9A2", Hostname: "ada-thinkpad", Platform: "linux", Model: "ThinkPad T14", OSVersion: "24.04"}
+	enrolled, err := agent.Enroll(ctx, agent.EnrollOptions{Server: w.url("localhost", ""), Code: code.Code, StateDir: dir,
+		Fingerprint: s.srv.CA().Fingerprint(), Version: "1.0.0", Out: io.Discard,
+		Info: func(context.Context) agentwire.DeviceInfo { return info }})
+	if err != nil {
+		t.Fatalf("enroll: %v", err)
+	}
+	run := &lockRunner{}
+	ag, err := agent.Open(agent.Options{StateDir: dir, Version: "1.0.0", Platform: agent.PlatformLinux, Runner: run, Collect: perfectPosture})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ag.Close()
+	if _, err := ag.SendPosture(ctx, false); err != nil {
+		t.Fatalf("send posture: %v", err)
+	}
+
+	b := s.newTab(exe)
+	b.open(s.console() + "/devices")
+	b.signIn("hal@example.com", "correct horse battery")
+	b.waitAt(s.console() + "/devices")
+	b.keyCheck(s, "/devices")
+	b.do("search the laptop",
+		chromedp.SendKeys(chromedp.CSS(`form.filters input[name=q]`), "THINKPAD"),
+		chromedp.Click(chromedp.CSS(`form.filters button[type=submit]`)),
+	)
+	b.waitUntil("the search result", `location.search.includes("q=THINKPAD") && document.getElementById("devices") !== null`)
+	b.wantText("#devices", "ada-thinkpad", "PF-3X9A2", "ada@example.com")
+	b.do("open the device", chromedp.Click(chromedp.CSS(`#devices a[href="/devices/`+enrolled.DeviceID+`"]`)))
+	b.waitAt(s.console() + "/devices/" + enrolled.DeviceID)
+	b.wantText("#identity", "PF-3X9A2", "ThinkPad T14", "linux 24.04")
+	b.wantText("#certificates", "in use")
+	b.wantText("#signals", "disk.encrypted")
+	if n := b.evalString(`String(document.querySelectorAll("#action-wipe, #action-selective_wipe, #action-retire").length)`); n != "0" {
+		b.fatalf("the help desk is offered %s wipe or retire buttons", n)
+	}
+	b.do("lock", chromedp.Click(chromedp.ID("action-lock")))
+	b.waitUntil("the lock queued", `location.search.includes("done=lock") && document.querySelector('#action-status tr[data-type="lock"]') !== null`)
+	b.wantText("main", "Done: Lock.")
+	b.wantText(`#action-status tr[data-type="lock"]`, "queued", "user:hal@example.com")
+
+	acts, err := ag.PollActions(ctx, 0)
+	if err != nil || len(acts) != 1 || acts[0].Type != agentwire.ActionLock {
+		t.Fatalf("the agent's poll: %v %+v", err, acts)
+	}
+	if err := ag.Execute(ctx, acts); err != nil {
+		t.Fatalf("execute the lock: %v", err)
+	}
+	if len(run.ran) != 1 || !strings.Contains(run.ran[0], "lock") {
+		t.Errorf("the agent ran %q, want its lock command", run.ran)
+	}
+	b.open(s.console() + "/devices/" + enrolled.DeviceID)
+	b.wantText(`#action-status tr[data-type="lock"]`, "acknowledged", "screen locked")
+	b.wantText("#timeline", "action_acknowledged", "device.action.lock", "device.view")
+	b.docScreenshot("device-page.png")
+
+	b.open(s.console() + "/inventory")
+	b.wantText("#total", "Devices in service: 1")
+	b.wantText("#by-os", "linux 24.04")
+	b.wantText("#by-model", "ThinkPad T14")
+	b.docScreenshot("inventory.png")
+}
