@@ -26,6 +26,7 @@ func navEntries() []navEntry {
 		{Path: "/devices", LabelKey: "nav.inventory", Perm: PermDevicesRead, Enrollment: true},
 		{Path: "/decisions", LabelKey: "nav.decisions", Perm: PermDecisionsRead},
 		{Path: "/audit", LabelKey: "nav.audit", Perm: PermAuditRead},
+		{Path: "/cluster", LabelKey: "nav.cluster", Perm: PermClusterRead},
 	}
 }
 

@@ -139,7 +139,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	m := newMetrics(s.store)
 	s.rulesErrs = newRulesMetrics(m.reg)
 	m.reg.MustRegister(certExpiry(s.ca, s.tls)...)
-	m.reg.MustRegister(clusterMetrics(s.store)...)
+	m.reg.MustRegister(clusterMetrics(s.store, s.replica)...)
+	if db, ok := s.backend.(*pgstore.DB); ok {
+		m.reg.MustRegister(poolMetrics(db.PoolStat))
+	}
 	popts := proxy.Options{Store: s.store, CA: s.ca, Signer: s.signer, Clock: o.Clock, Log: o.Log,
 		ExternalURL: cfg.ExternalURL, Metrics: proxy.NewMetrics(m.reg), SampleAllows: cfg.DecisionLog.SampleAllows}
 	s.records = s.startRecorder(m.reg)
@@ -178,7 +181,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Origins: func() []string { return *s.origins.Load() },
 		Rules:   s.rules,
 		Routes:  func() []string { return *s.routes.Load() },
-		Cluster: s.replica.replicas, ReplicaID: s.replica.id, MissingAfter: missingAfter,
+		Cluster: s.replica.replicas, ReplicaID: s.replica.id, MissingAfter: missingAfter, Leases: s.replica.holders,
 		InForce: s.currentRules, CheckNames: posture.CheckNames,
 	})
 	s.console = con
@@ -293,7 +296,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.proxy.Run(ctx)
 	go s.signer.Run(ctx)
 	go s.ident.Run(ctx)
-	go s.replica.heartbeats(ctx)
+	s.replica.startHeartbeats(ctx)
 	// Jobs that must run once across replicas run where their lease is.
 	s.replica.leased(ctx, "enrollment.sweeps", s.enroll.Run)
 	s.replica.leased(ctx, "posture.scheduler", func(ctx context.Context) { _ = s.posture.Run(ctx) })

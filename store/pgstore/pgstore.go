@@ -204,3 +204,6 @@ func (db *DB) connectError(err error) error {
 	}
 	return fmt.Errorf("pgstore: cannot reach PostgreSQL at %s: %w", db.where, err)
 }
+
+// PoolStat is a snapshot of the connection pool's statistics, for metrics.
+func (db *DB) PoolStat() *pgxpool.Stat { return db.pool.Stat() }
