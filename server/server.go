@@ -140,6 +140,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	s.rulesErrs = newRulesMetrics(m.reg)
 	m.reg.MustRegister(certExpiry(s.ca, s.tls)...)
 	m.reg.MustRegister(clusterMetrics(s.store, s.replica)...)
+	m.reg.MustRegister(actionMetrics(s.store, o.Clock))
 	if db, ok := s.backend.(*pgstore.DB); ok {
 		m.reg.MustRegister(poolMetrics(db.PoolStat))
 	}
