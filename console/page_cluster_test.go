@@ -18,6 +18,18 @@ func (failingReplicas) Replicas(context.Context) ([]store.Heartbeat, error) {
 	return nil, errors.New("connection refused")
 }
 
+// signedInAs is a browser signed in to the console as a new user with
+// role, with a security key (as a console role needs).
+func (e *env) signedInAs(t *testing.T, email, role string) *browser {
+	t.Helper()
+	u := e.addUser(t, email, pw, false)
+	e.setRole(t, u, role)
+	b := e.browser(t)
+	b.signInPassword(email, pw, "")
+	e.keyUsed(t, u)
+	return b
+}
+
 // TestClusterPage: an auditor sees each replica with its version, state,
 // lag, latency and the background jobs it runs, as the API lists them; the
 // help desk gets the 403 page and no menu entry; an unreachable database is
@@ -38,11 +50,7 @@ func TestClusterPage(t *testing.T) {
 			{Name: "decisions.prune", Holder: "web-2"}}, nil
 	}
 
-	aud := e.addUser(t, "aud@example.com", pw, false)
-	e.setRole(t, aud, RoleAuditor)
-	b := e.browser(t)
-	b.signInPassword("aud@example.com", pw, "")
-	e.keyUsed(t, aud)
+	b := e.signedInAs(t, "aud@example.com", RoleAuditor)
 	p := b.get(extURL + "/cluster")
 	if p.StatusCode != http.StatusOK {
 		t.Fatalf("auditor: %d\n%s", p.StatusCode, p.body)
@@ -62,11 +70,7 @@ func TestClusterPage(t *testing.T) {
 		t.Error("the auditor's menu has no cluster entry")
 	}
 
-	help := e.addUser(t, "help@example.com", pw, false)
-	e.setRole(t, help, RoleHelpdesk)
-	hb := e.browser(t)
-	hb.signInPassword("help@example.com", pw, "")
-	e.keyUsed(t, help)
+	hb := e.signedInAs(t, "help@example.com", RoleHelpdesk)
 	if p := hb.get(extURL + "/cluster"); p.StatusCode != http.StatusForbidden || strings.Contains(p.body, "web-1") {
 		t.Errorf("helpdesk: %d", p.StatusCode)
 	}

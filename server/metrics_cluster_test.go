@@ -7,13 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/portier/portier/config"
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/pgstore"
 	"github.com/portier/portier/store/pgstore/pgtest"
@@ -47,37 +45,13 @@ func scrape(t *testing.T, maddr string) map[string]float64 {
 // /metrics; a replica that stops cleanly leaves the cluster view.
 func TestClusterMetricsOnPostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	addr, maddr := freeAddr(t), freeAddr(t)
-	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf("external_url: https://localhost:8443\nlisten: %s\nmetrics_listen: %s\ndata_dir: %s\nstore: %q\n",
-		addr, maddr, filepath.Join(t.TempDir(), "data"), dsn)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ApplyDefaults()
-	pols, err := CompilePolicies(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := Start(context.Background(), Options{Config: cfg, Policies: pols, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Clock: time.Now, Getenv: func(k string) string {
-			if k == "PORTIER_CA_KEY_PASSWORD" {
-				return "correct horse battery staple, test only"
-			}
-			return ""
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	stopped := false
-	defer func() {
-		if !stopped {
-			cancel()
-			<-done
+	srv, addr, maddr, stop := serveWithMetrics(t, fmt.Sprintf("store: %q\n", dsn), func(k string) string {
+		if k == "PORTIER_CA_KEY_PASSWORD" {
+			return "correct horse battery staple, test only"
 		}
-	}()
+		return ""
+	})
+	ctx := context.Background()
 
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // test server
 	req, _ := http.NewRequest(http.MethodGet, "https://"+addr+"/healthz", nil)
@@ -124,11 +98,9 @@ func TestClusterMetricsOnPostgres(t *testing.T) {
 		}
 	}
 
-	cancel()
-	if err := <-done; err != nil {
+	if err := stop(); err != nil {
 		t.Fatal(err)
 	}
-	stopped = true
 	db, err := pgstore.Open(context.Background(), dsn, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
 		t.Fatal(err)
