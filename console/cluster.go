@@ -91,7 +91,7 @@ func (c *Console) clusterView(hbs []store.Heartbeat, leases []store.LeaseHolder)
 		v.Replicas = append(v.Replicas, clusterReplica{ID: hb.ReplicaID, Version: hb.Version, StartedAt: hb.StartedAt.UTC(),
 			LastHeartbeat: hb.At.UTC(), HeartbeatAgeSeconds: hb.Age.Seconds(), AppliedSequence: hb.AppliedSeq,
 			Behind: head - min(head, hb.AppliedSeq), DBLatencyMS: ms(hb.DBLatency), StalenessMS: ms(hb.Staleness),
-			Stale: st.Shared() && hb.Staleness > st.MaxStaleness(), Missing: hb.Age > c.opts.MissingAfter,
+			Stale: hb.Staleness > st.MaxStaleness(), Missing: hb.Age > c.opts.MissingAfter,
 			Self: hb.ReplicaID == c.opts.ReplicaID, Leases: append([]string{}, slices.Sorted(slices.Values(held[hb.ReplicaID]))...)})
 	}
 	return v

@@ -22,6 +22,17 @@ import (
 // Serve's error; it runs when the test ends if the test did not call it.
 func serveWithMetrics(t *testing.T, extra string, getenv func(string) string) (srv *Server, addr, maddr string, stop func() error) {
 	t.Helper()
+	srv, addr, maddr, stop, err := startWithMetrics(t, extra, Options{Getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, addr, maddr, stop
+}
+
+// startWithMetrics is serveWithMetrics with more options (o's Config,
+// Policies, Log and Clock are set here), returning Start's error.
+func startWithMetrics(t *testing.T, extra string, o Options) (srv *Server, addr, maddr string, stop func() error, err error) {
+	t.Helper()
 	addr, maddr = freeAddr(t), freeAddr(t)
 	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf("external_url: https://localhost:8443\nlisten: %s\nmetrics_listen: %s\ndata_dir: %s\n%s",
 		addr, maddr, filepath.Join(t.TempDir(), "data"), extra)))
@@ -33,13 +44,12 @@ func serveWithMetrics(t *testing.T, extra string, getenv func(string) string) (s
 	if err != nil {
 		t.Fatal(err)
 	}
-	if getenv == nil {
-		getenv = func(string) string { return "" }
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
 	}
-	srv, err = Start(context.Background(), Options{Config: cfg, Policies: pols, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Clock: time.Now, Getenv: getenv})
-	if err != nil {
-		t.Fatal(err)
+	o.Config, o.Policies, o.Log, o.Clock = cfg, pols, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now
+	if srv, err = Start(context.Background(), o); err != nil {
+		return nil, "", "", nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
@@ -51,7 +61,7 @@ func serveWithMetrics(t *testing.T, extra string, getenv func(string) string) (s
 		return serveErr
 	}
 	t.Cleanup(func() { _ = stop() })
-	return srv, addr, maddr, stop
+	return srv, addr, maddr, stop, nil
 }
 
 // An operator's expiry alert reads the certificates' end dates from

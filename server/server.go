@@ -50,6 +50,10 @@ type Options struct {
 	// Banner receives the human first-run lines (console URL, root
 	// fingerprint, set-up link); nil means the log only.
 	Banner io.Writer
+	// KnownSchema, when > 0, makes the server act on PostgreSQL as a
+	// Portier that knows only that many schema migrations (tests of the
+	// rolling-upgrade window: pgstore.Options.KnownSchema).
+	KnownSchema int
 }
 
 // Server is a started Portier.
@@ -105,7 +109,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if s.backend, err = openBackend(ctx, cfg, o.Log); err != nil {
+	if s.backend, err = openBackend(ctx, cfg, o.Log, o.KnownSchema); err != nil {
 		return nil, err
 	}
 	if s.store, err = store.OpenWith(ctx, s.backend, o.Log, store.Options{MaxStaleness: time.Duration(cfg.MaxStaleness)}); err != nil {
@@ -355,9 +359,9 @@ func (s *Server) close() {
 
 // openBackend opens PostgreSQL when a DSN is configured, else the embedded
 // file in the data dir.
-func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Backend, error) {
+func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger, knownSchema int) (store.Backend, error) {
 	if cfg.Store != "" {
-		db, err := pgstore.Open(ctx, cfg.Store, log)
+		db, err := pgstore.OpenWith(ctx, cfg.Store, log, pgstore.Options{KnownSchema: knownSchema})
 		if err != nil {
 			return nil, err
 		}

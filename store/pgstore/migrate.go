@@ -79,6 +79,16 @@ func migrations() ([]migration, error) {
 	return out, nil
 }
 
+// SchemaVersion is the schema version this Portier brings: the number of
+// its migrations.
+func SchemaVersion() int {
+	all, err := migrations()
+	if err != nil {
+		return 0
+	}
+	return len(all)
+}
+
 // known is the migrations this Portier knows: all of them, or the first
 // n when n > 0 (Options.KnownSchema, to test the rolling-upgrade window).
 func known(n int) ([]migration, error) {
