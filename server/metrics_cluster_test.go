@@ -40,17 +40,20 @@ func scrape(t *testing.T, maddr string) map[string]float64 {
 	return out
 }
 
+// pgEnv is the environment of a server on PostgreSQL: the CA key password.
+func pgEnv(k string) string {
+	if k == "PORTIER_CA_KEY_PASSWORD" {
+		return "correct horse battery staple, test only"
+	}
+	return ""
+}
+
 // On PostgreSQL an operator's dashboard and alerts read the pool, the
 // replicas, the request and decision latencies and the action queue from
 // /metrics; a replica that stops cleanly leaves the cluster view.
 func TestClusterMetricsOnPostgres(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	srv, addr, maddr, stop := serveWithMetrics(t, fmt.Sprintf("store: %q\n", dsn), func(k string) string {
-		if k == "PORTIER_CA_KEY_PASSWORD" {
-			return "correct horse battery staple, test only"
-		}
-		return ""
-	})
+	srv, addr, maddr, stop := serveWithMetrics(t, fmt.Sprintf("store: %q\n", dsn), pgEnv)
 	ctx := context.Background()
 
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}} //nolint:gosec // test server

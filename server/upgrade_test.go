@@ -22,16 +22,10 @@ import (
 // refuses to start with the clear message.
 func TestRollingUpgradePreviousReleaseServes(t *testing.T) {
 	dsn := pgtest.DSN(t)
-	env := func(k string) string {
-		if k == "PORTIER_CA_KEY_PASSWORD" {
-			return "correct horse battery staple, test only"
-		}
-		return ""
-	}
 	extra := fmt.Sprintf("store: %q\n", dsn)
-	current, currentAddr, _, _ := serveWithMetrics(t, extra, env)
+	current, currentAddr, _, _ := serveWithMetrics(t, extra, pgEnv)
 	n := pgstore.SchemaVersion()
-	previous, previousAddr, _, _, err := startWithMetrics(t, extra, Options{Getenv: env, KnownSchema: n - 1})
+	previous, previousAddr, _, _, err := startWithMetrics(t, extra, Options{Getenv: pgEnv, KnownSchema: n - 1})
 	if err != nil {
 		if !strings.Contains(err.Error(), fmt.Sprintf("which knows up to %d", n-1)) || !strings.Contains(err.Error(), "is not compatible with this one") {
 			t.Fatalf("the previous release refused without saying why: %v", err)
