@@ -1,7 +1,9 @@
 package console
 
 import (
+	"context"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -21,8 +23,12 @@ type clusterReplica struct {
 	Behind              uint64    `json:"behind"`
 	DBLatencyMS         float64   `json:"db_latency_ms"`
 	StalenessMS         float64   `json:"staleness_ms"`
-	Missing             bool      `json:"missing"`
-	Self                bool      `json:"self"`
+	// Stale: at its last heartbeat the replica had gone longer than the
+	// staleness bound without confirming it was caught up (it refused).
+	Stale   bool     `json:"stale"`
+	Missing bool     `json:"missing"`
+	Self    bool     `json:"self"`
+	Leases  []string `json:"leases"` // the background jobs it runs
 }
 
 // clusterView is GET /api/v1/cluster.
@@ -37,23 +43,43 @@ type clusterView struct {
 // answers while this replica is stale (it is how an operator sees why),
 // straight from the database.
 func (c *Console) cluster(g *gin.Context) {
-	var hbs []store.Heartbeat
-	var err error
-	if c.opts.Cluster != nil {
-		hbs, err = c.opts.Cluster.Replicas(g.Request.Context())
-	}
+	v, err := c.readCluster(g.Request.Context())
 	if err != nil {
-		c.fail(g, &apperr.Error{Code: apperr.Unavailable, Err: err, RetryAfter: store.RetryAfter,
-			Msg: "Portier cannot read the replicas' heartbeats from its database; try again in a few seconds."})
+		c.fail(g, err)
 		return
 	}
 	g.Header("Cache-Control", "no-store")
-	g.JSON(http.StatusOK, c.clusterView(hbs))
+	g.JSON(http.StatusOK, v)
+}
+
+// readCluster reads the heartbeats and the leases from the store and
+// computes the view: what the API answers and the console's cluster page
+// shows.
+func (c *Console) readCluster(ctx context.Context) (clusterView, error) {
+	var hbs []store.Heartbeat
+	var leases []store.LeaseHolder
+	var err error
+	if c.opts.Cluster != nil {
+		hbs, err = c.opts.Cluster.Replicas(ctx)
+	}
+	if err == nil && c.opts.Leases != nil {
+		leases, err = c.opts.Leases(ctx)
+	}
+	if err != nil {
+		return clusterView{}, &apperr.Error{Code: apperr.Unavailable, Err: err, RetryAfter: store.RetryAfter,
+			Msg: "Portier cannot read the replicas' heartbeats from its database; try again in a few seconds."}
+	}
+	return c.clusterView(hbs, leases), nil
 }
 
 // clusterView computes the view: the head is the highest sequence any
-// replica (this one included) has seen.
-func (c *Console) clusterView(hbs []store.Heartbeat) clusterView {
+// replica (this one included) has seen; each replica lists the leases it
+// holds.
+func (c *Console) clusterView(hbs []store.Heartbeat, leases []store.LeaseHolder) clusterView {
+	held := map[string][]string{}
+	for _, l := range leases {
+		held[l.Holder] = append(held[l.Holder], l.Name)
+	}
 	st := c.opts.Store
 	head, _ := st.Probe()
 	head = max(head, st.Applied())
@@ -65,7 +91,8 @@ func (c *Console) clusterView(hbs []store.Heartbeat) clusterView {
 		v.Replicas = append(v.Replicas, clusterReplica{ID: hb.ReplicaID, Version: hb.Version, StartedAt: hb.StartedAt.UTC(),
 			LastHeartbeat: hb.At.UTC(), HeartbeatAgeSeconds: hb.Age.Seconds(), AppliedSequence: hb.AppliedSeq,
 			Behind: head - min(head, hb.AppliedSeq), DBLatencyMS: ms(hb.DBLatency), StalenessMS: ms(hb.Staleness),
-			Missing: hb.Age > c.opts.MissingAfter, Self: hb.ReplicaID == c.opts.ReplicaID})
+			Stale: hb.Staleness > st.MaxStaleness(), Missing: hb.Age > c.opts.MissingAfter,
+			Self: hb.ReplicaID == c.opts.ReplicaID, Leases: append([]string{}, slices.Sorted(slices.Values(held[hb.ReplicaID]))...)})
 	}
 	return v
 }

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -17,7 +18,7 @@ func TestClusterViewMarksMissingAndBehind(t *testing.T) {
 		{ReplicaID: "a", AppliedSeq: 100, HeadSeq: 100, Age: time.Second},
 		{ReplicaID: "b", AppliedSeq: 90, HeadSeq: 120, Age: 2 * time.Second},
 		{ReplicaID: "c", AppliedSeq: 50, HeadSeq: 50, Age: 7 * time.Second},
-	})
+	}, []store.LeaseHolder{{Name: "job.y", Holder: "b"}, {Name: "job.x", Holder: "b"}, {Name: "job.z", Holder: "gone"}})
 	if v.HeadSequence != 120 {
 		t.Errorf("head = %d, want 120", v.HeadSequence)
 	}
@@ -29,6 +30,9 @@ func TestClusterViewMarksMissingAndBehind(t *testing.T) {
 		w := want[r.ID]
 		if r.Behind != w.behind || r.Missing != w.missing || r.Self != w.self {
 			t.Errorf("replica %s: behind %d missing %v self %v; want %+v", r.ID, r.Behind, r.Missing, r.Self, w)
+		}
+		if leases := strings.Join(r.Leases, ","); r.ID == "b" && leases != "job.x,job.y" || r.ID != "b" && leases != "" || r.Leases == nil {
+			t.Errorf("replica %s runs %v", r.ID, r.Leases)
 		}
 	}
 }

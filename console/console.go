@@ -72,6 +72,9 @@ type Options struct {
 	Cluster      store.Replicas
 	ReplicaID    string
 	MissingAfter time.Duration
+	// Leases lists who holds each background job's lease, for the cluster
+	// view; nil lists none.
+	Leases func(context.Context) ([]store.LeaseHolder, error)
 }
 
 // Console serves the console host.

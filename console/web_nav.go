@@ -28,6 +28,7 @@ func navEntries() []navEntry {
 		{Path: "/inventory", LabelKey: "nav.inventory_counts", Perm: PermDevicesRead, Enrollment: true},
 		{Path: "/decisions", LabelKey: "nav.decisions", Perm: PermDecisionsRead},
 		{Path: "/audit", LabelKey: "nav.audit", Perm: PermAuditRead},
+		{Path: "/cluster", LabelKey: "nav.cluster", Perm: PermClusterRead},
 	}
 }
 

@@ -60,6 +60,9 @@ func registeredMetrics(t *testing.T) map[string]bool {
 		t.Fatal(err)
 	}
 	decl := regexp.MustCompile(`Name:\s*"(portier_[a-z0-9_]+)"`)
+	// A histogram declared in the sources is also served as its _bucket,
+	// _sum and _count series.
+	histogram := regexp.MustCompile(`HistogramOpts\{\s*Name:\s*"(portier_[a-z0-9_]+)"`)
 	for _, f := range src {
 		if strings.HasSuffix(f, "_test.go") {
 			continue
@@ -70,6 +73,11 @@ func registeredMetrics(t *testing.T) map[string]bool {
 		}
 		for _, m := range decl.FindAllStringSubmatch(string(b), -1) {
 			names[m[1]] = true
+		}
+		for _, m := range histogram.FindAllStringSubmatch(string(b), -1) {
+			for _, suffix := range []string{"_bucket", "_sum", "_count"} {
+				names[m[1]+suffix] = true
+			}
 		}
 	}
 	for _, want := range []string{"portier_http_requests_total", "portier_store_sequence", "portier_decisions_total", "go_goroutines", "process_resident_memory_bytes"} {
@@ -180,7 +188,9 @@ func TestAlertRulesUseRegisteredMetrics(t *testing.T) {
 			checkOutcomes(t, "alert "+name, expr)
 		}
 	}
-	for _, want := range []string{"PortierInstanceDown", "PortierHighErrorRate", "PortierDenySpike", "PortierStoreSequenceStalled"} {
+	for _, want := range []string{"PortierInstanceDown", "PortierHighErrorRate", "PortierDenySpike", "PortierStoreSequenceStalled",
+		"PortierReplicaBeyondStalenessBound", "PortierReplicaMissing", "PortierDatabaseUnreachable", "PortierDatabasePoolExhausted",
+		"PortierActionQueueStuck", "PortierCertificateExpiresIn30Days", "PortierCertificateExpiresIn14Days", "PortierCertificateExpiresIn7Days"} {
 		if !seen[want] {
 			t.Errorf("alert %s is missing", want)
 		}
@@ -253,7 +263,9 @@ func TestGrafanaDashboardUsesRegisteredMetrics(t *testing.T) {
 			}
 		}
 	}
-	for _, want := range []string{"portier_http_requests_total", "portier_decisions_total", "portier_store_sequence", "up"} {
+	for _, want := range []string{"portier_http_requests_total", "portier_decisions_total", "portier_store_sequence", "up",
+		"portier_store_staleness_seconds", "portier_cluster_replicas", "portier_store_pool_acquired_connections",
+		"portier_mdm_actions_stuck", "portier_http_request_duration_seconds_bucket", "portier_decision_duration_seconds_bucket"} {
 		if !used[want] {
 			t.Errorf("no panel shows %s", want)
 		}

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/portier/portier/policy"
 	"github.com/prometheus/client_golang/prometheus"
@@ -13,6 +14,7 @@ import (
 type Metrics struct {
 	decisions *prometheus.CounterVec
 	rules     *prometheus.CounterVec
+	latency   prometheus.Histogram
 	// counters caches the children of both vectors: WithLabelValues hashes
 	// its labels and takes a lock on every call.
 	mu       sync.RWMutex
@@ -61,9 +63,21 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "portier_decision_rules_total",
 			Help: "Rules that decided an access decision, by rule id and outcome.",
 		}, []string{"rule", "outcome"}),
+		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "portier_decision_duration_seconds",
+			Help:    "Time from a proxied request's arrival to its access decision: session, device and posture lookups and the policy's evaluation (the upstream's time is not included).",
+			Buckets: []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
 	}
-	reg.MustRegister(m.decisions, m.rules)
+	reg.MustRegister(m.decisions, m.rules, m.latency)
 	return m
+}
+
+// observe records how long one decision took.
+func (m *Metrics) observe(d time.Duration) {
+	if m != nil {
+		m.latency.Observe(d.Seconds())
+	}
 }
 
 func (m *Metrics) count(route string, dec policy.Decision, reportOnly bool) {

@@ -73,6 +73,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := p.opts.Clock()
+	start := time.Now() // the latency metric's, on the monotonic clock (tests freeze Clock)
 	req := &request{rt: rt}
 	p.resolve(r, req, cookie, now)
 	if req.session == nil {
@@ -82,6 +83,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.bindOwner(req)
 	p.fillInput(req, r, now)
 	dec := p.decide(req)
+	p.opts.Metrics.observe(time.Since(start))
 	p.logDecision(r, req, dec)
 	switch dec.Outcome {
 	case policy.Allow, policy.AllowRestricted:

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/portier/portier/store"
@@ -20,6 +21,10 @@ const (
 	// leaseTTL is the lease of each singleton background job: a job whose
 	// replica dies moves to another within leaseTTL + leaseTTL/3.
 	leaseTTL = 15 * time.Second
+	// missingReported is how long a replica that stopped heartbeating
+	// without leaving counts in portier_cluster_replicas{state="missing"}
+	// (the cluster view lists it until the store forgets it).
+	missingReported = time.Hour
 )
 
 // replica is this process as a member of the cluster: its id, its
@@ -32,12 +37,22 @@ type replica struct {
 	replicas store.Replicas
 	leases   store.Leases
 	s        *Server
-	jobs     sync.WaitGroup // leased jobs, released before the store closes
+	jobs     sync.WaitGroup // leased jobs and heartbeats, ended before the store closes
+
+	mu    sync.Mutex
+	names []string // the leased jobs started here
+
+	// live and missing count the replicas of the last heartbeat's view
+	// (for portier_cluster_replicas); -1 before the first.
+	live, missing atomic.Int64
 }
 
 func newReplica(s *Server) *replica {
-	return &replica{id: replicaID(), version: buildVersion(), started: time.Now(), st: s.store,
+	r := &replica{id: replicaID(), version: buildVersion(), started: time.Now(), st: s.store,
 		replicas: store.ReplicasFor(s.backend, time.Now), leases: store.LeasesFor(s.backend), s: s}
+	r.live.Store(-1)
+	r.missing.Store(-1)
+	return r
 }
 
 // replicaID names this process in the cluster view: the host name and a
@@ -52,8 +67,23 @@ func replicaID() string {
 	return host + "-" + hex.EncodeToString(b)
 }
 
+// startHeartbeats writes this replica's heartbeat every heartbeatEvery
+// until ctx ends, then removes it (the replica left; it is not missing).
+func (r *replica) startHeartbeats(ctx context.Context) {
+	r.jobs.Add(1)
+	go func() {
+		defer r.jobs.Done()
+		r.heartbeats(ctx)
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), heartbeatEvery)
+		defer cancel()
+		if err := r.replicas.Leave(lctx, r.id); err != nil {
+			r.s.log.Warn("cluster: cannot remove the heartbeat on leaving", "err", err)
+		}
+	}()
+}
+
 // heartbeats writes this replica's heartbeat every heartbeatEvery until ctx
-// ends.
+// ends, and counts the replicas it then sees.
 func (r *replica) heartbeats(ctx context.Context) {
 	t := time.NewTicker(heartbeatEvery)
 	defer t.Stop()
@@ -64,6 +94,8 @@ func (r *replica) heartbeats(ctx context.Context) {
 		bctx, cancel := context.WithTimeout(ctx, heartbeatEvery)
 		if err := r.replicas.Beat(bctx, hb); err != nil && ctx.Err() == nil {
 			r.s.log.Warn("cluster: cannot write the heartbeat", "err", err)
+		} else if hbs, err := r.replicas.Replicas(bctx); err == nil {
+			r.count(hbs)
 		}
 		cancel()
 		select {
@@ -74,9 +106,43 @@ func (r *replica) heartbeats(ctx context.Context) {
 	}
 }
 
+// count records how many replicas are live and how many went missing
+// within missingReported.
+func (r *replica) count(hbs []store.Heartbeat) {
+	var live, missing int64
+	for _, hb := range hbs {
+		switch {
+		case hb.Age <= missingAfter:
+			live++
+		case hb.Age <= missingReported:
+			missing++
+		}
+	}
+	r.live.Store(live)
+	r.missing.Store(missing)
+}
+
+// holders lists who holds each background job's lease: the shared store's
+// lease rows, or, on the embedded store, this process for every job.
+func (r *replica) holders(ctx context.Context) ([]store.LeaseHolder, error) {
+	if l, ok := r.leases.(store.LeaseLister); ok {
+		return l.Holders(ctx)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]store.LeaseHolder, 0, len(r.names))
+	for _, n := range r.names {
+		out = append(out, store.LeaseHolder{Name: n, Holder: r.id})
+	}
+	return out, nil
+}
+
 // leased runs job on this replica only while it holds the lease name: the
 // background jobs that must run once across replicas.
 func (r *replica) leased(ctx context.Context, name string, job func(context.Context)) {
+	r.mu.Lock()
+	r.names = append(r.names, name)
+	r.mu.Unlock()
 	r.jobs.Add(1)
 	go func() {
 		defer r.jobs.Done()
@@ -84,8 +150,15 @@ func (r *replica) leased(ctx context.Context, name string, job func(context.Cont
 	}()
 }
 
-// clusterMetrics are the replication metrics of this replica.
-func clusterMetrics(st *store.Store) []prometheus.Collector {
+// clusterMetrics are the replication metrics of this replica, and the
+// replica counts its heartbeats see.
+func clusterMetrics(st *store.Store, r *replica) []prometheus.Collector {
+	replicas := func(state string, n *atomic.Int64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portier_cluster_replicas",
+			Help:        "Replicas heartbeating into the shared store (state=live), and those that stopped within the last hour without leaving (state=missing), as this replica last saw them; -1 before its first heartbeat.",
+			ConstLabels: prometheus.Labels{"state": state}},
+			func() float64 { return float64(n.Load()) })
+	}
 	fresh := func() float64 {
 		if st.Fresh() != nil {
 			return 0
@@ -111,5 +184,7 @@ func clusterMetrics(st *store.Store) []prometheus.Collector {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "portier_store_db_latency_seconds",
 			Help: "Round trip of the last staleness probe to the shared store."},
 			func() float64 { _, l := st.Probe(); return l.Seconds() }),
+		replicas("live", &r.live),
+		replicas("missing", &r.missing),
 	}
 }

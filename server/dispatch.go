@@ -2,6 +2,7 @@ package server
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/portier/portier/proxy"
 )
@@ -23,6 +24,7 @@ type routeHandler interface {
 }
 
 func (d *dispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now() // the latency metric's, on the monotonic clock
 	rec := &statusRecorder{ResponseWriter: w}
 	host := proxy.HostOnly(r.Host)
 	class := "unknown"
@@ -40,5 +42,5 @@ func (d *dispatch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if code == 0 {
 		code = http.StatusOK
 	}
-	d.metrics.count(class, code)
+	d.metrics.count(class, code, time.Since(start))
 }

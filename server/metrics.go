@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/portier/portier/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -15,8 +16,11 @@ import (
 type metrics struct {
 	reg      *prometheus.Registry
 	requests *prometheus.CounterVec
-	mu       sync.RWMutex
-	counters map[requestKey]prometheus.Counter
+	// durations observe the requests' latency by host class (three
+	// children, made once).
+	durations map[string]prometheus.Observer
+	mu        sync.RWMutex
+	counters  map[requestKey]prometheus.Counter
 }
 
 type requestKey struct {
@@ -30,7 +34,17 @@ func newMetrics(st *store.Store) *metrics {
 		Name: "portier_http_requests_total",
 		Help: "HTTP requests served, by host class (console, proxy, unknown) and status code.",
 	}, []string{"host", "code"})
+	latency := prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "portier_http_request_duration_seconds",
+		Help:    "Time to serve an HTTP request, by host class (console, proxy, unknown): for the proxy, the upstream's time included.",
+		Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+	}, []string{"host"})
+	m.durations = map[string]prometheus.Observer{}
+	for _, class := range []string{"console", "proxy", "unknown"} {
+		m.durations[class] = latency.WithLabelValues(class)
+	}
 	m.reg.MustRegister(
+		latency,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.requests,
@@ -69,7 +83,10 @@ func (r *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the real writer (flush, hijack).
 func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
 
-func (m *metrics) count(host string, code int) {
+// count records one request served on host class host: its status and
+// how long it took.
+func (m *metrics) count(host string, code int, took time.Duration) {
+	m.durations[host].Observe(took.Seconds())
 	k := requestKey{host, code}
 	m.mu.RLock()
 	c, ok := m.counters[k]

@@ -9,19 +9,33 @@ import (
 	"net/http"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/portier/portier/config"
 )
 
-// An operator's expiry alert reads the certificates' end dates from
-// /metrics: each value must be the date the certificate really carries
-// (the listener's as a client sees it in the handshake).
-func TestCertificateExpiryMetrics(t *testing.T) {
-	addr, maddr := freeAddr(t), freeAddr(t)
-	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf("external_url: https://localhost:8443\nlisten: %s\nmetrics_listen: %s\ndata_dir: %s\n",
-		addr, maddr, filepath.Join(t.TempDir(), "data"))))
+// serveWithMetrics starts and serves a server on the external URL
+// https://localhost:8443 with a metrics listener, and the config lines
+// extra; getenv (nil: empty) is its environment. stop ends it and returns
+// Serve's error; it runs when the test ends if the test did not call it.
+func serveWithMetrics(t *testing.T, extra string, getenv func(string) string) (srv *Server, addr, maddr string, stop func() error) {
+	t.Helper()
+	srv, addr, maddr, stop, err := startWithMetrics(t, extra, Options{Getenv: getenv})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, addr, maddr, stop
+}
+
+// startWithMetrics is serveWithMetrics with more options (o's Config,
+// Policies, Log and Clock are set here), returning Start's error.
+func startWithMetrics(t *testing.T, extra string, o Options) (srv *Server, addr, maddr string, stop func() error, err error) {
+	t.Helper()
+	addr, maddr = freeAddr(t), freeAddr(t)
+	cfg, err := config.Parse("test.yaml", []byte(fmt.Sprintf("external_url: https://localhost:8443\nlisten: %s\nmetrics_listen: %s\ndata_dir: %s\n%s",
+		addr, maddr, filepath.Join(t.TempDir(), "data"), extra)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,15 +44,31 @@ func TestCertificateExpiryMetrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, err := Start(context.Background(), Options{Config: cfg, Policies: pols, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Clock: time.Now, Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
+	if o.Getenv == nil {
+		o.Getenv = func(string) string { return "" }
+	}
+	o.Config, o.Policies, o.Log, o.Clock = cfg, pols, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now
+	if srv, err = Start(context.Background(), o); err != nil {
+		return nil, "", "", nil, err
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	defer func() { cancel(); <-done }()
+	var once sync.Once
+	var serveErr error
+	stop = func() error {
+		once.Do(func() { cancel(); serveErr = <-done })
+		return serveErr
+	}
+	t.Cleanup(func() { _ = stop() })
+	return srv, addr, maddr, stop, nil
+}
+
+// An operator's expiry alert reads the certificates' end dates from
+// /metrics: each value must be the date the certificate really carries
+// (the listener's as a client sees it in the handshake).
+func TestCertificateExpiryMetrics(t *testing.T) {
+	srv, addr, maddr, _ := serveWithMetrics(t, "", nil)
 
 	conn, err := tls.Dial("tcp", addr, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // only reads the presented certificate
 	if err != nil {

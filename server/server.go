@@ -50,6 +50,10 @@ type Options struct {
 	// Banner receives the human first-run lines (console URL, root
 	// fingerprint, set-up link); nil means the log only.
 	Banner io.Writer
+	// KnownSchema, when > 0, makes the server act on PostgreSQL as a
+	// Portier that knows only that many schema migrations (tests of the
+	// rolling-upgrade window: pgstore.Options.KnownSchema).
+	KnownSchema int
 }
 
 // Server is a started Portier.
@@ -105,7 +109,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return nil, err
 	}
-	if s.backend, err = openBackend(ctx, cfg, o.Log); err != nil {
+	if s.backend, err = openBackend(ctx, cfg, o.Log, o.KnownSchema); err != nil {
 		return nil, err
 	}
 	if s.store, err = store.OpenWith(ctx, s.backend, o.Log, store.Options{MaxStaleness: time.Duration(cfg.MaxStaleness)}); err != nil {
@@ -139,7 +143,11 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	m := newMetrics(s.store)
 	s.rulesErrs = newRulesMetrics(m.reg)
 	m.reg.MustRegister(certExpiry(s.ca, s.tls)...)
-	m.reg.MustRegister(clusterMetrics(s.store)...)
+	m.reg.MustRegister(clusterMetrics(s.store, s.replica)...)
+	m.reg.MustRegister(actionMetrics(s.store, o.Clock))
+	if db, ok := s.backend.(*pgstore.DB); ok {
+		m.reg.MustRegister(poolMetrics(db.PoolStat))
+	}
 	popts := proxy.Options{Store: s.store, CA: s.ca, Signer: s.signer, Clock: o.Clock, Log: o.Log,
 		ExternalURL: cfg.ExternalURL, Metrics: proxy.NewMetrics(m.reg), SampleAllows: cfg.DecisionLog.SampleAllows}
 	s.records = s.startRecorder(m.reg)
@@ -178,7 +186,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Origins: func() []string { return *s.origins.Load() },
 		Rules:   s.rules,
 		Routes:  func() []string { return *s.routes.Load() },
-		Cluster: s.replica.replicas, ReplicaID: s.replica.id, MissingAfter: missingAfter,
+		Cluster: s.replica.replicas, ReplicaID: s.replica.id, MissingAfter: missingAfter, Leases: s.replica.holders,
 		InForce: s.currentRules, CheckNames: posture.CheckNames,
 	})
 	s.console = con
@@ -293,8 +301,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.proxy.Run(ctx)
 	go s.signer.Run(ctx)
 	go s.ident.Run(ctx)
-	go s.replica.heartbeats(ctx)
+
 	go s.claimEmails(ctx)
+	s.replica.startHeartbeats(ctx)
 	// Jobs that must run once across replicas run where their lease is.
 	s.replica.leased(ctx, "enrollment.sweeps", s.enroll.Run)
 	s.replica.leased(ctx, "posture.scheduler", func(ctx context.Context) { _ = s.posture.Run(ctx) })
@@ -352,9 +361,9 @@ func (s *Server) close() {
 
 // openBackend opens PostgreSQL when a DSN is configured, else the embedded
 // file in the data dir.
-func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger) (store.Backend, error) {
+func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger, knownSchema int) (store.Backend, error) {
 	if cfg.Store != "" {
-		db, err := pgstore.Open(ctx, cfg.Store, log)
+		db, err := pgstore.OpenWith(ctx, cfg.Store, log, pgstore.Options{KnownSchema: knownSchema})
 		if err != nil {
 			return nil, err
 		}

@@ -106,3 +106,14 @@ func startJob(ctx context.Context, job func(context.Context)) (stop context.Canc
 	}()
 	return cancel, finished
 }
+
+// LeaseHolder is who holds a lease now (the cluster view).
+type LeaseHolder struct {
+	Name, Holder string
+}
+
+// LeaseLister lists the leases held now; the shared store implements it
+// (the embedded store's one process holds them all).
+type LeaseLister interface {
+	Holders(ctx context.Context) ([]LeaseHolder, error)
+}

@@ -36,6 +36,9 @@ type Replicas interface {
 	// Replicas lists the latest heartbeat of every replica seen recently,
 	// with Age filled in.
 	Replicas(ctx context.Context) ([]Heartbeat, error)
+	// Leave removes the replica's heartbeat: it stopped on purpose, so it
+	// is not reported missing.
+	Leave(ctx context.Context, replicaID string) error
 }
 
 // LocalReplicas is the Replicas of a single-process store: the one
@@ -70,6 +73,16 @@ func (r *LocalReplicas) Replicas(context.Context) ([]Heartbeat, error) {
 	hb := *r.last
 	hb.Age = r.clock().Sub(hb.At)
 	return []Heartbeat{hb}, nil
+}
+
+// Leave implements Replicas.
+func (r *LocalReplicas) Leave(_ context.Context, replicaID string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last != nil && r.last.ReplicaID == replicaID {
+		r.last = nil
+	}
+	return nil
 }
 
 // ReplicasFor returns the Replicas of a backend: its own when it is shared,

@@ -44,3 +44,29 @@ func (db *DB) Release(ctx context.Context, name, holder string) error {
 	}
 	return nil
 }
+
+var _ store.LeaseLister = (*DB)(nil)
+
+// Holders implements store.LeaseLister: the leases not expired (on the
+// database's clock), by name.
+func (db *DB) Holders(ctx context.Context) ([]store.LeaseHolder, error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	rows, err := db.pool.Query(ctx, `SELECT name, holder FROM portier_leases WHERE expires_at >= now() ORDER BY name`)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: list leases: %w", err)
+	}
+	defer rows.Close()
+	var out []store.LeaseHolder
+	for rows.Next() {
+		var h store.LeaseHolder
+		if err := rows.Scan(&h.Name, &h.Holder); err != nil {
+			return nil, fmt.Errorf("pgstore: list leases: %w", err)
+		}
+		out = append(out, h)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pgstore: list leases: %w", err)
+	}
+	return out, nil
+}

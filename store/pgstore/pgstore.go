@@ -69,8 +69,28 @@ var _ store.Follower = (*DB)(nil)
 // Open connects to the database named by dsn (a postgres:// URL or
 // key=value string), applies the embedded schema migrations under an
 // advisory lock, and starts listening for changes made by other processes.
-// It refuses a database whose schema is newer than this Portier knows.
+// It refuses a database whose schema is newer than this Portier knows,
+// unless every migration since is expand-only (a rolling upgrade: see
+// migrationFS).
 func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
+	return OpenWith(ctx, dsn, log, Options{})
+}
+
+// Options are Open's settings beyond the DSN.
+type Options struct {
+	// KnownSchema, when > 0, makes this process act as a Portier that
+	// knows only the first KnownSchema migrations: the previous release,
+	// for testing that it runs beside the current one during a rolling
+	// upgrade, or refuses with a clear message when it cannot.
+	KnownSchema int
+}
+
+// OpenWith is Open with options.
+func OpenWith(ctx context.Context, dsn string, log *slog.Logger, o Options) (*DB, error) {
+	all, err := known(o.KnownSchema)
+	if err != nil {
+		return nil, err
+	}
 	cfg, err := pgxpool.ParseConfig(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: invalid PostgreSQL DSN: %w", err)
@@ -102,7 +122,7 @@ func Open(ctx context.Context, dsn string, log *slog.Logger) (*DB, error) {
 		db.pool.Close()
 		return nil, db.connectError(err)
 	}
-	if err := db.migrate(ctx); err != nil {
+	if err := db.migrate(ctx, all); err != nil {
 		db.pool.Close()
 		return nil, err
 	}
@@ -184,3 +204,6 @@ func (db *DB) connectError(err error) error {
 	}
 	return fmt.Errorf("pgstore: cannot reach PostgreSQL at %s: %w", db.where, err)
 }
+
+// PoolStat is a snapshot of the connection pool's statistics, for metrics.
+func (db *DB) PoolStat() *pgxpool.Stat { return db.pool.Stat() }

@@ -39,6 +39,16 @@ func (db *DB) Beat(ctx context.Context, hb store.Heartbeat) error {
 	return nil
 }
 
+// Leave implements store.Replicas.
+func (db *DB) Leave(ctx context.Context, replicaID string) error {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	if _, err := db.pool.Exec(ctx, `DELETE FROM portier_replicas WHERE id = $1`, replicaID); err != nil {
+		return fmt.Errorf("pgstore: remove the heartbeat of %s: %w", replicaID, err)
+	}
+	return nil
+}
+
 // Replicas implements store.Replicas, ordered by replica id.
 func (db *DB) Replicas(ctx context.Context) ([]store.Heartbeat, error) {
 	ctx, cancel := withTimeout(ctx)

@@ -1,3 +1,4 @@
+-- portier:expand
 -- Recorded access (see store/decisionlog.go and docs/decisions.md): one row
 -- per distinct decision facts per hour, with how many requests had them.
 -- Several replicas flush into the same row: (hour, key) is unique and a
