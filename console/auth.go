@@ -50,6 +50,9 @@ const (
 	PermUsersRead   Permission = "users:read"
 	PermSessionsEnd Permission = "sessions:end"
 	PermUsersWrite  Permission = "users:write"
+	// PermKeysReset resets a person's security keys after verifying who
+	// they are (keyreset.go), within mayResetKeys's rank rule.
+	PermKeysReset Permission = "users:reset_keys"
 	// Access rules: read routes, policies and their versions; change them
 	// (create, edit, delete, roll back, promote); read recorded access
 	// decisions and run impact replays over them.
@@ -63,11 +66,11 @@ const (
 var perms = map[string]map[Permission]bool{
 	RoleOwner: {PermTokensRead: true, PermTokensWrite: true, PermRolesWrite: true, PermAuditRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true,
-		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true,
+		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true, PermKeysReset: true,
 		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true},
 	RoleAdmin: {PermTokensRead: true, PermTokensWrite: true, PermRolesWrite: true, PermAuditRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true,
-		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true,
+		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true, PermKeysReset: true,
 		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true},
 	// The security team tunes access: routes, policies, the simulator and
 	// the decision data, and reads everything else; it acts on no device
@@ -79,7 +82,7 @@ var perms = map[string]map[Permission]bool{
 	// and no access rule.
 	RoleHelpdesk: {PermTokensWrite: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermKPIRead: true,
-		PermUsersRead: true, PermSessionsEnd: true},
+		PermUsersRead: true, PermSessionsEnd: true, PermKeysReset: true},
 	RoleAuditor: {PermAuditRead: true, PermTokensRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermKPIRead: true,
 		PermUsersRead: true, PermRulesRead: true, PermDecisionsRead: true, PermClusterRead: true},
@@ -95,15 +98,24 @@ func mayActOn(caller, target string) bool { return roleRank(target) <= roleRank(
 // that no longer exists ranks as an employee); when it refuses, it fails the
 // request with 403 and returns false.
 func (c *Console) actOn(g *gin.Context, userID, what string) bool {
+	if err := c.rankCheck(g, userID, what); err != nil {
+		c.fail(g, err)
+		return false
+	}
+	return true
+}
+
+// rankCheck is actOn's rule as an error (nil when the caller may act), for
+// the pages and the API alike.
+func (c *Console) rankCheck(g *gin.Context, userID, what string) error {
 	target := ""
 	if u, ok := c.opts.Store.User(userID); ok {
 		target = u.Role
 	}
 	if caller := who(g).Role; !mayActOn(caller, target) {
-		c.fail(g, apperr.New(apperr.Forbidden, "your role (%s) may not %s an account with the more powerful role %s", caller, what, target))
-		return false
+		return apperr.New(apperr.Forbidden, "your role (%s) may not %s an account with the more powerful role %s", caller, what, target)
 	}
-	return true
+	return nil
 }
 
 // roleRank orders roles by power: owner highest, no role lowest.

@@ -317,9 +317,10 @@ func (c *Console) parseDraft(src string) (*policy.Policy, error) {
 
 // changedRoute is the replay of a changed route: the access recorded under
 // the route as it is in force (the stored route of the same id, else the
-// changed route's address), each record evaluated with the policy in
-// force there now and with the policy the changed route names. A route
-// with nothing in force yet has nothing to replay.
+// changed route's address), each record evaluated with the policy the
+// route enforces now and with the policy the changed route names (as it
+// decides: a report-only one is replayed as if enforced, like a draft
+// policy). A route with nothing in force yet has nothing to replay.
 func (c *Console) changedRoute(in Rules, d *rules.Doc) ([]string, map[string]*policy.Policy, *policy.Policy, error) {
 	next := in.Policies[d.Route.Policy]
 	if next == nil {
@@ -332,11 +333,15 @@ func (c *Console) changedRoute(in Rules, d *rules.Doc) ([]string, map[string]*po
 		}
 	}
 	current := map[string]*policy.Policy{}
-	var routes []string
-	if p := in.Policies[in.Routes[key]]; p != nil {
-		routes, current[key] = []string{key}, p
+	if _, ok := in.Routes[key]; !ok {
+		return nil, current, next, nil // nothing in force there yet: nothing recorded
 	}
-	return routes, current, next, nil
+	p, err := in.enforcedOn(key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	current[key] = p
+	return []string{key}, current, next, nil
 }
 
 // docError turns a route or policy parse error (naming its line) into a
@@ -355,18 +360,18 @@ func docError(field string, err error) error {
 
 // impactRoutes picks the routes to replay and each one's current policy:
 // the named route, or every route whose policy has the draft's id.
-func impactRoutes(rules Rules, draft *policy.Policy, route string) ([]string, map[string]*policy.Policy, error) {
+func impactRoutes(in Rules, draft *policy.Policy, route string) ([]string, map[string]*policy.Policy, error) {
 	current := map[string]*policy.Policy{}
 	var routes []string
 	if route != "" {
 		route = strings.TrimSuffix(route, "/")
-		_, ok := rules.Routes[route]
+		_, ok := in.Routes[route]
 		if !ok {
 			return nil, nil, apperr.Field("route", "no route is %q (give the route's from URL, with its path prefix if it has one)", route)
 		}
 		routes = append(routes, route)
 	} else {
-		for rt, id := range rules.Routes {
+		for rt, id := range in.Routes {
 			if id == draft.ID {
 				routes = append(routes, rt)
 			}
@@ -377,17 +382,32 @@ func impactRoutes(rules Rules, draft *policy.Policy, route string) ([]string, ma
 	}
 	sort.Strings(routes)
 	for _, rt := range routes {
-		p := rules.Policies[rules.Routes[rt]]
-		if p == nil {
-			return nil, nil, apperr.New(apperr.Internal, "route %s has no compiled policy", rt)
+		p, err := in.enforcedOn(rt)
+		if err != nil {
+			return nil, nil, err
 		}
 		current[rt] = p
 	}
 	return routes, current, nil
 }
 
+// enforcedOn is the policy route rt enforces now: its policy, or for a
+// report-only one the policy it shadows (nil: none, every signed-in
+// person is let through).
+func (in Rules) enforcedOn(rt string) (*policy.Policy, error) {
+	p := in.Policies[in.Routes[rt]]
+	if p == nil {
+		return nil, apperr.New(apperr.Internal, "route %s has no compiled policy", rt)
+	}
+	if p.Mode == policy.ReportOnly {
+		p = in.Policies[p.Shadows]
+	}
+	return p, nil
+}
+
 // ReplayImpact evaluates every record of routes in [since, until) with the
-// route's current policy and with draft, through policy.Evaluate as live
+// route's current policy (nil: a report-only policy that shadows none, so
+// every signed-in person is let through) and with draft, through policy.Evaluate as live
 // traffic is, and sorts them into newly denied (allowed now, not by the
 // draft), newly allowed, and unchanged. Step-up counts as not allowed.
 func ReplayImpact(ctx context.Context, dl store.DecisionLog, routes []string, current map[string]*policy.Policy,
@@ -400,7 +420,10 @@ func ReplayImpact(ctx context.Context, dl store.DecisionLog, routes []string, cu
 		err := dl.ScanDecisions(ctx, q, func(r *store.DecisionRecord) error {
 			im.Records++
 			in := proxy.ReplayInput(r)
-			now := cur.Evaluate(&in)
+			now := policy.Decision{Outcome: policy.Allow}
+			if cur != nil {
+				now = cur.Evaluate(&in)
+			}
 			next := draft.Evaluate(&in)
 			switch {
 			case now.Outcome.Allowed() && !next.Outcome.Allowed():

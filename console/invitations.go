@@ -62,33 +62,42 @@ type createInvitationRequest struct {
 	TTL   string `json:"ttl"`
 }
 
-// createInvitation invites a person to a console role: a single-use link
-// that expires. The caller may not invite to a role above its own.
+// createInvitation is POST /api/v1/invitations: invite for the API.
 func (c *Console) createInvitation(g *gin.Context) {
 	var req createInvitationRequest
 	if err := decode(g, &req); err != nil {
 		c.fail(g, err)
 		return
 	}
+	inv, link, err := c.invite(g, req)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	g.Header("Cache-Control", "no-store")
+	g.JSON(http.StatusCreated, gin.H{"invitation": c.viewInvitation(inv), "url": link})
+}
+
+// invite invites a person to a console role: a single-use link that
+// expires, returned with the invitation (the link is shown once). The
+// caller may not invite to a role above its own. It is the one code path
+// of the API and the people page.
+func (c *Console) invite(g *gin.Context, req createInvitationRequest) (*store.Invite, string, error) {
 	email, err := mailaddr.Normalize(req.Email)
 	if err != nil {
-		c.fail(g, apperr.Field("email", "email must be a plain ASCII address with one @"))
-		return
+		return nil, "", apperr.Field("email", "email must be a plain ASCII address with one @")
 	}
 	if !ValidRole(req.Role) {
-		c.fail(g, apperr.Field("role", "role must be owner, admin, security, helpdesk or auditor"))
-		return
+		return nil, "", apperr.Field("role", "role must be owner, admin, security, helpdesk or auditor")
 	}
 	if caller := who(g).Role; !mayActOn(caller, req.Role) {
-		c.fail(g, forbiddenField("role", "your role (%s) may not invite to the more powerful role %s", caller, req.Role))
-		return
+		return nil, "", forbiddenField("role", "your role (%s) may not invite to the more powerful role %s", caller, req.Role)
 	}
 	ttl := DefaultInviteTTL
 	if req.TTL != "" {
 		d, err := time.ParseDuration(req.TTL)
 		if err != nil || d <= 0 || d > MaxInviteTTL {
-			c.fail(g, apperr.Field("ttl", "ttl must be a positive duration of at most %s, such as 72h", MaxInviteTTL))
-			return
+			return nil, "", apperr.Field("ttl", "ttl must be a positive duration of at most %s, such as 72h", MaxInviteTTL)
 		}
 		ttl = d
 	}
@@ -99,12 +108,9 @@ func (c *Console) createInvitation(g *gin.Context) {
 	err = c.opts.Store.Write(g.Request.Context(), store.Create(inv),
 		c.audit(g, "invitation.created", inv.ID, map[string]string{"email": email, "role": inv.Role, "expires_at": inv.ExpiresAt.Format(time.RFC3339)}))
 	if err != nil {
-		c.fail(g, err)
-		return
+		return nil, "", err
 	}
-	link := c.opts.ExternalURL + InvitePath + "?" + url.Values{"token": {secret}}.Encode()
-	g.Header("Cache-Control", "no-store")
-	g.JSON(http.StatusCreated, gin.H{"invitation": c.viewInvitation(inv), "url": link})
+	return inv, c.opts.ExternalURL + InvitePath + "?" + url.Values{"token": {secret}}.Encode(), nil
 }
 
 // listInvitations lists invitations, newest first. The first-run set-up
@@ -112,7 +118,7 @@ func (c *Console) createInvitation(g *gin.Context) {
 func (c *Console) listInvitations(g *gin.Context) {
 	out := []invitationView{}
 	for _, inv := range c.opts.Store.Invites() {
-		if inv.Email != "" {
+		if inv.Email != "" && inv.Purpose == "" {
 			out = append(out, c.viewInvitation(inv))
 		}
 	}
@@ -122,7 +128,7 @@ func (c *Console) listInvitations(g *gin.Context) {
 
 func (c *Console) invitationOr404(g *gin.Context) (*store.Invite, bool) {
 	inv, ok := c.opts.Store.Invite(g.Param("id"))
-	if !ok || inv.Email == "" {
+	if !ok || inv.Email == "" || inv.Purpose != "" {
 		c.fail(g, apperr.New(apperr.NotFound, "no invitation %q", g.Param("id")))
 		return nil, false
 	}
@@ -135,22 +141,27 @@ func (c *Console) getInvitation(g *gin.Context) {
 	}
 }
 
-// deleteInvitation withdraws an invitation: its link stops working. An
-// accepted invitation's role stays (change it with the role endpoint).
+// deleteInvitation is DELETE /api/v1/invitations/:id: withdrawInvite for
+// the API.
 func (c *Console) deleteInvitation(g *gin.Context) {
 	inv, ok := c.invitationOr404(g)
 	if !ok {
 		return
 	}
-	if caller := who(g).Role; !mayActOn(caller, inv.Role) {
-		c.fail(g, apperr.New(apperr.Forbidden, "your role (%s) may not withdraw an invitation to the more powerful role %s", caller, inv.Role))
-		return
-	}
-	err := c.opts.Store.Write(g.Request.Context(), store.Delete(store.KindInvite, inv.ID),
-		c.audit(g, "invitation.deleted", inv.ID, map[string]string{"email": inv.Email, "role": inv.Role}))
-	if err != nil {
+	if err := c.withdrawInvite(g, inv); err != nil {
 		c.fail(g, err)
 		return
 	}
 	g.Status(http.StatusNoContent)
+}
+
+// withdrawInvite withdraws an invitation: its link stops working. An
+// accepted invitation's role stays (change it with the role endpoint). The
+// caller may not withdraw an invitation to a role above its own.
+func (c *Console) withdrawInvite(g *gin.Context, inv *store.Invite) error {
+	if caller := who(g).Role; !mayActOn(caller, inv.Role) {
+		return apperr.New(apperr.Forbidden, "your role (%s) may not withdraw an invitation to the more powerful role %s", caller, inv.Role)
+	}
+	return c.opts.Store.Write(g.Request.Context(), store.Delete(store.KindInvite, inv.ID),
+		c.audit(g, "invitation.deleted", inv.ID, map[string]string{"email": inv.Email, "role": inv.Role}))
 }

@@ -26,7 +26,7 @@ import (
 func (c *Console) openInvitation(secret string) (*store.Invite, error) {
 	inv, ok := c.opts.Store.Invite(identity.HashSecret(secret))
 	switch {
-	case secret == "" || !ok || inv.Email == "":
+	case secret == "" || !ok || inv.Email == "" || inv.Purpose != "":
 		return nil, apperr.New(apperr.NotFound, "This invitation link is not valid. Ask the person who invited you for a new one.")
 	case c.opts.Store.Claimed(inviteClaim(inv.ID)):
 		return nil, apperr.New(apperr.Conflict, "This invitation was already accepted. Sign in to use it.")

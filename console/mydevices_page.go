@@ -20,6 +20,7 @@ type myDeviceView struct {
 	Name, Platform, Ownership, State, Trust, Failing, LastSeen, Notice string
 	WorkProfile, Compliant                                             bool
 	RemoveID                                                           string // set when the person may remove it (mydevices_remove.go)
+	LostID                                                             string // set when the person may report it lost (mydevices_lost.go)
 }
 
 type myDevicesData struct {
@@ -43,6 +44,9 @@ func (c *Console) myDevicesPage(g *gin.Context) {
 		}
 		if !dev.LastSeen.IsZero() {
 			v.LastSeen = dev.LastSeen.UTC().Format("2006-01-02 15:04 UTC")
+		}
+		if dev.State != store.DeviceRetired && dev.State != store.DeviceWiped {
+			v.LostID = dev.ID
 		}
 		if c.ownRemovableDevice(pu.Session, dev.ID) != nil {
 			v.RemoveID = dev.ID

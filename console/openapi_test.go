@@ -803,6 +803,14 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	}
 	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/users/usr_ada/disable", `{"reason":"left"}`, nil)
 	want(code, http.StatusForbidden, body)
+	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/users/usr_ada/security_keys/reset", `{"verification":"video_call","note":"badge photo matched"}`, nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, KeyResetPath+"?token=") {
+		t.Errorf("key reset: %s", body)
+	}
+	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/users/usr_ada/security_keys/reset", `{"verification":"trust_me","note":"x"}`, nil)
+	if want(code, http.StatusBadRequest, body); field(body, "field") != "verification" {
+		t.Errorf("key reset without a verification: %s", body)
+	}
 
 	// Roles and invitations (people with roles).
 	code, body = c.do(RoleAdmin, "POST", "/api/v1/users/usr_ada/role", `{"role":"security"}`, nil)

@@ -37,6 +37,9 @@ func pageSession(t *testing.T, con *Console, name, role string, keyAge time.Dura
 	t.Helper()
 	now := time.Now()
 	u := &store.User{ID: "usr_page_" + name, Email: name + "@example.com", Role: role, CreatedAt: now}
+	if old, ok := con.opts.Store.UserByEmail(u.Email); ok { // one person per address
+		u.ID = old.ID
+	}
 	cookie, sid := identity.NewSessionSecret()
 	s := &store.Session{ID: sid, UserID: u.ID, Email: u.Email, IdP: identity.LocalIdP, CreatedAt: now, LastSeen: now,
 		ExpiresAt: now.Add(time.Hour), WebAuthnAt: now.Add(-keyAge), MFAAt: now.Add(-keyAge)}

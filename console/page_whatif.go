@@ -26,6 +26,16 @@ type whatIfView struct {
 	ErrField, ErrMsg string
 	// Trusts, Ownerships are the select's choices.
 	Trusts, Ownerships []string
+	// Person is the real person the form started from (?user=), and
+	// Devices their devices, each a link that pre-fills its facts.
+	Person  string
+	Devices []whatIfDevice
+}
+
+// whatIfDevice is one of the person's devices, as the picker lists it.
+type whatIfDevice struct {
+	ID, Name, Platform, Trust, Ownership string
+	Picked                               bool
 }
 
 // whatIfPage is GET /whatif: the what-if form, pre-filled from a real
@@ -45,18 +55,25 @@ func (c *Console) whatIfPage(g *gin.Context) {
 		}
 		f.Email, f.Groups = u.Email, strings.Join(u.Groups, ",")
 	}
+	v := &whatIfView{Form: f, Person: f.Email}
 	if id := g.Query("device"); id != "" {
 		dev, ok := c.opts.Store.Device(id)
 		if !ok || f.Email != "" && !strings.EqualFold(dev.OwnerEmail, f.Email) {
 			c.failPage(g, apperr.New(apperr.NotFound, "There is no device %q of this person.", id))
 			return
 		}
-		f.Query = withDevice(f.Query, dev)
-		if f.Email == "" {
-			f.Email = dev.OwnerEmail
+		v.Form.Query = withDevice(v.Form.Query, dev)
+		if v.Form.Email == "" {
+			v.Form.Email = dev.OwnerEmail
 		}
 	}
-	c.renderWhatIf(g, http.StatusOK, &whatIfView{Form: f})
+	if v.Person != "" {
+		for _, d := range c.opts.Store.DevicesOwnedBy(v.Person) {
+			v.Devices = append(v.Devices, whatIfDevice{ID: d.ID, Name: d.Name, Platform: d.Platform,
+				Trust: d.Trust.String(), Ownership: string(d.Ownership), Picked: d.ID == g.Query("device")})
+		}
+	}
+	c.renderWhatIf(g, http.StatusOK, v)
 }
 
 // whatIfSubmit is POST /whatif: the decision for the form's request,

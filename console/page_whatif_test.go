@@ -32,6 +32,14 @@ func TestWhatIfPage(t *testing.T) {
 		!strings.Contains(body, `<option value="corporate" selected>`) || !strings.Contains(body, `<a href="/whatif" class="current"`) {
 		t.Fatalf("pre-filled what-if = %d:\n%s", code, body)
 	}
+	// The picker lists the person's devices, the chosen one marked, and
+	// no one else's.
+	if !strings.Contains(body, `<strong><a href="/whatif?user=ada%40example.com&amp;device=dev_ada">ADA-LAPTOP</a>`) || strings.Contains(body, "dev_bob") {
+		t.Errorf("device picker:\n%s", body)
+	}
+	if code, body := sec.callBody(con, "GET", "/whatif?user=bob@example.com", ""); code != http.StatusNotFound || strings.Contains(body, "BOB") {
+		t.Errorf("a person without an account = %d", code)
+	}
 	if code, _ := sec.callBody(con, "GET", "/whatif?user=ada@example.com&device=dev_bob", ""); code != http.StatusNotFound {
 		t.Errorf("another person's device: %d, want 404", code)
 	}

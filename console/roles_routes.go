@@ -20,6 +20,7 @@ var openRoutes = map[string]string{
 	"POST /api/v1/posture/ingest":        "external posture sources: the HMAC signature authenticates",
 	"GET /api/v1/whoami":                 "any authenticated caller may ask who it is",
 	"GET " + InvitePath:                  "an invitation link: its secret authorizes it, for the invited address only",
+	"GET " + KeyResetPath:                "a re-registration link after a key reset: its secret authorizes it, for its account only",
 	// The signed-in employee's own pages: they act only on the caller's
 	// own account and devices.
 	"GET /enroll":                 "the employee's own enrollment page",
@@ -28,6 +29,8 @@ var openRoutes = map[string]string{
 	"POST /enroll/browser/finish": "registers the employee's own browser as a device",
 	"GET /my/devices":             "the employee's own devices",
 	"POST /my/devices/:id/remove": "the employee removes their own browser-registered device",
+	"GET /my/devices/:id/lost":    "what reporting the employee's own device lost does (only their own devices: 404 otherwise)",
+	"POST /my/devices/:id/lost":   "the employee reports their own device lost or stolen (only their own devices: 404 otherwise)",
 }
 
 // openPrefixes are route prefixes that declare no permission, with why.

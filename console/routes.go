@@ -41,6 +41,16 @@ func (c *Console) routes() {
 		// The preview saves nothing: an auditor may replay too.
 		roleForm(kind+"/preview", PermRulesRead, c.previewRulePage)
 	}
+	// People and roles (page_people*.go): the forms call what the API calls.
+	pages.GET("/people", c.requirePage(PermUsersRead), c.peoplePage)
+	pages.GET("/people/:id", c.requirePage(PermUsersRead), c.personPage)
+	roleForm("/people/invite", PermRolesWrite, c.inviteForm)
+	roleForm("/people/invitations/:id/revoke", PermRolesWrite, c.revokeInvitationForm)
+	roleForm("/people/:id/role", PermRolesWrite, c.personForm("role", true, c.roleChangeForm))
+	roleForm("/people/:id/end_sessions", PermSessionsEnd, c.personForm("sign_out", false, c.signOutForm))
+	roleForm("/people/:id/disable", PermUsersWrite, c.personForm("disable", false, c.disableForm))
+	roleForm("/people/:id/enable", PermUsersWrite, c.personForm("enable", true, c.enableForm))
+	roleForm("/people/:id/reset_keys", PermKeysReset, c.resetKeysForm)
 	pages.GET("/whatif", c.requirePage(PermPolicySimulate), c.whatIfPage)
 	roleForm("/whatif", PermPolicySimulate, c.whatIfSubmit)
 	pages.GET("/setup", c.setupForm)
@@ -102,6 +112,7 @@ func (c *Console) routes() {
 	api.POST("/users/:id/sign_out", c.require(PermSessionsEnd), c.signOutUser)
 	api.POST("/users/:id/disable", c.require(PermUsersWrite), c.disableUser)
 	api.POST("/users/:id/enable", c.require(PermUsersWrite), c.requireFresh, c.enableUser)
+	api.POST("/users/:id/security_keys/reset", c.require(PermKeysReset), c.requireFresh, c.resetKeysAPI)
 	api.DELETE("/sessions/:id", c.require(PermSessionsEnd), c.endSession)
 	if c.opts.Enrollment != nil {
 		api.POST("/enrollment/codes", c.require(PermEnrollWrite), c.createEnrollCode)
@@ -145,6 +156,8 @@ func (c *Console) routes() {
 		pages.GET("/devices", c.requirePage(PermDevicesRead), c.devicesPage)
 		pages.GET("/devices/export", c.requirePage(PermDevicesRead), c.exportDevicesPage)
 		pages.POST("/my/devices/:id/remove", c.requirePage(""), c.removeMyDevice)
+		pages.GET("/my/devices/:id/lost", c.requirePage(""), c.lostDevicePage)
+		pages.POST("/my/devices/:id/lost", c.requirePage(""), c.reportLostDevice)
 	}
 
 	e.NoRoute(c.notFound)
@@ -152,5 +165,7 @@ func (c *Console) routes() {
 	c.signInRoutes(pages)
 	if c.opts.Identity != nil {
 		pages.GET(InvitePath, c.invitePage) // an invitation link: its secret is the authorization
+		// A re-registration link after a key reset: likewise.
+		pages.GET(KeyResetPath, c.keyResetPage)
 	}
 }

@@ -26,10 +26,14 @@ type ruleView struct {
 	At        time.Time  `json:"at"`
 	PromoteAt *time.Time `json:"promote_at,omitempty"`
 	PromoteTo string     `json:"promote_to,omitempty"`
+	// InForceVersion, for a report-only policy, is the enforced version
+	// the route keeps applying while this one is observed.
+	InForceVersion uint64 `json:"in_force_version,omitempty"`
 }
 
 func viewRule(r *store.Rule) ruleView {
-	v := ruleView{ID: r.ID, Type: r.Type, Version: r.Version, Text: r.Text, Author: r.Author, Comment: r.Comment, At: r.At, PromoteTo: r.PromoteTo}
+	v := ruleView{ID: r.ID, Type: r.Type, Version: r.Version, Text: r.Text, Author: r.Author, Comment: r.Comment, At: r.At,
+		PromoteTo: r.PromoteTo, InForceVersion: r.InForceVersion}
 	if !r.PromoteAt.IsZero() {
 		v.PromoteAt = &r.PromoteAt
 	}

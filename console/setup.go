@@ -24,7 +24,7 @@ type setupView struct {
 func (c *Console) setupInvite(secret string) (*store.Invite, string) {
 	inv, ok := c.opts.Store.Invite(identity.HashSecret(secret))
 	switch {
-	case secret == "" || !ok:
+	case secret == "" || !ok || inv.Purpose != "":
 		return nil, "setup.invalid"
 	case c.opts.Store.Claimed("invite/" + inv.ID):
 		return nil, "setup.used"

@@ -147,6 +147,9 @@ func (c *Console) deviceFinish(g *gin.Context) {
 
 func (c *Console) registerBegin(g *gin.Context) {
 	ceremony(c, http.StatusOK, func(g *gin.Context, sess *store.Session, req *registerBeginRequest) (any, error) {
+		if err := c.keyResetPending(sess.UserID); err != nil {
+			return nil, err
+		}
 		return c.opts.Identity.BeginRegistration(g.Request.Context(), sess, req.Name)
 	})(g)
 }

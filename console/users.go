@@ -140,22 +140,33 @@ type linkView struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// signOutUser ends every session of a user, everywhere, at once: the
-// proxy refuses their next request and closes their open streams.
+// signOutUser is POST /api/v1/users/:id/sign_out: signOutEverywhere for
+// the API.
 func (c *Console) signOutUser(g *gin.Context) {
-	u, ok := c.userOr404(g)
-	if !ok || !c.actOn(g, u.ID, "sign out") {
+	ended, err := c.signOutEverywhere(g, g.Param("id"))
+	if err != nil {
+		c.fail(g, err)
 		return
+	}
+	g.JSON(http.StatusOK, gin.H{"ended": ended})
+}
+
+// signOutEverywhere ends every session of a user, everywhere, at once: the
+// proxy refuses their next request and closes their open streams. It
+// returns how many sessions ended.
+func (c *Console) signOutEverywhere(g *gin.Context, userID string) (int, error) {
+	u, ok := c.opts.Store.User(userID)
+	if !ok {
+		return 0, apperr.New(apperr.NotFound, "no user %q", userID)
+	}
+	if err := c.rankCheck(g, u.ID, "sign out"); err != nil {
+		return 0, err
 	}
 	ops := identity.EndUserOps(c.opts.Store, u.ID)
 	ended := len(ops)
 	ops = append(ops, c.audit(g, "session.ended", u.ID, map[string]string{
 		"email": u.Email, "scope": "all sessions of the user", "sessions": fmt.Sprint(ended)}))
-	if err := c.opts.Store.Write(g.Request.Context(), ops...); err != nil {
-		c.fail(g, err)
-		return
-	}
-	g.JSON(http.StatusOK, gin.H{"ended": ended})
+	return ended, c.opts.Store.Write(g.Request.Context(), ops...)
 }
 
 // endSession ends one session: a console session with its route sessions,
@@ -197,27 +208,40 @@ func (c *Console) setDisabled(g *gin.Context, disabled bool) {
 			return
 		}
 	}
-	if len(req.Reason) > 500 {
-		c.fail(g, apperr.Field("reason", "reason is at most 500 characters"))
+	u, err := c.setUserDisabled(g, g.Param("id"), disabled, req.Reason)
+	if err != nil {
+		c.fail(g, err)
 		return
+	}
+	g.JSON(http.StatusOK, gin.H{"user": c.viewUser(u, c.now())})
+}
+
+// setUserDisabled disables (ending all their sessions in the same write)
+// or enables a user, with an optional reason: the one code path of the API
+// and the person page. The last owner cannot be disabled.
+func (c *Console) setUserDisabled(g *gin.Context, userID string, disabled bool, reason string) (*store.User, error) {
+	if len(reason) > 500 {
+		return nil, apperr.Field("reason", "reason is at most 500 characters")
 	}
 	what := "enable"
 	if disabled {
 		what = "disable"
 	}
-	u, ok := c.userOr404(g)
-	if !ok || !c.actOn(g, u.ID, what) {
-		return
+	u, ok := c.opts.Store.User(userID)
+	if !ok {
+		return nil, apperr.New(apperr.NotFound, "no user %q", userID)
+	}
+	if err := c.rankCheck(g, u.ID, what); err != nil {
+		return nil, err
 	}
 	if disabled && u.Role == RoleOwner && !u.Disabled && !c.ownerRemains("", u.ID) {
-		c.fail(g, apperr.New(apperr.Conflict, "this is the last owner account and no owner API token exists: make another owner first"))
-		return
+		return nil, apperr.New(apperr.Conflict, "this is the last owner account and no owner API token exists: make another owner first")
 	}
 	cp := *u
 	cp.Disabled = disabled
 	action, detail := "user.enabled", map[string]string{"email": u.Email}
-	if req.Reason != "" {
-		detail["reason"] = req.Reason
+	if reason != "" {
+		detail["reason"] = reason
 	}
 	// Update, not Put: a user deleted meanwhile must not come back.
 	ops := []store.Op{store.Update(&cp)}
@@ -229,8 +253,7 @@ func (c *Console) setDisabled(g *gin.Context, disabled bool) {
 	}
 	ops = append(ops, c.audit(g, action, u.ID, detail))
 	if err := c.opts.Store.Write(g.Request.Context(), ops...); err != nil {
-		c.fail(g, err)
-		return
+		return nil, err
 	}
-	g.JSON(http.StatusOK, gin.H{"user": c.viewUser(&cp, c.now())})
+	return &cp, nil
 }

@@ -14,34 +14,53 @@ type roleRequest struct {
 	Role *string `json:"role"`
 }
 
-// setUserRole changes a person's local role. The caller may neither touch
-// an account more powerful than itself nor grant a role above its own; the
-// last owner cannot be demoted. The person's API tokens with a role above
-// the new one are revoked in the same write, so a token never outranks its
-// person. A role mapped from identity-provider groups is not changed here
-// (it follows the groups at sign-in).
+// setUserRole is POST /api/v1/users/:id/role: changeRole for the API.
 func (c *Console) setUserRole(g *gin.Context) {
 	var req roleRequest
 	if err := decode(g, &req); err != nil {
 		c.fail(g, err)
 		return
 	}
-	if req.Role == nil || (*req.Role != "" && !ValidRole(*req.Role)) {
-		c.fail(g, apperr.Field("role", `role must be owner, admin, security, helpdesk, auditor or "" (employee)`))
+	if req.Role == nil {
+		c.fail(g, errRoleField())
 		return
 	}
-	role := *req.Role
-	u, ok := c.userOr404(g)
-	if !ok || !c.actOn(g, u.ID, "change the role of") {
+	u, revoked, err := c.changeRole(g, g.Param("id"), *req.Role)
+	if err != nil {
+		c.fail(g, err)
 		return
+	}
+	g.JSON(http.StatusOK, gin.H{"user": c.viewUser(u, c.now()), "tokens_revoked": revoked})
+}
+
+func errRoleField() error {
+	return apperr.Field("role", `role must be owner, admin, security, helpdesk, auditor or "" (employee)`)
+}
+
+// changeRole changes a person's local role: the one code path of the API
+// and the person page. The caller may neither touch an account more
+// powerful than itself nor grant a role above its own; the last owner
+// cannot be demoted. The person's API tokens with a role above the new one
+// are revoked in the same write, so a token never outranks its person. A
+// role mapped from identity-provider groups is not changed here (it
+// follows the groups at sign-in). It returns the changed user and how many
+// tokens were revoked.
+func (c *Console) changeRole(g *gin.Context, userID, role string) (*store.User, int, error) {
+	if role != "" && !ValidRole(role) {
+		return nil, 0, errRoleField()
+	}
+	u, ok := c.opts.Store.User(userID)
+	if !ok {
+		return nil, 0, apperr.New(apperr.NotFound, "no user %q", userID)
+	}
+	if err := c.rankCheck(g, u.ID, "change the role of"); err != nil {
+		return nil, 0, err
 	}
 	if caller := who(g).Role; !mayActOn(caller, role) {
-		c.fail(g, forbiddenField("role", "your role (%s) may not grant the more powerful role %s", caller, role))
-		return
+		return nil, 0, forbiddenField("role", "your role (%s) may not grant the more powerful role %s", caller, role)
 	}
 	if u.Role == RoleOwner && role != RoleOwner && !c.ownerRemains("", u.ID) {
-		c.fail(g, apperr.New(apperr.Conflict, "this is the last owner: make another owner first"))
-		return
+		return nil, 0, apperr.New(apperr.Conflict, "this is the last owner: make another owner first")
 	}
 	cp := *u
 	cp.Role = role
@@ -56,8 +75,7 @@ func (c *Console) setUserRole(g *gin.Context) {
 	ops = append(ops, c.audit(g, "user.role_changed", u.ID, map[string]string{
 		"email": u.Email, "from": u.Role, "to": role, "tokens_revoked": fmt.Sprint(revoked)}))
 	if err := c.opts.Store.Write(g.Request.Context(), ops...); err != nil {
-		c.fail(g, err)
-		return
+		return nil, 0, err
 	}
-	g.JSON(http.StatusOK, gin.H{"user": c.viewUser(&cp, c.now()), "tokens_revoked": revoked})
+	return &cp, revoked, nil
 }

@@ -23,6 +23,7 @@ func navEntries() []navEntry {
 		{Path: "/auth/security_keys", LabelKey: "nav.security_keys"},
 		{Path: "/rules", LabelKey: "nav.rules", Perm: PermRulesRead, Rules: true},
 		{Path: "/whatif", LabelKey: "nav.whatif", Perm: PermPolicySimulate, Simulate: true},
+		{Path: "/people", LabelKey: "nav.people", Perm: PermUsersRead},
 		{Path: "/devices", LabelKey: "nav.inventory", Perm: PermDevicesRead, Enrollment: true},
 		{Path: "/decisions", LabelKey: "nav.decisions", Perm: PermDecisionsRead},
 		{Path: "/audit", LabelKey: "nav.audit", Perm: PermAuditRead},

@@ -70,6 +70,9 @@ type site struct {
 	logs     *lockedBuffer
 	upstream *httptest.Server
 	hits     atomic.Int64 // requests the upstream answered
+	// tabTimeout bounds each new tab's whole life: browserTimeout unless
+	// a long flow sets more.
+	tabTimeout time.Duration
 }
 
 // startSite starts Portier on a free loopback port with the console at
@@ -185,7 +188,11 @@ func (s *site) newTab(exe string, extra ...chromedp.ExecAllocatorOption) *tab {
 	opts = append(opts, extra...)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	browserCtx, cancelBrowser := chromedp.NewContext(allocCtx)
-	ctx, cancel := context.WithTimeout(browserCtx, browserTimeout)
+	timeout := browserTimeout
+	if s.tabTimeout > 0 {
+		timeout = s.tabTimeout
+	}
+	ctx, cancel := context.WithTimeout(browserCtx, timeout)
 	b.ctx = ctx
 	t.Cleanup(func() {
 		if t.Failed() {

@@ -33,7 +33,47 @@ func DocOf(r *store.Rule) (*Doc, error) {
 	if r.Deleted {
 		return nil, nil
 	}
-	return ParseDoc(r.Type, fmt.Sprintf("%s %q version %d", r.Type, r.ID, r.Version), []byte(r.Text), r.ID)
+	d, err := ParseDoc(r.Type, fmt.Sprintf("%s %q version %d", r.Type, r.ID, r.Version), []byte(r.Text), r.ID)
+	if err != nil || r.InForce == "" {
+		return d, err
+	}
+	if d.InForce, err = ParseDoc(r.Type, fmt.Sprintf("%s %q version %d", r.Type, r.ID, r.InForceVersion), []byte(r.InForce), r.ID); err != nil {
+		return nil, err
+	}
+	d.InForceVersion = r.InForceVersion
+	return d, nil
+}
+
+// InForceID is the id under which the enforced version v of policy id is
+// compiled while a newer version is observed in report-only: "staff@v3".
+// Policy ids cannot hold '@', so it names no other policy.
+func InForceID(id string, v uint64) string { return fmt.Sprintf("%s@v%d", id, v) }
+
+// withInForce compiles, for each report-only policy that replaced an
+// enforced version (Doc.InForce) and names no shadows: of its own, that
+// version under InForceID, and makes the report-only policy shadow it:
+// the route keeps enforcing what was in force while the change is
+// observed.
+func withInForce(file string, docs []*Doc, pols []*policy.Policy) ([]*policy.Policy, error) {
+	byID := make(map[string]*policy.Policy, len(pols))
+	for _, p := range pols {
+		byID[p.ID] = p
+	}
+	for _, d := range docs {
+		p := byID[d.ID]
+		if d.InForce == nil || d.Mode != ModeReportOnly || p == nil || p.Shadows != "" {
+			continue
+		}
+		ps, err := policy.ParsePolicies(fmt.Sprintf("%s (version %d, in force)", file, d.InForceVersion), seq(withMode(d.InForce.Node, ModeEnforce)))
+		if err != nil {
+			return nil, err
+		}
+		q := ps[0]
+		q.ID = InForceID(d.ID, d.InForceVersion)
+		p.Shadows = q.ID
+		pols = append(pols, q)
+	}
+	return pols, nil
 }
 
 // Compile builds the effective config from base and the given routes and
@@ -82,6 +122,9 @@ func Compile(base *config.Config, routes, policies []*Doc, compile CompileFunc) 
 	}
 	pols, err := compile(&eff)
 	if err != nil {
+		return nil, err
+	}
+	if pols, err = withInForce(eff.File, policies, pols); err != nil {
 		return nil, err
 	}
 	set := &Set{Config: &eff, Policies: pols, Routes: routes, All: policies, Candidates: pols}

@@ -35,6 +35,11 @@ type Doc struct {
 	PromoteTo string
 	Route     config.Route // for a route
 	Mode      string       // for a policy: draft, report-only or enforce
+	// InForce, for a report-only policy, is the enforced version the
+	// proxy keeps applying while this one is observed (store.Rule.InForce),
+	// and InForceVersion its version; nil when none.
+	InForce        *Doc
+	InForceVersion uint64
 }
 
 // ParseDoc reads one route or policy (YAML or JSON) from b; file names it

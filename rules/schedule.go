@@ -56,11 +56,15 @@ func (s *Service) promote(ctx context.Context, r *store.Rule, now time.Time) err
 	if err != nil {
 		return err
 	}
+	keepInForce(r, nd)
 	if err := s.check(store.RulePolicy, r.ID, nd); err != nil {
 		return err
 	}
 	next := &store.Rule{ID: r.ID, Type: r.Type, Version: r.Version + 1, Text: nd.Text, Author: ScheduleAuthor, At: now,
 		Comment: fmt.Sprintf("scheduled promotion to %s (set in version %d)", r.PromoteTo, r.Version)}
+	if nd.InForce != nil {
+		next.InForce, next.InForceVersion = nd.InForce.Text, nd.InForceVersion
+	}
 	err = s.commit(ctx, Actor{Name: ScheduleAuthor}, r, next, "policy.promote")
 	var ae *apperr.Error
 	if errors.As(err, &ae) && ae.Code == apperr.Stale {

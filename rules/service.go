@@ -177,6 +177,9 @@ func (s *Service) write(ctx context.Context, a Actor, c Change, d *Doc, how stri
 	if err := s.precondition(c, d != nil); err != nil {
 		return nil, err
 	}
+	if live {
+		keepInForce(cur, d)
+	}
 	if err := s.check(c.Type, c.ID, d); err != nil {
 		return nil, err
 	}
@@ -191,11 +194,34 @@ func (s *Service) write(ctx context.Context, a Actor, c Change, d *Doc, how stri
 	}
 	if d != nil {
 		r.Text, r.Comment, r.PromoteAt, r.PromoteTo = d.Text, d.Comment, d.PromoteAt, d.PromoteTo
+		if d.InForce != nil {
+			r.InForce, r.InForceVersion = d.InForce.Text, d.InForceVersion
+		}
 	}
 	if how != "" {
 		action = c.Type + "." + how
 	}
 	return r, s.commit(ctx, a, cur, r, action)
+}
+
+// keepInForce sets d.InForce when policy d, in report-only without a
+// shadows: of its own, replaces cur: cur itself when it is enforced, or
+// the version cur kept in force when cur is report-only too. Observing a
+// change to an enforced policy so never lets through what it denied.
+func keepInForce(cur *store.Rule, d *Doc) {
+	if d == nil || d.Type != store.RulePolicy || d.Mode != ModeReportOnly || hasKey(d.Node, "shadows") {
+		return
+	}
+	prev, err := DocOf(cur)
+	if err != nil || prev == nil {
+		return
+	}
+	switch {
+	case prev.Mode == ModeEnforce || prev.Mode == "":
+		d.InForce, d.InForceVersion = prev, cur.Version
+	case prev.Mode == ModeReportOnly && prev.InForce != nil:
+		d.InForce, d.InForceVersion = prev.InForce, prev.InForceVersion
+	}
 }
 
 // commit writes r over prev (nil when none) with compare-and-set.

@@ -294,6 +294,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.signer.Run(ctx)
 	go s.ident.Run(ctx)
 	go s.replica.heartbeats(ctx)
+	go s.claimEmails(ctx)
 	// Jobs that must run once across replicas run where their lease is.
 	s.replica.leased(ctx, "enrollment.sweeps", s.enroll.Run)
 	s.replica.leased(ctx, "posture.scheduler", func(ctx context.Context) { _ = s.posture.Run(ctx) })

@@ -178,6 +178,11 @@ type User struct {
 	PasswordHash string    `json:"password_hash,omitempty"`
 	Disabled     bool      `json:"disabled,omitempty"`
 	CreatedAt    time.Time `json:"created_at"`
+	// KeyReset is the id of the re-registration link (an Invite of purpose
+	// InviteKeyReset) the help desk issued when it reset the person's
+	// security keys; while set, the person registers a new key only
+	// through that link.
+	KeyReset string `json:"key_reset,omitempty"`
 }
 
 // Token is an API token. ID is public; only the SHA-256 of the secret is kept.
@@ -210,7 +215,15 @@ type Invite struct {
 	// CreatedBy is the audit actor who sent the invitation ("" for the
 	// first-run set-up link).
 	CreatedBy string `json:"created_by,omitempty"`
+	// Purpose is "" for an invitation to a role (or the set-up link) and
+	// InviteKeyReset for the one-time re-registration link of a security
+	// key reset, which belongs to the account UserID.
+	Purpose string `json:"purpose,omitempty"`
+	UserID  string `json:"user_id,omitempty"`
 }
+
+// InviteKeyReset is the Purpose of a security-key re-registration link.
+const InviteKeyReset = "key_reset"
 
 // Blob is named opaque data: sealed CA keys, the current CRL, signing keys.
 type Blob struct {

@@ -36,6 +36,13 @@ type Rule struct {
 	// (a scheduled promotion, applied by the server's schedule loop).
 	PromoteAt time.Time `json:"promote_at,omitzero"`
 	PromoteTo string    `json:"promote_to,omitempty"`
+	// InForce, for a policy saved in report-only over an enforced version,
+	// is the text of that last enforced version (InForceVersion): the
+	// proxy keeps applying it while this version is observed, so that
+	// observing a change never opens the route. Empty when no version of
+	// the policy was enforced before.
+	InForce        string `json:"in_force,omitempty"`
+	InForceVersion uint64 `json:"in_force_version,omitempty"`
 }
 
 // Kind is KindRoute or KindPolicy, after the rule's type.

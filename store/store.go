@@ -199,6 +199,11 @@ func (s *Store) Write(ctx context.Context, ops ...Op) error {
 		}
 		req.muts[i] = op.m
 	}
+	muts, err := s.withEmailClaims(req.muts)
+	if err != nil {
+		return err
+	}
+	req.muts = muts
 	select {
 	case s.writes <- req:
 	case <-ctx.Done():
@@ -208,6 +213,9 @@ func (s *Store) Write(ctx context.Context, ops ...Op) error {
 	}
 	select {
 	case err := <-req.err:
+		if errors.Is(err, ErrExists) && len(muts) > len(ops) {
+			return s.emailTaken(muts[len(ops):], err)
+		}
 		return err
 	case <-ctx.Done():
 		// The write may still land; the caller only stops waiting.

@@ -42,6 +42,7 @@ func Run(t *testing.T, newOpener func(t *testing.T) Opener) {
 		{"CompareAndSet", testCompareAndSet},
 		{"CompareAndSetRaceOneWinner", testCompareAndSetRace},
 		{"HistoryScan", testHistoryScan},
+		{"EmailUnique", testEmailUnique},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newOpener(t)) })

@@ -157,3 +157,22 @@
     timer = setTimeout(lint, 400);
   });
 })();
+
+// Copy buttons: a button marked data-copy="ID" copies the value of the
+// input with that id (a link shown once) and says so on the button.
+(function () {
+  document.querySelectorAll("button[data-copy]").forEach(function (btn) {
+    btn.addEventListener("click", function () {
+      var input = document.getElementById(btn.getAttribute("data-copy"));
+      if (!input) { return; }
+      input.select();
+      var done = function () { btn.textContent = btn.getAttribute("data-msg-copied") || "Copied"; };
+      if (navigator.clipboard) {
+        navigator.clipboard.writeText(input.value).then(done, function () { document.execCommand("copy"); done(); });
+      } else {
+        document.execCommand("copy");
+        done();
+      }
+    });
+  });
+})();
