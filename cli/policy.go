@@ -17,7 +17,7 @@ import (
 func policyCmd(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
 	if len(args) == 0 || isHelp(args[0]) {
 		fmt.Fprintln(stderr, "usage: portier policy lint FILE | portier policy test --config FILE --route URL [flags]\n"+
-			"       portier policy apply -f FILE [--server URL] | portier policy export [--server URL]   (token in PORTIER_TOKEN)")
+			"       portier policy apply -f FILE [--prune] [--server URL] | portier policy export [--server URL]   (token in PORTIER_TOKEN)")
 		if len(args) > 0 {
 			return ExitOK
 		}

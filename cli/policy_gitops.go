@@ -13,6 +13,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/rules"
@@ -28,11 +29,35 @@ type rulesClient struct {
 	token  string
 }
 
-// apiRule is a route or policy as the API returns it.
+// apiRule is a route or policy as the API returns it, with a policy's
+// scheduled promotion.
 type apiRule struct {
-	ID      string `json:"id"`
-	Version uint64 `json:"version"`
-	Text    string `json:"text"`
+	ID        string     `json:"id"`
+	Version   uint64     `json:"version"`
+	Text      string     `json:"text"`
+	PromoteAt *time.Time `json:"promote_at"`
+	PromoteTo string     `json:"promote_to"`
+}
+
+// samePromotion reports whether the server's rule has d's scheduled
+// promotion (or neither has one).
+func (r *apiRule) samePromotion(d *rules.Doc) bool {
+	if r.PromoteAt == nil {
+		return d.PromoteAt.IsZero()
+	}
+	return r.PromoteAt.Equal(d.PromoteAt) && r.PromoteTo == d.PromoteTo
+}
+
+// promotionNodes are the promote_at and promote_to keys of a scheduled
+// promotion, as a policy's YAML takes them (none without one).
+func promotionNodes(at time.Time, to string) []*yaml.Node {
+	if at.IsZero() {
+		return nil
+	}
+	return []*yaml.Node{
+		{Kind: yaml.ScalarNode, Value: "promote_at"}, {Kind: yaml.ScalarNode, Value: at.UTC().Format(time.RFC3339)},
+		{Kind: yaml.ScalarNode, Value: "promote_to"}, {Kind: yaml.ScalarNode, Value: to},
+	}
 }
 
 func (c *rulesClient) call(method, path string, body []byte, hdr map[string]string, out any) (int, error) {
@@ -98,12 +123,15 @@ func (c *rulesClient) list(plural string) ([]apiRule, error) {
 
 // gitopsFlags parses --server, --ca-file (and -f for apply) and builds the
 // client; the token comes from PORTIER_TOKEN.
-func gitopsClient(ctx context.Context, name string, args []string, env Env, stderr io.Writer, file *string) (*rulesClient, int) {
+func gitopsClient(ctx context.Context, name string, args []string, env Env, stderr io.Writer, file *string, prune *bool) (*rulesClient, int) {
 	fs := newFlagSet("policy "+name, stderr)
 	fs.String("server", "", "the Portier external URL, e.g. https://portier.example.com; env PORTIER_SERVER")
 	fs.String("ca-file", "", "PEM roots to trust for --server (e.g. Portier's /ca/roots.pem) besides the system's; env PORTIER_CA_FILE")
 	if file != nil {
 		fs.StringVar(file, "f", "", "the YAML file of routes: and policies: to apply (a config file works)")
+	}
+	if prune != nil {
+		fs.BoolVar(prune, "prune", false, "also delete the server's routes and policies that the file lacks (default: keep them and list them)")
 	}
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil, ExitOK
@@ -138,17 +166,24 @@ func gitopsClient(ctx context.Context, name string, args []string, env Env, stde
 
 // policyApply pushes each route and policy of a file through the API:
 // policies first (routes name them), each compared with the server's
-// current version and written with If-Match only when it differs. It never
-// deletes what the file lacks.
+// current version (a policy's scheduled promotion included) and written
+// with If-Match only when it differs. The server's rules that the file
+// lacks are listed, and deleted only with --prune (routes first, each
+// delete with If-Match and audited like any delete).
 func policyApply(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
 	var file string
-	c, code := gitopsClient(ctx, "apply", args, env, stderr, &file)
+	var prune bool
+	c, code := gitopsClient(ctx, "apply", args, env, stderr, &file, &prune)
 	if c == nil {
 		return code
 	}
 	docs, err := readRulesFile(file)
 	if err != nil {
 		fmt.Fprintf(stderr, "portier policy apply: %v\n", err)
+		return ExitUsage
+	}
+	if prune && len(docs) == 0 {
+		fmt.Fprintf(stderr, "portier policy apply: %s has no routes or policies: --prune would delete every rule; refusing\n", file)
 		return ExitUsage
 	}
 	failed := false
@@ -161,10 +196,50 @@ func policyApply(ctx context.Context, args []string, env Env, stdout, stderr io.
 		}
 		fmt.Fprintf(stdout, "%s %s: %s\n", d.Type, d.ID, msg)
 	}
+	if failed && prune {
+		fmt.Fprintln(stderr, "portier policy apply: nothing pruned, since not every rule of the file was applied")
+	}
+	if err := c.prune(docs, prune && !failed, stdout, stderr); err != nil {
+		failed = true
+	}
 	if failed {
 		return ExitFail
 	}
 	return ExitOK
+}
+
+// prune lists the server's routes, then policies, that docs lack, and
+// deletes them when del is set, each with If-Match on the version listed.
+func (c *rulesClient) prune(docs []*rules.Doc, del bool, stdout, stderr io.Writer) error {
+	inFile := map[string]bool{}
+	for _, d := range docs {
+		inFile[d.Type+"/"+d.ID] = true
+	}
+	var errs []error
+	for _, typ := range []string{store.RuleRoute, store.RulePolicy} {
+		items, err := c.list(plural(typ))
+		if err != nil {
+			fmt.Fprintf(stderr, "portier policy apply: %v\n", err)
+			return err
+		}
+		for _, it := range items {
+			if inFile[typ+"/"+it.ID] {
+				continue
+			}
+			if !del {
+				fmt.Fprintf(stdout, "%s %s: not in the file, kept (version %d; --prune deletes it)\n", typ, it.ID, it.Version)
+				continue
+			}
+			path := "/api/v1/" + plural(typ) + "/" + url.PathEscape(it.ID) + "?comment=" + url.QueryEscape("pruned by portier policy apply --prune")
+			if _, err := c.call(http.MethodDelete, path, nil, map[string]string{"If-Match": fmt.Sprintf("%q", fmt.Sprint(it.Version))}, nil); err != nil {
+				fmt.Fprintf(stderr, "%s %s: %v\n", typ, it.ID, err)
+				errs = append(errs, err)
+				continue
+			}
+			fmt.Fprintf(stdout, "%s %s: deleted (was version %d)\n", typ, it.ID, it.Version)
+		}
+	}
+	return errors.Join(errs...)
 }
 
 func plural(typ string) string {
@@ -184,13 +259,14 @@ func (c *rulesClient) apply(d *rules.Doc) (string, error) {
 	hdr := map[string]string{}
 	if code == http.StatusOK {
 		have, err := rules.ParseDoc(d.Type, "server", []byte(cur.Text), d.ID)
-		if err == nil && rules.Same(have, d) {
+		if err == nil && rules.Same(have, d) && cur.samePromotion(d) {
 			return fmt.Sprintf("unchanged (version %d)", cur.Version), nil
 		}
 		hdr["If-Match"] = fmt.Sprintf("%q", fmt.Sprint(cur.Version))
 	}
 	n := *d.Node
-	n.Content = append(slices.Clone(n.Content),
+	n.Content = append(slices.Clone(n.Content), promotionNodes(d.PromoteAt, d.PromoteTo)...)
+	n.Content = append(n.Content,
 		&yaml.Node{Kind: yaml.ScalarNode, Value: "comment"},
 		&yaml.Node{Kind: yaml.ScalarNode, Value: "applied by portier policy apply"})
 	body, err := yaml.Marshal(&n)
@@ -245,9 +321,10 @@ func readRulesFile(file string) ([]*rules.Doc, error) {
 }
 
 // policyExport prints the server's routes and policies as one YAML file
-// that `portier policy apply` takes back unchanged.
+// that `portier policy apply` takes back unchanged: a policy's scheduled
+// promotion is its promote_at and promote_to keys.
 func policyExport(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
-	c, code := gitopsClient(ctx, "export", args, env, stderr, nil)
+	c, code := gitopsClient(ctx, "export", args, env, stderr, nil, nil)
 	if c == nil {
 		return code
 	}
@@ -265,7 +342,11 @@ func policyExport(ctx context.Context, args []string, env Env, stdout, stderr io
 				fmt.Fprintf(stderr, "portier policy export: %s %s: unreadable text\n", p, it.ID)
 				return ExitFail
 			}
-			seq.Content = append(seq.Content, n.Content[0])
+			m := n.Content[0]
+			if it.PromoteAt != nil {
+				m.Content = append(m.Content, promotionNodes(*it.PromoteAt, it.PromoteTo)...)
+			}
+			seq.Content = append(seq.Content, m)
 		}
 		root.Content = append(root.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: p}, seq)
 	}

@@ -173,8 +173,9 @@ func TestRulesTwoReplicasOnPostgres(t *testing.T) {
 }
 
 // TestPolicyApplyExportRoundTrip: apply pushes a file's routes and
-// policies, export prints them back, and applying the export changes
-// nothing.
+// policies (a scheduled promotion included), export prints them back, and
+// applying the export changes nothing. Rules the file lacks are listed
+// and kept, and deleted (audited) only with --prune.
 func TestPolicyApplyExportRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	tok := strings.Repeat("g", 40)
@@ -198,6 +199,8 @@ func TestPolicyApplyExportRoundTrip(t *testing.T) {
 policies:
   - id: staff
     mode: report-only
+    promote_at: 2030-01-31T09:00:00Z
+    promote_to: enforce
     allow:
       or:
         - group: {has: staff}
@@ -207,7 +210,8 @@ policies:
 		t.Fatalf("apply = %d\n%s\n%s", code, out, errOut)
 	}
 	code, exported, errOut := run(t, env, "policy", "export")
-	if code != 0 || !strings.Contains(exported, "mode: report-only") || !strings.Contains(exported, "id: wiki") {
+	if code != 0 || !strings.Contains(exported, "mode: report-only") || !strings.Contains(exported, "id: wiki") ||
+		!strings.Contains(exported, "promote_at: 2030-01-31T09:00:00Z") || !strings.Contains(exported, "promote_to: enforce") {
 		t.Fatalf("export = %d\n%s\n%s", code, exported, errOut)
 	}
 	write(exported)
@@ -223,6 +227,55 @@ policies:
 	if code != 0 || !strings.Contains(out, "policy staff: updated (version 1 → 2)") || !strings.Contains(out, "route wiki: unchanged") {
 		t.Fatalf("apply of a change = %d\n%s\n%s", code, out, errOut)
 	}
+	// A changed promotion date is a change.
+	code, out, errOut = run(t, env, "policy", "apply", "-f", file)
+	if code != 0 || !strings.Contains(out, "policy staff: unchanged (version 2)") {
+		t.Fatalf("apply again = %d\n%s\n%s", code, out, errOut)
+	}
+	write(strings.Replace(strings.Replace(exported, "has: staff", "has: ops", 1), "2030-01-31", "2030-02-28", 1))
+	code, out, errOut = run(t, env, "policy", "apply", "-f", file)
+	if code != 0 || !strings.Contains(out, "policy staff: updated (version 2 → 3)") {
+		t.Fatalf("apply of a new promotion date = %d\n%s\n%s", code, out, errOut)
+	}
+	if resp, body := in.doH("GET", "/api/v1/policies/staff", tok, ""); !strings.Contains(body, `"promote_at":"2030-02-28T09:00:00Z"`) {
+		t.Errorf("the promotion was not applied: %d %s", resp.StatusCode, body)
+	}
+
+	// Rules the file lacks: listed and kept; deleted with --prune.
+	if resp, body := in.doH("PUT", "/api/v1/policies/extra", tok, "allow:\n  or:\n    - group: {has: x}\n"); resp.StatusCode != 201 {
+		t.Fatalf("PUT extra = %d %s", resp.StatusCode, body)
+	}
+	if resp, body := in.doH("PUT", "/api/v1/routes/extra", tok, "from: https://extra.example.test:"+in.port+"\nto: http://127.0.0.1:9\npolicy: extra\n"); resp.StatusCode != 201 {
+		t.Fatalf("PUT extra route = %d %s", resp.StatusCode, body)
+	}
+	code, out, errOut = run(t, env, "policy", "apply", "-f", file)
+	if code != 0 || !strings.Contains(out, "route extra: not in the file, kept (version 1; --prune deletes it)") ||
+		!strings.Contains(out, "policy extra: not in the file, kept") {
+		t.Fatalf("apply without --prune = %d\n%s\n%s", code, out, errOut)
+	}
+	if resp, _ := in.doH("GET", "/api/v1/routes/extra", tok, ""); resp.StatusCode != 200 {
+		t.Fatalf("apply without --prune deleted the route: %d", resp.StatusCode)
+	}
+	code, out, errOut = run(t, env, "policy", "apply", "--prune", "-f", file)
+	if code != 0 || !strings.Contains(out, "route extra: deleted (was version 1)\npolicy extra: deleted (was version 1)") || !strings.Contains(out, "policy staff: unchanged") {
+		t.Fatalf("apply --prune = %d\n%s\n%s", code, out, errOut)
+	}
+	for _, p := range []string{"/api/v1/routes/extra", "/api/v1/policies/extra"} {
+		if resp, _ := in.doH("GET", p, tok, ""); resp.StatusCode != 404 {
+			t.Errorf("after --prune GET %s = %d", p, resp.StatusCode)
+		}
+	}
+	if _, body := in.doH("GET", "/api/v1/audit?action=route.delete", tok, ""); !strings.Contains(body, `"target":"route/extra"`) || !strings.Contains(body, "pruned by portier policy apply --prune") {
+		t.Errorf("the prune is not audited: %s", body)
+	}
+	if resp, _ := in.doH("GET", "/api/v1/policies/staff", tok, ""); resp.StatusCode != 200 {
+		t.Errorf("--prune deleted a rule of the file: %d", resp.StatusCode)
+	}
+	write("routes: []\n")
+	if code, _, errOut = run(t, env, "policy", "apply", "--prune", "-f", file); code != ExitUsage || !strings.Contains(errOut, "refusing") {
+		t.Errorf("--prune of an empty file = %d %s", code, errOut)
+	}
+
 	write("policies:\n  - id: broken\n    allow:\n      or:\n        - grop: {has: x}\n")
 	code, _, errOut = run(t, env, "policy", "apply", "-f", file)
 	if code == 0 || !strings.Contains(errOut, "grop") {

@@ -58,6 +58,10 @@ func checkDecisionOperations(t *testing.T, c *oasChecker) {
 		{RoleAuditor, "POST", "/api/v1/policies/impact", `{"policy":"id: staff\nallow:\n  group: {has: nobody}\n"}`, http.StatusOK, `"newly_denied":{"requests":2,"users":2,"devices":1`},
 		{RoleAuditor, "POST", "/api/v1/policies/impact", `{"policy":"id: staff\nallow:\n  group: {hass: x}\n"}`, http.StatusUnprocessableEntity, `"line":3`},
 		{RoleHelpdesk, "POST", "/api/v1/policies/impact", `{"policy":"id: staff"}`, http.StatusForbidden, ""},
+		{RoleAuditor, "POST", "/api/v1/policies/impact", `{"route_text":"id: wiki\nfrom: https://wiki.localhost\nto: http://127.0.0.1:9\npolicy: staff\n"}`, http.StatusOK, `"unchanged":{"requests":2,"users":2,"devices":1`},
+		{RoleAuditor, "POST", "/api/v1/policies/impact", `{"route_text":"id: wiki\nfrom: https://wiki.localhost\nto: http://127.0.0.1:9\npolicy: nosuch\n"}`, http.StatusBadRequest, `"field":"policy"`},
+		{RoleAuditor, "POST", "/api/v1/policies/impact", `{"route_text":"id: wiki\nfrmo: https://x.localhost\n"}`, http.StatusUnprocessableEntity, `"field":"route_text"`},
+		{RoleAuditor, "POST", "/api/v1/policies/impact", `{"policy":"id: staff\nallow: {}\n","route_text":"id: wiki\n"}`, http.StatusBadRequest, `"field":"route_text"`},
 	} {
 		code, body := c.do(tc.role, tc.method, tc.path, tc.body, nil)
 		if code != tc.status || !strings.Contains(body, tc.has) {

@@ -11,8 +11,11 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/config"
+	"github.com/portier/portier/confyaml"
 	"github.com/portier/portier/policy"
 	"github.com/portier/portier/proxy"
+	"github.com/portier/portier/rules"
 	"github.com/portier/portier/store"
 	"gopkg.in/yaml.v3"
 )
@@ -30,10 +33,11 @@ const defaultImpactWindow = 30 * 24 * time.Hour
 
 // impactRequest is the body of POST /api/v1/policies/impact.
 type impactRequest struct {
-	Policy string `json:"policy"`
-	Route  string `json:"route"`
-	Since  string `json:"since"`
-	Until  string `json:"until"`
+	Policy    string `json:"policy"`
+	Route     string `json:"route"`
+	RouteText string `json:"route_text"`
+	Since     string `json:"since"`
+	Until     string `json:"until"`
 }
 
 // Impact is what a draft policy would change on recorded access.
@@ -139,8 +143,9 @@ func (ch *ImpactChange) finish() {
 
 // ParseDraft compiles the YAML of one policy: a mapping (id, allow, …), or
 // a document whose policies: list holds exactly one. Its shadows: is
-// ignored: the replay compares the draft's own decisions. Errors are 422
-// naming the line.
+// ignored: the replay compares the draft's own decisions; a draft
+// (mode: draft) is evaluated as report-only. Errors are 422 naming the
+// line.
 func ParseDraft(src string) (*policy.Policy, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
@@ -164,9 +169,12 @@ func ParseDraft(src string) (*policy.Policy, error) {
 	}
 	if item.Kind == yaml.MappingNode {
 		for i := 0; i+1 < len(item.Content); i += 2 {
-			if item.Content[i].Value == "shadows" {
+			switch k, v := item.Content[i].Value, item.Content[i+1]; {
+			case k == "shadows":
 				item.Content = append(item.Content[:i:i], item.Content[i+2:]...)
-				break
+				i -= 2
+			case k == "mode" && v.Value == rules.ModeDraft:
+				v.Value = rules.ModeReportOnly // a draft is evaluated as it would be observed
 			}
 		}
 	}
@@ -197,24 +205,45 @@ func draftError(err error) error {
 	return apperr.AtLine("policy", 0, "the policy cannot be read")
 }
 
+// impactQuery is one impact replay: a draft policy on the routes that use
+// it (or on Route), or a changed route (RouteDoc) whose recorded access is
+// replayed with the policy it names.
+type impactQuery struct {
+	Policy       string     // the YAML of a draft policy; "" with RouteDoc
+	Route        string     // the route to replay Policy on; "" every route using the draft's id
+	RouteDoc     *rules.Doc // a changed route
+	Since, Until time.Time
+}
+
 // policyImpact replays recorded access against the current policy and a
-// draft, and answers who would newly be denied, newly allowed, or see no
-// change.
+// draft (or a changed route's policy), and answers who would newly be
+// denied, newly allowed, or see no change.
 func (c *Console) policyImpact(g *gin.Context) {
 	var req impactRequest
 	if err := decode(g, &req); err != nil {
 		c.fail(g, err)
 		return
 	}
-	if strings.TrimSpace(req.Policy) == "" {
-		c.fail(g, apperr.Field("policy", "policy is required: the YAML of the draft policy"))
+	q := impactQuery{Policy: req.Policy, Route: req.Route, Until: c.now().UTC()}
+	switch {
+	case strings.TrimSpace(req.RouteText) != "" && strings.TrimSpace(req.Policy) != "":
+		c.fail(g, apperr.Field("route_text", "give policy (a draft policy) or route_text (a changed route), not both"))
+		return
+	case strings.TrimSpace(req.RouteText) != "":
+		d, err := rules.ParseDoc(store.RuleRoute, "route_text", []byte(req.RouteText), "")
+		if err != nil {
+			c.fail(g, docError("route_text", err))
+			return
+		}
+		q.RouteDoc = d
+	case strings.TrimSpace(req.Policy) == "":
+		c.fail(g, apperr.Field("policy", "policy is required: the YAML of the draft policy (or route_text: the YAML of a changed route)"))
 		return
 	}
-	until, since := c.now().UTC(), time.Time{}
 	for _, f := range []struct {
 		name, val string
 		dst       *time.Time
-	}{{"since", req.Since, &since}, {"until", req.Until, &until}} {
+	}{{"since", req.Since, &q.Since}, {"until", req.Until, &q.Until}} {
 		if f.val != "" {
 			t, err := time.Parse(time.RFC3339, f.val)
 			if err != nil {
@@ -224,45 +253,14 @@ func (c *Console) policyImpact(g *gin.Context) {
 			*f.dst = t.UTC()
 		}
 	}
-	if since.IsZero() {
-		since = until.Add(-defaultImpactWindow)
+	if q.Since.IsZero() {
+		q.Since = q.Until.Add(-defaultImpactWindow)
 	}
-	if !since.Before(until) {
+	if !q.Since.Before(q.Until) {
 		c.fail(g, apperr.Field("since", "since must be before until"))
 		return
 	}
-	draft, err := ParseDraft(req.Policy)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	if c.opts.CheckNames != nil {
-		known := map[string]bool{}
-		for _, n := range c.opts.CheckNames() {
-			known[n] = true
-		}
-		for _, ref := range draft.CheckRefs {
-			if !known[ref.Name] {
-				c.fail(g, apperr.AtLine("policy", ref.Line, "line %d: unknown compliance check %q", ref.Line, ref.Name))
-				return
-			}
-		}
-	}
-	if c.opts.InForce == nil {
-		c.fail(g, apperr.New(apperr.Unavailable, "this server has no policies to compare with"))
-		return
-	}
-	routes, current, err := impactRoutes(c.opts.InForce(), draft, req.Route)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	dl, err := c.decisionLog()
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	im, err := ReplayImpact(g.Request.Context(), dl, routes, current, draft, since, until)
+	im, err := c.impact(g.Request.Context(), q)
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -270,20 +268,110 @@ func (c *Console) policyImpact(g *gin.Context) {
 	g.JSON(http.StatusOK, im)
 }
 
+// impact is the replay behind the API and the editor's preview.
+func (c *Console) impact(ctx context.Context, q impactQuery) (*Impact, error) {
+	if c.opts.InForce == nil {
+		return nil, apperr.New(apperr.Unavailable, "this server has no policies to compare with")
+	}
+	var (
+		routes  []string
+		current map[string]*policy.Policy
+		draft   *policy.Policy
+		err     error
+	)
+	if q.RouteDoc != nil {
+		routes, current, draft, err = c.changedRoute(c.opts.InForce(), q.RouteDoc)
+	} else {
+		draft, err = c.parseDraft(q.Policy)
+		if err == nil {
+			routes, current, err = impactRoutes(c.opts.InForce(), draft, q.Route)
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	dl, err := c.decisionLog()
+	if err != nil {
+		return nil, err
+	}
+	return ReplayImpact(ctx, dl, routes, current, draft, q.Since, q.Until)
+}
+
+// parseDraft is ParseDraft with the compliance checks it names known.
+func (c *Console) parseDraft(src string) (*policy.Policy, error) {
+	draft, err := ParseDraft(src)
+	if err != nil || c.opts.CheckNames == nil {
+		return draft, err
+	}
+	known := map[string]bool{}
+	for _, n := range c.opts.CheckNames() {
+		known[n] = true
+	}
+	for _, ref := range draft.CheckRefs {
+		if !known[ref.Name] {
+			return nil, apperr.AtLine("policy", ref.Line, "line %d: unknown compliance check %q", ref.Line, ref.Name)
+		}
+	}
+	return draft, nil
+}
+
+// changedRoute is the replay of a changed route: the access recorded under
+// the route as it is in force (the stored route of the same id, else the
+// changed route's address), each record evaluated with the policy the
+// route enforces now and with the policy the changed route names (as it
+// decides: a report-only one is replayed as if enforced, like a draft
+// policy). A route with nothing in force yet has nothing to replay.
+func (c *Console) changedRoute(in Rules, d *rules.Doc) ([]string, map[string]*policy.Policy, *policy.Policy, error) {
+	next := in.Policies[d.Route.Policy]
+	if next == nil {
+		return nil, nil, nil, apperr.Field("policy", "the route's policy %q is not in force (a draft or no such policy): only a policy that applies to traffic can be replayed", d.Route.Policy)
+	}
+	key := strings.TrimSuffix(d.Route.From, "/")
+	if r, ok := c.opts.Store.RuleOf(store.RuleRoute, d.ID); ok && !r.Deleted {
+		if cur, err := rules.DocOf(r); err == nil && cur != nil {
+			key = strings.TrimSuffix(cur.Route.From, "/")
+		}
+	}
+	current := map[string]*policy.Policy{}
+	if _, ok := in.Routes[key]; !ok {
+		return nil, current, next, nil // nothing in force there yet: nothing recorded
+	}
+	p, err := in.enforcedOn(key)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	current[key] = p
+	return []string{key}, current, next, nil
+}
+
+// docError turns a route or policy parse error (naming its line) into a
+// 422 on field.
+func docError(field string, err error) error {
+	var list confyaml.ErrorList
+	var ce *config.Error
+	switch {
+	case errors.As(err, &list) && len(list) > 0:
+		return apperr.AtLine(field, list[0].Line, "%s", err.Error())
+	case errors.As(err, &ce):
+		return apperr.AtLine(field, ce.Line, "%s", err.Error())
+	}
+	return err
+}
+
 // impactRoutes picks the routes to replay and each one's current policy:
 // the named route, or every route whose policy has the draft's id.
-func impactRoutes(rules Rules, draft *policy.Policy, route string) ([]string, map[string]*policy.Policy, error) {
+func impactRoutes(in Rules, draft *policy.Policy, route string) ([]string, map[string]*policy.Policy, error) {
 	current := map[string]*policy.Policy{}
 	var routes []string
 	if route != "" {
 		route = strings.TrimSuffix(route, "/")
-		_, ok := rules.Routes[route]
+		_, ok := in.Routes[route]
 		if !ok {
 			return nil, nil, apperr.Field("route", "no route is %q (give the route's from URL, with its path prefix if it has one)", route)
 		}
 		routes = append(routes, route)
 	} else {
-		for rt, id := range rules.Routes {
+		for rt, id := range in.Routes {
 			if id == draft.ID {
 				routes = append(routes, rt)
 			}
@@ -294,18 +382,27 @@ func impactRoutes(rules Rules, draft *policy.Policy, route string) ([]string, ma
 	}
 	sort.Strings(routes)
 	for _, rt := range routes {
-		p := rules.Policies[rules.Routes[rt]]
-		if p == nil {
-			return nil, nil, apperr.New(apperr.Internal, "route %s has no compiled policy", rt)
-		}
-		if p.Mode == policy.ReportOnly {
-			// What the route enforces meanwhile: the policy it shadows, or
-			// nil, every signed-in person.
-			p = rules.Policies[p.Shadows]
+		p, err := in.enforcedOn(rt)
+		if err != nil {
+			return nil, nil, err
 		}
 		current[rt] = p
 	}
 	return routes, current, nil
+}
+
+// enforcedOn is the policy route rt enforces now: its policy, or for a
+// report-only one the policy it shadows (nil: none, every signed-in
+// person is let through).
+func (in Rules) enforcedOn(rt string) (*policy.Policy, error) {
+	p := in.Policies[in.Routes[rt]]
+	if p == nil {
+		return nil, apperr.New(apperr.Internal, "route %s has no compiled policy", rt)
+	}
+	if p.Mode == policy.ReportOnly {
+		p = in.Policies[p.Shadows]
+	}
+	return p, nil
 }
 
 // ReplayImpact evaluates every record of routes in [since, until) with the

@@ -8,29 +8,29 @@ import (
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/confyaml"
 	"github.com/portier/portier/rules"
-	"github.com/portier/portier/store"
 )
 
-// lintProblem is one error of a policy's YAML, by line (0 when the error
+// lintProblem is one error of a route's or policy's YAML, by line (0 when the error
 // is about the whole text).
 type lintProblem struct {
 	Line    int    `json:"line"`
 	Message string `json:"message"`
 }
 
-// lintPolicy is POST /api/v1/policies/lint: the policy editor's errors as
-// you type. The body is one policy's YAML (?id= names it when the text
-// has no id); it is parsed and checked as a PUT checks a policy alone,
-// and nothing is saved. The checks against the other rules (shadows) run
-// when saving.
-func (c *Console) lintPolicy(g *gin.Context) {
+// lintRule is POST /api/v1/policies/lint and /api/v1/routes/lint: the
+// editor's errors as you type. The body is one policy's (or route's) YAML
+// (?id= names it when the text has no id); it is parsed and checked as a
+// PUT checks it alone, and nothing is saved. The checks against the other
+// rules (shadows, a route naming a missing or draft policy) run when
+// saving.
+func (c *Console) lintRule(g *gin.Context) {
 	body, err := readBody(g, MaxBodyBytes)
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
 	problems := []lintProblem{}
-	if _, err := rules.ParseDoc(store.RulePolicy, "policy", body, g.Query("id")); err != nil {
+	if _, err := rules.ParseDoc(ruleType(g), ruleType(g), body, g.Query("id")); err != nil {
 		var list confyaml.ErrorList
 		var ce *config.Error
 		switch {

@@ -205,4 +205,12 @@ func checkLintOperation(t *testing.T, c *oasChecker) {
 	if code, _ = c.do(RoleAuditor, "GET", "/api/v1/policies/linted", "", nil); code != http.StatusNotFound {
 		t.Errorf("lint saved the policy: GET = %d", code)
 	}
+	code, body = c.do(RoleAuditor, "POST", "/api/v1/routes/lint?id=linted", "from: https://linted.localhost\nto: http://127.0.0.1:9\npolicy: staff\n", nil)
+	if code != http.StatusOK || !strings.Contains(body, `"ok":true`) {
+		t.Errorf("lint of a valid route = %d %s", code, body)
+	}
+	code, body = c.do(RoleAuditor, "POST", "/api/v1/routes/lint", "from: https://linted.localhost\nto: http://127.0.0.1:9\npolcy: staff\n", nil)
+	if code != http.StatusOK || !strings.Contains(body, `"ok":false`) || !strings.Contains(body, `"line":3`) || !strings.Contains(body, "polcy") {
+		t.Errorf("lint of an invalid route = %d %s", code, body)
+	}
 }

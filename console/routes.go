@@ -28,15 +28,20 @@ func (c *Console) routes() {
 	// The security console's rules pages (page_rules*.go): the editor's
 	// changes call the rules service as the API does.
 	pages.GET("/rules", c.requirePage(PermRulesRead), c.rulesPage)
-	pages.GET("/rules/policies/:id", c.requirePage(PermRulesRead), c.policyPage)
+	pages.GET("/rules/policies/:id", c.requirePage(PermRulesRead), c.rulePage)
+	pages.GET("/rules/routes/:id", c.requirePage(PermRulesRead), c.rulePage)
 	// A form of a role: a signed-out browser is sent to sign in, then the
 	// page group's same-origin and CSRF checks (pageSecurity), then the
 	// role's permission, before anything changes.
 	roleForm := func(path string, p Permission, h gin.HandlerFunc) {
 		e.POST(path, pageHeaders, c.requirePage(""), c.pageSecurity, c.requirePage(p), h)
 	}
-	roleForm("/rules/policies/:id", PermRulesWrite, c.savePolicyPage)
-	roleForm("/rules/policies/:id/rollback", PermRulesWrite, c.rollbackPolicyPage)
+	for _, kind := range []string{"/rules/policies/:id", "/rules/routes/:id"} {
+		roleForm(kind, PermRulesWrite, c.saveRulePage)
+		roleForm(kind+"/rollback", PermRulesWrite, c.rollbackRulePage)
+		// The preview saves nothing: an auditor may replay too.
+		roleForm(kind+"/preview", PermRulesRead, c.previewRulePage)
+	}
 	// People and roles (page_people*.go): the forms call what the API calls.
 	pages.GET("/people", c.requirePage(PermUsersRead), c.peoplePage)
 	pages.GET("/people/:id", c.requirePage(PermUsersRead), c.personPage)
@@ -84,7 +89,8 @@ func (c *Console) routes() {
 	if c.opts.Rules != nil {
 		// Routes and policies as versioned data (rules.go, rules_versions.go).
 		// The editor's lint saves nothing (page_rules_lint.go).
-		api.POST("/policies/lint", c.require(PermRulesRead), c.lintPolicy)
+		api.POST("/policies/lint", c.require(PermRulesRead), c.lintRule)
+		api.POST("/routes/lint", c.require(PermRulesRead), c.lintRule)
 		for _, kind := range []string{"/policies", "/routes"} {
 			api.GET(kind, c.require(PermRulesRead), c.listRules)
 			api.GET(kind+"/:id", c.require(PermRulesRead), c.getRule)
