@@ -103,7 +103,7 @@ func gitopsClient(ctx context.Context, name string, args []string, env Env, stde
 	fs.String("server", "", "the Portier external URL, e.g. https://portier.example.com; env PORTIER_SERVER")
 	fs.String("ca-file", "", "PEM roots to trust for --server (e.g. Portier's /ca/roots.pem) besides the system's; env PORTIER_CA_FILE")
 	if file != nil {
-		fs.StringVar(file, "f", "", "the YAML file of routes: and policies: to apply (a config file works)")
+		fs.StringVar(file, "f", "", "the YAML file of routes:, policies: and compliance: to apply (a config file works)")
 	}
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil, ExitOK
@@ -136,7 +136,8 @@ func gitopsClient(ctx context.Context, name string, args []string, env Env, stde
 	return &rulesClient{ctx: ctx, client: client, base: srv, token: tok}, -1
 }
 
-// policyApply pushes each route and policy of a file through the API:
+// policyApply pushes each route, policy and compliance policy of a file
+// through the API:
 // policies first (routes name them), each compared with the server's
 // current version and written with If-Match only when it differs. It never
 // deletes what the file lacks.
@@ -168,8 +169,11 @@ func policyApply(ctx context.Context, args []string, env Env, stdout, stderr io.
 }
 
 func plural(typ string) string {
-	if typ == store.RuleRoute {
+	switch typ {
+	case store.RuleRoute:
 		return "routes"
+	case store.RuleCompliance:
+		return "compliance" // the API path and the file's key
 	}
 	return "policies"
 }
@@ -207,8 +211,8 @@ func (c *rulesClient) apply(d *rules.Doc) (string, error) {
 	return fmt.Sprintf("created (version %d)", out.Version), nil
 }
 
-// readRulesFile reads the routes: and policies: of a YAML file (policies
-// first); errors name file:line.
+// readRulesFile reads the routes:, policies: and compliance: of a YAML
+// file (policies first); errors name file:line.
 func readRulesFile(file string) ([]*rules.Doc, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -219,11 +223,11 @@ func readRulesFile(file string) ([]*rules.Doc, error) {
 		return nil, &config.Error{File: file, Msg: err.Error()}
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, &config.Error{File: file, Line: 1, Msg: "the file must be a mapping with routes: and policies:"}
+		return nil, &config.Error{File: file, Line: 1, Msg: "the file must be a mapping with routes:, policies: and compliance:"}
 	}
 	root := doc.Content[0]
 	var out []*rules.Doc
-	for _, kind := range []struct{ key, typ string }{{"policies", store.RulePolicy}, {"routes", store.RuleRoute}} {
+	for _, kind := range []struct{ key, typ string }{{"policies", store.RulePolicy}, {"routes", store.RuleRoute}, {"compliance", store.RuleCompliance}} {
 		for i := 0; i+1 < len(root.Content); i += 2 {
 			if root.Content[i].Value != kind.key {
 				continue
@@ -244,7 +248,8 @@ func readRulesFile(file string) ([]*rules.Doc, error) {
 	return out, nil
 }
 
-// policyExport prints the server's routes and policies as one YAML file
+// policyExport prints the server's routes, policies and compliance
+// policies as one YAML file
 // that `portier policy apply` takes back unchanged.
 func policyExport(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
 	c, code := gitopsClient(ctx, "export", args, env, stderr, nil)
@@ -252,7 +257,7 @@ func policyExport(ctx context.Context, args []string, env Env, stdout, stderr io
 		return code
 	}
 	root := &yaml.Node{Kind: yaml.MappingNode}
-	for _, p := range []string{"policies", "routes"} {
+	for _, p := range []string{"policies", "routes", "compliance"} {
 		items, err := c.list(p)
 		if err != nil {
 			fmt.Fprintf(stderr, "portier policy export: %v\n", err)

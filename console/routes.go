@@ -74,7 +74,7 @@ func (c *Console) routes() {
 		// Routes and policies as versioned data (rules.go, rules_versions.go).
 		// The editor's lint saves nothing (page_rules_lint.go).
 		api.POST("/policies/lint", c.require(PermRulesRead), c.lintPolicy)
-		for _, kind := range []string{"/policies", "/routes"} {
+		for _, kind := range []string{"/policies", "/routes", "/compliance"} {
 			api.GET(kind, c.require(PermRulesRead), c.listRules)
 			api.GET(kind+"/:id", c.require(PermRulesRead), c.getRule)
 			// A rule change can weaken access: from a browser it needs a
