@@ -172,8 +172,8 @@ func TestRulesTwoReplicasOnPostgres(t *testing.T) {
 	}
 }
 
-// TestPolicyApplyExportRoundTrip: apply pushes a file's routes and
-// policies, export prints them back, and applying the export changes
+// TestPolicyApplyExportRoundTrip: apply pushes a file's routes, policies
+// and compliance policies, export prints them back, and applying the export changes
 // nothing.
 func TestPolicyApplyExportRoundTrip(t *testing.T) {
 	dir := t.TempDir()
@@ -201,18 +201,24 @@ policies:
     allow:
       or:
         - group: {has: staff}
+compliance:
+  - id: disks
+    mode: report-only
+    checks: {disk_encryption: required}
 `)
 	code, out, errOut := run(t, env, "policy", "apply", "-f", file)
-	if code != 0 || !strings.Contains(out, "policy staff: created (version 1)") || !strings.Contains(out, "route wiki: created (version 1)") {
+	if code != 0 || !strings.Contains(out, "policy staff: created (version 1)") || !strings.Contains(out, "route wiki: created (version 1)") ||
+		!strings.Contains(out, "compliance disks: created (version 1)") {
 		t.Fatalf("apply = %d\n%s\n%s", code, out, errOut)
 	}
 	code, exported, errOut := run(t, env, "policy", "export")
-	if code != 0 || !strings.Contains(exported, "mode: report-only") || !strings.Contains(exported, "id: wiki") {
+	if code != 0 || !strings.Contains(exported, "mode: report-only") || !strings.Contains(exported, "id: wiki") ||
+		!strings.Contains(exported, "id: disks") || !strings.Contains(exported, "id: baseline") {
 		t.Fatalf("export = %d\n%s\n%s", code, exported, errOut)
 	}
 	write(exported)
 	code, out, errOut = run(t, env, "policy", "apply", "-f", file)
-	if code != 0 || strings.Count(out, "unchanged") != 2 {
+	if code != 0 || strings.Count(out, "unchanged") != 4 { // staff, wiki, the seeded baseline, disks
 		t.Fatalf("applying the export = %d\n%s\n%s", code, out, errOut)
 	}
 	if code, again, _ := run(t, env, "policy", "export"); code != 0 || again != exported {
