@@ -28,6 +28,7 @@ func (c *Console) routes() {
 	// changes call the rules service as the API does.
 	pages.GET("/rules", c.requirePage(PermRulesRead), c.rulesPage)
 	pages.GET("/rules/policies/:id", c.requirePage(PermRulesRead), c.policyPage)
+	pages.GET("/rules/compliance/:id", c.requirePage(PermRulesRead), c.compliancePage)
 	// A form of a role: a signed-out browser is sent to sign in, then the
 	// page group's same-origin and CSRF checks (pageSecurity), then the
 	// role's permission, before anything changes.
