@@ -73,15 +73,6 @@ func fileCompliance(cfg *config.Config) (docs []fileRule, present bool, err erro
 	if !present {
 		n = posture.Baseline()
 	}
-	if n.Kind != yaml.SequenceNode {
-		return nil, present, nil // empty (null); other shapes failed config validation
-	}
-	for _, item := range n.Content {
-		d, err := docOf(store.RuleCompliance, cfg.File, item, "")
-		if err != nil {
-			return nil, present, err
-		}
-		docs = append(docs, fileRule{d, item.Line})
-	}
-	return docs, present, nil
+	docs, err = fileList(cfg, store.RuleCompliance, n)
+	return docs, present, err
 }

@@ -22,7 +22,7 @@ const seededComplianceBlob = "rules-seeded-compliance"
 // ConfigAuthor is the author of versions written from the config file.
 const ConfigAuthor = "config file"
 
-// fileRule is a route or policy of the config file and its line.
+// fileRule is a rule of the config file and its line.
 type fileRule struct {
 	doc  *Doc
 	line int
@@ -31,26 +31,31 @@ type fileRule struct {
 // fileDocs reads the config file's routes and policies as docs.
 func fileDocs(cfg *config.Config) (routes, policies []fileRule, err error) {
 	if cfg.Root != nil && len(cfg.Root.Content) > 0 {
-		if rs := child(cfg.Root.Content[0], "routes"); rs != nil && rs.Kind == yaml.SequenceNode {
-			for _, n := range rs.Content {
-				d, err := docOf(store.RuleRoute, cfg.File, n, "")
-				if err != nil {
-					return nil, nil, err
-				}
-				routes = append(routes, fileRule{d, n.Line})
-			}
+		if routes, err = fileList(cfg, store.RuleRoute, child(cfg.Root.Content[0], "routes")); err != nil {
+			return nil, nil, err
 		}
 	}
-	if p := &cfg.Policies; p.Kind == yaml.SequenceNode {
-		for _, n := range p.Content {
-			d, err := docOf(store.RulePolicy, cfg.File, n, "")
-			if err != nil {
-				return nil, nil, err
-			}
-			policies = append(policies, fileRule{d, n.Line})
-		}
+	if policies, err = fileList(cfg, store.RulePolicy, &cfg.Policies); err != nil {
+		return nil, nil, err
 	}
 	return routes, policies, nil
+}
+
+// fileList reads one list of the config file (nil or not a list: none)
+// as docs of one type.
+func fileList(cfg *config.Config, typ string, list *yaml.Node) ([]fileRule, error) {
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return nil, nil
+	}
+	var out []fileRule
+	for _, n := range list.Content {
+		d, err := docOf(typ, cfg.File, n, "")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fileRule{d, n.Line})
+	}
+	return out, nil
 }
 
 func child(m *yaml.Node, key string) *yaml.Node {
