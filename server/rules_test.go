@@ -146,4 +146,15 @@ func TestComplianceFollowsTheStore(t *testing.T) {
 	if got := ids(srv.posture.Config().Policies); !slices.Equal(got, []string{"baseline", "disks"}) || len(srv.posture.Config().ReportOnly) != 0 {
 		t.Errorf("enforced after the other replica's write = %v, want baseline and disks", got)
 	}
+	// A due scheduled promotion puts the policy in force on this server.
+	if _, err := srv.rules.Put(ctx, rules.Actor{Name: "user:sec@example.com"}, rules.Change{Type: store.RuleCompliance, ID: "walls",
+		Body: []byte("mode: report-only\nchecks: {firewall: required}\npromote_at: 2026-01-01T00:00:00Z\npromote_to: enforce\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := srv.rules.Promote(ctx); n != 1 || err != nil {
+		t.Fatalf("promotions = %d %v", n, err)
+	}
+	if got := ids(srv.posture.Config().Policies); !slices.Equal(got, []string{"baseline", "disks", "walls"}) {
+		t.Errorf("enforced after the promotion = %v, want walls too", got)
+	}
 }
