@@ -120,3 +120,12 @@ func wouldDue(cfg *Config, d *store.Device, now time.Time) bool {
 	wd.FailingSince, wd.EscalationStep, wd.FailingChecks, wd.Would = d.Would.FailingSince, d.Would.EscalationStep, d.Would.FailingChecks, nil
 	return dueOn(cfg.shadow, &wd, now)
 }
+
+// logWould logs the would-be escalations a written outcome recorded.
+func (e *Engine) logWould(o *outcome) {
+	for _, ev := range o.audit {
+		e.log.Info("posture: a report-only compliance policy would escalate; nothing was done",
+			"kind", AuditWouldEscalate, "device", ev.Target, "step", ev.Detail["step"], "would_action", ev.Detail["would_action"],
+			"policies", ev.Detail["policies"])
+	}
+}
