@@ -16,8 +16,8 @@ import (
 const ScheduleAuthor = "schedule"
 
 // Promote applies every scheduled promotion that is due (access and
-// compliance policies): the policy's new
-// version has the scheduled mode and no schedule. Replicas may all run it:
+// compliance policies): the policy's new version has the scheduled mode
+// and no schedule. Replicas may all run it:
 // compare-and-set lets one write each promotion, the others skip it. It
 // returns how many it applied here.
 func (s *Service) Promote(ctx context.Context) (int, error) {
