@@ -46,9 +46,13 @@ func CompileCompliance(base *config.Config, docs []*Doc) (*posture.Config, error
 
 // ComplianceFromStore parses the store's current compliance policies
 // (tombstones left out).
-func ComplianceFromStore(st *store.Store) ([]*Doc, error) {
+func ComplianceFromStore(st *store.Store) ([]*Doc, error) { return DocsOf(st.Compliance()) }
+
+// DocsOf parses stored rules, tombstones left out. A rule that does not
+// parse is an error naming it.
+func DocsOf(rs []*store.Rule) ([]*Doc, error) {
 	var out []*Doc
-	for _, r := range st.Compliance() {
+	for _, r := range rs {
 		d, err := DocOf(r)
 		if err != nil {
 			return nil, err

@@ -64,7 +64,10 @@ func (s *Server) compileRules() (*rulesState, error) {
 	if err != nil {
 		return nil, err
 	}
-	comp, err := rules.ComplianceFromStore(s.store)
+	// The print and the compile read the same list, so a change that
+	// lands meanwhile is seen as new at the next refresh.
+	crs := s.store.Compliance()
+	comp, err := rules.DocsOf(crs)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +75,7 @@ func (s *Server) compileRules() (*rulesState, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rulesState{print: print, set: set, posture: pcfg, compliance: printOf(s.store.Compliance())}, nil
+	return &rulesState{print: print, set: set, posture: pcfg, compliance: printOf(crs)}, nil
 }
 
 // refreshRules recompiles the proxy, the simulator and the TLS
