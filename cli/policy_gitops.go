@@ -128,10 +128,10 @@ func gitopsClient(ctx context.Context, name string, args []string, env Env, stde
 	fs.String("server", "", "the Portier external URL, e.g. https://portier.example.com; env PORTIER_SERVER")
 	fs.String("ca-file", "", "PEM roots to trust for --server (e.g. Portier's /ca/roots.pem) besides the system's; env PORTIER_CA_FILE")
 	if file != nil {
-		fs.StringVar(file, "f", "", "the YAML file of routes: and policies: to apply (a config file works)")
+		fs.StringVar(file, "f", "", "the YAML file of routes:, policies: and compliance: to apply (a config file works)")
 	}
 	if prune != nil {
-		fs.BoolVar(prune, "prune", false, "also delete the server's routes and policies that the file lacks (default: keep them and list them)")
+		fs.BoolVar(prune, "prune", false, "also delete the server's routes, policies and compliance policies that the file lacks (default: keep them and list them)")
 	}
 	if err := fs.Parse(args); errors.Is(err, flag.ErrHelp) {
 		return nil, ExitOK
@@ -164,7 +164,8 @@ func gitopsClient(ctx context.Context, name string, args []string, env Env, stde
 	return &rulesClient{ctx: ctx, client: client, base: srv, token: tok}, -1
 }
 
-// policyApply pushes each route and policy of a file through the API:
+// policyApply pushes each route, policy and compliance policy of a file
+// through the API:
 // policies first (routes name them), each compared with the server's
 // current version (a policy's scheduled promotion included) and written
 // with If-Match only when it differs. The server's rules that the file
@@ -208,7 +209,8 @@ func policyApply(ctx context.Context, args []string, env Env, stdout, stderr io.
 	return ExitOK
 }
 
-// prune lists the server's routes, then policies, that docs lack, and
+// prune lists the server's routes, then policies, then compliance
+// policies that docs lack, and
 // deletes them when del is set, each with If-Match on the version listed.
 func (c *rulesClient) prune(docs []*rules.Doc, del bool, stdout, stderr io.Writer) error {
 	inFile := map[string]bool{}
@@ -216,7 +218,7 @@ func (c *rulesClient) prune(docs []*rules.Doc, del bool, stdout, stderr io.Write
 		inFile[d.Type+"/"+d.ID] = true
 	}
 	var errs []error
-	for _, typ := range []string{store.RuleRoute, store.RulePolicy} {
+	for _, typ := range []string{store.RuleRoute, store.RulePolicy, store.RuleCompliance} {
 		items, err := c.list(plural(typ))
 		if err != nil {
 			fmt.Fprintf(stderr, "portier policy apply: %v\n", err)
@@ -243,8 +245,11 @@ func (c *rulesClient) prune(docs []*rules.Doc, del bool, stdout, stderr io.Write
 }
 
 func plural(typ string) string {
-	if typ == store.RuleRoute {
+	switch typ {
+	case store.RuleRoute:
 		return "routes"
+	case store.RuleCompliance:
+		return "compliance" // the API path and the file's key
 	}
 	return "policies"
 }
@@ -283,8 +288,8 @@ func (c *rulesClient) apply(d *rules.Doc) (string, error) {
 	return fmt.Sprintf("created (version %d)", out.Version), nil
 }
 
-// readRulesFile reads the routes: and policies: of a YAML file (policies
-// first); errors name file:line.
+// readRulesFile reads the routes:, policies: and compliance: of a YAML
+// file (policies first); errors name file:line.
 func readRulesFile(file string) ([]*rules.Doc, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -295,11 +300,11 @@ func readRulesFile(file string) ([]*rules.Doc, error) {
 		return nil, &config.Error{File: file, Msg: err.Error()}
 	}
 	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, &config.Error{File: file, Line: 1, Msg: "the file must be a mapping with routes: and policies:"}
+		return nil, &config.Error{File: file, Line: 1, Msg: "the file must be a mapping with routes:, policies: and compliance:"}
 	}
 	root := doc.Content[0]
 	var out []*rules.Doc
-	for _, kind := range []struct{ key, typ string }{{"policies", store.RulePolicy}, {"routes", store.RuleRoute}} {
+	for _, kind := range []struct{ key, typ string }{{"policies", store.RulePolicy}, {"routes", store.RuleRoute}, {"compliance", store.RuleCompliance}} {
 		for i := 0; i+1 < len(root.Content); i += 2 {
 			if root.Content[i].Value != kind.key {
 				continue
@@ -320,16 +325,16 @@ func readRulesFile(file string) ([]*rules.Doc, error) {
 	return out, nil
 }
 
-// policyExport prints the server's routes and policies as one YAML file
-// that `portier policy apply` takes back unchanged: a policy's scheduled
-// promotion is its promote_at and promote_to keys.
+// policyExport prints the server's routes, policies and compliance
+// policies as one YAML file that `portier policy apply` takes back
+// unchanged: a scheduled promotion is its promote_at and promote_to keys.
 func policyExport(ctx context.Context, args []string, env Env, stdout, stderr io.Writer) int {
 	c, code := gitopsClient(ctx, "export", args, env, stderr, nil, nil)
 	if c == nil {
 		return code
 	}
 	root := &yaml.Node{Kind: yaml.MappingNode}
-	for _, p := range []string{"policies", "routes"} {
+	for _, p := range []string{"policies", "routes", "compliance"} {
 		items, err := c.list(p)
 		if err != nil {
 			fmt.Fprintf(stderr, "portier policy export: %v\n", err)

@@ -172,10 +172,10 @@ func TestRulesTwoReplicasOnPostgres(t *testing.T) {
 	}
 }
 
-// TestPolicyApplyExportRoundTrip: apply pushes a file's routes and
-// policies (a scheduled promotion included), export prints them back, and
-// applying the export changes nothing. Rules the file lacks are listed
-// and kept, and deleted (audited) only with --prune.
+// TestPolicyApplyExportRoundTrip: apply pushes a file's routes, policies
+// and compliance policies (a scheduled promotion included), export prints
+// them back, and applying the export changes nothing. Rules the file
+// lacks are listed and kept, and deleted (audited) only with --prune.
 func TestPolicyApplyExportRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	tok := strings.Repeat("g", 40)
@@ -204,19 +204,25 @@ policies:
     allow:
       or:
         - group: {has: staff}
+compliance:
+  - id: disks
+    mode: report-only
+    checks: {disk_encryption: required}
 `)
 	code, out, errOut := run(t, env, "policy", "apply", "-f", file)
-	if code != 0 || !strings.Contains(out, "policy staff: created (version 1)") || !strings.Contains(out, "route wiki: created (version 1)") {
+	if code != 0 || !strings.Contains(out, "policy staff: created (version 1)") || !strings.Contains(out, "route wiki: created (version 1)") ||
+		!strings.Contains(out, "compliance disks: created (version 1)") {
 		t.Fatalf("apply = %d\n%s\n%s", code, out, errOut)
 	}
 	code, exported, errOut := run(t, env, "policy", "export")
 	if code != 0 || !strings.Contains(exported, "mode: report-only") || !strings.Contains(exported, "id: wiki") ||
-		!strings.Contains(exported, "promote_at: 2030-01-31T09:00:00Z") || !strings.Contains(exported, "promote_to: enforce") {
+		!strings.Contains(exported, "promote_at: 2030-01-31T09:00:00Z") || !strings.Contains(exported, "promote_to: enforce") ||
+		!strings.Contains(exported, "id: disks") || !strings.Contains(exported, "id: baseline") {
 		t.Fatalf("export = %d\n%s\n%s", code, exported, errOut)
 	}
 	write(exported)
 	code, out, errOut = run(t, env, "policy", "apply", "-f", file)
-	if code != 0 || strings.Count(out, "unchanged") != 2 {
+	if code != 0 || strings.Count(out, "unchanged") != 4 { // staff, wiki, the seeded baseline, disks
 		t.Fatalf("applying the export = %d\n%s\n%s", code, out, errOut)
 	}
 	if code, again, _ := run(t, env, "policy", "export"); code != 0 || again != exported {

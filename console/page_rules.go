@@ -26,11 +26,14 @@ type rulesRouteRow struct {
 type rulesPageView struct {
 	Policies []rulesPolicyRow
 	Routes   []rulesRouteRow
-	CanWrite bool
+	// Compliance are the compliance policies (mode and version), each
+	// linking to its read-only page (page_rules_compliance.go).
+	Compliance []ruleView
+	CanWrite   bool
 }
 
 // rulesPage is GET /rules: the live policies (mode, version, last change,
-// the routes that use each) and routes, by id.
+// the routes that use each), routes and compliance policies, by id.
 func (c *Console) rulesPage(g *gin.Context) {
 	if c.opts.Rules == nil {
 		c.failPage(g, apperr.New(apperr.NotFound, "Routes and policies are not served on this server."))
@@ -49,6 +52,9 @@ func (c *Console) rulesPage(g *gin.Context) {
 	}
 	for _, r := range sortedLive(c.opts.Store.Policies()) {
 		v.Policies = append(v.Policies, rulesPolicyRow{ruleView: viewRule(r), Routes: used[r.ID]})
+	}
+	for _, r := range sortedLive(c.opts.Store.Compliance()) {
+		v.Compliance = append(v.Compliance, viewRule(r))
 	}
 	c.render(g, http.StatusOK, "rules", &ui.Page{TitleKey: "title.rules", Data: v})
 }

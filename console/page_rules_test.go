@@ -28,6 +28,10 @@ func rulesPagesEnv(t *testing.T) *Console {
 		Body: []byte("from: https://wiki.localhost\nto: http://127.0.0.1:9\npolicy: staff\n")}); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := con.opts.Rules.Put(ctx, cfg, rules.Change{Type: store.RuleCompliance, ID: "disks",
+		Body: []byte("mode: report-only\nchecks: {disk_encryption: required}\n")}); err != nil {
+		t.Fatal(err)
+	}
 	return con
 }
 

@@ -30,6 +30,7 @@ func (c *Console) routes() {
 	pages.GET("/rules", c.requirePage(PermRulesRead), c.rulesPage)
 	pages.GET("/rules/policies/:id", c.requirePage(PermRulesRead), c.rulePage)
 	pages.GET("/rules/routes/:id", c.requirePage(PermRulesRead), c.rulePage)
+	pages.GET("/rules/compliance/:id", c.requirePage(PermRulesRead), c.compliancePage)
 	// A form of a role: a signed-out browser is sent to sign in, then the
 	// page group's same-origin and CSRF checks (pageSecurity), then the
 	// role's permission, before anything changes.
@@ -91,7 +92,7 @@ func (c *Console) routes() {
 		// The editor's lint saves nothing (page_rules_lint.go).
 		api.POST("/policies/lint", c.require(PermRulesRead), c.lintRule)
 		api.POST("/routes/lint", c.require(PermRulesRead), c.lintRule)
-		for _, kind := range []string{"/policies", "/routes"} {
+		for _, kind := range []string{"/policies", "/routes", "/compliance"} {
 			api.GET(kind, c.require(PermRulesRead), c.listRules)
 			api.GET(kind+"/:id", c.require(PermRulesRead), c.getRule)
 			// A rule change can weaken access: from a browser it needs a

@@ -20,7 +20,7 @@ type ruleView struct {
 	Type      string     `json:"type"`
 	Version   uint64     `json:"version"`
 	Text      string     `json:"text"`
-	Mode      string     `json:"mode,omitempty"` // a policy's draft, report-only or enforce
+	Mode      string     `json:"mode,omitempty"` // a (compliance) policy's draft, report-only or enforce
 	Author    string     `json:"author"`
 	Comment   string     `json:"comment,omitempty"`
 	At        time.Time  `json:"at"`
@@ -37,7 +37,7 @@ func viewRule(r *store.Rule) ruleView {
 	if !r.PromoteAt.IsZero() {
 		v.PromoteAt = &r.PromoteAt
 	}
-	if r.Type == store.RulePolicy {
+	if r.Type != store.RuleRoute {
 		if d, err := rules.DocOf(r); err == nil && d != nil {
 			v.Mode = d.Mode
 		}
@@ -65,8 +65,11 @@ func ifMatch(g *gin.Context) (*uint64, error) {
 
 // ruleType is the rule type a handler serves, from the route group.
 func ruleType(g *gin.Context) string {
-	if strings.HasPrefix(g.FullPath(), "/api/v1/routes") {
+	switch {
+	case strings.HasPrefix(g.FullPath(), "/api/v1/routes"):
 		return store.RuleRoute
+	case strings.HasPrefix(g.FullPath(), "/api/v1/compliance"):
+		return store.RuleCompliance
 	}
 	return store.RulePolicy
 }
@@ -75,13 +78,11 @@ func (c *Console) actor(g *gin.Context) rules.Actor {
 	return rules.Actor{Name: who(g).Actor, RemoteIP: g.ClientIP()}
 }
 
-// listRules answers the live routes or policies, by id, a page at a time.
+// listRules answers the live routes, policies or compliance policies, by
+// id, a page at a time.
 func (c *Console) listRules(g *gin.Context) {
 	typ := ruleType(g)
-	all := c.opts.Store.Policies()
-	if typ == store.RuleRoute {
-		all = c.opts.Store.Routes()
-	}
+	all := c.opts.Store.RulesOf(typ)
 	sort.Slice(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	limit, err := pageLimit(g)
 	if err != nil {
@@ -101,10 +102,7 @@ func (c *Console) listRules(g *gin.Context) {
 		}
 		out = append(out, viewRule(r))
 	}
-	key := "policies"
-	if typ == store.RuleRoute {
-		key = "routes"
-	}
+	key := map[string]string{store.RuleRoute: "routes", store.RulePolicy: "policies", store.RuleCompliance: "compliance"}[typ]
 	g.JSON(http.StatusOK, gin.H{key: out, "next_cursor": next})
 }
 

@@ -28,7 +28,7 @@ func newTestRules(t *testing.T, st *store.Store) *rules.Service {
 
 // checkRulesOperations walks the versioned rules API through the
 // OpenAPI checker: create, the If-Match rules, validation, versions,
-// rollback and delete, for policies and routes.
+// rollback and delete, for policies, routes and compliance policies.
 func checkRulesOperations(t *testing.T, c *oasChecker) {
 	t.Helper()
 	want := func(code, status int, body string) {
@@ -88,4 +88,38 @@ func checkRulesOperations(t *testing.T, c *oasChecker) {
 	want(code, http.StatusNoContent, body)
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/policies/staff", "", nil)
 	want(code, http.StatusNotFound, body)
+
+	disks := "mode: report-only\nchecks: {disk_encryption: required}\n"
+	code, body = c.do(RoleAdmin, "PUT", "/api/v1/compliance/disks", disks, nil)
+	if want(code, http.StatusCreated, body); jsonField(body, "mode") != "report-only" || jsonField(body, "type") != "compliance" {
+		t.Errorf("created compliance policy = %s", body)
+	}
+	code, body = c.do(RoleAdmin, "PUT", "/api/v1/compliance/disks", "checks: {firewall: required}\n", nil)
+	want(code, http.StatusPreconditionRequired, body)
+	code, body = c.do(RoleAdmin, "PUT", "/api/v1/compliance/disks", "mode: enforce\nchecks:\n  firewal: required\n", nil, "If-Match", `"1"`)
+	if want(code, http.StatusUnprocessableEntity, body); !strings.Contains(body, "request body:3") || !strings.Contains(body, "firewal") {
+		t.Errorf("422 must name the line and the field: %s", body)
+	}
+	code, body = c.do(RoleAdmin, "PUT", "/api/v1/compliance/disks", "mode: enforce\nchecks: {disk_encryption: required}\n", nil, "If-Match", `"1"`)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAdmin, "PUT", "/api/v1/compliance/disks", disks, nil, "If-Match", `"1"`)
+	want(code, http.StatusPreconditionFailed, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/compliance", "", nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"compliance":[{"id":"disks"`) {
+		t.Errorf("compliance list = %s", body)
+	}
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/compliance/disks", "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/compliance/disks/versions", "", nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, "+mode: enforce") {
+		t.Errorf("compliance versions must carry the diff: %s", body)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/compliance/disks/rollback", `{"version":1}`, nil, "If-Match", `"2"`)
+	if want(code, http.StatusOK, body); jsonField(body, "mode") != "report-only" {
+		t.Errorf("rollback = %s", body)
+	}
+	code, body = c.do(RoleHelpdesk, "PUT", "/api/v1/compliance/disks", disks, nil, "If-Match", `"3"`)
+	want(code, http.StatusForbidden, body)
+	code, body = c.do(RoleAdmin, "DELETE", "/api/v1/compliance/disks", "", nil, "If-Match", `"3"`)
+	want(code, http.StatusNoContent, body)
 }

@@ -15,8 +15,14 @@ import (
 // configuration. It is immutable once built; the Engine swaps whole
 // Configs on reload.
 type Config struct {
-	// Policies are the compliance policies, in file order.
+	// Policies are the enforced compliance policies, in file order: the
+	// ones that decide compliance, trust and escalation.
 	Policies []*Policy
+	// ReportOnly are the report-only policies: evaluated into each device's
+	// would-be verdict (store.Device.Would), never acted on. Drafts are
+	// validated and kept, never evaluated.
+	ReportOnly []*Policy
+	Drafts     []*Policy
 	// Privacy holds the data profiles, location rules and retention.
 	Privacy Privacy
 	// Sources are the external posture sources by name.
@@ -28,12 +34,17 @@ type Config struct {
 	setsMu sync.RWMutex
 	sets   map[setKey]*checkSet       // merged once per combination of policies
 	profs  map[profileKey]DataProfile // every ownership's profile, built by Parse
+	// shadow is this config with the report-only policies enforced (nil
+	// when there are none): what the would-be verdict is computed with.
+	shadow *Config
 }
 
 // Policy is one compliance policy: who it applies to, what it checks and
 // how it escalates.
 type Policy struct {
-	ID          string
+	ID string
+	// Mode is ModeDraft, ModeReportOnly or ModeEnforce (the default).
+	Mode        string
 	Description string
 	// Assignment: a device gets the policy when it matches every filter
 	// given (any listed value); an empty filter matches every device.
@@ -166,6 +177,7 @@ func Parse(file string, compliance, privacy, sources *yaml.Node) (*Config, error
 			c.profs[profileKey{o, work}] = c.buildProfile(o, work)
 		}
 	}
+	c.splitModes()
 	return c, nil
 }
 

@@ -8,6 +8,12 @@
 //     configuration (Parse, FromConfig, Default), with file:line errors;
 //   - a pure evaluation (Config.Evaluate) from a device, its signals and the
 //     time to check results, the escalation step and trust;
+//   - policy modes (mode.go, would.go): enforced policies decide; a
+//     report-only policy is evaluated into the device's would-be verdict
+//     (store.Device.Would) and its would-be escalations are recorded
+//     (history, audit "compliance.would_escalate"), never acted on; a draft
+//     is not evaluated. Package rules keeps the policies as versioned data;
+//     Parse compiles what it holds;
 //   - the Engine, which ingests agent reports (Ingest) and signed external
 //     observations (IngestExternal, ExternalHandler), recomputes devices
 //     when their lifecycle changes (Recompute), and moves time-driven state

@@ -272,6 +272,7 @@ func (e *Engine) ingestExternalLocked(ctx context.Context, source string, body [
 	if err := e.st.Write(ctx, out.ops(store.Put(np))...); err != nil {
 		return res, nil, fmt.Errorf("posture: store external posture: %w", err)
 	}
+	e.logWould(&out)
 	return res, out.actions, nil
 }
 

@@ -80,6 +80,7 @@ func (e *Engine) ingest(ctx context.Context, deviceID string, r Report) (outcome
 	if err := e.st.Write(ctx, out.ops(store.Put(np))...); err != nil {
 		return outcome{}, fmt.Errorf("posture: store report: %w", err)
 	}
+	e.logWould(&out)
 	return out, nil
 }
 
@@ -213,6 +214,7 @@ func (e *Engine) recomputeLocked(ctx context.Context, deviceID string, now time.
 	if err := e.st.Write(ctx, out.ops()...); err != nil {
 		return nil, fmt.Errorf("posture: store recomputed device: %w", err)
 	}
+	e.logWould(&out)
 	return out.actions, nil
 }
 

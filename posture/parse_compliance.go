@@ -48,7 +48,7 @@ const defaultCompliance = `
 `
 
 var (
-	policyKeys     = []string{"id", "description", "groups", "platforms", "ownership", "checks", "grace", "escalation"}
+	policyKeys     = []string{"id", "mode", "description", "groups", "platforms", "ownership", "checks", "grace", "escalation"}
 	checkKeys      = []string{"min_os_version", "max_security_update_age_days", "max_pending_security_updates", "disk_encryption", "screen_lock_max_minutes", "firewall", "antivirus", "no_root", "min_agent_version", "forbidden_apps", "required_apps", "max_checkin_age", "secure_boot"}
 	escalationKeys = []string{StepNotify, StepLowerTrust, StepBlock, StepQuarantine, "queue_selective_wipe"}
 	knownPlatforms = []string{"linux", "macos", "windows", "ios", "android", "chromeos"}
@@ -100,7 +100,7 @@ func (p *parser) policy(n *yaml.Node) *Policy {
 	if !ok {
 		return nil
 	}
-	pol := &Policy{Line: n.Line, Grace: DefaultGrace, Ladder: defaultLadder(), Checks: Checks{MaxSecurityUpdateAgeDays: -1, MaxPendingSecurityUpdates: -1}}
+	pol := &Policy{Line: n.Line, Mode: ModeEnforce, Grace: DefaultGrace, Ladder: defaultLadder(), Checks: Checks{MaxSecurityUpdateAgeDays: -1, MaxPendingSecurityUpdates: -1}}
 	before := len(p.Errs)
 	var checksSeen bool
 	for _, f := range fs {
@@ -111,6 +111,13 @@ func (p *parser) policy(n *yaml.Node) *Policy {
 					p.errorf(f.val, "policy id %q must be lower-case letters, digits, '-', '_' or '.' (at most 64)", s)
 				}
 				pol.ID = s
+			}
+		case "mode":
+			if s, ok := p.str(f.val, "mode"); ok {
+				if s != ModeDraft && s != ModeReportOnly && s != ModeEnforce {
+					p.errorf(f.val, "mode must be draft, report-only or enforce (got %q)", s)
+				}
+				pol.Mode = s
 			}
 		case "description":
 			pol.Description, _ = p.str(f.val, "description")

@@ -102,10 +102,16 @@ func (e *Engine) recomputeWhere(ctx context.Context, now time.Time, pick func(*s
 
 // due reports, from the device record alone, whether time has changed its
 // verdict: it has just gone stale, or its next escalation step is due.
+// A report-only policy's would-be verdict counts too (wouldDue).
 func due(cfg *Config, d *store.Device, now time.Time) bool {
 	if d.State == store.DeviceRetired || d.State == store.DeviceWiped {
 		return d.Trust != store.TrustUntrusted
 	}
+	return dueOn(cfg, d, now) || wouldDue(cfg, d, now)
+}
+
+// dueOn is due for one config's policies and the device's streak.
+func dueOn(cfg *Config, d *store.Device, now time.Time) bool {
 	set := cfg.assigned(d)
 	if limit := set.checks.MaxCheckinAge; limit > 0 && now.Sub(d.LastSeen) > limit && !slices.Contains(d.FailingChecks, CheckRecentCheckin) {
 		return true

@@ -29,6 +29,7 @@ type outcome struct {
 	dev     *store.Device
 	events  []*store.DeviceEvent
 	actions []queued
+	audit   []*store.AuditEvent // would-be escalations (report-only policies)
 }
 
 // settle evaluates nd (a copy of old, already updated with the check-in
@@ -103,6 +104,7 @@ func settle(cfg *Config, old, nd *store.Device, agent []collect.Signal, ext map[
 	nd.Compliant, nd.Trust = ev.Compliant, ev.Trust
 	nd.PassingChecks, nd.FailingChecks = ev.Passing, ev.Failing
 	nd.FailingSince, nd.EscalationStep = ev.FailingSince, ev.Step
+	out.would(cfg, old, nd, agent, ext, now)
 	return out
 }
 
@@ -126,15 +128,18 @@ func changed(old, nd *store.Device) bool {
 	return old.Trust != nd.Trust || old.Compliant != nd.Compliant || old.State != nd.State ||
 		!old.FailingSince.Equal(nd.FailingSince) || old.EscalationStep != nd.EscalationStep ||
 		!slices.Equal(old.PassingChecks, nd.PassingChecks) || !slices.Equal(old.FailingChecks, nd.FailingChecks) ||
-		!old.ProvisionedAt.Equal(nd.ProvisionedAt)
+		!old.ProvisionedAt.Equal(nd.ProvisionedAt) || !old.Would.Equal(nd.Would)
 }
 
 // ops turns an outcome into store writes.
 func (o *outcome) ops(extra ...store.Op) []store.Op {
-	ops := make([]store.Op, 0, len(extra)+1+len(o.events))
+	ops := make([]store.Op, 0, len(extra)+1+len(o.events)+len(o.audit))
 	ops = append(ops, extra...)
 	ops = append(ops, store.Put(o.dev))
 	for _, ev := range o.events {
+		ops = append(ops, store.Put(ev))
+	}
+	for _, ev := range o.audit {
 		ops = append(ops, store.Put(ev))
 	}
 	return ops

@@ -161,23 +161,11 @@ func sortedDocs(ds []*Doc) []*Doc {
 // FromStore parses the store's current routes and policies (tombstones
 // left out). A rule that does not parse is an error naming it.
 func FromStore(st *store.Store) (routes, policies []*Doc, err error) {
-	for _, r := range st.Routes() {
-		d, err := DocOf(r)
-		if err != nil {
-			return nil, nil, err
-		}
-		if d != nil {
-			routes = append(routes, d)
-		}
+	if routes, err = DocsOf(st.Routes()); err != nil {
+		return nil, nil, err
 	}
-	for _, r := range st.Policies() {
-		d, err := DocOf(r)
-		if err != nil {
-			return nil, nil, err
-		}
-		if d != nil {
-			policies = append(policies, d)
-		}
+	if policies, err = DocsOf(st.Policies()); err != nil {
+		return nil, nil, err
 	}
 	return routes, policies, nil
 }

@@ -33,3 +33,24 @@ func FuzzParseDoc(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseComplianceDoc: a compliance policy body never crashes the
+// parser, and what it accepts it stores as text that parses back the same.
+func FuzzParseComplianceDoc(f *testing.F) {
+	f.Add([]byte("mode: report-only\nchecks: {disk_encryption: required}\npromote_at: 2026-01-01T00:00:00Z\npromote_to: enforce\n"))
+	f.Add([]byte(`{"id":"c","checks":{"firewall":"required"},"escalation":{"notify":"0s","quarantine":"1h","queue_selective_wipe":true}}`))
+	f.Add([]byte("checks:\n  min_os_version: {macos: \"14\"}\nescalation: none\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, err := rules.ParseDoc(store.RuleCompliance, "body", b, "c")
+		if err != nil {
+			return
+		}
+		again, err := rules.ParseDoc(store.RuleCompliance, "stored", []byte(d.Text), "c")
+		if err != nil {
+			t.Fatalf("stored text does not parse back: %v\n%s", err, d.Text)
+		}
+		if !rules.Same(d, again) {
+			t.Fatalf("stored text parses to another rule:\n%s", d.Text)
+		}
+	})
+}

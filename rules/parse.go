@@ -22,10 +22,10 @@ const (
 	ModeEnforce    = "enforce"
 )
 
-// Doc is one route or policy: its YAML mapping without the request-only
+// Doc is one route, access policy or compliance policy: its YAML mapping without the request-only
 // keys (comment, promote_at, promote_to), as the store keeps it.
 type Doc struct {
-	Type string // store.RuleRoute or store.RulePolicy
+	Type string // store.RuleRoute, store.RulePolicy or store.RuleCompliance
 	ID   string
 	Node *yaml.Node // the mapping
 	// Text is the canonical YAML of Node: what the store keeps.
@@ -34,7 +34,7 @@ type Doc struct {
 	PromoteAt time.Time
 	PromoteTo string
 	Route     config.Route // for a route
-	Mode      string       // for a policy: draft, report-only or enforce
+	Mode      string       // for a policy or compliance policy: draft, report-only or enforce
 	// InForce, for a report-only policy, is the enforced version the
 	// proxy keeps applying while this one is observed (store.Rule.InForce),
 	// and InForceVersion its version; nil when none.
@@ -91,14 +91,14 @@ func docOf(typ, file string, m *yaml.Node, id string) (*Doc, error) {
 		case k.Value == "comment":
 			d.Comment = v.Value
 			continue
-		case k.Value == "promote_at" && typ == store.RulePolicy:
+		case k.Value == "promote_at" && typ != store.RuleRoute:
 			t, err := time.Parse(time.RFC3339, v.Value)
 			if err != nil {
 				return nil, &config.Error{File: file, Line: v.Line, Msg: fmt.Sprintf("promote_at must be an RFC 3339 time such as 2026-01-31T09:00:00Z (got %q)", v.Value)}
 			}
 			d.PromoteAt = t.UTC()
 			continue
-		case k.Value == "promote_to" && typ == store.RulePolicy:
+		case k.Value == "promote_to" && typ != store.RuleRoute:
 			if v.Value != ModeReportOnly && v.Value != ModeEnforce {
 				return nil, &config.Error{File: file, Line: v.Line, Msg: fmt.Sprintf("promote_to must be report-only or enforce (got %q)", v.Value)}
 			}
@@ -117,7 +117,7 @@ func docOf(typ, file string, m *yaml.Node, id string) (*Doc, error) {
 	}
 	if d.ID == "" && id != "" {
 		d.ID = id
-		if typ == store.RulePolicy {
+		if typ != store.RuleRoute {
 			d.Node.Content = append([]*yaml.Node{
 				{Kind: yaml.ScalarNode, Tag: "!!str", Value: "id"},
 				{Kind: yaml.ScalarNode, Tag: "!!str", Value: id},
@@ -125,9 +125,12 @@ func docOf(typ, file string, m *yaml.Node, id string) (*Doc, error) {
 		}
 	}
 	var err error
-	if typ == store.RuleRoute {
+	switch typ {
+	case store.RuleRoute:
 		err = d.checkRoute(file)
-	} else {
+	case store.RuleCompliance:
+		err = d.checkCompliance(file)
+	default:
 		err = d.checkPolicy(file)
 	}
 	if err != nil {

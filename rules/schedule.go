@@ -15,8 +15,9 @@ import (
 // ScheduleAuthor is the author of versions written by scheduled promotions.
 const ScheduleAuthor = "schedule"
 
-// Promote applies every scheduled promotion that is due: the policy's new
-// version has the scheduled mode and no schedule. Replicas may all run it:
+// Promote applies every scheduled promotion that is due (access and
+// compliance policies): the policy's new version has the scheduled mode
+// and no schedule. Replicas may all run it:
 // compare-and-set lets one write each promotion, the others skip it. It
 // returns how many it applied here.
 func (s *Service) Promote(ctx context.Context) (int, error) {
@@ -26,7 +27,7 @@ func (s *Service) Promote(ctx context.Context) (int, error) {
 	now := s.Clock().UTC()
 	n := 0
 	var errs []error
-	for _, r := range s.Store.Policies() {
+	for _, r := range append(s.Store.Policies(), s.Store.Compliance()...) {
 		if r.Deleted || r.PromoteAt.IsZero() || r.PromoteAt.After(now) {
 			continue
 		}
@@ -37,7 +38,7 @@ func (s *Service) Promote(ctx context.Context) (int, error) {
 		case errors.Is(err, store.ErrConflict):
 			// Another replica promoted it, or someone edited it meanwhile.
 		default:
-			errs = append(errs, fmt.Errorf("promote policy %q: %w", r.ID, err))
+			errs = append(errs, fmt.Errorf("promote %s %q: %w", r.Type, r.ID, err))
 		}
 	}
 	return n, errors.Join(errs...)
@@ -52,12 +53,12 @@ func (s *Service) promote(ctx context.Context, r *store.Rule, now time.Time) err
 	if err != nil {
 		return err
 	}
-	nd, err := ParseDoc(store.RulePolicy, fmt.Sprintf("policy %q", r.ID), text, r.ID)
+	nd, err := ParseDoc(r.Type, fmt.Sprintf("%s %q", r.Type, r.ID), text, r.ID)
 	if err != nil {
 		return err
 	}
 	keepInForce(r, nd)
-	if err := s.check(store.RulePolicy, r.ID, nd); err != nil {
+	if err := s.check(r.Type, r.ID, nd); err != nil {
 		return err
 	}
 	next := &store.Rule{ID: r.ID, Type: r.Type, Version: r.Version + 1, Text: nd.Text, Author: ScheduleAuthor, At: now,
@@ -65,7 +66,7 @@ func (s *Service) promote(ctx context.Context, r *store.Rule, now time.Time) err
 	if nd.InForce != nil {
 		next.InForce, next.InForceVersion = nd.InForce.Text, nd.InForceVersion
 	}
-	err = s.commit(ctx, Actor{Name: ScheduleAuthor}, r, next, "policy.promote")
+	err = s.commit(ctx, Actor{Name: ScheduleAuthor}, r, next, r.Type+".promote")
 	var ae *apperr.Error
 	if errors.As(err, &ae) && ae.Code == apperr.Stale {
 		return store.ErrConflict

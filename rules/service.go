@@ -35,7 +35,7 @@ type Actor struct {
 
 // Change is one write: the body of a route or policy, or a delete.
 type Change struct {
-	Type string // store.RuleRoute or store.RulePolicy
+	Type string // store.RuleRoute, store.RulePolicy or store.RuleCompliance
 	ID   string
 	// IfMatch is the version the writer read; nil when it sent none.
 	IfMatch *uint64
@@ -256,6 +256,16 @@ func (s *Service) commit(ctx context.Context, a Actor, prev, r *store.Rule, acti
 
 // check compiles the candidate set: the current rules with this change.
 func (s *Service) check(typ, id string, d *Doc) error {
+	if typ == store.RuleCompliance {
+		docs, err := ComplianceFromStore(s.Store)
+		if err != nil {
+			return err
+		}
+		if _, err := CompileCompliance(s.Base(), replace(docs, id, d)); err != nil {
+			return invalid(err)
+		}
+		return nil
+	}
 	routes, policies, err := FromStore(s.Store)
 	if err != nil {
 		return err

@@ -16,10 +16,13 @@ import (
 // config_policies is file.
 const seededBlob = "rules-seeded"
 
+// seededComplianceBlob marks a store whose compliance policies were seeded.
+const seededComplianceBlob = "rules-seeded-compliance"
+
 // ConfigAuthor is the author of versions written from the config file.
 const ConfigAuthor = "config file"
 
-// fileRule is a route or policy of the config file and its line.
+// fileRule is a rule of the config file and its line.
 type fileRule struct {
 	doc  *Doc
 	line int
@@ -28,26 +31,31 @@ type fileRule struct {
 // fileDocs reads the config file's routes and policies as docs.
 func fileDocs(cfg *config.Config) (routes, policies []fileRule, err error) {
 	if cfg.Root != nil && len(cfg.Root.Content) > 0 {
-		if rs := child(cfg.Root.Content[0], "routes"); rs != nil && rs.Kind == yaml.SequenceNode {
-			for _, n := range rs.Content {
-				d, err := docOf(store.RuleRoute, cfg.File, n, "")
-				if err != nil {
-					return nil, nil, err
-				}
-				routes = append(routes, fileRule{d, n.Line})
-			}
+		if routes, err = fileList(cfg, store.RuleRoute, child(cfg.Root.Content[0], "routes")); err != nil {
+			return nil, nil, err
 		}
 	}
-	if p := &cfg.Policies; p.Kind == yaml.SequenceNode {
-		for _, n := range p.Content {
-			d, err := docOf(store.RulePolicy, cfg.File, n, "")
-			if err != nil {
-				return nil, nil, err
-			}
-			policies = append(policies, fileRule{d, n.Line})
-		}
+	if policies, err = fileList(cfg, store.RulePolicy, &cfg.Policies); err != nil {
+		return nil, nil, err
 	}
 	return routes, policies, nil
+}
+
+// fileList reads one list of the config file (nil or not a list: none)
+// as docs of one type.
+func fileList(cfg *config.Config, typ string, list *yaml.Node) ([]fileRule, error) {
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return nil, nil
+	}
+	var out []fileRule
+	for _, n := range list.Content {
+		d, err := docOf(typ, cfg.File, n, "")
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, fileRule{d, n.Line})
+	}
+	return out, nil
 }
 
 func child(m *yaml.Node, key string) *yaml.Node {
@@ -79,35 +87,63 @@ func Same(a, b *Doc) bool {
 // compiled already). With config_policies: file, the store's rules are
 // overwritten by the file's (new versions by "config file"; rules the file
 // lacks are deleted). Otherwise the file seeds an unseeded store, and
-// afterwards a file whose routes or policies differ from the store's is
-// refused with an error naming file:line. It returns how many rules it
-// wrote.
+// afterwards a file whose routes, policies or compliance policies differ
+// from the store's is refused with an error naming file:line. Compliance
+// policies are seeded on their own (a store seeded before they were kept
+// there gets them at its next start); a file without `compliance:` seeds
+// the built-in baseline. It returns how many rules it wrote.
 func (s *Service) Sync(ctx context.Context, cfg *config.Config) (int, error) {
 	routes, policies, err := fileDocs(cfg)
 	if err != nil {
 		return 0, err
 	}
-	if cfg.ConfigPolicies == config.PoliciesInFile {
-		return s.overwrite(ctx, routes, policies)
+	comp, compPresent, err := fileCompliance(cfg)
+	if err != nil {
+		return 0, err
 	}
-	if _, seeded := s.Store.Blob(seededBlob); !seeded {
+	if cfg.ConfigPolicies == config.PoliciesInFile {
 		n, err := s.overwrite(ctx, routes, policies)
 		if err != nil {
 			return n, err
 		}
-		err = s.Store.Write(ctx, store.Create(&store.Blob{ID: seededBlob, Data: []byte("seeded from the config file")}))
+		m, err := s.overwriteKind(ctx, store.RuleCompliance, comp, s.Store.Compliance())
+		return n + m, err
+	}
+	n, err := s.seedOrCompare(ctx, seededBlob, len(routes)+len(policies) > 0,
+		func() (int, error) { return s.overwrite(ctx, routes, policies) },
+		func() error {
+			if err := s.compare(cfg, store.RulePolicy, policies, s.Store.Policies(), "policies"); err != nil {
+				return err
+			}
+			return s.compare(cfg, store.RuleRoute, routes, s.Store.Routes(), "routes")
+		})
+	if err != nil {
+		return n, err
+	}
+	m, err := s.seedOrCompare(ctx, seededComplianceBlob, compPresent,
+		func() (int, error) { return s.overwriteKind(ctx, store.RuleCompliance, comp, s.Store.Compliance()) },
+		func() error { return s.compare(cfg, store.RuleCompliance, comp, s.Store.Compliance(), "compliance") })
+	return n + m, err
+}
+
+// seedOrCompare seeds the store once (marked by the blob), and afterwards
+// compares the file with it when the file has rules of its own.
+func (s *Service) seedOrCompare(ctx context.Context, blob string, inFile bool, seed func() (int, error), compare func() error) (int, error) {
+	if _, seeded := s.Store.Blob(blob); !seeded {
+		n, err := seed()
+		if err != nil {
+			return n, err
+		}
+		err = s.Store.Write(ctx, store.Create(&store.Blob{ID: blob, Data: []byte("seeded from the config file")}))
 		if err != nil && !errors.Is(err, store.ErrExists) {
 			return n, err
 		}
 		return n, nil
 	}
-	if len(routes) == 0 && len(policies) == 0 {
+	if !inFile {
 		return 0, nil // the store alone holds the rules
 	}
-	if err := s.compare(cfg, store.RulePolicy, policies, s.Store.Policies(), "policies"); err != nil {
-		return 0, err
-	}
-	return 0, s.compare(cfg, store.RuleRoute, routes, s.Store.Routes(), "routes")
+	return 0, compare()
 }
 
 // compare refuses a file whose rules of one type differ from the store's.
@@ -136,36 +172,40 @@ func (s *Service) compare(cfg *config.Config, typ string, file []fileRule, store
 }
 
 func refuse(cfg *config.Config, line int, what string) error {
-	return &config.Error{File: cfg.File, Line: line, Msg: what + ": routes and policies live in the store since the first start " +
-		"(config_policies: store). Remove routes: and policies: from this file and manage them with `portier policy apply`, " +
+	return &config.Error{File: cfg.File, Line: line, Msg: what + ": routes, policies and compliance policies live in the store since the first start " +
+		"(config_policies: store). Remove routes:, policies: and compliance: from this file and manage them with `portier policy apply`, " +
 		"make them equal to `portier policy export`, or set config_policies: file to keep the file authoritative"}
 }
 
-// overwrite makes the store's rules those of the file.
+// overwrite makes the store's routes and access policies those of the file.
 func (s *Service) overwrite(ctx context.Context, routes, policies []fileRule) (int, error) {
+	n, err := s.overwriteKind(ctx, store.RulePolicy, policies, s.Store.Policies())
+	if err != nil {
+		return n, err
+	}
+	m, err := s.overwriteKind(ctx, store.RuleRoute, routes, s.Store.Routes())
+	return n + m, err
+}
+
+// overwriteKind makes the store's rules of one type those of the file.
+func (s *Service) overwriteKind(ctx context.Context, typ string, file []fileRule, stored []*store.Rule) (int, error) {
 	n := 0
-	for _, kind := range []struct {
-		typ    string
-		file   []fileRule
-		stored []*store.Rule
-	}{{store.RulePolicy, policies, s.Store.Policies()}, {store.RuleRoute, routes, s.Store.Routes()}} {
-		inFile := map[string]bool{}
-		for _, f := range kind.file {
-			inFile[f.doc.ID] = true
-			wrote, err := s.syncOne(ctx, kind.typ, f.doc.ID, f.doc)
+	inFile := map[string]bool{}
+	for _, f := range file {
+		inFile[f.doc.ID] = true
+		wrote, err := s.syncOne(ctx, typ, f.doc.ID, f.doc)
+		if err != nil {
+			return n, err
+		}
+		n += wrote
+	}
+	for _, r := range stored {
+		if !r.Deleted && !inFile[r.ID] {
+			wrote, err := s.syncOne(ctx, typ, r.ID, nil)
 			if err != nil {
 				return n, err
 			}
 			n += wrote
-		}
-		for _, r := range kind.stored {
-			if !r.Deleted && !inFile[r.ID] {
-				wrote, err := s.syncOne(ctx, kind.typ, r.ID, nil)
-				if err != nil {
-					return n, err
-				}
-				n += wrote
-			}
 		}
 	}
 	return n, nil

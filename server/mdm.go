@@ -19,10 +19,8 @@ func (s *Server) startMDM(cfg *config.Config, clock func() time.Time, log *slog.
 	if err != nil {
 		return err
 	}
-	pcfg, err := posture.FromConfig(cfg)
-	if err != nil {
-		return err
-	}
+	// The compliance policies are the store's (compiled with the rules).
+	pcfg := s.rulesNow.Load().posture
 	s.enroll, err = enrollment.New(enrollment.Options{Store: s.store, CA: s.ca, Clock: clock, Log: log,
 		ExternalURL: cfg.ExternalURL, Config: ecfg, Counter: store.CounterFor(s.backend)})
 	if err != nil {

@@ -30,8 +30,7 @@ func (s *Server) Reload(env func(string) string, flags map[string]string) error 
 	if _, err := CompilePolicies(cfg); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	pcfg, err := posture.FromConfig(cfg)
-	if err != nil {
+	if _, err := posture.FromConfig(cfg); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 	ctx := context.Background()
@@ -49,19 +48,14 @@ func (s *Server) Reload(env func(string) string, flags map[string]string) error 
 	if err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
+	// The privacy profiles and sources may have changed with the file:
+	// the store's compliance policies are compiled with them.
+	s.applyCompliance(s.rulesNow.Load().posture)
 	ev := store.NewAuditEvent(s.clock(), "system", "config.reload", cfg.File)
 	ev.Detail = map[string]string{"config_policies": cfg.ConfigPolicies, "rules_written": strconv.Itoa(written)}
 	if err := s.store.Write(ctx, store.Put(ev)); err != nil {
 		s.log.Error("reload: the audit event could not be written", "err", err)
 	}
-	s.posture.SetConfig(pcfg)
-	go func() {
-		// Trust follows the new compliance policies without waiting for
-		// each device's next report.
-		if err := s.posture.RecomputeAll(context.Background()); err != nil {
-			s.log.Error("reload: recomputing device trust failed", "err", err)
-		}
-	}()
 	now := s.rulesNow.Load().set
 	s.log.Info("config reloaded: routes and policies apply from the next request",
 		"file", cfg.File, "config_policies", cfg.ConfigPolicies, "rules_written", written,

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/portier/portier/config"
+	"github.com/portier/portier/posture"
 	"github.com/portier/portier/rules"
 	"github.com/portier/portier/store"
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,13 +18,23 @@ import (
 type rulesState struct {
 	print string // the ids and versions compiled (see rulesPrint)
 	set   *rules.Set
+	// posture is the posture engine's configuration: the store's
+	// compliance policies with the running config's privacy and sources;
+	// compliance is the print of those policies.
+	posture    *posture.Config
+	compliance string
 }
 
 // rulesPrint identifies the store's current routes and policies: when it
 // changes, the proxy must recompile.
 func rulesPrint(st *store.Store) string {
+	return printOf(st.Routes(), st.Policies(), st.Compliance())
+}
+
+// printOf identifies lists of rules by their ids and versions.
+func printOf(lists ...[]*store.Rule) string {
 	var b strings.Builder
-	for _, rs := range [][]*store.Rule{st.Routes(), st.Policies()} {
+	for _, rs := range lists {
 		for _, r := range rs {
 			fmt.Fprintf(&b, "%s/%s@%d;", r.Type, r.ID, r.Version)
 		}
@@ -53,7 +64,18 @@ func (s *Server) compileRules() (*rulesState, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &rulesState{print: print, set: set}, nil
+	// The print and the compile read the same list, so a change that
+	// lands meanwhile is seen as new at the next refresh.
+	crs := s.store.Compliance()
+	comp, err := rules.DocsOf(crs)
+	if err != nil {
+		return nil, err
+	}
+	pcfg, err := rules.CompileCompliance(s.base.Load(), comp)
+	if err != nil {
+		return nil, err
+	}
+	return &rulesState{print: print, set: set, posture: pcfg, compliance: printOf(crs)}, nil
 }
 
 // refreshRules recompiles the proxy, the simulator and the TLS
@@ -84,7 +106,11 @@ func (s *Server) applyRulesLocked(ctx context.Context) error {
 	if err := s.loadRoutes(st.set.Config, st.set.Policies, st.set.Candidates); err != nil {
 		return err
 	}
+	prev := s.rulesNow.Load()
 	s.rulesNow.Store(st)
+	if s.posture != nil && (prev == nil || prev.compliance != st.compliance) {
+		s.applyCompliance(st.posture)
+	}
 	s.cfgNow.Store(st.set.Config)
 	if s.tls != nil {
 		if err := s.tls.setHosts(ctx, serverHosts(st.set.Config)); err != nil {
@@ -93,6 +119,19 @@ func (s *Server) applyRulesLocked(ctx context.Context) error {
 	}
 	s.log.Info("rules: routes and policies loaded from the store", "routes", len(st.set.Routes), "policies", len(st.set.All))
 	return nil
+}
+
+// applyCompliance puts compliance policies in force: the posture engine
+// takes them and recomputes every device's verdict in the background.
+func (s *Server) applyCompliance(pcfg *posture.Config) {
+	s.posture.SetConfig(pcfg)
+	go func() {
+		// Trust follows the new compliance policies without waiting for
+		// each device's next report.
+		if err := s.posture.RecomputeAll(context.Background()); err != nil {
+			s.log.Error("rules: recomputing device compliance failed", "err", err)
+		}
+	}()
 }
 
 // watchRules follows the store: a change of routes or policies, made on

@@ -6,11 +6,13 @@ import (
 	"io"
 	"log/slog"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/portier/portier/config"
+	"github.com/portier/portier/posture"
 	"github.com/portier/portier/proxy"
 	"github.com/portier/portier/rules"
 	"github.com/portier/portier/store"
@@ -107,4 +109,52 @@ policies:
 	}
 	t.Cleanup(srv.close)
 	return srv
+}
+
+// TestComplianceFollowsTheStore: the seeded baseline is in force; a
+// compliance policy saved through the rules service is the posture
+// engine's at once, and one written by another replica (a store record
+// this server did not write) is applied at the next refresh, as the store
+// watch does.
+func TestComplianceFollowsTheStore(t *testing.T) {
+	srv := startRulesServer(t)
+	ids := func(ps []*posture.Policy) []string {
+		var out []string
+		for _, p := range ps {
+			out = append(out, p.ID)
+		}
+		return out
+	}
+	if got := ids(srv.posture.Config().Policies); !slices.Equal(got, []string{"baseline"}) {
+		t.Fatalf("enforced at start = %v, want the seeded baseline", got)
+	}
+	ctx := context.Background()
+	r, err := srv.rules.Put(ctx, rules.Actor{Name: "user:sec@example.com"}, rules.Change{Type: store.RuleCompliance, ID: "disks",
+		Body: []byte("mode: report-only\nchecks: {disk_encryption: required}\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(srv.posture.Config().ReportOnly); !slices.Equal(got, []string{"disks"}) {
+		t.Fatalf("report-only after the write = %v, want disks", got)
+	}
+	other := *r
+	other.Version, other.Author, other.Text = r.Version+1, "user:other-replica@example.com", "id: disks\nmode: enforce\nchecks: {disk_encryption: required}\n"
+	if err := srv.store.Write(ctx, store.Put(&other)); err != nil {
+		t.Fatal(err)
+	}
+	srv.refreshRules(ctx)
+	if got := ids(srv.posture.Config().Policies); !slices.Equal(got, []string{"baseline", "disks"}) || len(srv.posture.Config().ReportOnly) != 0 {
+		t.Errorf("enforced after the other replica's write = %v, want baseline and disks", got)
+	}
+	// A due scheduled promotion puts the policy in force on this server.
+	if _, err := srv.rules.Put(ctx, rules.Actor{Name: "user:sec@example.com"}, rules.Change{Type: store.RuleCompliance, ID: "walls",
+		Body: []byte("mode: report-only\nchecks: {firewall: required}\npromote_at: 2026-01-01T00:00:00Z\npromote_to: enforce\n")}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := srv.rules.Promote(ctx); n != 1 || err != nil {
+		t.Fatalf("promotions = %d %v", n, err)
+	}
+	if got := ids(srv.posture.Config().Policies); !slices.Equal(got, []string{"baseline", "disks", "walls"}) {
+		t.Errorf("enforced after the promotion = %v, want walls too", got)
+	}
 }

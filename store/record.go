@@ -61,7 +61,10 @@ type Device struct {
 	// ladder step reached (see package posture).
 	FailingSince   time.Time `json:"failing_since,omitzero"`
 	EscalationStep string    `json:"escalation_step,omitempty"`
-	RetiredAt      time.Time `json:"retired_at,omitzero"`
+	// Would is the verdict the report-only compliance policies would give
+	// (nil when none applies): recorded, never acted on.
+	Would     *WouldCompliance `json:"would,omitempty"`
+	RetiredAt time.Time        `json:"retired_at,omitzero"`
 
 	// KeyProtection is where the device's private key lives, as the agent
 	// reported at enrollment: KeyHardware or KeySoftware ("" = software).

@@ -5,11 +5,12 @@ import (
 	"time"
 )
 
-// Kinds of the versioned rules: the current route and policy (read model,
+// Kinds of the versioned rules: the current route, policy and compliance policy (read model,
 // what every replica's proxy compiles) and their history (durable only).
 const (
 	KindRoute       Kind = "route"
 	KindPolicy      Kind = "policy"
+	KindCompliance  Kind = "compliance"
 	KindRuleVersion Kind = "rule_version"
 )
 
@@ -17,6 +18,8 @@ const (
 const (
 	RuleRoute  = "route"
 	RulePolicy = "policy"
+	// RuleCompliance is a compliance policy (package posture's format).
+	RuleCompliance = "compliance"
 )
 
 // Rule is the current version of one route or access policy, kept as the
@@ -45,10 +48,16 @@ type Rule struct {
 	InForceVersion uint64 `json:"in_force_version,omitempty"`
 }
 
-// Kind is KindRoute or KindPolicy, after the rule's type.
-func (r *Rule) Kind() Kind {
-	if r.Type == RuleRoute {
+// Kind is KindRoute, KindPolicy or KindCompliance, after the rule's type.
+func (r *Rule) Kind() Kind { return ruleKind(r.Type) }
+
+// ruleKind is the record kind of a rule type.
+func ruleKind(typ string) Kind {
+	switch typ {
+	case RuleRoute:
 		return KindRoute
+	case RuleCompliance:
+		return KindCompliance
 	}
 	return KindPolicy
 }
@@ -95,11 +104,14 @@ func (s *Store) Routes() []*Rule { return all[Rule](s.Txn(), KindRoute, "id") }
 // Policies returns every policy rule (tombstones included), ordered by id.
 func (s *Store) Policies() []*Rule { return all[Rule](s.Txn(), KindPolicy, "id") }
 
-// RuleOf returns the current route or policy rule by type and id.
+// Compliance returns every compliance policy rule (tombstones included),
+// ordered by id.
+func (s *Store) Compliance() []*Rule { return all[Rule](s.Txn(), KindCompliance, "id") }
+
+// RulesOf returns every rule of one type (tombstones included), by id.
+func (s *Store) RulesOf(typ string) []*Rule { return all[Rule](s.Txn(), ruleKind(typ), "id") }
+
+// RuleOf returns the current rule by type and id.
 func (s *Store) RuleOf(typ, id string) (*Rule, bool) {
-	k := KindPolicy
-	if typ == RuleRoute {
-		k = KindRoute
-	}
-	return first[Rule](s.Txn(), k, "id", id)
+	return first[Rule](s.Txn(), ruleKind(typ), "id", id)
 }

@@ -94,6 +94,7 @@ var specs = map[Kind]kindSpec{
 
 	KindRoute:       {decode: decoder[Rule]()},
 	KindPolicy:      {decode: decoder[Rule]()},
+	KindCompliance:  {decode: decoder[Rule]()},
 	KindRuleVersion: {decode: decoder[RuleVersion](), history: true},
 
 	KindAudit:      {decode: decoder[AuditEvent](), logOnly: true},
