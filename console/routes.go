@@ -23,6 +23,7 @@ func (c *Console) routes() {
 	pages := e.Group("", c.pageSecurity)
 	pages.GET("/", c.requirePage(""), c.homePage) // the signed-in home
 	pages.GET("/audit", c.requirePage(PermAuditRead), c.auditPage)
+	pages.GET("/dashboard", c.requirePage(PermKPIRead), c.dashboardPage) // the KPIs from daily snapshots
 	pages.GET("/decisions", c.requirePage(PermDecisionsRead), c.decisionsPage)
 	// The security console's rules pages (page_rules*.go): the editor's
 	// changes call the rules service as the API does.
@@ -115,6 +116,7 @@ func (c *Console) routes() {
 		api.POST("/devices/:id/ownership", c.require(PermDevicesWipe), c.requireFresh, c.approveOwnership) // the organization decides ownership
 		api.POST("/devices/:id/shared", c.require(PermDevicesWipe), c.requireFresh, c.setShared)
 		api.GET("/kpis", c.require(PermKPIRead), c.kpis)
+		api.GET("/kpis/history", c.require(PermKPIRead), c.kpiHistory)
 
 		// The agent API: the enrollment code, then the device certificate, authenticates.
 		agent := e.Group("/api/v1/agent", c.agentProtocol, c.requireCurrent)
