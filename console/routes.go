@@ -92,6 +92,7 @@ func (c *Console) routes() {
 	api.GET("/decisions/stats", c.require(PermDecisionsRead), c.decisionStats)
 	api.GET("/decisions/export", c.require(PermDecisionsRead), c.exportDecisions)
 	api.POST("/policies/impact", c.require(PermRulesRead), c.policyImpact)
+	api.GET("/kpis/history", c.require(PermKPIRead), c.kpiHistory) // from the daily snapshots
 	api.GET("/users", c.require(PermUsersRead), c.listUsers)
 	api.GET("/users/:id", c.require(PermUsersRead), c.getUser)
 	api.POST("/users/:id/sign_out", c.require(PermSessionsEnd), c.signOutUser)
@@ -116,7 +117,6 @@ func (c *Console) routes() {
 		api.POST("/devices/:id/ownership", c.require(PermDevicesWipe), c.requireFresh, c.approveOwnership) // the organization decides ownership
 		api.POST("/devices/:id/shared", c.require(PermDevicesWipe), c.requireFresh, c.setShared)
 		api.GET("/kpis", c.require(PermKPIRead), c.kpis)
-		api.GET("/kpis/history", c.require(PermKPIRead), c.kpiHistory)
 
 		// The agent API: the enrollment code, then the device certificate, authenticates.
 		agent := e.Group("/api/v1/agent", c.agentProtocol, c.requireCurrent)
