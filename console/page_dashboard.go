@@ -53,6 +53,9 @@ type dashChart struct {
 	TargetY   string
 	From, To  string
 	Top, Zero string
+	// LastX and LastY mark the newest day with data ("" when none).
+	LastX, LastY string
+	top          float64
 }
 
 // dashBar is one row of a distribution: a label, a count and its share as
@@ -155,6 +158,9 @@ func (c *Console) dashFigure(g *gin.Context, f kpi.Figure, fr bool) dashFigure {
 		}
 	}
 	out.Chart = chart(f)
+	if f.Unit != kpi.UnitRatio {
+		out.Chart.Top = c.formatKPI(g, f.Unit, out.Chart.top, fr)
+	}
 	if n := len(f.Trend); n > 0 {
 		out.Chart.From, out.Chart.To = f.Trend[0].Day.Format("01-02"), f.Trend[n-1].Day.Format("01-02")
 	}
@@ -236,16 +242,18 @@ func chart(f kpi.Figure) dashChart {
 			flush()
 			continue
 		}
-		cur = append(cur, fmt.Sprintf("%.1f,%.1f", chartPad+float64(i)*step, y(p.Value)))
+		ch.LastX, ch.LastY = fmt.Sprintf("%.1f", chartPad+float64(i)*step), fmt.Sprintf("%.1f", y(p.Value))
+		cur = append(cur, ch.LastX+","+ch.LastY)
 	}
 	flush()
 	if f.Target != nil {
 		ch.Target, ch.TargetY = true, fmt.Sprintf("%.1f", y(f.Target.Value))
 	}
+	ch.top = math.Round(top)
 	if f.Unit == kpi.UnitRatio {
 		ch.Top, ch.Zero = "100 %", "0 %"
 	} else {
-		ch.Top, ch.Zero = strconv.FormatFloat(math.Round(top), 'f', -1, 64), "0"
+		ch.Zero = "0"
 	}
 	return ch
 }
