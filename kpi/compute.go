@@ -286,13 +286,7 @@ func (a *acc) finish() *store.KPICounts {
 		r.Users = len(r.users)
 		c.DenyReasons = append(c.DenyReasons, r.ReasonCount)
 	}
-	sort.Slice(c.DenyReasons, func(i, j int) bool {
-		x, y := c.DenyReasons[i], c.DenyReasons[j]
-		return x.Count > y.Count || (x.Count == y.Count && x.Code < y.Code)
-	})
-	if len(c.DenyReasons) > TopReasons {
-		c.DenyReasons = c.DenyReasons[:TopReasons]
-	}
+	c.DenyReasons = store.TopReasons(c.DenyReasons, TopReasons)
 	c.OSVersions = topOS(c.OSVersions)
 	return &c
 }

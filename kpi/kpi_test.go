@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -156,5 +158,48 @@ func TestSnapshotOncePerDay(t *testing.T) {
 	ch, err := kpi.Choices(ctx, l, clk.Now())
 	if err != nil || fmt.Sprint(ch[store.DimPlatform]) != "[linux macos windows]" {
 		t.Errorf("choices = %v, %v", ch, err)
+	}
+}
+
+// leases is a Leases whose answer the test sets.
+type leases struct{ held atomic.Bool }
+
+func (l *leases) Acquire(context.Context, string, string, time.Duration) (bool, error) {
+	return l.held.Load(), nil
+}
+func (l *leases) Release(context.Context, string, string) error { return nil }
+
+// TestSnapshotJobRunsOnlyUnderTheLease: the job takes no snapshot while
+// another replica holds the lease, and takes today's as soon as this one
+// gets it.
+func TestSnapshotJobRunsOnlyUnderTheLease(t *testing.T) {
+	st := storetest.OpenBolt(t)
+	fleet(t, st, day0)
+	l, _ := st.KPISnapshots()
+	count := func() int {
+		got, err := l.QueryKPISnapshots(context.Background(), store.KPISnapshotQuery{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(got)
+	}
+	s := &kpi.Snapshotter{Store: st, Clock: clocktest.At(day0).Now, Log: slog.New(slog.DiscardHandler)}
+	ls := &leases{}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		store.Leased(ctx, ls, "kpis.snapshot", "replica-a", 30*time.Millisecond, slog.New(slog.DiscardHandler), s.Run)
+		close(done)
+	}()
+	defer func() { cancel(); <-done }()
+	time.Sleep(100 * time.Millisecond)
+	if n := count(); n != 0 {
+		t.Fatalf("%d snapshots without the lease", n)
+	}
+	ls.held.Store(true)
+	for deadline := time.Now().Add(5 * time.Second); count() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no snapshot once the lease was held")
+		}
 	}
 }
