@@ -141,6 +141,7 @@ var mdmRoutes = map[string]Permission{
 	"POST /api/v1/devices/:id/release":    PermDevicesAct,
 	"POST /api/v1/devices/:id/retire":     PermDevicesWipe,
 	"GET /api/v1/kpis":                    PermKPIRead,
+	"GET /api/v1/kpis/history":            PermKPIRead,
 }
 
 // agentRoutes are authenticated by the device certificate.

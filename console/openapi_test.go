@@ -1053,6 +1053,12 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	want(code, http.StatusOK, body)
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/inventory?trust=none", "", nil)
 	want(code, http.StatusBadRequest, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/kpis/history?platform=linux", "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/kpis/history?platform=linux&department=it", "", nil)
+	if want(code, http.StatusBadRequest, body); field(body, "field") != "platform" {
+		t.Errorf("two filters: %s", body)
+	}
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/cluster", "", nil)
 	if want(code, http.StatusOK, body); !strings.Contains(body, `"self":true`) {
 		t.Errorf("cluster: %s", body)

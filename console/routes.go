@@ -23,6 +23,7 @@ func (c *Console) routes() {
 	pages := e.Group("", c.pageSecurity)
 	pages.GET("/", c.requirePage(""), c.homePage) // the signed-in home
 	pages.GET("/audit", c.requirePage(PermAuditRead), c.auditPage)
+	pages.GET("/dashboard", c.requirePage(PermKPIRead), c.dashboardPage) // the KPIs from daily snapshots
 	pages.GET("/decisions", c.requirePage(PermDecisionsRead), c.decisionsPage)
 	pages.GET("/cluster", c.requirePage(PermClusterRead), c.clusterPage) // answers while stale: it shows why
 	// The security console's rules pages (page_rules*.go): the editor's
@@ -109,6 +110,7 @@ func (c *Console) routes() {
 	api.GET("/decisions/stats", c.require(PermDecisionsRead), c.decisionStats)
 	api.GET("/decisions/export", c.require(PermDecisionsRead), c.exportDecisions)
 	api.POST("/policies/impact", c.require(PermRulesRead), c.policyImpact)
+	api.GET("/kpis/history", c.require(PermKPIRead), c.kpiHistory) // from the daily snapshots
 	api.GET("/users", c.require(PermUsersRead), c.listUsers)
 	api.GET("/users/:id", c.require(PermUsersRead), c.getUser)
 	api.POST("/users/:id/sign_out", c.require(PermSessionsEnd), c.signOutUser)

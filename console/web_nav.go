@@ -17,6 +17,7 @@ type navEntry struct {
 // adds its entry here with the permission its route requires.
 func navEntries() []navEntry {
 	return []navEntry{
+		{Path: "/dashboard", LabelKey: "nav.dashboard", Perm: PermKPIRead}, // first: the admins' landing page
 		{Path: "/", LabelKey: "nav.home"},
 		{Path: "/my/devices", LabelKey: "nav.devices", Enrollment: true},
 		{Path: "/enroll", LabelKey: "nav.enroll", Enrollment: true},

@@ -298,7 +298,7 @@ func (c *cluster) wantClusterView(n int) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	if want := "audit.retention decisions.prune enrollment.sweeps posture.scheduler"; strings.Join(names, " ") != want {
+	if want := "audit.retention decisions.prune enrollment.sweeps kpis.snapshot posture.scheduler"; strings.Join(names, " ") != want {
 		t.Errorf("held leases %v, want %s", names, want)
 	}
 }
@@ -354,7 +354,7 @@ func TestClusterJobsMoveWhenTheirReplicaStops(t *testing.T) {
 	// only 10 to 20 s after the stop.
 	for deadline := time.Now().Add(9 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		now := c.leases()
-		onB := len(now) == 4
+		onB := len(now) == 5
 		for _, h := range now {
 			onB = onB && h == b
 		}

@@ -250,8 +250,8 @@ func TestKPIQuantiles(t *testing.T) {
 		{[]float64{1, 2, 3, 4}, 0.5, 2.5},
 		{[]float64{10, 1, 5, 3, 8, 2, 9, 4, 7, 6}, 0.9, 9.1},
 	} {
-		if got := quantile(tc.xs, tc.q); got < tc.want-1e-9 || got > tc.want+1e-9 {
-			t.Errorf("quantile(%v, %v) = %v, want %v", tc.xs, tc.q, got, tc.want)
+		if got := Quantile(tc.xs, tc.q); got < tc.want-1e-9 || got > tc.want+1e-9 {
+			t.Errorf("Quantile(%v, %v) = %v, want %v", tc.xs, tc.q, got, tc.want)
 		}
 	}
 	if len(actionTypes()) != 7 {

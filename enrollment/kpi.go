@@ -71,15 +71,15 @@ func (s *Service) KPIs() KPIs {
 		}
 	}
 	k.Provisioned, k.Wipes = len(prov), len(wipes)
-	k.ProvisionMedianSeconds = quantile(prov, 0.5)
-	k.ProvisionP90Seconds = quantile(prov, 0.9)
-	k.WipeMedianSeconds = quantile(wipes, 0.5)
+	k.ProvisionMedianSeconds = Quantile(prov, 0.5)
+	k.ProvisionP90Seconds = Quantile(prov, 0.9)
+	k.WipeMedianSeconds = Quantile(wipes, 0.5)
 	return k
 }
 
-// quantile is the q-quantile of xs by linear interpolation between
+// Quantile is the q-quantile of xs by linear interpolation between
 // closest ranks; 0 for no data.
-func quantile(xs []float64, q float64) float64 {
+func Quantile(xs []float64, q float64) float64 {
 	if len(xs) == 0 {
 		return 0
 	}

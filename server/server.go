@@ -311,6 +311,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.watchRules(ctx)
 	go s.rules.RunSchedule(ctx, scheduleEvery, s.log)
 	s.replica.leased(ctx, "decisions.prune", s.pruneDecisions)
+	s.replica.leased(ctx, "kpis.snapshot", s.kpiSnapshotter().Run)
 	var err error
 	select {
 	case <-ctx.Done():

@@ -124,13 +124,7 @@ func ComputeDecisionStats(ctx context.Context, dl DecisionLog, q DecisionQuery, 
 		a.Users = len(a.users)
 		st.DenyReasons = append(st.DenyReasons, a.ReasonCount)
 	}
-	sort.Slice(st.DenyReasons, func(i, j int) bool {
-		a, b := st.DenyReasons[i], st.DenyReasons[j]
-		return a.Count > b.Count || (a.Count == b.Count && a.Code < b.Code)
-	})
-	if len(st.DenyReasons) > MaxTopReasons {
-		st.DenyReasons = st.DenyReasons[:MaxTopReasons]
-	}
+	st.DenyReasons = TopReasons(st.DenyReasons, MaxTopReasons)
 	for k, m := range hits {
 		rh := RuleHits{Rule: k.rule, Outcome: k.outcome}
 		for at, n := range m {
@@ -163,6 +157,19 @@ func ComputeDecisionStats(ctx context.Context, dl DecisionLog, q DecisionQuery, 
 		st.WouldDeny = []WouldDeny{}
 	}
 	return st, nil
+}
+
+// TopReasons sorts reasons by count, highest first (then by code), and
+// keeps the first n.
+func TopReasons(rs []ReasonCount, n int) []ReasonCount {
+	sort.Slice(rs, func(i, j int) bool {
+		a, b := rs[i], rs[j]
+		return a.Count > b.Count || (a.Count == b.Count && a.Code < b.Code)
+	})
+	if len(rs) > n {
+		rs = rs[:n]
+	}
+	return rs
 }
 
 // listOnce appends v to list the first time it is seen, up to MaxListed;

@@ -10,16 +10,7 @@ import (
 )
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) storetest.Opener {
-		path := filepath.Join(t.TempDir(), "portier.db")
-		return func(t *testing.T) store.Backend {
-			db, err := boltstore.Open(path)
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			return db
-		}
-	})
+	storetest.Run(t, fileOpener)
 }
 
 // TestCounterConformance: the embedded store is one process, so its

@@ -1,27 +1,13 @@
 package pgstore
 
 import (
-	"context"
 	"testing"
-	"time"
 
-	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/pgstore/pgtest"
 	"github.com/portier/portier/store/storetest"
 )
 
 func TestDecisionsConformance(t *testing.T) {
 	pgtest.URL(t)
-	storetest.RunDecisions(t, func(t *testing.T) storetest.Opener {
-		dsn := pgtest.DSN(t)
-		return func(t *testing.T) store.Backend {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			db, err := Open(ctx, dsn, quiet())
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			return db
-		}
-	})
+	storetest.RunDecisions(t, dbOpener)
 }

@@ -53,18 +53,7 @@ func device(id string) store.Mutation {
 
 func TestConformance(t *testing.T) {
 	pgtest.URL(t)
-	storetest.Run(t, func(t *testing.T) storetest.Opener {
-		dsn := pgtest.DSN(t)
-		return func(t *testing.T) store.Backend {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			db, err := Open(ctx, dsn, quiet())
-			if err != nil {
-				t.Fatalf("Open: %v", err)
-			}
-			return db
-		}
-	})
+	storetest.Run(t, dbOpener)
 }
 
 func TestOpenUnreachable(t *testing.T) {
