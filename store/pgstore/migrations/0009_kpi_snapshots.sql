@@ -1,3 +1,4 @@
+-- portier:expand
 -- Daily KPI snapshots (see store/kpisnapshot.go and docs/dashboard.md): one
 -- row per day, dimension and value; entry is the snapshot's JSON. Taking a
 -- day again replaces its rows. Not records: neither followed nor backed up.
