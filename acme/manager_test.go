@@ -1,0 +1,148 @@
+package acme
+
+import (
+	"crypto/tls"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/portier/portier/acme/pebbletest"
+	"github.com/portier/portier/config"
+	"github.com/portier/portier/store"
+	"github.com/portier/portier/store/pgstore/pgtest"
+	"github.com/portier/portier/store/storetest"
+)
+
+// site is one replica's HTTPS listener serving a Manager's certificates.
+type site struct {
+	m    *Manager
+	addr string
+}
+
+func startSite(t *testing.T, p *pebbletest.Server, s *Storage, renewEvery time.Duration) *site {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	m, err := New(Options{
+		Config: config.ACME{DirectoryURL: p.DirectoryURL, Email: "ops@example.com", AgreeTerms: true,
+			Challenge: config.ChallengeTLSALPN, CARootFile: p.RootFile},
+		Storage: s, TLSAddr: ln.Addr().String(), Log: log, RenewCheckInterval: renewEvery,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("hello")) }),
+		TLSConfig: &tls.Config{GetCertificate: m.GetCertificate, NextProtos: []string{"http/1.1", ALPN}}}
+	go srv.Serve(tls.NewListener(ln, srv.TLSConfig))
+	t.Cleanup(func() { srv.Close(); m.Stop() })
+	return &site{m: m, addr: ln.Addr().String()}
+}
+
+// served is the certificate a client trusting only pebble's root gets
+// from the site for host; it fails the test when the handshake fails.
+func (st *site) served(t *testing.T, p *pebbletest.Server, host string) *tls.ConnectionState {
+	t.Helper()
+	c, err := tls.Dial("tcp", st.addr, &tls.Config{ServerName: host, RootCAs: p.Roots()})
+	if err != nil {
+		t.Fatalf("TLS to %s as %s, trusting only pebble's root: %v", st.addr, host, err)
+	}
+	defer c.Close()
+	cs := c.ConnectionState()
+	return &cs
+}
+
+// waitLeaf waits until the site has a certificate for host.
+func (st *site) waitLeaf(t *testing.T, host string, newer time.Time) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if l := st.m.Leaf(host); l != nil && l.NotBefore.After(newer) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no certificate for %s after 30s", host)
+}
+
+// TestTwoReplicasShareOneCertificate runs two replicas on one PostgreSQL
+// store behind one address for the CA's validations (round robin between
+// them): one of them orders the certificate, the other answers part of
+// the validations from the shared store and loads the certificate
+// instead of ordering its own.
+func TestTwoReplicasShareOneCertificate(t *testing.T) {
+	p := pebbletest.Start(t, pebbletest.Options{})
+	dsn := pgtest.DSN(t)
+	sa, la := openPG(t, dsn)
+	sb, lb := openPG(t, dsn)
+	a := startSite(t, p, newStorage(t, sa, la, "a"), 0)
+	b := startSite(t, p, newStorage(t, sb, lb, "b"), 0)
+	p.TLSRelay.Forward(a.addr, b.addr)
+	ctx := t.Context()
+	const host = "wiki.example.com"
+	if err := a.m.Manage(ctx, []string{host}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.m.Manage(ctx, []string{host}); err != nil {
+		t.Fatal(err)
+	}
+	a.waitLeaf(t, host, time.Time{})
+	b.waitLeaf(t, host, time.Time{})
+	ca, cb := a.served(t, p, host), b.served(t, p, host)
+	if ca.PeerCertificates[0].SerialNumber.Cmp(cb.PeerCertificates[0].SerialNumber) != 0 {
+		t.Error("the replicas serve different certificates")
+	}
+	if n := p.Orders(); n != 1 {
+		t.Errorf("pebble finalized %d orders, want 1", n)
+	}
+	if a.m.Obtained()+b.m.Obtained() != 1 {
+		t.Errorf("obtained: a %d, b %d; want one between them", a.m.Obtained(), b.m.Obtained())
+	}
+	t.Logf("validations: a %d, b %d", p.TLSRelay.Conns(a.addr), p.TLSRelay.Conns(b.addr))
+	if p.TLSRelay.Conns(a.addr) == 0 || p.TLSRelay.Conns(b.addr) == 0 {
+		t.Errorf("validations: a %d, b %d; want both replicas to have answered some",
+			p.TLSRelay.Conns(a.addr), p.TLSRelay.Conns(b.addr))
+	}
+	// A host not managed has no certificate: the handshake fails rather
+	// than offer one no browser trusts.
+	if c, err := tls.Dial("tcp", a.addr, &tls.Config{ServerName: "other.example.com", RootCAs: p.Roots()}); err == nil {
+		c.Close()
+		t.Error("handshake for an unmanaged host succeeded")
+	}
+}
+
+// TestRenewal issues short-lived certificates and checks that the
+// certificate is replaced before it expires, with no request in between.
+func TestRenewal(t *testing.T) {
+	p := pebbletest.Start(t, pebbletest.Options{Validity: 12 * time.Second})
+	st, leases := storetestBolt(t)
+	s := startSite(t, p, newStorage(t, st, leases, "a"), 500*time.Millisecond)
+	p.TLSRelay.Forward(s.addr)
+	const host = "short.example.com"
+	if err := s.m.Manage(t.Context(), []string{host}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitLeaf(t, host, time.Time{})
+	first := s.served(t, p, host).PeerCertificates[0]
+	s.waitLeaf(t, host, first.NotBefore)
+	second := s.served(t, p, host).PeerCertificates[0]
+	if second.SerialNumber.Cmp(first.SerialNumber) == 0 || !second.NotAfter.After(first.NotAfter) {
+		t.Errorf("served after renewal: serial %v until %v; first was %v until %v",
+			second.SerialNumber, second.NotAfter, first.SerialNumber, first.NotAfter)
+	}
+	if p.Orders() < 2 {
+		t.Errorf("pebble finalized %d orders, want a renewal", p.Orders())
+	}
+}
+
+func storetestBolt(t *testing.T) (*store.Store, store.Leases) {
+	return storetest.OpenBolt(t), store.SoloLeases{}
+}
