@@ -16,6 +16,9 @@ import (
 	"github.com/portier/portier/acme/pebbletest"
 	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/config"
+	"github.com/portier/portier/rules"
+	"github.com/portier/portier/store"
+	"github.com/portier/portier/store/pgstore/pgtest"
 )
 
 // TestACMECertificatesForConsoleAndRoutes runs Portier with an acme
@@ -25,59 +28,14 @@ import (
 // still asked for.
 func TestACMECertificatesForConsoleAndRoutes(t *testing.T) {
 	p := pebbletest.Start(t, pebbletest.Options{})
-	addr := freeAddr(t)
+	srv := startACMEServer(t, p, "", "")
+	addr := srv.Addr()
 	_, port, _ := net.SplitHostPort(addr)
-	yaml := fmt.Sprintf(`
-external_url: https://portier.example.com:%[1]s
-listen: %[2]s
-metrics_listen: "off"
-data_dir: %[3]s
-acme:
-  directory_url: %[4]s
-  email: ops@example.com
-  agree_terms: true
-  ca_root_file: %[5]s
-routes:
-  - from: https://wiki.example.com:%[1]s
-    to: http://127.0.0.1:9
-    policy: anyone
-policies:
-  - id: anyone
-    allow:
-      or:
-        - device: {trust: {gte: untrusted}}
-`, port, addr, filepath.Join(t.TempDir(), "data"), p.DirectoryURL, p.RootFile)
-	cfg, err := config.Parse("acme.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	pols, err := CompilePolicies(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := Start(context.Background(), Options{Config: cfg, Policies: pols, Log: slog.New(slog.DiscardHandler),
-		Clock: time.Now, Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.TLSRelay.Forward(srv.Addr())
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ctx) }()
-	t.Cleanup(func() { cancel(); <-served })
+	p.TLSRelay.Forward(addr)
+	serveACME(t, srv)
 
 	for _, host := range []string{"portier.example.com", "wiki.example.com"} {
-		deadline := time.Now().Add(30 * time.Second)
-		for srv.ACME().Leaf(host) == nil {
-			if time.Now().After(deadline) {
-				t.Fatalf("no ACME certificate for %s after 30s", host)
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		waitACME(t, srv, host)
 	}
 
 	// A browser on an unmanaged device: it trusts pebble's root, not
@@ -129,5 +87,123 @@ policies:
 	}
 	if n := p.Orders(); n != 2 {
 		t.Errorf("pebble finalized %d orders, want 2 (console and route host)", n)
+	}
+}
+
+const acmeTestConfig = `
+external_url: https://portier.example.com:%[1]s
+listen: %[2]s
+metrics_listen: "off"
+data_dir: %[3]s
+store: %[6]q
+acme:
+  directory_url: %[4]s
+  email: ops@example.com
+  agree_terms: true
+  ca_root_file: %[5]s
+routes:
+  - from: https://wiki.example.com:%[1]s
+    to: http://127.0.0.1:9
+    policy: anyone
+policies:
+  - id: anyone
+    allow:
+      or:
+        - device: {trust: {gte: untrusted}}
+`
+
+// startACMEServer starts (without serving) a Portier whose acme section
+// points at pebble, on the embedded store (dsn "") or on PostgreSQL; its
+// external URL's port is port ("": its own listener's).
+func startACMEServer(t *testing.T, p *pebbletest.Server, dsn, port string) *Server {
+	t.Helper()
+	addr := freeAddr(t)
+	if port == "" {
+		_, port, _ = net.SplitHostPort(addr)
+	}
+	yaml := fmt.Sprintf(acmeTestConfig, port, addr, filepath.Join(t.TempDir(), "data"), p.DirectoryURL, p.RootFile, dsn)
+	cfg, err := config.Parse("acme.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	pols, err := CompilePolicies(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"PORTIER_CA_KEY_PASSWORD": "correct horse battery staple, twice over"}
+	srv, err := Start(context.Background(), Options{Config: cfg, Policies: pols, Log: slog.New(slog.DiscardHandler),
+		Clock: time.Now, Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
+// serveACME serves srv until the test ends.
+func serveACME(t *testing.T, srv *Server) {
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx) }()
+	t.Cleanup(func() { cancel(); <-served })
+}
+
+// waitACME waits until srv has an ACME certificate for host.
+func waitACME(t *testing.T, srv *Server, host string) *x509.Certificate {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if l := srv.ACME().Leaf(host); l != nil {
+			return l
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no ACME certificate for %s after 30s", host)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestACMEReplicasShareCertificates runs two replicas on one PostgreSQL
+// store, both reachable by the CA's validations (round robin): each host's
+// certificate is ordered once and served by both, also for a route added
+// on one replica while they run.
+func TestACMEReplicasShareCertificates(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	p := pebbletest.Start(t, pebbletest.Options{})
+	a := startACMEServer(t, p, dsn, "")
+	_, port, _ := net.SplitHostPort(a.Addr())
+	b := startACMEServer(t, p, dsn, port)
+	p.TLSRelay.Forward(a.Addr(), b.Addr())
+	serveACME(t, a)
+	serveACME(t, b)
+	hosts := []string{"portier.example.com", "wiki.example.com"}
+	for _, h := range hosts {
+		if la, lb := waitACME(t, a, h), waitACME(t, b, h); la.SerialNumber.Cmp(lb.SerialNumber) != 0 {
+			t.Errorf("%s: the replicas serve different certificates", h)
+		}
+	}
+	_, err := a.rules.Put(context.Background(), rules.Actor{Name: "user:ops@example.com"}, rules.Change{Type: store.RuleRoute, ID: "new",
+		Body: []byte("from: https://new.example.com:" + port + "\nto: http://127.0.0.1:9\npolicy: anyone\n")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if la, lb := waitACME(t, a, "new.example.com"), waitACME(t, b, "new.example.com"); la.SerialNumber.Cmp(lb.SerialNumber) != 0 {
+		t.Error("new.example.com: the replicas serve different certificates")
+	}
+	if n := p.Orders(); n != 3 {
+		t.Errorf("pebble finalized %d orders for 3 hosts on 2 replicas, want 3", n)
+	}
+	if got := a.ACME().Obtained() + b.ACME().Obtained(); got != 3 {
+		t.Errorf("obtained: a %d + b %d, want 3", a.ACME().Obtained(), b.ACME().Obtained())
+	}
+	for _, srv := range []*Server{a, b} {
+		c, err := tls.Dial("tcp", srv.Addr(), &tls.Config{ServerName: "new.example.com", RootCAs: p.Roots()})
+		if err != nil {
+			t.Fatalf("new.example.com on %s with only pebble's root trusted: %v", srv.Addr(), err)
+		}
+		c.Close()
 	}
 }

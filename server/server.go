@@ -83,8 +83,8 @@ type Server struct {
 	metrics   *http.Server
 	ln        net.Listener
 	mln       net.Listener
-	hln       net.Listener // ACME http-01; nil without
-	acmeHTTP  *http.Server // on hln
+	hln       net.Listener  // ACME http-01; nil without
+	acmeHTTP  *http.Server  // on hln
 	bsock     *backupSocket // nil on PostgreSQL
 	replica   *replica
 	inForce   atomic.Pointer[console.Rules] // for the impact replay

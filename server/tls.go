@@ -165,7 +165,7 @@ func (cs *certSource) config() *tls.Config {
 		NextProtos:   protos,
 		// Device certificates are optional and checked by the proxy against
 		// Portier's root and the revocation list, per request.
-		ClientAuth: tls.RequestClientCert,
+		ClientAuth:     tls.RequestClientCert,
 		GetCertificate: cs.certificate,
 	}
 }
