@@ -16,17 +16,31 @@ import (
 	"github.com/portier/portier/store/storetest"
 )
 
-// site is one replica's HTTPS listener serving a Manager's certificates.
+// site is one replica's HTTPS listener serving a Manager's certificates
+// (and, for http-01, its plain-HTTP listener).
 type site struct {
-	m    *Manager
-	addr string
+	m        *Manager
+	addr     string
+	httpAddr string
 }
 
 func startSite(t *testing.T, p *pebbletest.Server, s *Storage, renewEvery time.Duration) *site {
+	return startSiteWith(t, p, s, renewEvery, config.ChallengeTLSALPN)
+}
+
+func startSiteWith(t *testing.T, p *pebbletest.Server, s *Storage, renewEvery time.Duration, challenge string) *site {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
+	}
+	var hln net.Listener
+	httpAddr := ""
+	if challenge == config.ChallengeHTTP {
+		if hln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		httpAddr = hln.Addr().String()
 	}
 	log := slog.New(slog.DiscardHandler)
 	if testing.Verbose() {
@@ -34,8 +48,8 @@ func startSite(t *testing.T, p *pebbletest.Server, s *Storage, renewEvery time.D
 	}
 	m, err := New(Options{
 		Config: config.ACME{DirectoryURL: p.DirectoryURL, Email: "ops@example.com", AgreeTerms: true,
-			Challenge: config.ChallengeTLSALPN, CARootFile: p.RootFile},
-		Storage: s, TLSAddr: ln.Addr().String(), Log: log, RenewCheckInterval: renewEvery,
+			Challenge: challenge, CARootFile: p.RootFile},
+		Storage: s, TLSAddr: ln.Addr().String(), HTTPAddr: httpAddr, Log: log, RenewCheckInterval: renewEvery,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -44,7 +58,12 @@ func startSite(t *testing.T, p *pebbletest.Server, s *Storage, renewEvery time.D
 		TLSConfig: &tls.Config{GetCertificate: m.GetCertificate, NextProtos: []string{"http/1.1", ALPN}}}
 	go srv.Serve(tls.NewListener(ln, srv.TLSConfig))
 	t.Cleanup(func() { srv.Close(); m.Stop() })
-	return &site{m: m, addr: ln.Addr().String()}
+	if hln != nil {
+		plain := &http.Server{Handler: m.HTTPHandler(http.NotFoundHandler())}
+		go plain.Serve(hln)
+		t.Cleanup(func() { plain.Close() })
+	}
+	return &site{m: m, addr: ln.Addr().String(), httpAddr: httpAddr}
 }
 
 // served is the certificate a client trusting only pebble's root gets
@@ -145,4 +164,22 @@ func TestRenewal(t *testing.T) {
 
 func storetestBolt(t *testing.T) (*store.Store, store.Leases) {
 	return storetest.OpenBolt(t), store.SoloLeases{}
+}
+
+// TestHTTP01 obtains a certificate with the http-01 challenge, answered
+// on the plain-HTTP listener.
+func TestHTTP01(t *testing.T) {
+	p := pebbletest.Start(t, pebbletest.Options{})
+	st, leases := storetestBolt(t)
+	s := startSiteWith(t, p, newStorage(t, st, leases, "a"), 0, config.ChallengeHTTP)
+	p.HTTPRelay.Forward(s.httpAddr)
+	const host = "plain.example.com"
+	if err := s.m.Manage(t.Context(), []string{host}); err != nil {
+		t.Fatal(err)
+	}
+	s.waitLeaf(t, host, time.Time{})
+	s.served(t, p, host)
+	if p.HTTPRelay.Conns(s.httpAddr) == 0 || p.TLSRelay.Conns(s.addr) != 0 {
+		t.Errorf("validations: %d over HTTP, %d over TLS; want HTTP only", p.HTTPRelay.Conns(s.httpAddr), p.TLSRelay.Conns(s.addr))
+	}
 }
