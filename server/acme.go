@@ -157,23 +157,19 @@ func acmeMetrics(cs *certSource) []prometheus.Collector {
 			}
 			return float64(cs.acme.FirstExpiry().Unix())
 		}),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "portier_acme_certificates_obtained_total",
-			Help: "Certificates this replica obtained from the ACME CA (first ones and renewals).",
-		}, func() float64 {
-			if cs.acme == nil {
-				return 0
-			}
-			return float64(cs.acme.Obtained())
-		}),
-		prometheus.NewCounterFunc(prometheus.CounterOpts{
-			Name: "portier_acme_failures_total",
-			Help: "Attempts of this replica to obtain or renew an ACME certificate that failed (each is retried with backoff).",
-		}, func() float64 {
-			if cs.acme == nil {
-				return 0
-			}
-			return float64(cs.acme.Failed())
-		}),
+		acmeCounter(cs, "portier_acme_certificates_obtained_total",
+			"Certificates this replica obtained from the ACME CA (first ones and renewals).", (*acme.Manager).Obtained),
+		acmeCounter(cs, "portier_acme_failures_total",
+			"Attempts of this replica to obtain or renew an ACME certificate that failed (each is retried with backoff).", (*acme.Manager).Failed),
 	}
+}
+
+// acmeCounter exports a count of the ACME manager's.
+func acmeCounter(cs *certSource, name, help string, count func(*acme.Manager) int64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, func() float64 {
+		if cs.acme == nil {
+			return 0
+		}
+		return float64(count(cs.acme))
+	})
 }

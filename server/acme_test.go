@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/portier/portier/acme/pebbletest"
 	"github.com/portier/portier/agentwire"
-	"github.com/portier/portier/config"
 	"github.com/portier/portier/rules"
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/pgstore/pgtest"
@@ -122,25 +120,7 @@ func startACMEServer(t *testing.T, p *pebbletest.Server, dsn, port string) *Serv
 		_, port, _ = net.SplitHostPort(addr)
 	}
 	yaml := fmt.Sprintf(acmeTestConfig, port, addr, filepath.Join(t.TempDir(), "data"), p.DirectoryURL, p.RootFile, dsn)
-	cfg, err := config.Parse("acme.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	pols, err := CompilePolicies(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	env := map[string]string{"PORTIER_CA_KEY_PASSWORD": "correct horse battery staple, twice over"}
-	srv, err := Start(context.Background(), Options{Config: cfg, Policies: pols, Log: slog.New(slog.DiscardHandler),
-		Clock: time.Now, Getenv: func(k string) string { return env[k] }})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv
+	return startYAML(t, yaml, map[string]string{"PORTIER_CA_KEY_PASSWORD": "correct horse battery staple, twice over"})
 }
 
 // serveACME serves srv until the test ends.
