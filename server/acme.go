@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 
@@ -80,6 +81,13 @@ func toHTTPS(external string) http.Handler {
 		}
 		http.Redirect(w, r, "https://"+host+port+r.URL.RequestURI(), http.StatusPermanentRedirect)
 	})
+}
+
+// acmeNeedsRestart reports whether a reloaded acme section differs from
+// the running one in more than its hosts (which a reload applies).
+func acmeNeedsRestart(running, next config.ACME) bool {
+	running.Hosts, next.Hosts = nil, nil
+	return !reflect.DeepEqual(running, next)
 }
 
 // acmeHosts are the hosts whose certificate comes from ACME: the
