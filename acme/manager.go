@@ -204,7 +204,7 @@ func (m *Manager) Leaf(host string) *x509.Certificate {
 }
 
 // FirstExpiry is when the first of the managed hosts' certificates
-// expires (zero when none is there yet).
+// expires; zero while a managed host has none.
 func (m *Manager) FirstExpiry() time.Time {
 	m.mu.Lock()
 	hosts := make([]string, 0, len(m.hosts))
@@ -214,7 +214,11 @@ func (m *Manager) FirstExpiry() time.Time {
 	m.mu.Unlock()
 	var first time.Time
 	for _, h := range hosts {
-		if l := m.Leaf(h); l != nil && (first.IsZero() || l.NotAfter.Before(first)) {
+		l := m.Leaf(h)
+		if l == nil {
+			return time.Time{}
+		}
+		if first.IsZero() || l.NotAfter.Before(first) {
 			first = l.NotAfter
 		}
 	}

@@ -163,7 +163,10 @@ func acmeMetrics(cs *certSource) []prometheus.Collector {
 			if cs.acme == nil {
 				return 0
 			}
-			return float64(cs.acme.FirstExpiry().Unix())
+			if first := cs.acme.FirstExpiry(); !first.IsZero() {
+				return float64(first.Unix())
+			}
+			return 0
 		}),
 		acmeCounter(cs, "portier_acme_certificates_obtained_total",
 			"Certificates this replica obtained from the ACME CA (first ones and renewals).", (*acme.Manager).Obtained),

@@ -17,6 +17,8 @@ import (
 	"github.com/portier/portier/rules"
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/pgstore/pgtest"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 )
 
 // TestACMECertificatesForConsoleAndRoutes runs Portier with an acme
@@ -32,8 +34,18 @@ func TestACMECertificatesForConsoleAndRoutes(t *testing.T) {
 	p.TLSRelay.Forward(addr)
 	serveACME(t, srv)
 
+	expiry := acmeMetrics(srv.tls)[0]
+	var first time.Time
 	for _, host := range []string{"portier.example.com", "wiki.example.com"} {
-		waitACME(t, srv, host)
+		if l := waitACME(t, srv, host); first.IsZero() || l.NotAfter.Before(first) {
+			first = l.NotAfter
+		}
+	}
+	if got := metricValue(t, expiry); got != float64(first.Unix()) {
+		t.Errorf("portier_certificate_not_after_seconds{cert=\"acme\"} = %v, want %v", got, first.Unix())
+	}
+	if got := metricValue(t, acmeMetrics(srv.tls)[1]); got != 2 {
+		t.Errorf("portier_acme_certificates_obtained_total = %v, want 2", got)
 	}
 
 	// A browser on an unmanaged device: it trusts pebble's root, not
@@ -186,4 +198,17 @@ func TestACMEReplicasShareCertificates(t *testing.T) {
 		}
 		c.Close()
 	}
+}
+
+// metricValue is the value of a gauge or counter function.
+func metricValue(t *testing.T, c prometheus.Collector) float64 {
+	t.Helper()
+	var m dto.Metric
+	if err := c.(prometheus.Metric).Write(&m); err != nil {
+		t.Fatal(err)
+	}
+	if m.Gauge != nil {
+		return m.GetGauge().GetValue()
+	}
+	return m.GetCounter().GetValue()
 }
