@@ -28,6 +28,14 @@ func startSite(t *testing.T, p *pebbletest.Server, s *Storage, renewEvery time.D
 	return startSiteWith(t, p, s, renewEvery, config.ChallengeTLSALPN)
 }
 
+// startRenewingSite checks for renewals twice a second, by the lifetime
+// alone (a third left), so a test knows when they come.
+func startRenewingSite(t *testing.T, p *pebbletest.Server, s *Storage) *site {
+	st := startSiteWith(t, p, s, 500*time.Millisecond, config.ChallengeTLSALPN)
+	st.m.magic.DisableARI = true
+	return st
+}
+
 func startSiteWith(t *testing.T, p *pebbletest.Server, s *Storage, renewEvery time.Duration, challenge string) *site {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -181,5 +189,37 @@ func TestHTTP01(t *testing.T) {
 	s.served(t, p, host)
 	if p.HTTPRelay.Conns(s.httpAddr) == 0 || p.TLSRelay.Conns(s.addr) != 0 {
 		t.Errorf("validations: %d over HTTP, %d over TLS; want HTTP only", p.HTTPRelay.Conns(s.httpAddr), p.TLSRelay.Conns(s.addr))
+	}
+}
+
+// TestReplicasShareARenewal: two replicas on PostgreSQL with short-lived
+// certificates; when the certificate is due, one replica renews it and
+// the other loads the renewed one from the store instead of ordering.
+func TestReplicasShareARenewal(t *testing.T) {
+	p := pebbletest.Start(t, pebbletest.Options{Validity: 12 * time.Second})
+	dsn := pgtest.DSN(t)
+	sa, la := openPG(t, dsn)
+	sb, lb := openPG(t, dsn)
+	a := startRenewingSite(t, p, newStorage(t, sa, la, "a"))
+	b := startRenewingSite(t, p, newStorage(t, sb, lb, "b"))
+	p.TLSRelay.Forward(a.addr, b.addr)
+	const host = "renew.example.com"
+	for _, s := range []*site{a, b} {
+		if err := s.m.Manage(t.Context(), []string{host}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a.waitLeaf(t, host, time.Time{})
+	b.waitLeaf(t, host, time.Time{})
+	first := a.m.Leaf(host)
+	// Due 8 s after issuance (4 s left); the next renewal is 8 s later.
+	a.waitLeaf(t, host, first.NotBefore)
+	b.waitLeaf(t, host, first.NotBefore)
+	la2, lb2 := a.m.Leaf(host), b.m.Leaf(host)
+	if la2.SerialNumber.Cmp(lb2.SerialNumber) != 0 {
+		t.Errorf("after the renewal the replicas serve different certificates")
+	}
+	if n := p.Orders(); n != 2 {
+		t.Errorf("pebble finalized %d orders for one certificate and one renewal, want 2", n)
 	}
 }
