@@ -33,7 +33,8 @@ type Options struct {
 	Log               *slog.Logger
 	// RenewCheckInterval is how often the certificates are checked for
 	// renewal (0: certmagic's default, 10 minutes).
-	RenewCheckInterval time.Duration}
+	RenewCheckInterval time.Duration
+}
 
 // Manager obtains, renews and serves the ACME certificates of a set of
 // hosts. Only one replica orders a host's certificate (the store's lease

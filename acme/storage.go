@@ -16,8 +16,8 @@ import (
 	"github.com/portier/portier/store"
 )
 
-// blobPrefix puts certmagic's keys in a namespace of the store's blobs.
-const blobPrefix = "acme/"
+// BlobPrefix puts certmagic's keys in a namespace of the store's blobs.
+const BlobPrefix = "acme/"
 
 // Storage is certmagic's Storage on Portier's store: every key is a
 // store.Blob, so it is shared by the replicas of a PostgreSQL store and
@@ -79,7 +79,7 @@ func (s *Storage) Store(ctx context.Context, key string, value []byte) error {
 	if err != nil {
 		return err
 	}
-	return s.st.Write(ctx, store.Put(&store.Blob{ID: blobPrefix + key, Data: b}))
+	return s.st.Write(ctx, store.Put(&store.Blob{ID: BlobPrefix + key, Data: b}))
 }
 
 // Load implements certmagic.Storage.
@@ -103,12 +103,12 @@ func (s *Storage) Load(ctx context.Context, key string) ([]byte, error) {
 // that the key does not exist (read-your-writes across replicas).
 func (s *Storage) entry(ctx context.Context, key string) (entry, error) {
 	var e entry
-	b, ok := s.st.Blob(blobPrefix + key)
+	b, ok := s.st.Blob(BlobPrefix + key)
 	if !ok {
 		if err := s.st.Sync(ctx); err != nil {
 			return e, fmt.Errorf("acme: load %s: %w", key, err)
 		}
-		if b, ok = s.st.Blob(blobPrefix + key); !ok {
+		if b, ok = s.st.Blob(BlobPrefix + key); !ok {
 			return e, fs.ErrNotExist
 		}
 	}
@@ -121,13 +121,13 @@ func (s *Storage) entry(ctx context.Context, key string) (entry, error) {
 // under returns the store's keys (without the prefix) strictly below dir
 // ("" for all).
 func (s *Storage) under(dir string) []string {
-	it, err := s.st.Txn().Get(string(store.KindBlob), "id_prefix", blobPrefix+dirPrefix(dir))
+	it, err := s.st.Txn().Get(string(store.KindBlob), "id_prefix", BlobPrefix+dirPrefix(dir))
 	if err != nil {
 		return nil
 	}
 	var keys []string
 	for raw := it.Next(); raw != nil; raw = it.Next() {
-		keys = append(keys, strings.TrimPrefix(raw.(*store.Blob).ID, blobPrefix))
+		keys = append(keys, strings.TrimPrefix(raw.(*store.Blob).ID, BlobPrefix))
 	}
 	return keys
 }
@@ -143,11 +143,11 @@ func dirPrefix(dir string) string {
 // Delete implements certmagic.Storage: key and everything below it.
 func (s *Storage) Delete(ctx context.Context, key string) error {
 	var ops []store.Op
-	if _, ok := s.st.Blob(blobPrefix + key); ok {
-		ops = append(ops, store.Delete(store.KindBlob, blobPrefix+key))
+	if _, ok := s.st.Blob(BlobPrefix + key); ok {
+		ops = append(ops, store.Delete(store.KindBlob, BlobPrefix+key))
 	}
 	for _, k := range s.under(key) {
-		ops = append(ops, store.Delete(store.KindBlob, blobPrefix+k))
+		ops = append(ops, store.Delete(store.KindBlob, BlobPrefix+k))
 	}
 	if len(ops) == 0 {
 		return nil

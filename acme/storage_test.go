@@ -79,7 +79,7 @@ func TestStorageValuesAcrossReplicas(t *testing.T) {
 		if err != nil || !bytes.Equal(got, key) {
 			t.Fatalf("B loads A's key: %q, %v", got, err)
 		}
-		raw, _ := b.st.Blob(blobPrefix + "certificates/ca/wiki.example.com/wiki.example.com.key")
+		raw, _ := b.st.Blob(BlobPrefix + "certificates/ca/wiki.example.com/wiki.example.com.key")
 		if bytes.Contains(raw.Data, []byte("secret key material")) {
 			t.Error("a private key is stored in the clear")
 		}
@@ -131,8 +131,8 @@ func TestStorageSealedKeyBoundToItsName(t *testing.T) {
 	if err := s.Store(ctx, "a.key", []byte("k")); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := st.Blob(blobPrefix + "a.key")
-	if err := st.Write(ctx, store.Put(&store.Blob{ID: blobPrefix + "b.key", Data: b.Data})); err != nil {
+	b, _ := st.Blob(BlobPrefix + "a.key")
+	if err := st.Write(ctx, store.Put(&store.Blob{ID: BlobPrefix + "b.key", Data: b.Data})); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s.Load(ctx, "b.key"); err == nil {
