@@ -157,8 +157,8 @@ func (m *Manager) Covers(host string) bool {
 	return m.hosts[strings.ToLower(host)]
 }
 
-// Challenge reports whether hello is an ACME CA's tls-alpn-01 validation.
-func Challenge(hello *tls.ClientHelloInfo) bool {
+// IsValidation reports whether hello is an ACME CA's tls-alpn-01 validation.
+func IsValidation(hello *tls.ClientHelloInfo) bool {
 	for _, p := range hello.SupportedProtos {
 		if p == acmez.ACMETLS1Protocol {
 			return true

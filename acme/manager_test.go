@@ -261,3 +261,30 @@ func (r *recording) stored(suffix string) bool {
 	}
 	return false
 }
+
+// TestFailedOrderNoFallback: when the CA cannot validate (nothing answers
+// its validations), the failure is counted and the host's handshakes fail
+// rather than present a certificate the client does not trust.
+func TestFailedOrderNoFallback(t *testing.T) {
+	p := pebbletest.Start(t, pebbletest.Options{})
+	st, leases := storetestBolt(t)
+	s := startSite(t, p, newStorage(t, st, leases, "a"), 0) // the relay forwards nowhere
+	const host = "unreachable.example.com"
+	if err := s.m.Manage(t.Context(), []string{host}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for s.m.Failed() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no failed attempt counted after 30s")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if c, err := tls.Dial("tcp", s.addr, &tls.Config{ServerName: host, InsecureSkipVerify: true}); err == nil {
+		c.Close()
+		t.Error("a handshake for a host without its ACME certificate succeeded")
+	}
+	if s.m.Obtained() != 0 || !s.m.FirstExpiry().IsZero() {
+		t.Errorf("obtained %d, first expiry %v; want none", s.m.Obtained(), s.m.FirstExpiry())
+	}
+}

@@ -142,7 +142,7 @@ func (cs *certSource) acmeHostsChanged(cfg *config.Config) {
 // the certificate of Portier's CA.
 func (cs *certSource) certificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if m := cs.acme; m != nil {
-		if acme.Challenge(hello) || (m.Covers(hello.ServerName) && !agentwire.OffersAgentALPN(hello.SupportedProtos)) {
+		if acme.IsValidation(hello) || (m.Covers(hello.ServerName) && !agentwire.OffersAgentALPN(hello.SupportedProtos)) {
 			return m.GetCertificate(hello)
 		}
 	}

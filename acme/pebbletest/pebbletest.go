@@ -134,8 +134,7 @@ type Relay struct {
 	mu      sync.Mutex
 	targets []string
 	next    int
-	// Conns counts the connections per target.
-	conns map[string]int
+	conns   map[string]int // connections per target
 }
 
 func newRelay(t testing.TB) *Relay {
