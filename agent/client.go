@@ -66,6 +66,9 @@ func newClient(server string, roots *x509.CertPool, cert *tls.Certificate) *clie
 	cfg := &tls.Config{
 		RootCAs:    roots,
 		MinVersion: tls.VersionTLS12,
+		// The agent's mark: the server answers with Portier's CA's
+		// certificate even where browsers get an ACME one.
+		NextProtos: []string{"h2", "http/1.1", agentwire.ALPN},
 		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) {
 			if crt := c.cert.Load(); crt != nil {
 				return crt, nil

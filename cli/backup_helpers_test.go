@@ -20,8 +20,12 @@ import (
 
 const testCAPassword = "correct horse battery staple, twice over"
 
+// acmeKeyBlob is an ACME certificate's private key, sealed (see package
+// acme), as seed writes it.
+const acmeKeyBlob = "acme/certificates/acme.example/wiki.example.com/wiki.example.com.key"
+
 // seed writes what the API cannot make with a bootstrap token: a user, a
-// signed-in session with a sealed refresh token, and the owner token the
+// signed-in session with a sealed refresh token, an ACME key, and the owner token the
 // mdm helpers use; and bulk old audit events, so that a backup takes long
 // enough for writes to land while it runs. The backend is closed afterwards.
 func seed(t *testing.T, be store.Backend, bulk int) {
@@ -37,6 +41,7 @@ func seed(t *testing.T, be store.Backend, bulk int) {
 		store.Put(&store.Session{ID: identity.HashSecret("cookie"), UserID: "usr_ada", Email: "ada@example.com", IdP: "corp",
 			CreatedAt: now, LastSeen: now, ExpiresAt: now.Add(8 * time.Hour), RefreshEnc: []byte("\x01sealed-refresh-token")}),
 		store.Put(&store.Token{ID: "tok_owner", Name: "test owner", Role: "owner", SecretHash: identity.HashSecret(ownerSecret), CreatedAt: now}),
+		store.Put(&store.Blob{ID: acmeKeyBlob, Data: []byte(`{"sealed":true,"data":"AXNlYWxlZA=="}`)}),
 	)
 	if err == nil {
 		err = writeOldAudit(ctx, st, bulk)

@@ -318,8 +318,12 @@ func TestMigrateEmbeddedToPostgresAndBack(t *testing.T) {
 	// Embedded -> PostgreSQL: the operator's migration.
 	dsn := pgtest.DSN(t)
 	code, stdout, stderr := run(t, pgRestoreEnv(dsn), "restore", "--in", boltBackup)
-	if code != 0 || !strings.Contains(stdout, "bolt -> postgres") || !strings.Contains(stdout, "1 sessions ended") {
+	if code != 0 || !strings.Contains(stdout, "bolt -> postgres") || !strings.Contains(stdout, "1 sessions ended") ||
+		!strings.Contains(stdout, "1 ACME entries (certificates, account) left out") {
 		t.Fatalf("restore bolt -> postgres: exit %d\n%s%s", code, stdout, stderr)
+	}
+	if pgContent(t, dsn)["blob/"+acmeKeyBlob] != "" {
+		t.Error("an ACME key sealed under the embedded store's key reached PostgreSQL")
 	}
 	pgRecs := pgContent(t, dsn)
 	sameRecords(t, pgRecs, boltRecs, store.KindBlob, store.KindSession)

@@ -26,6 +26,7 @@ type Config struct {
 	// default, 2s; see docs/cluster.md).
 	MaxStaleness Duration    `yaml:"max_staleness"`
 	TLS          TLS         `yaml:"tls"`
+	ACME         ACME        `yaml:"acme"`
 	CA           CA          `yaml:"ca"`
 	Log          Log         `yaml:"log"`
 	DecisionLog  DecisionLog `yaml:"decision_log"`

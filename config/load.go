@@ -106,6 +106,7 @@ func (c *Config) ApplyDefaults() {
 	if c.ConfigPolicies == "" {
 		c.ConfigPolicies = PoliciesInStore
 	}
+	c.applyACMEDefaults()
 }
 
 // DemoEnabled reports whether the built-in demo app is served.
@@ -152,6 +153,9 @@ func (c *Config) Validate() error {
 		return c.errAt("config_policies must be store or file (got %q)", []any{"config_policies"}, c.ConfigPolicies)
 	}
 	if err := c.validateDecisions(); err != nil {
+		return err
+	}
+	if err := c.validateACME(); err != nil {
 		return err
 	}
 	switch c.Log.Format {

@@ -63,5 +63,8 @@ func (s *Server) Reload(env func(string) string, flags map[string]string) error 
 	if cfg.Listen != s.cfg.Listen || cfg.Store != s.cfg.Store || cfg.ExternalURL != s.cfg.ExternalURL || cfg.DataDir != s.cfg.DataDir {
 		s.log.Warn("config reload: listen, store, external_url and data_dir changes need a restart")
 	}
+	if acmeNeedsRestart(s.cfg.ACME, cfg.ACME) {
+		s.log.Warn("config reload: acme changes other than acme.hosts need a restart")
+	}
 	return nil
 }

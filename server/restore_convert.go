@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
+	"github.com/portier/portier/acme"
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
@@ -38,6 +40,7 @@ type conversion struct {
 	replace      map[string][]byte // blob id: new data
 	add          []*store.Blob     // blobs the target needs that the source has not
 	endRefreshed map[string]bool   // sessions (and their route sessions) left out
+	dropACME     bool              // the ACME storage's blobs are left out
 	notes        []string
 }
 
@@ -83,6 +86,12 @@ func planConversion(ctx context.Context, p *restorePlan, target string, password
 		c.drop[setupLinkBlob] = true
 		c.name = src + " -> " + target
 		c.endRefreshed = p.refreshed
+		if p.acme > 0 {
+			// Their private keys are sealed under the source's key.
+			c.dropACME = true
+			c.notes = append(c.notes, fmt.Sprintf("%d ACME entries (certificates, account) left out: their private keys are sealed "+
+				"under the source's key; serve obtains new certificates", p.acme))
+		}
 		if n := len(p.refreshed); n > 0 {
 			c.notes = append(c.notes, fmt.Sprintf("%d sessions ended: they were signed in through an identity provider whose refresh token is sealed "+
 				"under the source's key; those users sign in again", n))
@@ -204,7 +213,7 @@ func (c *conversion) openSealed(ctx context.Context, p *restorePlan, pw []byte) 
 func (c *conversion) apply(r *backup.Record) (store.Change, bool, error) {
 	ch := store.Change{Kind: r.Kind, ID: r.ID, Value: r.Value}
 	switch {
-	case r.Kind == store.KindBlob && c.drop[r.ID]:
+	case r.Kind == store.KindBlob && (c.drop[r.ID] || c.dropACME && strings.HasPrefix(r.ID, acme.BlobPrefix)):
 		return ch, false, nil
 	case r.Kind == store.KindBlob && c.replace[r.ID] != nil:
 		v, err := store.Encode(&store.Blob{ID: r.ID, Data: c.replace[r.ID]})

@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
+	"github.com/portier/portier/acme"
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
@@ -22,6 +24,8 @@ type restorePlan struct {
 	blobs  map[string][]byte   // the secret-holding blobs, by id
 	// refreshed are the sessions holding a sealed IdP refresh token, by id.
 	refreshed map[string]bool
+	// acme counts the ACME storage's blobs (acme.BlobPrefix).
+	acme int
 }
 
 // secretBlobs are the blobs a conversion between backends reads or replaces.
@@ -61,6 +65,9 @@ func readPlan(path string) (*restorePlan, error) {
 		}
 		if r.Kind == store.KindBlob && wanted[r.ID] {
 			p.blobs[r.ID] = r.Value
+		}
+		if r.Kind == store.KindBlob && strings.HasPrefix(r.ID, acme.BlobPrefix) {
+			p.acme++
 		}
 		if s, ok := rec.(*store.Session); ok && len(s.RefreshEnc) > 0 {
 			p.refreshed[s.ID] = true

@@ -113,7 +113,7 @@ func (s *Server) applyRulesLocked(ctx context.Context) error {
 	}
 	s.cfgNow.Store(st.set.Config)
 	if s.tls != nil {
-		if err := s.tls.setHosts(ctx, serverHosts(st.set.Config)); err != nil {
+		if err := s.tls.setHosts(ctx, st.set.Config); err != nil {
 			return err
 		}
 	}

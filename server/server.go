@@ -87,6 +87,8 @@ type Server struct {
 	metrics   *http.Server
 	ln        net.Listener
 	mln       net.Listener
+	hln       net.Listener  // ACME http-01; nil without
+	acmeHTTP  *http.Server  // on hln
 	bsock     *backupSocket // nil on PostgreSQL
 	replica   *replica
 	inForce   atomic.Pointer[console.Rules] // for the impact replay
@@ -143,6 +145,9 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	m := newMetrics(s.store)
 	s.rulesErrs = newRulesMetrics(m.reg)
 	m.reg.MustRegister(certExpiry(s.ca, s.tls)...)
+	if cfg.ACME.Enabled() {
+		m.reg.MustRegister(acmeMetrics(s.tls)...)
+	}
 	m.reg.MustRegister(clusterMetrics(s.store, s.replica)...)
 	m.reg.MustRegister(actionMetrics(s.store, o.Clock))
 	if db, ok := s.backend.(*pgstore.DB); ok {
@@ -190,6 +195,12 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		InForce: s.currentRules, CheckNames: posture.CheckNames,
 	})
 	s.console = con
+	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	if err := s.startACME(ctx, sealer); err != nil {
+		return nil, err
+	}
 	d := &dispatch{consoleHost: cfg.ExternalHost(), console: con, proxy: s.proxy, metrics: m}
 	s.http = &http.Server{
 		Handler:           d,
@@ -201,9 +212,6 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		TLSConfig:         s.tls.config(),
 	}
 	s.proxy.Attach(s.http)
-	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
-		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
-	}
 	if cfg.MetricsListen != "off" {
 		if s.mln, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
 			return nil, fmt.Errorf("metrics listen %s: %w", cfg.MetricsListen, err)
@@ -291,12 +299,16 @@ func (s *Server) announce(w io.Writer) {
 func (s *Server) Serve(ctx context.Context) error {
 	ctx, stop := context.WithCancel(ctx) // also ends the background work when a listener fails
 	defer stop()
-	errc := make(chan error, 2)
+	errc := make(chan error, 3)
 	go func() { errc <- s.http.Serve(tls.NewListener(s.ln, s.http.TLSConfig)) }()
 	if s.metrics != nil {
 		go func() { errc <- s.metrics.Serve(s.mln) }()
 	}
+	if s.acmeHTTP != nil {
+		go func() { errc <- s.acmeHTTP.Serve(s.hln) }()
+	}
 	go s.tls.rotate(ctx)
+	s.tls.manageACME(ctx, s.cfgNow.Load())
 	go s.bsock.serve()
 	go s.proxy.Run(ctx)
 	go s.signer.Run(ctx)
@@ -321,7 +333,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	var wg sync.WaitGroup
-	for _, h := range []*http.Server{s.http, s.metrics} {
+	for _, h := range []*http.Server{s.http, s.metrics, s.acmeHTTP} {
 		if h != nil {
 			wg.Add(1)
 			go func() { defer wg.Done(); _ = h.Shutdown(shutCtx) }()
@@ -343,6 +355,12 @@ func (s *Server) close() {
 	}
 	if s.mln != nil {
 		s.mln.Close()
+	}
+	if s.hln != nil {
+		s.hln.Close()
+	}
+	if s.tls != nil && s.tls.acme != nil {
+		s.tls.acme.Stop()
 	}
 	if s.ca != nil {
 		s.ca.Close()

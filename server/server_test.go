@@ -30,6 +30,31 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
+// startYAML starts (without serving) a server from config YAML, as
+// portier serve does (parse, defaults, validate, compile), with env as its
+// environment.
+func startYAML(t *testing.T, yaml string, env map[string]string) *Server {
+	t.Helper()
+	cfg, err := config.Parse("test.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ApplyDefaults()
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	pols, err := CompilePolicies(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Start(context.Background(), Options{Config: cfg, Policies: pols, Log: slog.New(slog.DiscardHandler),
+		Clock: time.Now, Getenv: func(k string) string { return env[k] }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv
+}
+
 // TestGracefulShutdownFinishesInFlight starts a server with a route to a
 // slow upstream, begins a request, asks the server to stop, and checks the
 // request still completes before Serve returns.
@@ -56,23 +81,7 @@ policies:
       or:
         - device: {trust: {gte: untrusted}}
 `, port, addr, filepath.Join(t.TempDir(), "data"), port, slow.URL)
-	cfg, err := config.Parse("test.yaml", []byte(yaml))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.ApplyDefaults()
-	if err := cfg.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	pols, err := CompilePolicies(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	srv, err := Start(context.Background(), Options{Config: cfg, Policies: pols, Log: log, Clock: time.Now, Getenv: func(string) string { return "" }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv := startYAML(t, yaml, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ctx) }()
@@ -124,7 +133,7 @@ policies:
 	case <-time.After(10 * time.Second):
 		t.Fatal("Serve did not return after shutdown")
 	}
-	if _, err := os.Stat(filepath.Join(cfg.DataDir, "portier.db")); err != nil {
+	if _, err := os.Stat(filepath.Join(srv.cfg.DataDir, "portier.db")); err != nil {
 		t.Error(err)
 	}
 	if _, err := client.Get("https://" + addr + "/"); err == nil || !strings.Contains(err.Error(), "refused") {

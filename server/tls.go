@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/portier/portier/acme"
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/config"
 )
@@ -25,6 +26,10 @@ type certSource struct {
 	clock  func() time.Time
 	log    *slog.Logger
 	issued bool
+	// acme serves the hosts it covers when the config has an acme
+	// section (nil otherwise); acmeCtx is Serve's, once it runs.
+	acme    *acme.Manager
+	acmeCtx context.Context
 }
 
 func newCertSource(ctx context.Context, cfg *config.Config, c *ca.CA, clock func() time.Time, log *slog.Logger) (*certSource, error) {
@@ -64,7 +69,9 @@ func serverHosts(cfg *config.Config) []string {
 // setHosts makes the issued certificate cover hosts, re-issuing it at once
 // when they changed (a route added on any replica), so a new route host
 // never meets a certificate that does not name it.
-func (cs *certSource) setHosts(ctx context.Context, hosts []string) error {
+func (cs *certSource) setHosts(ctx context.Context, cfg *config.Config) error {
+	cs.acmeHostsChanged(cfg)
+	hosts := serverHosts(cfg)
 	if !cs.issued {
 		return nil // the operator's certificate: theirs to cover the hosts
 	}
@@ -148,15 +155,17 @@ func aeadSuites() []uint16 {
 }
 
 func (cs *certSource) config() *tls.Config {
+	protos := []string{"h2", "http/1.1"}
+	if cs.acme != nil {
+		protos = append(protos, acme.ALPN) // tls-alpn-01 validations
+	}
 	return &tls.Config{
 		MinVersion:   tls.VersionTLS12,
 		CipherSuites: aeadSuites(),
-		NextProtos:   []string{"h2", "http/1.1"},
+		NextProtos:   protos,
 		// Device certificates are optional and checked by the proxy against
 		// Portier's root and the revocation list, per request.
-		ClientAuth: tls.RequestClientCert,
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-			return cs.cert.Load(), nil
-		},
+		ClientAuth:     tls.RequestClientCert,
+		GetCertificate: cs.certificate,
 	}
 }
