@@ -21,6 +21,9 @@ type myDeviceView struct {
 	WorkProfile, Compliant                                             bool
 	RemoveID                                                           string // set when the person may remove it (mydevices_remove.go)
 	LostID                                                             string // set when the person may report it lost (mydevices_lost.go)
+	// Viewers is who in IT viewed the device's data, newest first
+	// (mydata.go).
+	Viewers []myViewer
 }
 
 type myDevicesData struct {
@@ -48,6 +51,12 @@ func (c *Console) myDevicesPage(g *gin.Context) {
 		if dev.State != store.DeviceRetired && dev.State != store.DeviceWiped {
 			v.LostID = dev.ID
 		}
+		viewers, err := c.viewersOf(g.Request.Context(), dev.ID, myViewers)
+		if err != nil {
+			c.failPage(g, err)
+			return
+		}
+		v.Viewers = viewers
 		if c.ownRemovableDevice(pu.Session, dev.ID) != nil {
 			v.RemoveID = dev.ID
 		}

@@ -172,6 +172,7 @@ func (c *Console) routes() {
 		pages.POST("/my/devices/:id/remove", c.requirePage(""), c.removeMyDevice)
 		pages.GET("/my/devices/:id/lost", c.requirePage(""), c.lostDevicePage)
 		pages.POST("/my/devices/:id/lost", c.requirePage(""), c.reportLostDevice)
+		pages.GET("/my/data", c.requirePage(""), c.myDataDownload)
 	}
 
 	e.NoRoute(c.notFound)
