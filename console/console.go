@@ -85,6 +85,9 @@ type Console struct {
 	// guard checks (see declare).
 	declared sync.Map
 	ui       *ui.UI
+	// guide is the user guide /help shows, rendered once (nil if it
+	// could not be: /help then says so).
+	guide *guidePage
 }
 
 // New builds the console and its route table.
@@ -106,6 +109,11 @@ func New(opts Options) *Console {
 	e.HandleMethodNotAllowed = true
 	e.RedirectTrailingSlash = false
 	e.RedirectFixedPath = false
+	if guide, err := renderGuide(); err != nil {
+		opts.Log.Error("console: the user guide could not be rendered; /help answers 404", "err", err)
+	} else {
+		c.guide = guide
+	}
 	c.routes()
 	return c
 }

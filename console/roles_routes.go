@@ -29,6 +29,8 @@ var openRoutes = map[string]string{
 	"POST /enroll/browser/finish": "registers the employee's own browser as a device",
 	"GET /my/devices":             "the employee's own devices",
 	"POST /my/devices/:id/remove": "the employee removes their own browser-registered device",
+	"GET /help":                   "the user guide: what to do when signing in or access fails, so readable signed out",
+	"GET /help/images/:name":      "the user guide's images",
 	"GET /my/data":                "the employee downloads what Portier holds about them (their own data only)",
 	"GET /my/devices/:id/lost":    "what reporting the employee's own device lost does (only their own devices: 404 otherwise)",
 	"POST /my/devices/:id/lost":   "the employee reports their own device lost or stolen (only their own devices: 404 otherwise)",

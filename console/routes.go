@@ -56,6 +56,8 @@ func (c *Console) routes() {
 	roleForm("/people/:id/reset_keys", PermKeysReset, c.resetKeysForm)
 	pages.GET("/whatif", c.requirePage(PermPolicySimulate), c.whatIfPage)
 	roleForm("/whatif", PermPolicySimulate, c.whatIfSubmit)
+	pages.GET("/help", c.helpPage) // the user guide, for everyone
+	e.GET("/help/images/:name", c.helpImage)
 	pages.GET("/setup", c.setupForm)
 	// The set-up form's one-time secret is its CSRF token (a cross-site
 	// page cannot know it): it has the headers and the same-origin check,
