@@ -24,6 +24,17 @@ type myDeviceView struct {
 	// Viewers is who in IT viewed the device's data, newest first
 	// (mydata.go).
 	Viewers []myViewer
+	// Checks are the failing compliance checks in words, each with its
+	// fix; NextStep and NextDue what happens, and when, if they stay
+	// failing (mydevices_checks.go).
+	Checks   []myCheck
+	NextStep string
+	NextDue  string
+	// ReducedStep and ReducedAt are the first step that takes access
+	// away, when it is not the next one.
+	ReducedStep, ReducedAt string
+	// Blocked explains a quarantined, retired or wiped device.
+	Blocked string
 }
 
 type myDevicesData struct {
@@ -57,6 +68,7 @@ func (c *Console) myDevicesPage(g *gin.Context) {
 			return
 		}
 		v.Viewers = viewers
+		c.explainForOwner(g, dev, &v)
 		if c.ownRemovableDevice(pu.Session, dev.ID) != nil {
 			v.RemoveID = dev.ID
 		}
