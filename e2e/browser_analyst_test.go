@@ -33,7 +33,9 @@ func (b *tab) reloadUntil(u, what, cond string) {
 // Chromium, against requests an employee makes through the proxy in the
 // same test: an owner invites a security engineer from /people, who
 // accepts and signs in with a virtual security key,
-// makes the staff policy stricter in report-only (the enforced version
+// previews a stricter staff policy (its diff, and the impact replay naming
+// the employee as newly denied on her recorded request), saves it in
+// report-only (the enforced version
 // stays in force: the employee still gets in, and the explorer shows
 // what the new version would have denied), promotes it to enforce (the
 // employee's next request is denied, and the explorer shows it with the
@@ -71,10 +73,17 @@ func TestBrowserSecurityAnalystFlow(t *testing.T) {
 	sec.signInThroughLink(s, invitation, "sam@example.com", pw, "/rules")
 	sec.open(s.console() + "/rules/policies/staff")
 
-	// Stricter, observed first.
+	// Stricter: first the impact replay on ann's recorded request, then
+	// saved in report-only.
+	s.waitRecorded("ann@example.com")
 	stricter := "allow:\n  and:\n    - group: {has: staff}\n    - group: {has: finance}\n"
-	sec.do("write the stricter policy and save it in report-only",
+	sec.do("write the stricter policy and preview it",
 		chromedp.SetValue(chromedp.ID("policy-text"), stricter),
+		chromedp.Click(chromedp.ID("preview-button")))
+	sec.waitUntil("the impact replay", `document.getElementById("impact-denied") !== null`)
+	sec.wantText("#diff", "+    - group: {has: finance}")
+	sec.wantText("#impact-denied", "ann@example.com", "finance")
+	sec.do("save it in report-only",
 		chromedp.SetValue(chromedp.CSS(`#policy-editor select[name=mode]`), "report-only"),
 		chromedp.SendKeys(chromedp.CSS(`#policy-editor input[name=comment]`), "finance only"),
 		chromedp.Click(chromedp.CSS(`#policy-editor button[type=submit]`)),
