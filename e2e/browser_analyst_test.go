@@ -32,12 +32,12 @@ func (b *tab) reloadUntil(u, what, cond string) {
 // TestBrowserSecurityAnalystFlow is the security team's workflow in real
 // Chromium, against requests an employee makes through the proxy in the
 // same test: an owner invites a security engineer from /people, who
-// accepts and signs in with a virtual security key,
-// previews a stricter staff policy (its diff, and the impact replay naming
-// the employee as newly denied on her recorded request), saves it in
-// report-only (the enforced version
-// stays in force: the employee still gets in, and the explorer shows
-// what the new version would have denied), promotes it to enforce (the
+// accepts and signs in with a virtual security key, previews a stricter
+// staff policy (its diff, and the impact replay naming the employee as
+// newly denied on her recorded request), saves it in report-only (the
+// enforced version stays in force: the employee still gets in, and the
+// explorer shows what the new version would have denied), promotes it
+// to enforce (the
 // employee's next request is denied, and the explorer shows it with the
 // reasons the deny page gave), then rolls back (the next request gets in
 // again). A help-desk member gets the 403 page on the policy pages.
@@ -90,6 +90,7 @@ func TestBrowserSecurityAnalystFlow(t *testing.T) {
 	)
 	sec.waitUntil("version 2 in the history", `document.getElementById("version-2") !== null`)
 	sec.wantText("main h2", "report-only")
+	sec.wantText("#in-force", "Version 1 stays in force")
 
 	// The enforced version 1 stays in force: ann still gets in, and the
 	// explorer shows what version 2 would have done.
