@@ -24,6 +24,8 @@ func (c *Console) routes() {
 	pages.GET("/", c.requirePage(""), c.homePage) // the signed-in home
 	pages.GET("/audit", c.requirePage(PermAuditRead), c.auditPage)
 	pages.GET("/decisions", c.requirePage(PermDecisionsRead), c.decisionsPage)
+	pages.GET("/decisions/stats", c.requirePage(PermDecisionsRead), c.decisionStatsPage)
+	pages.GET("/decisions/export", c.requirePage(PermDecisionsRead), c.exportDecisionsPage)
 	// The security console's rules pages (page_rules*.go): the editor's
 	// changes call the rules service as the API does.
 	pages.GET("/rules", c.requirePage(PermRulesRead), c.rulesPage)

@@ -25,6 +25,7 @@ func navEntries() []navEntry {
 		{Path: "/whatif", LabelKey: "nav.whatif", Perm: PermPolicySimulate, Simulate: true},
 		{Path: "/devices", LabelKey: "nav.inventory", Perm: PermDevicesRead, Enrollment: true},
 		{Path: "/decisions", LabelKey: "nav.decisions", Perm: PermDecisionsRead},
+		{Path: "/decisions/stats", LabelKey: "nav.decision_stats", Perm: PermDecisionsRead},
 		{Path: "/audit", LabelKey: "nav.audit", Perm: PermAuditRead},
 	}
 }
