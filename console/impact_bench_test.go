@@ -2,10 +2,15 @@ package console
 
 import (
 	"context"
+	"log/slog"
+	"os"
 	"testing"
 	"time"
 
 	"github.com/portier/portier/policy"
+	"github.com/portier/portier/store"
+	"github.com/portier/portier/store/pgstore"
+	"github.com/portier/portier/store/pgstore/pgtest"
 	"github.com/portier/portier/store/storetest"
 )
 
@@ -19,6 +24,31 @@ func BenchmarkImpactReplay(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	benchImpact(b, dl)
+}
+
+// BenchmarkImpactReplayPostgres is BenchmarkImpactReplay on PostgreSQL,
+// in a schema of its own dropped at the end. Opt-in: loading the records
+// takes minutes, so it runs only with PORTIER_BENCH_PG=1 (and
+// PORTIER_TEST_POSTGRES_URL).
+func BenchmarkImpactReplayPostgres(b *testing.B) {
+	if os.Getenv("PORTIER_BENCH_PG") != "1" {
+		b.Skip("set PORTIER_BENCH_PG=1 to load 30 days of recorded access into PostgreSQL")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	db, err := pgstore.Open(ctx, pgtest.DSN(b), slog.New(slog.DiscardHandler))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { db.Close() })
+	benchImpact(b, db)
+}
+
+// benchImpact generates storetest.Traffic's 30 days into dl through
+// AppendDecisions (batches of 20,000) and replays route 0 against a
+// draft that asks for high trust on corporate devices.
+func benchImpact(b *testing.B, dl store.DecisionLog) {
 	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
 	tr := storetest.Traffic{Users: 10_000, Routes: 50, Days: 30, RoutesPerDay: 5, Start: start}
 	t0 := time.Now()
