@@ -95,12 +95,29 @@ func ParseStatsQuery(v url.Values, now time.Time) (StatsRequest, error) {
 	return req, nil
 }
 
-// computeStats is the statistics of req: the API's answer and the page's
-// numbers come from here.
-func (c *Console) computeStats(ctx context.Context, req StatsRequest) (*store.DecisionStats, error) {
+// statsFor parses v (ParseStatsQuery) and sums the records it selects:
+// the API's answer and the page's numbers come from here.
+func (c *Console) statsFor(ctx context.Context, v url.Values) (StatsRequest, *store.DecisionStats, error) {
+	req, err := ParseStatsQuery(v, c.now())
+	if err != nil {
+		return req, nil, err
+	}
 	dl, err := c.decisionLog()
 	if err != nil {
-		return nil, err
+		return req, nil, err
 	}
-	return store.ComputeDecisionStats(ctx, dl, req.Q, req.Bucket)
+	st, err := store.ComputeDecisionStats(ctx, dl, req.Q, req.Bucket)
+	return req, st, err
+}
+
+// filledValues is v without the parameters whose first value is empty:
+// an empty form field filters nothing.
+func filledValues(v url.Values) url.Values {
+	out := url.Values{}
+	for k, vals := range v {
+		if len(vals) > 0 && vals[0] != "" {
+			out[k] = vals
+		}
+	}
+	return out
 }

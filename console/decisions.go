@@ -153,12 +153,7 @@ func decisionPage(ctx context.Context, dl store.DecisionLog, q store.DecisionQue
 // day, and what report-only policies would deny, over a window (the last
 // 24 hours by default): the numbers of the statistics page.
 func (c *Console) decisionStats(g *gin.Context) {
-	req, err := ParseStatsQuery(g.Request.URL.Query(), c.now())
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	st, err := c.computeStats(g.Request.Context(), req)
+	req, st, err := c.statsFor(g.Request.Context(), g.Request.URL.Query())
 	if err != nil {
 		c.fail(g, err)
 		return

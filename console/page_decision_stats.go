@@ -81,21 +81,11 @@ type wouldRow struct {
 // filters, the top deny reasons, each rule's hits over time, and for each
 // report-only policy who would be denied if it were enforced.
 func (c *Console) decisionStatsPage(g *gin.Context) {
-	v := url.Values{}
-	for k, vals := range g.Request.URL.Query() {
-		if len(vals) > 0 && vals[0] != "" { // an empty form field filters nothing
-			v[k] = vals
-		}
-	}
+	v := filledValues(g.Request.URL.Query())
 	if !v.Has("window") && !v.Has("since") && !v.Has("until") {
 		v.Set("window", "24h")
 	}
-	req, err := ParseStatsQuery(v, c.now())
-	if err != nil {
-		c.failPage(g, err)
-		return
-	}
-	st, err := c.computeStats(g.Request.Context(), req)
+	req, st, err := c.statsFor(g.Request.Context(), v)
 	if err != nil {
 		c.failPage(g, err)
 		return

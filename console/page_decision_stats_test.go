@@ -36,6 +36,18 @@ func wouldDenyBYOD(r *store.DecisionRecord) *store.DecisionRecord {
 	return r
 }
 
+// signedInAs is a browser signed in to the console as a new person with
+// role (password, then a security key).
+func (e *env) signedInAs(t *testing.T, email, role string) *browser {
+	t.Helper()
+	u := e.addUser(t, email, pw, false)
+	e.setRole(t, u, role)
+	b := e.browser(t)
+	b.signInPassword(email, pw, "")
+	e.keyUsed(t, u)
+	return b
+}
+
 // linkWith is the first href in body starting with prefix, unescaped.
 func linkWith(t *testing.T, body, prefix string) string {
 	t.Helper()
@@ -74,11 +86,7 @@ func TestDecisionStatsPage(t *testing.T) {
 	if err := dl.AppendDecisions(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
-	sec := e.addUser(t, "sec@example.com", pw, false)
-	e.setRole(t, sec, RoleSecurity)
-	b := e.browser(t)
-	b.signInPassword("sec@example.com", pw, "")
-	e.keyUsed(t, sec)
+	b := e.signedInAs(t, "sec@example.com", RoleSecurity)
 
 	p := b.get(extURL + "/decisions/stats")
 	if p.StatusCode != http.StatusOK {
@@ -163,11 +171,7 @@ func TestDecisionStatsPage(t *testing.T) {
 		t.Fatalf("stats: %+v, %v", st, err)
 	}
 
-	help := e.addUser(t, "help@example.com", pw, false)
-	e.setRole(t, help, RoleHelpdesk)
-	hb := e.browser(t)
-	hb.signInPassword("help@example.com", pw, "")
-	e.keyUsed(t, help)
+	hb := e.signedInAs(t, "help@example.com", RoleHelpdesk)
 	for _, path := range []string{"/decisions/stats", "/decisions/export"} {
 		if p := hb.get(extURL + path); p.StatusCode != http.StatusForbidden || strings.Contains(p.body, "bob@example.com") {
 			t.Errorf("helpdesk %s: %d", path, p.StatusCode)

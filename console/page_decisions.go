@@ -83,11 +83,5 @@ func (c *Console) decisionsPage(g *gin.Context) {
 // with the page's filters (empty fields filter nothing), for a browser
 // session; audited like the API's.
 func (c *Console) exportDecisionsPage(g *gin.Context) {
-	v := url.Values{}
-	for k, vals := range g.Request.URL.Query() {
-		if len(vals) > 0 && vals[0] != "" {
-			v[k] = vals
-		}
-	}
-	c.writeDecisionsExport(g, v, c.failPage)
+	c.writeDecisionsExport(g, filledValues(g.Request.URL.Query()), c.failPage)
 }

@@ -36,11 +36,7 @@ func TestDecisionsPage(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	sec := e.addUser(t, "sec@example.com", pw, false)
-	e.setRole(t, sec, RoleSecurity)
-	b := e.browser(t)
-	b.signInPassword("sec@example.com", pw, "")
-	e.keyUsed(t, sec)
+	b := e.signedInAs(t, "sec@example.com", RoleSecurity)
 
 	p := b.get(extURL + "/decisions?outcome=deny")
 	if p.StatusCode != http.StatusOK || !strings.Contains(p.body, "bob@example.com") || !strings.Contains(p.body, "Enroll this device at /enroll.") ||
@@ -67,11 +63,7 @@ func TestDecisionsPage(t *testing.T) {
 		t.Errorf("bad outcome: %d\n%s", bad.StatusCode, bad.body)
 	}
 
-	help := e.addUser(t, "help@example.com", pw, false)
-	e.setRole(t, help, RoleHelpdesk)
-	hb := e.browser(t)
-	hb.signInPassword("help@example.com", pw, "")
-	e.keyUsed(t, help)
+	hb := e.signedInAs(t, "help@example.com", RoleHelpdesk)
 	if p := hb.get(extURL + "/decisions"); p.StatusCode != http.StatusForbidden || strings.Contains(p.body, "bob@example.com") {
 		t.Errorf("helpdesk: %d", p.StatusCode)
 	}
