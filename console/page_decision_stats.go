@@ -9,6 +9,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/console/ui"
+	"github.com/portier/portier/rules"
 	"github.com/portier/portier/store"
 )
 
@@ -99,6 +100,7 @@ func (c *Console) decisionStatsPage(g *gin.Context) {
 		view.Charts = append(view.Charts, chartOf(rh, req, base))
 	}
 	view.Policies = groupWouldDeny(st.WouldDeny, base)
+	view.Policies = append(view.Policies, c.quietReportOnly(view.Policies)...)
 	c.render(g, http.StatusOK, "decision_stats", &ui.Page{TitleKey: "title.decision_stats", Data: view})
 }
 
@@ -181,5 +183,21 @@ func groupWouldDeny(list []store.WouldDeny, base url.Values) []wouldPolicy {
 		out[i].Rules = append(out[i].Rules, wouldRow{w, explorerLink(base, kv...)})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Count > out[j].Count })
+	return out
+}
+
+// quietReportOnly is the live report-only policies that are not in
+// listed: they would have denied nobody in the window.
+func (c *Console) quietReportOnly(listed []wouldPolicy) []wouldPolicy {
+	seen := map[string]bool{}
+	for _, p := range listed {
+		seen[p.Policy] = true
+	}
+	var out []wouldPolicy
+	for _, r := range sortedLive(c.opts.Store.Policies()) {
+		if !seen[r.ID] && viewRule(r).Mode == rules.ModeReportOnly {
+			out = append(out, wouldPolicy{Policy: r.ID, Editor: "/rules/policies/" + url.PathEscape(r.ID)})
+		}
+	}
 	return out
 }

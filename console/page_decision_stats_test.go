@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/rules"
 	"github.com/portier/portier/store"
 )
 
@@ -86,6 +87,11 @@ func TestDecisionStatsPage(t *testing.T) {
 	if err := dl.AppendDecisions(context.Background(), recs); err != nil {
 		t.Fatal(err)
 	}
+	// A report-only policy no record names would deny nobody.
+	if _, err := newTestRules(t, e.st).Put(context.Background(), rules.Actor{Name: "user:owner@example.com"}, rules.Change{Type: store.RulePolicy,
+		ID: "quiet", Body: []byte("mode: report-only\nallow:\n  group: {has: staff}\n")}); err != nil {
+		t.Fatal(err)
+	}
 	b := e.signedInAs(t, "sec@example.com", RoleSecurity)
 
 	p := b.get(extURL + "/decisions/stats")
@@ -107,6 +113,9 @@ func TestDecisionStatsPage(t *testing.T) {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("would-deny list lacks %q", want)
 		}
+	}
+	if !strings.Contains(p.body, "<code>quiet</code> — would deny nobody in this window <a href=\"/rules/policies/quiet\">") {
+		t.Error("the quiet report-only policy is not listed")
 	}
 	if strings.Index(p.body, "cy@example.com") > strings.Index(p.body, "dan@example.com") {
 		t.Error("the person with the most requests is not first")
@@ -154,7 +163,7 @@ func TestDecisionStatsPage(t *testing.T) {
 	}
 	month := b.get(extURL + "/decisions/stats?window=30d&user=eve%40example.com")
 	if !strings.Contains(month.body, "7 requests, 7 denied.") || !strings.Contains(month.body, "One bar per day") ||
-		!strings.Contains(month.body, `id="no-would-deny"`) {
+		strings.Contains(month.body, "<code>strict</code>") || !strings.Contains(month.body, "<code>quiet</code> — would deny nobody") {
 		t.Errorf("30 d, eve only:\n%s", month.body)
 	}
 	if bad := b.get(extURL + "/decisions/stats?window=1y"); bad.StatusCode != http.StatusBadRequest || !strings.Contains(bad.body, "window") {
