@@ -43,6 +43,9 @@ func (r StatsRequest) BucketName() string {
 func ParseStatsQuery(v url.Values, now time.Time) (StatsRequest, error) {
 	var req StatsRequest
 	for k := range v {
+		if k == "" {
+			return req, apperr.Field("query", "a parameter has no name")
+		}
 		if !statsParams[k] {
 			return req, apperr.Field(k, "unknown parameter %q (stats take since, until, window, route, user, device and bucket)", k)
 		}

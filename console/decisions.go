@@ -32,6 +32,9 @@ func ParseDecisionQuery(v url.Values) (store.DecisionQuery, error) {
 	q := store.DecisionQuery{User: v.Get("user"), Device: v.Get("device"), Route: strings.TrimSuffix(v.Get("route"), "/"),
 		Rule: v.Get("rule"), Reason: v.Get("reason"), Limit: defaultDecisionPage}
 	for k, vals := range v {
+		if k == "" {
+			return q, apperr.Field("query", "a parameter has no name")
+		}
 		if !decisionParams[k] {
 			return q, apperr.Field(k, "unknown parameter %q", k)
 		}
