@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"log/slog"
+	"net/url"
 	"os"
 	"testing"
 	"time"
@@ -79,4 +80,45 @@ func benchImpact(b *testing.B, dl store.DecisionLog, batch int) {
 		}
 	}
 	b.ReportMetric(float64(records), "records/op")
+}
+
+// BenchmarkDecisionStats is the statistics page's numbers over the
+// traffic of BenchmarkImpactReplay (1,050,000 records in 30 days, embedded
+// store): the last weekday (24 h) and the whole 30 days. Each reads every
+// record of its window.
+func BenchmarkDecisionStats(b *testing.B) {
+	st := storetest.OpenBolt(b)
+	dl, err := st.Decisions()
+	if err != nil {
+		b.Fatal(err)
+	}
+	start := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
+	tr := storetest.Traffic{Users: 10_000, Routes: 50, Days: 30, RoutesPerDay: 5, Start: start}
+	t0 := time.Now()
+	n, err := storetest.GenerateDecisions(context.Background(), dl, tr, 20_000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("generated %d records in %v", n, time.Since(t0).Round(time.Millisecond))
+	end := start.AddDate(0, 0, 30) // 2026-03-31 00:00, a Tuesday: the 24 h before it are Monday's
+	for _, tc := range []struct {
+		name  string
+		since time.Time
+	}{{"24h", end.Add(-24 * time.Hour)}, {"30d", start}} {
+		b.Run(tc.name, func(b *testing.B) {
+			req, err := ParseStatsQuery(url.Values{"since": {tc.since.Format(time.RFC3339)}, "until": {end.Format(time.RFC3339)}}, end)
+			if err != nil {
+				b.Fatal(err)
+			}
+			var requests uint64
+			for b.Loop() {
+				s, err := store.ComputeDecisionStats(context.Background(), dl, req.Q, req.Bucket)
+				if err != nil {
+					b.Fatal(err)
+				}
+				requests = s.Requests
+			}
+			b.ReportMetric(float64(requests), "requests/op")
+		})
+	}
 }

@@ -58,8 +58,10 @@ const (
 	chartHeight = 80
 )
 
-// ChartWidth and ChartHeight are the charts' viewBox size.
-func (statsView) ChartWidth() int  { return chartWidth }
+// ChartWidth is the charts' viewBox width.
+func (statsView) ChartWidth() int { return chartWidth }
+
+// ChartHeight is the charts' viewBox height.
 func (statsView) ChartHeight() int { return chartHeight }
 
 // wouldPolicy is one report-only policy's would-deny groups (one per
