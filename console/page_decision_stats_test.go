@@ -107,7 +107,7 @@ func TestDecisionStatsPage(t *testing.T) {
 	}
 	// The report-only list: policy strict, rule strict/deny-byod, cy (5
 	// requests from two devices) before dan (1), with the reason.
-	for _, want := range []string{`href="/rules/policies/strict"`, "6 requests would be denied", "6 requests, 2 people, 3 devices",
+	for _, want := range []string{`href="/rules/policies/strict"`, "6 requests would be denied", "6 requests; people: 2; devices: 3",
 		"<tr><td>cy@example.com</td><td><code>dev_c</code> <code>dev_c2</code> </td><td>5</td></tr>",
 		"<tr><td>dan@example.com</td><td><code>dev_d</code> </td><td>1</td></tr>", "device.ownership", "Personal devices may not open this."} {
 		if !strings.Contains(p.body, want) {
