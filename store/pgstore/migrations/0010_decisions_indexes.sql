@@ -1,3 +1,4 @@
+-- portier:expand
 -- The decision explorer's person and device filters through an index
 -- (docs/performance.md, 10 million records): a person is found by email
 -- or user id, so both have one; a device has its own.
