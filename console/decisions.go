@@ -22,16 +22,19 @@ const defaultStatsWindow = 24 * time.Hour
 
 // decisionParams are the query parameters the decision endpoints take.
 var decisionParams = map[string]bool{"since": true, "until": true, "user": true, "device": true, "route": true,
-	"outcome": true, "rule": true, "report_only": true, "cursor": true, "limit": true, "format": true, "bucket": true}
+	"outcome": true, "rule": true, "reason": true, "report_only": true, "cursor": true, "limit": true, "format": true, "bucket": true}
 
 // ParseDecisionQuery reads the decision explorer's filters from a URL
 // query: since, until (RFC 3339), user, device, route, outcome, rule,
-// report_only (true or false), cursor and limit. An error names the
+// reason (a reason code), report_only (true or false), cursor and limit. An error names the
 // parameter at fault.
 func ParseDecisionQuery(v url.Values) (store.DecisionQuery, error) {
 	q := store.DecisionQuery{User: v.Get("user"), Device: v.Get("device"), Route: strings.TrimSuffix(v.Get("route"), "/"),
-		Rule: v.Get("rule"), Limit: defaultDecisionPage}
+		Rule: v.Get("rule"), Reason: v.Get("reason"), Limit: defaultDecisionPage}
 	for k, vals := range v {
+		if k == "" {
+			return q, apperr.Field("query", "a parameter has no name")
+		}
 		if !decisionParams[k] {
 			return q, apperr.Field(k, "unknown parameter %q", k)
 		}
@@ -151,57 +154,16 @@ func decisionPage(ctx context.Context, dl store.DecisionLog, q store.DecisionQue
 
 // decisionStats answers the top deny reasons, per-rule hits per hour or
 // day, and what report-only policies would deny, over a window (the last
-// 24 hours by default).
+// 24 hours by default): the numbers of the statistics page.
 func (c *Console) decisionStats(g *gin.Context) {
-	v := g.Request.URL.Query()
-	for k := range v {
-		if k != "since" && k != "until" && k != "route" && k != "bucket" {
-			c.fail(g, apperr.Field(k, "unknown parameter %q (stats take since, until, route and bucket)", k))
-			return
-		}
-	}
-	q, err := ParseDecisionQuery(v)
+	req, st, err := c.statsFor(g.Request.Context(), g.Request.URL.Query())
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
-	if q.Until.IsZero() {
-		q.Until = c.now().UTC()
-	}
-	if q.Since.IsZero() {
-		q.Since = q.Until.Add(-defaultStatsWindow)
-	}
-	if !q.Since.Before(q.Until) {
-		c.fail(g, apperr.Field("since", "since must be before until"))
-		return
-	}
-	bucket := time.Hour
-	switch v.Get("bucket") {
-	case "", "hour":
-		if q.Until.Sub(q.Since) > 7*24*time.Hour && v.Get("bucket") == "" {
-			bucket = 24 * time.Hour
-		}
-	case "day":
-		bucket = 24 * time.Hour
-	default:
-		c.fail(g, apperr.Field("bucket", "bucket must be hour or day"))
-		return
-	}
-	dl, err := c.decisionLog()
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	st, err := store.ComputeDecisionStats(g.Request.Context(), dl, q, bucket)
-	if err != nil {
-		c.fail(g, err)
-		return
-	}
-	name := "hour"
-	if bucket > time.Hour {
-		name = "day"
-	}
-	g.JSON(http.StatusOK, gin.H{"since": q.Since, "until": q.Until, "route": q.Route, "bucket": name, "stats": st})
+	q := req.Q
+	g.JSON(http.StatusOK, gin.H{"since": q.Since, "until": q.Until, "window": req.Window, "route": q.Route, "user": q.User,
+		"device": q.Device, "bucket": req.BucketName(), "stats": st})
 }
 
 // decisionCSVColumns are the columns of the decisions CSV export.
@@ -214,27 +176,32 @@ var decisionCSVColumns = []string{"hour", "first", "last", "count", "route", "po
 // first, as CSV (or JSON lines with format=jsonl). The export is audited
 // before anything is sent: it holds personal data.
 func (c *Console) exportDecisions(g *gin.Context) {
-	v := g.Request.URL.Query()
+	c.writeDecisionsExport(g, g.Request.URL.Query(), c.fail)
+}
+
+// writeDecisionsExport is the export of the records matching v's filters,
+// for the API and the explorer page (fail answers an error each its way).
+func (c *Console) writeDecisionsExport(g *gin.Context, v url.Values, fail func(*gin.Context, error)) {
 	format := v.Get("format")
 	if format == "" {
 		format = "csv"
 	}
 	if format != "csv" && format != "jsonl" {
-		c.fail(g, apperr.Field("format", "format must be csv or jsonl"))
+		fail(g, apperr.Field("format", "format must be csv or jsonl"))
 		return
 	}
 	q, err := ParseDecisionQuery(v)
 	if err != nil {
-		c.fail(g, err)
+		fail(g, err)
 		return
 	}
 	if v.Get("cursor") != "" || v.Get("limit") != "" {
-		c.fail(g, apperr.Field("cursor", "the export takes the filters only, not cursor or limit"))
+		fail(g, apperr.Field("cursor", "the export takes the filters only, not cursor or limit"))
 		return
 	}
 	dl, err := c.decisionLog()
 	if err != nil {
-		c.fail(g, err)
+		fail(g, err)
 		return
 	}
 	ctx := g.Request.Context()
@@ -244,7 +211,7 @@ func (c *Console) exportDecisions(g *gin.Context) {
 			detail[k] = s
 		}
 	}
-	x, ok := c.startExport(g, c.fail, "decisions.export", "decisions", format, detail, decisionCSVColumns)
+	x, ok := c.startExport(g, fail, "decisions.export", "decisions", format, detail, decisionCSVColumns)
 	if !ok {
 		return
 	}

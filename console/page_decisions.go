@@ -17,7 +17,15 @@ type decisionsView struct {
 	// report_only); Next the link to the next page with the same filters.
 	Filter url.Values
 	Next   string
+	// Export is the CSV export of every record the filters match; Hidden
+	// the filters the form has no field for (from a statistics link),
+	// kept when it is submitted.
+	Export string
+	Hidden url.Values
 }
+
+// decisionsFormFields are the filters the explorer's form shows.
+var decisionsFormFields = map[string]bool{"user": true, "route": true, "outcome": true}
 
 // decisionsPage is GET /decisions: recorded access, newest first, with the
 // filters and cursor of GET /api/v1/decisions: why was this person denied,
@@ -49,7 +57,17 @@ func (c *Console) decisionsPage(g *gin.Context) {
 		c.failPage(g, err)
 		return
 	}
-	view := decisionsView{Records: recs, Filter: v}
+	view := decisionsView{Records: recs, Filter: v, Hidden: url.Values{}}
+	ev := url.Values{}
+	for k := range v {
+		if k != "cursor" {
+			ev.Set(k, v.Get(k))
+			if !decisionsFormFields[k] {
+				view.Hidden.Set(k, v.Get(k))
+			}
+		}
+	}
+	view.Export = "/decisions/export?" + ev.Encode()
 	if next != "" {
 		nv := url.Values{}
 		for k := range v {
@@ -59,4 +77,11 @@ func (c *Console) decisionsPage(g *gin.Context) {
 		view.Next = "/decisions?" + nv.Encode()
 	}
 	c.render(g, http.StatusOK, "decisions", &ui.Page{TitleKey: "title.decisions", Data: view})
+}
+
+// exportDecisionsPage is GET /decisions/export: the explorer's CSV export
+// with the page's filters (empty fields filter nothing), for a browser
+// session; audited like the API's.
+func (c *Console) exportDecisionsPage(g *gin.Context) {
+	c.writeDecisionsExport(g, filledValues(g.Request.URL.Query()), c.failPage)
 }

@@ -25,6 +25,8 @@ func (c *Console) routes() {
 	pages.GET("/audit", c.requirePage(PermAuditRead), c.auditPage)
 	pages.GET("/dashboard", c.requirePage(PermKPIRead), c.dashboardPage) // the KPIs from daily snapshots
 	pages.GET("/decisions", c.requirePage(PermDecisionsRead), c.decisionsPage)
+	pages.GET("/decisions/stats", c.requirePage(PermDecisionsRead), c.decisionStatsPage)
+	pages.GET("/decisions/export", c.requirePage(PermDecisionsRead), c.exportDecisionsPage)
 	pages.GET("/cluster", c.requirePage(PermClusterRead), c.clusterPage) // answers while stale: it shows why
 	// The security console's rules pages (page_rules*.go): the editor's
 	// changes call the rules service as the API does.

@@ -130,6 +130,11 @@ func TestRecordedAccessExplorerAndImpact(t *testing.T) {
 	if code != 200 || !strings.Contains(body, `"user":"ann@example.com"`) || !strings.Contains(body, "https://next.localhost") {
 		t.Errorf("report-only would-deny: %d %s", code, body)
 	}
+	// The statistics name her in the report-only policy's would-deny list.
+	code, body = w.apiCall(api, security, "GET", "/api/v1/decisions/stats?window=24h", "")
+	if code != 200 || !strings.Contains(body, `"policy":"staff-next"`) || !strings.Contains(body, `"people":[{"user":"ann@example.com"`) {
+		t.Errorf("stats would-deny: %d %s", code, body)
+	}
 
 	// A stricter draft of staff (a hardware key): ann's laptop keeps its
 	// key in software, so she would newly be denied there.

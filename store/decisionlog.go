@@ -234,6 +234,9 @@ type DecisionQuery struct {
 	ReportOnly *bool
 	Outcome    string
 	Rule       string
+	// Reason keeps records with a reason of this code (of the report-only
+	// decision when ReportOnly is true).
+	Reason string
 	// After is a cursor (DecisionCursor.String of the last record of the
 	// previous page); zero starts at the newest.
 	After DecisionCursor
@@ -266,16 +269,19 @@ func (q DecisionQuery) Match(r *DecisionRecord) bool {
 	if (q.Device != "" && r.Device != q.Device) || (q.Route != "" && r.Route != q.Route) {
 		return false
 	}
-	outcome, rules := r.Outcome, r.Rules
+	outcome, rules, reasons := r.Outcome, r.Rules, r.Reasons
 	if q.ReportOnly != nil {
 		if *q.ReportOnly != (r.ReportOnly != nil) {
 			return false
 		}
 		if *q.ReportOnly {
-			outcome, rules = r.ReportOnly.Outcome, r.ReportOnly.Rules
+			outcome, rules, reasons = r.ReportOnly.Outcome, r.ReportOnly.Rules, r.ReportOnly.Reasons
 		}
 	}
 	if q.Outcome != "" && outcome != q.Outcome {
+		return false
+	}
+	if q.Reason != "" && !hasReason(reasons, q.Reason) {
 		return false
 	}
 	if q.Rule != "" {
@@ -287,6 +293,16 @@ func (q DecisionQuery) Match(r *DecisionRecord) bool {
 		return false
 	}
 	return true
+}
+
+// hasReason reports whether one of reasons has the code.
+func hasReason(reasons []DecisionReason, code string) bool {
+	for _, rs := range reasons {
+		if rs.Code == code {
+			return true
+		}
+	}
+	return false
 }
 
 // DecisionCursor is a position in the decision log: records are ordered by

@@ -41,15 +41,28 @@ type HitBucket struct {
 }
 
 // WouldDeny is, for one rule of a report-only policy (or "" when no rule
-// allowed), the requests it would have denied: counts and up to
-// MaxListed users and devices.
+// allowed), the requests it would have denied: counts, up to MaxListed
+// users and devices, the people with the most requests (their devices
+// and counts) and the reasons the report-only decision gave.
 type WouldDeny struct {
-	Policy  string   `json:"policy"`
-	Rule    string   `json:"rule"`
-	Count   uint64   `json:"count"`
-	Users   []string `json:"users"`
+	Policy      string        `json:"policy"`
+	Rule        string        `json:"rule"`
+	Count       uint64        `json:"count"`
+	Users       []string      `json:"users"`
+	Devices     []string      `json:"devices"`
+	More        bool          `json:"more"` // more users or devices than listed
+	UserCount   int           `json:"user_count"`
+	DeviceCount int           `json:"device_count"`
+	People      []PersonCount `json:"people"`  // most requests first, up to MaxListed
+	Reasons     []ReasonCount `json:"reasons"` // most requests first
+}
+
+// PersonCount is one person's requests in a group, with the devices
+// they came from.
+type PersonCount struct {
+	User    string   `json:"user"`
 	Devices []string `json:"devices"`
-	More    bool     `json:"more"` // more users or devices than listed
+	Count   uint64   `json:"count"`
 }
 
 // MaxListed bounds the users and devices a stats or impact group lists.
@@ -62,29 +75,16 @@ const MaxTopReasons = 20
 // rule hits bucketed by bucket (an hour or a day).
 func ComputeDecisionStats(ctx context.Context, dl DecisionLog, q DecisionQuery, bucket time.Duration) (*DecisionStats, error) {
 	st := &DecisionStats{}
-	type reasonAcc struct {
-		ReasonCount
-		users map[string]bool
-	}
 	reasons := map[string]*reasonAcc{}
 	type ruleKey struct{ rule, outcome string }
 	hits := map[ruleKey]map[int64]uint64{}
 	type wdKey struct{ policy, rule string }
-	would := map[wdKey]*WouldDeny{}
-	wouldSets := map[wdKey][2]map[string]bool{}
+	would := map[wdKey]*wouldAcc{}
 	err := dl.ScanDecisions(ctx, q, func(r *DecisionRecord) error {
 		st.Requests += r.Count
 		if r.Outcome == "deny" {
 			st.Denied += r.Count
-			for _, rs := range r.Reasons {
-				a := reasons[rs.Code]
-				if a == nil {
-					a = &reasonAcc{ReasonCount{Code: rs.Code, Message: rs.Message}, map[string]bool{}}
-					reasons[rs.Code] = a
-				}
-				a.Count += r.Count
-				a.users[r.User] = true
-			}
+			countReasons(reasons, r.Reasons, r)
 		}
 		at := r.Hour.Truncate(bucket).Unix()
 		for _, rule := range r.Rules {
@@ -103,16 +103,10 @@ func ComputeDecisionStats(ctx context.Context, dl DecisionLog, q DecisionQuery, 
 				k := wdKey{ro.Policy, rule}
 				w := would[k]
 				if w == nil {
-					w = &WouldDeny{Policy: ro.Policy, Rule: rule, Users: []string{}, Devices: []string{}}
+					w = newWouldAcc(ro.Policy, rule)
 					would[k] = w
-					wouldSets[k] = [2]map[string]bool{{}, {}}
 				}
-				w.Count += r.Count
-				sets := wouldSets[k]
-				w.Users, w.More = listOnce(sets[0], w.Users, r.User, w.More)
-				if r.Device != "" {
-					w.Devices, w.More = listOnce(sets[1], w.Devices, r.Device, w.More)
-				}
+				w.add(r)
 			}
 		}
 		return nil
@@ -120,11 +114,7 @@ func ComputeDecisionStats(ctx context.Context, dl DecisionLog, q DecisionQuery, 
 	if err != nil {
 		return nil, err
 	}
-	for _, a := range reasons {
-		a.Users = len(a.users)
-		st.DenyReasons = append(st.DenyReasons, a.ReasonCount)
-	}
-	st.DenyReasons = TopReasons(st.DenyReasons, MaxTopReasons)
+	st.DenyReasons = TopReasons(sortedReasons(reasons), MaxTopReasons)
 	for k, m := range hits {
 		rh := RuleHits{Rule: k.rule, Outcome: k.outcome}
 		for at, n := range m {
@@ -139,9 +129,7 @@ func ComputeDecisionStats(ctx context.Context, dl DecisionLog, q DecisionQuery, 
 		return a.Rule < b.Rule || (a.Rule == b.Rule && a.Outcome < b.Outcome)
 	})
 	for _, w := range would {
-		sort.Strings(w.Users)
-		sort.Strings(w.Devices)
-		st.WouldDeny = append(st.WouldDeny, *w)
+		st.WouldDeny = append(st.WouldDeny, w.result())
 	}
 	sort.Slice(st.WouldDeny, func(i, j int) bool {
 		a, b := st.WouldDeny[i], st.WouldDeny[j]
@@ -183,4 +171,95 @@ func listOnce(seen map[string]bool, list []string, v string, more bool) ([]strin
 		return list, true
 	}
 	return append(list, v), more
+}
+
+// wouldAcc sums the records of one WouldDeny.
+type wouldAcc struct {
+	WouldDeny
+	users   map[string]bool
+	devices map[string]bool
+	people  map[string]*personAcc
+	reasons map[string]*reasonAcc
+}
+
+type personAcc struct {
+	PersonCount
+	devices map[string]bool
+}
+
+type reasonAcc struct {
+	ReasonCount
+	users map[string]bool
+}
+
+func newWouldAcc(policy, rule string) *wouldAcc {
+	return &wouldAcc{WouldDeny: WouldDeny{Policy: policy, Rule: rule, Users: []string{}, Devices: []string{}},
+		users: map[string]bool{}, devices: map[string]bool{}, people: map[string]*personAcc{}, reasons: map[string]*reasonAcc{}}
+}
+
+// add counts a record whose report-only decision would deny.
+func (w *wouldAcc) add(r *DecisionRecord) {
+	w.Count += r.Count
+	w.Users, w.More = listOnce(w.users, w.Users, r.User, w.More)
+	if r.Device != "" {
+		w.Devices, w.More = listOnce(w.devices, w.Devices, r.Device, w.More)
+	}
+	p := w.people[r.User]
+	if p == nil {
+		p = &personAcc{PersonCount{User: r.User, Devices: []string{}}, map[string]bool{}}
+		w.people[r.User] = p
+	}
+	p.Count += r.Count
+	if r.Device != "" && !p.devices[r.Device] {
+		p.devices[r.Device] = true
+		p.Devices = append(p.Devices, r.Device)
+	}
+	countReasons(w.reasons, r.ReportOnly.Reasons, r)
+}
+
+// countReasons adds r's count and user to each of reasons (r's own or its
+// report-only decision's).
+func countReasons(m map[string]*reasonAcc, reasons []DecisionReason, r *DecisionRecord) {
+	for _, rs := range reasons {
+		a := m[rs.Code]
+		if a == nil {
+			a = &reasonAcc{ReasonCount{Code: rs.Code, Message: rs.Message}, map[string]bool{}}
+			m[rs.Code] = a
+		}
+		a.Count += r.Count
+		a.users[r.User] = true
+	}
+}
+
+// result is the WouldDeny with its lists sorted and bounded.
+func (w *wouldAcc) result() WouldDeny {
+	out := w.WouldDeny
+	sort.Strings(out.Users)
+	sort.Strings(out.Devices)
+	out.UserCount, out.DeviceCount = len(w.users), len(w.devices)
+	out.People = make([]PersonCount, 0, len(w.people))
+	for _, p := range w.people {
+		sort.Strings(p.Devices)
+		out.People = append(out.People, p.PersonCount)
+	}
+	sort.Slice(out.People, func(i, j int) bool {
+		a, b := out.People[i], out.People[j]
+		return a.Count > b.Count || (a.Count == b.Count && a.User < b.User)
+	})
+	if len(out.People) > MaxListed {
+		out.People = out.People[:MaxListed]
+	}
+	out.Reasons = sortedReasons(w.reasons)
+	return out
+}
+
+// sortedReasons is the reasons with their distinct users counted, most
+// requests first.
+func sortedReasons(m map[string]*reasonAcc) []ReasonCount {
+	out := make([]ReasonCount, 0, len(m))
+	for _, a := range m {
+		a.Users = len(a.users)
+		out = append(out, a.ReasonCount)
+	}
+	return TopReasons(out, len(out))
 }

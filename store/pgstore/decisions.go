@@ -88,11 +88,11 @@ func decisionSQL(q store.DecisionQuery, limit int) (string, []any) {
 	if q.Route != "" {
 		arg("route = $?", column(q.Route))
 	}
-	outcome, rules := "outcome", "rules"
+	outcome, rules, reasons := "outcome", "rules", "'reasons'"
 	if q.ReportOnly != nil {
 		arg("report_only = $?", *q.ReportOnly)
 		if *q.ReportOnly {
-			outcome, rules = "ro_outcome", "ro_rules"
+			outcome, rules, reasons = "ro_outcome", "ro_rules", "'report_only' -> 'reasons'"
 		}
 	}
 	if q.Outcome != "" {
@@ -100,6 +100,14 @@ func decisionSQL(q store.DecisionQuery, limit int) (string, []any) {
 	}
 	if q.Rule != "" {
 		arg("$? = ANY("+rules+")", column(q.Rule))
+	}
+	if q.Reason != "" {
+		// Reasons are only in the entry: a filter, not an index. json, not
+		// jsonb: json keeps a \u0000 a recorded path may hold.
+		// A record without reasons may hold null.
+		j := "convert_from(entry, 'UTF8')::json -> " + reasons
+		arg("EXISTS (SELECT 1 FROM json_array_elements(CASE WHEN json_typeof("+j+") = 'array' THEN "+j+
+			" END) AS e WHERE e ->> 'code' = $?)", column(q.Reason))
 	}
 	if !q.After.IsZero() {
 		args = append(args, time.Unix(q.After.Hour, 0).UTC(), int64(min(q.After.Pos, 1<<62)))

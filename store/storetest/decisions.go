@@ -107,30 +107,37 @@ func ptr[T any](v T) *T { return &v }
 func testDecisionsFilters(t *testing.T, dl store.DecisionLog) {
 	ro := Decision(3, "cy", "dev_c", "https://wiki.test", "allow")
 	ro.ReportOnly = &store.Observed{Policy: "strict", Outcome: "deny", Rules: []string{"strict/deny-byod"}, Reasons: []store.DecisionReason{{Code: "device.ownership"}}}
+	noReasons := Decision(4, "dan", "dev_d", "https://wiki.test", "allow")
+	noReasons.Reasons = nil
+	noReasons.ReportOnly = &store.Observed{Policy: "strict", Outcome: "allow"}
 	appendAll(t, dl,
 		Decision(0, "ann", "dev_a", "https://wiki.test", "allow"),
 		Decision(1, "bob", "dev_b", "https://wiki.test", "deny"),
 		Decision(2, "ann", "dev_a", "https://git.test", "deny"),
-		ro)
+		ro, noReasons)
 	cases := []struct {
 		name  string
 		q     store.DecisionQuery
 		users []string // expected, newest first
 	}{
-		{"all", store.DecisionQuery{}, []string{"cy", "ann", "bob", "ann"}},
+		{"all", store.DecisionQuery{}, []string{"dan", "cy", "ann", "bob", "ann"}},
 		{"user by email", store.DecisionQuery{User: "ANN@example.com"}, []string{"ann", "ann"}},
 		{"user by id", store.DecisionQuery{User: "u_bob"}, []string{"bob"}},
 		{"device", store.DecisionQuery{Device: "dev_c"}, []string{"cy"}},
 		{"route", store.DecisionQuery{Route: "https://git.test"}, []string{"ann"}},
 		{"outcome", store.DecisionQuery{Outcome: "deny"}, []string{"ann", "bob"}},
-		{"rule", store.DecisionQuery{Rule: "staff/allow"}, []string{"cy", "ann"}},
-		{"since", store.DecisionQuery{Since: decisionBase.Add(90 * time.Minute)}, []string{"cy", "ann", "bob"}},
+		{"rule", store.DecisionQuery{Rule: "staff/allow"}, []string{"dan", "cy", "ann"}},
+		{"since", store.DecisionQuery{Since: decisionBase.Add(90 * time.Minute)}, []string{"dan", "cy", "ann", "bob"}},
 		{"until", store.DecisionQuery{Until: decisionBase.Add(2 * time.Hour)}, []string{"bob", "ann"}},
 		{"window", store.DecisionQuery{Since: decisionBase.Add(time.Hour), Until: decisionBase.Add(2*time.Hour + time.Minute)}, []string{"ann", "bob"}},
 		{"report-only would deny", store.DecisionQuery{ReportOnly: ptr(true), Outcome: "deny"}, []string{"cy"}},
 		{"report-only rule", store.DecisionQuery{ReportOnly: ptr(true), Rule: "strict/deny-byod"}, []string{"cy"}},
-		{"report-only outcome is not the enforced one", store.DecisionQuery{ReportOnly: ptr(true), Outcome: "allow"}, nil},
+		{"report-only outcome is not the enforced one", store.DecisionQuery{ReportOnly: ptr(true), Outcome: "allow"}, []string{"dan"}},
 		{"not report-only", store.DecisionQuery{ReportOnly: ptr(false), Outcome: "allow"}, []string{"ann"}},
+		{"reason", store.DecisionQuery{Reason: "country"}, []string{"ann", "bob"}},
+		{"reason and route", store.DecisionQuery{Reason: "country", Route: "https://git.test"}, []string{"ann"}},
+		{"report-only reason", store.DecisionQuery{ReportOnly: ptr(true), Reason: "device.ownership"}, []string{"cy"}},
+		{"enforced reason is not the report-only one", store.DecisionQuery{Reason: "device.ownership"}, nil},
 		{"nothing", store.DecisionQuery{User: "zed"}, nil},
 	}
 	for _, tc := range cases {
@@ -279,7 +286,8 @@ func testDecisionsPrune(t *testing.T, dl store.DecisionLog) {
 
 func testDecisionsStats(t *testing.T, dl store.DecisionLog) {
 	ro := Decision(0, "cy", "dev_c", "https://wiki.test", "allow")
-	ro.ReportOnly = &store.Observed{Policy: "strict", Outcome: "deny", Rules: []string{"strict/deny-byod"}}
+	ro.ReportOnly = &store.Observed{Policy: "strict", Outcome: "deny", Rules: []string{"strict/deny-byod"},
+		Reasons: []store.DecisionReason{{Code: "device.ownership", Message: "Personal device."}}}
 	ro.Count = 3
 	deny := Decision(1, "bob", "dev_b", "https://wiki.test", "deny")
 	deny.Count = 5
@@ -307,5 +315,11 @@ func testDecisionsStats(t *testing.T, dl store.DecisionLog) {
 	if len(st.WouldDeny) != 1 || st.WouldDeny[0].Rule != "strict/deny-byod" || st.WouldDeny[0].Count != 3 ||
 		fmt.Sprint(st.WouldDeny[0].Users) != "[cy@example.com]" || fmt.Sprint(st.WouldDeny[0].Devices) != "[dev_c]" {
 		t.Fatalf("would deny: %+v", st.WouldDeny)
+	}
+	w := st.WouldDeny[0]
+	if w.UserCount != 1 || w.DeviceCount != 1 || len(w.People) != 1 || w.People[0].Count != 3 ||
+		fmt.Sprint(w.People[0].Devices) != "[dev_c]" || len(w.Reasons) != 1 || w.Reasons[0].Code != "device.ownership" ||
+		w.Reasons[0].Count != 3 || w.Reasons[0].Users != 1 {
+		t.Fatalf("would deny people and reasons: %+v", w)
 	}
 }
