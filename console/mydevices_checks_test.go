@@ -17,25 +17,12 @@ import (
 // once IT quarantine it, the page says it cannot open company apps and why.
 func TestMyDevicesExplainsCompliance(t *testing.T) {
 	e, con, _, _ := devicePageEnv(t)
-	e.withPosture(t, `
-compliance:
-  - id: laptops
-    platforms: [linux]
-    checks: {disk_encryption: required}
-    grace: 1h
-    escalation: {notify: 2h, lower_trust: 24h, block: 48h}
-`)
-	id, chain := e.enroll(t, "corporate")
+	id, now := e.unencryptedLaptop(t, "notify: 2h, lower_trust: 24h, block: 48h")
 	dev, _ := e.st.Device(id)
 	mine := *dev
 	mine.OwnerEmail = "emp@example.com"
 	if err := e.st.Write(context.Background(), store.Put(&mine)); err != nil {
 		t.Fatal(err)
-	}
-	now := time.Now().UTC()
-	report := `{"seq":1,"collected_at":"` + now.Format(time.RFC3339) + `","signals":[{"name":"disk.encrypted","value":false,"source":"lsblk -J","collected_at":"` + now.Format(time.RFC3339) + `"}]}`
-	if code, body := e.call(t, "", "POST", "/api/v1/agent/posture", report, chain); code != http.StatusOK {
-		t.Fatalf("posture: %d %s", code, body)
 	}
 	emp := pageSession(t, con, "emp", "", 0)
 	code, body := emp.callBody(con, "GET", "/my/devices", "")

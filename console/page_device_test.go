@@ -235,20 +235,7 @@ func TestDevicePageActions(t *testing.T) {
 // reported with its source, and the escalation step with its deadline.
 func TestDevicePageShowsChecksAndFixes(t *testing.T) {
 	e, con, _, _ := devicePageEnv(t)
-	e.withPosture(t, `
-compliance:
-  - id: laptops
-    platforms: [linux]
-    checks: {disk_encryption: required}
-    grace: 1h
-    escalation: {notify: 0s, lower_trust: 24h, block: 48h}
-`)
-	id, chain := e.enroll(t, "corporate")
-	now := time.Now().UTC().Format(time.RFC3339)
-	report := `{"seq":1,"collected_at":"` + now + `","signals":[{"name":"disk.encrypted","value":false,"source":"lsblk -J","collected_at":"` + now + `"}]}`
-	if code, body := e.call(t, "", "POST", "/api/v1/agent/posture", report, chain); code != http.StatusOK {
-		t.Fatalf("posture: %d %s", code, body)
-	}
+	id, _ := e.unencryptedLaptop(t, "notify: 0s, lower_trust: 24h, block: 48h")
 	code, body := pageSession(t, con, "reader", RoleAuditor, 0).callBody(con, "GET", "/devices/"+id, "")
 	if code != http.StatusOK {
 		t.Fatalf("device page: %d\n%s", code, body)
@@ -259,4 +246,28 @@ compliance:
 			t.Errorf("the device page lacks %q", want)
 		}
 	}
+}
+
+// unencryptedLaptop enrolls a corporate Linux laptop under a compliance
+// policy that requires disk encryption (grace 1h, then escalation, e.g.
+// "notify: 2h, lower_trust: 24h"), and has its agent report the disk not
+// encrypted now; it returns the device and when the report was made.
+func (e *mdmEnv) unencryptedLaptop(t *testing.T, escalation string) (string, time.Time) {
+	t.Helper()
+	e.withPosture(t, `
+compliance:
+  - id: laptops
+    platforms: [linux]
+    checks: {disk_encryption: required}
+    grace: 1h
+    escalation: {`+escalation+`}
+`)
+	id, chain := e.enroll(t, "corporate")
+	now := time.Now().UTC()
+	at := now.Format(time.RFC3339)
+	report := `{"seq":1,"collected_at":"` + at + `","signals":[{"name":"disk.encrypted","value":false,"source":"lsblk -J","collected_at":"` + at + `"}]}`
+	if code, body := e.call(t, "", "POST", "/api/v1/agent/posture", report, chain); code != http.StatusOK {
+		t.Fatalf("posture: %d %s", code, body)
+	}
+	return id, now
 }
