@@ -106,10 +106,13 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	printHeader(stdout, o, before, ms.HeapAlloc)
 	res := map[string][]result{}
 	for round := 1; round <= o.rounds; round++ {
-		for _, t := range ts {
+		for _, t := range roundOrder(ts, round) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			// The targets share this process's heap: collect the previous
+			// measurement's garbage now, so no target pays for another's.
+			runtime.GC()
 			logf("round %d/%d: %s, %d connections, %s (+%s warm-up)", round, o.rounds, t.name, o.conc, o.duration, o.warmup)
 			var onWindow func(bool)
 			if o.profile[t.name] && round == 1 {
@@ -121,6 +124,21 @@ func run(ctx context.Context, o options, stdout, stderr io.Writer) error {
 	}
 	printSummary(stdout, o, ts, res)
 	return nil
+}
+
+// roundOrder is the order targets are measured in a round: as listed in
+// odd rounds, reversed in even ones, so that whatever the position in a
+// round costs (the machine's drift, the previous target's connections
+// closing) falls on every target alike.
+func roundOrder(ts []*target, round int) []*target {
+	if round%2 == 1 {
+		return ts
+	}
+	out := make([]*target, len(ts))
+	for i, t := range ts {
+		out[len(ts)-1-i] = t
+	}
+	return out
 }
 
 // setUp starts the upstream and the selected targets, registering how to
