@@ -29,6 +29,9 @@ var public = map[string]string{
 	"GET /enroll":                        "a page: sends an unsigned browser to sign in (tested below)",
 	"GET /invite":                        "an invitation link: guarded by its secret, for the invited address (people_roles_test.go)",
 	"GET /static/:hash/:name":            "the console pages' stylesheet and script: no data",
+	"GET /reset_keys":                    "a security-key reset link: guarded by its secret, for the person reset (browser_people_test.go)",
+	"GET /help":                          "the user guide: public, for people who cannot sign in (console/page_help_test.go)",
+	"GET /help/images/:name":             "the user guide's images: public",
 }
 
 // TestEveryConsoleRouteIsGuarded walks the running server's whole route
