@@ -48,16 +48,27 @@ func (c *Console) explainForOwner(g *gin.Context, dev *store.Device, v *myDevice
 		}
 		step := ev.Ladder.Steps[i].Name
 		at := due.UTC().Format("2006-01-02 15:04 UTC")
+		words := c.t(g, stepKeys[step])
 		if !next {
-			v.NextStep, v.NextDue, next = c.t(g, "devices.step_"+step), at, true
+			v.NextStep, v.NextDue, next = words, at, true
 		}
 		if reducesAccess(step) {
-			if v.NextStep != c.t(g, "devices.step_"+step) {
-				v.ReducedStep, v.ReducedAt = c.t(g, "devices.step_"+step), at
+			if v.NextStep != words {
+				v.ReducedStep, v.ReducedAt = words, at
 			}
 			return
 		}
 	}
+}
+
+// stepKeys are the catalogue keys that say, for the device's owner, what
+// each escalation step does.
+var stepKeys = map[string]string{
+	posture.StepGrace:      "devices.step_grace",
+	posture.StepNotify:     "devices.step_notify",
+	posture.StepLowerTrust: "devices.step_lower_trust",
+	posture.StepBlock:      "devices.step_block",
+	posture.StepQuarantine: "devices.step_quarantine",
 }
 
 // reducesAccess reports whether an escalation step takes access away
