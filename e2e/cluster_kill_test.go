@@ -65,17 +65,28 @@ func TestClusterKill9UnderWipes(t *testing.T) {
 	go func() { defer reqWG.Done(); rq.wipes(reqCtx, devs[killLockDevs:]) }()
 
 	// The killer: SIGKILL a random replica at a random moment, restart it
-	// after a random pause, wait until it serves, again.
+	// after a random pause, wait until it serves, again. Every other kill
+	// aims at a replica with a request in flight, at a random point of a
+	// round trip: before, during or after its commit.
 	var restarts []time.Duration
-	for range killCount {
+	aimed := 0
+	for k := range killCount {
 		time.Sleep(time.Duration(300+mathrand.IntN(1200)) * time.Millisecond)
-		r := pc.replicas[mathrand.IntN(len(pc.replicas))]
+		victim := mathrand.IntN(len(pc.replicas))
+		if k%2 == 1 {
+			if i, ok := rq.busyReplica(2 * time.Second); ok {
+				victim = i
+				aimed++
+				time.Sleep(time.Duration(mathrand.Int64N(max(1, rq.lat.Load()))))
+			}
+		}
+		r := pc.replicas[victim]
 		r.kill()
 		time.Sleep(time.Duration(mathrand.IntN(400)) * time.Millisecond)
 		pc.start(r)
 		restarts = append(restarts, pc.waitReady(r, 30*time.Second))
 	}
-	t.Logf("%d kills done at %v; restart to ready: %v", killCount, time.Since(began), restarts)
+	t.Logf("%d kills (%d aimed at a request in flight) done at %v; restart to ready: %v", killCount, aimed, time.Since(began), restarts)
 	stopRequests()
 	reqWG.Wait()
 
@@ -231,8 +242,12 @@ type requester struct {
 	admin []*http.Client
 	base  string // the external URL
 	next  atomic.Uint64
-	mu    sync.Mutex
-	byKey map[string]*killRequest
+	// inflight counts the requests under way to each replica; lat is the
+	// latest 2xx round trip: the killer aims at requests in flight.
+	inflight [3]atomic.Int32
+	lat      atomic.Int64
+	mu       sync.Mutex
+	byKey    map[string]*killRequest
 }
 
 // locks requests locks round-robin over devs until ctx ends.
@@ -254,6 +269,18 @@ func (rq *requester) wipes(ctx context.Context, devs []*killDevice) {
 	}
 }
 
+// busyReplica waits up to limit for a replica with a request in flight.
+func (rq *requester) busyReplica(limit time.Duration) (int, bool) {
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(200 * time.Microsecond) {
+		for i := range rq.admin {
+			if rq.inflight[i].Load() > 0 {
+				return i, true
+			}
+		}
+	}
+	return 0, false
+}
+
 // send requests one action as a real client does: one Idempotency-Key,
 // each attempt on the next replica after a network error or a 503, for at
 // most 20 s.
@@ -265,8 +292,14 @@ func (rq *requester) send(device, typ, reason string) {
 	body := fmt.Sprintf(`{"type":%q,"params":{"reason":%q}}`, typ, reason)
 	first := mathrand.IntN(len(rq.admin))
 	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); kr.attempts++ {
-		c := rq.admin[(first+kr.attempts)%len(rq.admin)]
-		st, resp := killCall(c, rq.base+"/api/v1/devices/"+device+"/actions", kr.key, body)
+		i := (first + kr.attempts) % len(rq.admin)
+		rq.inflight[i].Add(1)
+		sent := time.Now()
+		st, resp := killCall(rq.admin[i], rq.base+"/api/v1/devices/"+device+"/actions", kr.key, body)
+		rq.inflight[i].Add(-1)
+		if st/100 == 2 {
+			rq.lat.Store(int64(time.Since(sent)))
+		}
 		rq.mu.Lock()
 		kr.final = st
 		rq.mu.Unlock()
