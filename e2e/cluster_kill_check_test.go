@@ -183,13 +183,19 @@ func (rq *requester) check(t *testing.T, acts map[string]*store.Action, audits m
 		}
 	}
 	var wiped []string
+	unheard := 0 // wipes run whose result the server never got
 	for _, d := range devs {
 		if d.wiped.Load() {
 			wiped = append(wiped, d.id)
 		}
 	}
+	for _, kr := range rq.byKey {
+		if a, ok := acts[kr.answered()]; ok && kr.typ == "wipe" && open(a.Status) {
+			unheard++
+		}
+	}
 	t.Logf("%d requests: %d created (201), %d answered from an earlier attempt (200), %d retried; %d network errors, %d answers 503",
 		len(keys), created, replayed, retried, netErrs, n503)
-	t.Logf("devices ran %d commands; %d actions handed to an agent more than once (the journal kept them from running again); %d of %d wipe devices wiped",
-		runs, again, len(wiped), killWipeDevs)
+	t.Logf("devices ran %d commands; %d actions handed to an agent more than once (the journal kept them from running again); %d of %d wipe devices wiped, %d of them unknown to the server",
+		runs, again, len(wiped), killWipeDevs, unheard)
 }

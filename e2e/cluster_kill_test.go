@@ -71,7 +71,7 @@ func TestClusterKill9UnderWipes(t *testing.T) {
 	var restarts []time.Duration
 	aimed := 0
 	for k := range killCount {
-		time.Sleep(time.Duration(300+mathrand.IntN(1200)) * time.Millisecond)
+		time.Sleep(time.Duration(200+mathrand.IntN(800)) * time.Millisecond)
 		victim := mathrand.IntN(len(pc.replicas))
 		if k%2 == 1 {
 			if i, ok := rq.busyReplica(2 * time.Second); ok {
@@ -304,8 +304,9 @@ func (rq *requester) send(device, typ, reason string) {
 		kr.final = st
 		rq.mu.Unlock()
 		switch {
-		case st == 0:
+		case st == 0: // a real client retries at once, on the next replica
 			kr.netErrs++
+			continue
 		case st == http.StatusServiceUnavailable:
 			kr.n503++
 		case st == http.StatusOK || st == http.StatusCreated:
