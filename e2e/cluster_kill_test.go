@@ -20,6 +20,7 @@ import (
 
 // Shape of the kill -9 run.
 const (
+	killReplicas  = 3
 	killCount     = 20
 	killLockDevs  = 4  // devices that take lock actions for the whole run
 	killWipeDevs  = 10 // devices that take one full wipe each
@@ -37,7 +38,7 @@ const (
 // and no answer was a 5xx other than 503.
 func TestClusterKill9UnderWipes(t *testing.T) {
 	began := time.Now()
-	pc := newProcCluster(t, 3)
+	pc := newProcCluster(t, killReplicas)
 	t.Logf("binary built and 3 replicas ready in %v", time.Since(began))
 	admin := make([]*http.Client, len(pc.replicas))
 	for i, r := range pc.replicas {
@@ -59,6 +60,7 @@ func TestClusterKill9UnderWipes(t *testing.T) {
 
 	rq := &requester{admin: admin, base: pc.url(""), byKey: map[string]*killRequest{}}
 	reqCtx, stopRequests := context.WithCancel(context.Background())
+	defer stopRequests()
 	var reqWG sync.WaitGroup
 	reqWG.Add(2)
 	go func() { defer reqWG.Done(); rq.locks(reqCtx, devs[:killLockDevs]) }()
@@ -92,7 +94,7 @@ func TestClusterKill9UnderWipes(t *testing.T) {
 
 	// Drain: the agents keep polling until every acknowledged request's
 	// action is closed (or the device was wiped), within a bound.
-	acts := map[string]*store.Action{}
+	var acts map[string]*store.Action
 	for deadline := time.Now().Add(killDrainTime); ; time.Sleep(200 * time.Millisecond) {
 		acts = pc.actions()
 		if rq.allClosed(acts, devs) || time.Now().After(deadline) {
@@ -244,7 +246,7 @@ type requester struct {
 	next  atomic.Uint64
 	// inflight counts the requests under way to each replica; lat is the
 	// latest 2xx round trip: the killer aims at requests in flight.
-	inflight [3]atomic.Int32
+	inflight [killReplicas]atomic.Int32
 	lat      atomic.Int64
 	mu       sync.Mutex
 	byKey    map[string]*killRequest
