@@ -65,11 +65,17 @@ func (a *Agent) Execute(ctx context.Context, acts []*Action) error {
 				return err
 			}
 		}
-		if err := a.report(ctx, act.ID, status, result); err != nil && !unenroll {
-			return err
-		}
 		if unenroll {
+			// The last word of a wiped device: a few tries, so that one
+			// lost answer (a server replica killed, say) does not leave the
+			// wipe unknown to the server until it expires.
+			if err := a.reportLast(ctx, act.ID, status, result); err != nil {
+				a.o.Log.Warn("agent: could not report the wipe; the server will see the action expire", "action", act.ID, "err", err)
+			}
 			return ErrUnenrolled
+		}
+		if err := a.report(ctx, act.ID, status, result); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -85,6 +91,32 @@ func (a *Agent) report(ctx context.Context, id, status, result string) error {
 	if IsStatus(err, http.StatusConflict) || IsStatus(err, http.StatusNotFound) {
 		a.o.Log.Info("agent: the server already closed this action", "action", id, "err", err)
 		return nil
+	}
+	return err
+}
+
+// lastReportTries and lastReportPause bound reportLast.
+const (
+	lastReportTries = 4
+	lastReportPause = 500 * time.Millisecond
+)
+
+// reportLast reports a result the agent gets no later chance to send:
+// retried a few times a short pause apart. The server accepts a repeated
+// report of the same result.
+func (a *Agent) reportLast(ctx context.Context, id, status, result string) error {
+	var err error
+	for i := range lastReportTries {
+		if i > 0 {
+			select {
+			case <-ctx.Done():
+				return errors.Join(err, ctx.Err())
+			case <-time.After(lastReportPause):
+			}
+		}
+		if err = a.report(ctx, id, status, result); err == nil {
+			return nil
+		}
 	}
 	return err
 }

@@ -5,10 +5,12 @@ import (
 	"crypto/tls"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +31,9 @@ type server struct {
 	st  *store.Store
 	ca  *ca.CA
 	svc *enrollment.Service
+	// lostResults is how many action result reports to refuse next with
+	// 503, as a replica being killed would.
+	lostResults atomic.Int32
 }
 
 var admin = enrollment.Actor{ID: "token:test"}
@@ -58,7 +63,13 @@ func newServer(t *testing.T, cfg enrollment.Config) *server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(con)
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/result") && s.lostResults.Add(-1) >= 0 {
+			http.Error(w, `{"error":"unavailable"}`, http.StatusServiceUnavailable)
+			return
+		}
+		con.ServeHTTP(w, r)
+	}))
 	srv.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, ClientAuth: tls.RequestClientCert}
 	srv.StartTLS()
 	t.Cleanup(srv.Close)

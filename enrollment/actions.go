@@ -152,8 +152,12 @@ func (s *Service) RequestAction(ctx context.Context, a Actor, deviceID string, r
 			store.Put(store.NewDeviceEvent(now, deviceID, "action_requested", detail)))...)
 	}
 	if errors.Is(err, store.ErrExists) && idemKey != "" {
-		// Another request with this key won the race: answer with its action.
-		if prev, ok := s.st.ActionByIdempotencyKey(deviceID + "/" + idemKey); ok {
+		// Another request with this key won the race, maybe on another
+		// replica an instant ago (a client retrying after a lost answer):
+		// catch up if need be and answer with its action.
+		if prev, ok := store.Find(s.st, func() (*store.Action, bool) {
+			return s.st.ActionByIdempotencyKey(deviceID + "/" + idemKey)
+		}); ok {
 			return sameRequest(prev, req)
 		}
 	}
