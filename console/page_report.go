@@ -126,7 +126,7 @@ func (c *Console) exportReport(g *gin.Context) { c.sendReport(g, c.fail) }
 func (c *Console) exportReportPage(g *gin.Context) { c.sendReport(g, c.failPage) }
 
 // reportColumns are the CSV export's columns.
-var reportColumns = []string{"section", "item", "measure", "value"}
+var reportColumns = []string{"section", "item", "measure", "value", "hostname"}
 
 // sendReport writes the report as one JSON document or as CSV rows of
 // section, item, measure and value; audited as report.export.
@@ -175,17 +175,17 @@ func reportRows(r *execReport) [][]string {
 	in := r.Incidents
 	rows = append(rows, []string{"incident", "rooted", "count", strconv.Itoa(len(in.Rooted))})
 	for _, d := range in.Rooted {
-		rows = append(rows, []string{"incident", "rooted", d.Device + " " + d.Hostname, ts(d.At)})
+		rows = append(rows, []string{"incident", "rooted", d.Device, ts(d.At), d.Hostname})
 	}
 	rows = append(rows, []string{"incident", "lost", "count", strconv.Itoa(len(in.Lost))})
 	for _, d := range in.Lost {
-		rows = append(rows, []string{"incident", "lost", d.Device + " " + d.Hostname, ts(d.At)})
+		rows = append(rows, []string{"incident", "lost", d.Device, ts(d.At), d.Hostname})
 	}
 	w := in.Wipes
 	rows = append(rows, []string{"wipes", "requested", "count", strconv.Itoa(w.Requested)}, []string{"wipes", "acknowledged", "count", strconv.Itoa(w.Acknowledged)},
 		[]string{"wipes", "response", "median_seconds", f(w.MedianSeconds)}, []string{"wipes", "response", "max_seconds", f(w.MaxSeconds)})
 	for _, x := range w.List {
-		rows = append(rows, []string{"wipe", x.Device + " " + x.Hostname, x.Type + " " + x.Status, f(x.Seconds)})
+		rows = append(rows, []string{"wipe", x.Device, x.Type + " " + x.Status, f(x.Seconds), x.Hostname})
 	}
 	rows = append(rows, []string{"denied", "daily", "median", f(in.DenyMedian)})
 	for _, b := range in.Bursts {
@@ -202,5 +202,10 @@ func reportRows(r *execReport) [][]string {
 	rows = append(rows, []string{"cost", "three_year_cost", "amount", f(co.ThreeYearCost)},
 		[]string{"cost", "cost_per_device_per_year", PerDeviceFormula, fmt.Sprint(map[bool]string{true: num(co.PerDevice)}[co.PerDeviceKnown])},
 		[]string{"cost", "roi", ROIFormula, fmt.Sprint(map[bool]string{true: f(co.ROI)}[co.ROIKnown])})
+	for i := range rows {
+		if len(rows[i]) < len(reportColumns) {
+			rows[i] = append(rows[i], "")
+		}
+	}
 	return rows
 }
