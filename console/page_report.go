@@ -3,6 +3,7 @@ package console
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -28,13 +29,16 @@ type reportView struct {
 	Initial      string
 	Licences     string
 	Hosting      string
-	Savings      []savingLine
+	Savings      []savingRow
 	YearlyCosts  string
 	YearlySaving string
 	ThreeYear    string
 	PerDevice    string
 	ROI          string
 }
+
+// savingRow is one savings category of the page, its amount written out.
+type savingRow struct{ Category, Amount string }
 
 // reportKPIRow is one KPI row of the page.
 type reportKPIRow struct {
@@ -75,24 +79,18 @@ func (c *Console) reportPage(g *gin.Context) {
 	q := g.Request.URL.Query()
 	q.Set("period", r.Period)
 	v := reportView{R: r, Range: periodLabel(r.Since, r.Until), Query: q.Encode(), Currency: r.Cost.Currency,
-		Initial: num(r.Cost.Initial), Licences: num(r.Cost.Licences), Hosting: num(r.Cost.Hosting), Savings: r.Cost.Savings,
+		Initial: num(r.Cost.Initial), Licences: num(r.Cost.Licences), Hosting: num(r.Cost.Hosting),
 		YearlyCosts: num(r.Cost.YearlyCosts), YearlySaving: num(r.Cost.YearlySavings), ThreeYear: num(r.Cost.ThreeYearCost),
 		DenyMedian: num(r.Incidents.DenyMedian), PerDevice: "–", ROI: "–"}
+	for _, sv := range r.Cost.Savings {
+		v.Savings = append(v.Savings, savingRow{sv.Category, num(sv.Amount)})
+	}
 	for _, k := range r.KPIs {
-		row := reportKPIRow{Key: k.Key, Name: c.t(g, "kpi."+k.Key), Target: c.t(g, "dashboard.no_target"), End: "–", Min: "–", Avg: "–", State: "none"}
+		row := reportKPIRow{Key: k.Key, Name: c.t(g, "kpi."+k.Key), End: "–", Min: "–", Avg: "–"}
 		if k.Known {
 			row.End, row.Min, row.Avg = c.formatKPI(g, k.Unit, k.End, fr), c.formatKPI(g, k.Unit, k.Min, fr), c.formatKPI(g, k.Unit, round2(k.Avg), fr)
 		}
-		if k.Target != nil {
-			key := "dashboard.target_ge"
-			if k.Target.Op == "<=" {
-				key = "dashboard.target_le"
-			}
-			row.Target = c.t(g, key, c.formatKPI(g, k.Unit, k.Target.Value, fr))
-			if k.Known {
-				row.State = map[bool]string{true: "met", false: "missed"}[k.Met]
-			}
-		}
+		row.Target, row.State = c.kpiTarget(g, k.Unit, k.Target, k.Known, k.Met, fr)
 		v.KPIs = append(v.KPIs, row)
 	}
 	for _, w := range r.Incidents.Wipes.List {
@@ -116,7 +114,7 @@ func (c *Console) reportPage(g *gin.Context) {
 }
 
 // round2 rounds to two decimals (a mean of counts).
-func round2(v float64) float64 { f, _ := strconv.ParseFloat(num(v), 64); return f }
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
 
 // exportReport is GET /api/v1/report?period=…&format=json|csv.
 func (c *Console) exportReport(g *gin.Context) { c.sendReport(g, c.fail) }

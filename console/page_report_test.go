@@ -105,8 +105,24 @@ func seedReportMonth(t *testing.T, e *env, since time.Time) {
 
 // reportMonth is the month two months before now: wholly in the past.
 func reportMonth(now time.Time) time.Time {
-	y, m, _ := now.UTC().AddDate(0, -2, 0).Date()
-	return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC)
+	y, m, _ := now.UTC().Date()
+	return time.Date(y, m, 1, 0, 0, 0, 0, time.UTC).AddDate(0, -2, 0)
+}
+
+// reportAdmin serves the report over a seeded month and signs an
+// administrator in; it returns the month's first day and its period.
+func reportAdmin(t *testing.T) (*env, *browser, time.Time, string) {
+	t.Helper()
+	e := newEnv(t)
+	e.withReport(t)
+	since := reportMonth(e.clock.Now())
+	seedReportMonth(t, e, since)
+	admin := e.addUser(t, "admin@example.com", pw, false)
+	e.setRole(t, admin, RoleAdmin)
+	b := e.browser(t)
+	b.signInPassword("admin@example.com", pw, "")
+	e.keyUsed(t, admin)
+	return e, b, since, since.Format("2006-01")
 }
 
 // TestReportFigures: the report of a seeded month gives the KPIs (end,
@@ -114,16 +130,7 @@ func reportMonth(now time.Time) time.Time {
 // view a reader can check by hand, on the page, in JSON and in CSV; the
 // page's what-if inputs override the config.
 func TestReportFigures(t *testing.T) {
-	e := newEnv(t)
-	e.withReport(t)
-	since := reportMonth(e.clock.Now())
-	period := since.Format("2006-01")
-	seedReportMonth(t, e, since)
-	admin := e.addUser(t, "admin@example.com", pw, false)
-	e.setRole(t, admin, RoleAdmin)
-	b := e.browser(t)
-	b.signInPassword("admin@example.com", pw, "")
-	e.keyUsed(t, admin)
+	_, b, since, period := reportAdmin(t)
 
 	api := b.get(extURL + "/api/v1/report?period=" + period)
 	if api.StatusCode != http.StatusOK {
@@ -191,16 +198,7 @@ func TestReportFigures(t *testing.T) {
 // TestReportExportCSV: the CSV export is audited as report.export and its
 // cells are defused (a hostname starting with = is quoted).
 func TestReportExportCSV(t *testing.T) {
-	e := newEnv(t)
-	e.withReport(t)
-	since := reportMonth(e.clock.Now())
-	period := since.Format("2006-01")
-	seedReportMonth(t, e, since)
-	admin := e.addUser(t, "admin@example.com", pw, false)
-	e.setRole(t, admin, RoleAdmin)
-	b := e.browser(t)
-	b.signInPassword("admin@example.com", pw, "")
-	e.keyUsed(t, admin)
+	e, b, since, period := reportAdmin(t)
 
 	x := b.get(extURL + "/api/v1/report?format=csv&period=" + period)
 	if x.StatusCode != http.StatusOK {

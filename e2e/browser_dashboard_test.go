@@ -28,11 +28,7 @@ func TestBrowserDashboard(t *testing.T) {
 	s.setRole("adm@example.com", "admin")
 	ctx := context.Background()
 	const secret = "an-owner-token-for-the-dashboard-test"
-	if err := s.srv.Store().Write(ctx, store.Put(&store.Token{ID: "tok_owner", Role: "owner",
-		SecretHash: identity.HashSecret(secret), CreatedAt: time.Now()})); err != nil {
-		t.Fatal(err)
-	}
-	w := &world{t: t, srv: s.srv, port: s.port}
+	w := ownerWorld(t, s, secret)
 	c := w.browser(nil)
 	enrollAgents(t, s, w, c, secret, 3)
 	if _, err := s.srv.TakeKPISnapshot(ctx); err != nil {
@@ -91,4 +87,15 @@ func enrollAgents(t *testing.T, s *site, w *world, c *http.Client, secret string
 		}
 		ag.Close()
 	}
+}
+
+// ownerWorld stores an owner API token with secret and returns the world
+// to call the site's API with it.
+func ownerWorld(t *testing.T, s *site, secret string) *world {
+	t.Helper()
+	if err := s.srv.Store().Write(context.Background(), store.Put(&store.Token{ID: "tok_owner", Role: "owner",
+		SecretHash: identity.HashSecret(secret), CreatedAt: time.Now()})); err != nil {
+		t.Fatal(err)
+	}
+	return &world{t: t, srv: s.srv, port: s.port}
 }

@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-	"github.com/portier/portier/identity"
-	"github.com/portier/portier/store"
 )
 
 // reportConfig adds the executive report's cost inputs to the console
@@ -36,11 +34,7 @@ func TestBrowserReport(t *testing.T) {
 	s.setRole("adm@example.com", "admin")
 	ctx := context.Background()
 	const secret = "an-owner-token-for-the-report-test"
-	if err := s.srv.Store().Write(ctx, store.Put(&store.Token{ID: "tok_owner", Role: "owner",
-		SecretHash: identity.HashSecret(secret), CreatedAt: time.Now()})); err != nil {
-		t.Fatal(err)
-	}
-	w := &world{t: t, srv: s.srv, port: s.port}
+	w := ownerWorld(t, s, secret)
 	enrollAgents(t, s, w, w.browser(nil), secret, 3)
 	if _, err := s.srv.TakeKPISnapshot(ctx); err != nil {
 		t.Fatal(err)
