@@ -32,6 +32,8 @@ type Config struct {
 	DecisionLog  DecisionLog `yaml:"decision_log"`
 	Audit        Audit       `yaml:"audit"`
 	Decisions    Decisions   `yaml:"decisions"`
+	// Report holds the cost inputs of the executive report.
+	Report Report `yaml:"report"`
 	// GeoIPDatabase is an operator-supplied MaxMind .mmdb (GeoIP2/GeoLite2
 	// Country or City) for the policies' country criterion; without it every
 	// request's country is unknown (ZZ).

@@ -13,6 +13,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/config"
 	"github.com/portier/portier/console/ui"
 	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/identity"
@@ -75,6 +76,8 @@ type Options struct {
 	// Leases lists who holds each background job's lease, for the cluster
 	// view; nil lists none.
 	Leases func(context.Context) ([]store.LeaseHolder, error)
+	// Report is the config's cost inputs of the executive report.
+	Report config.Report
 }
 
 // Console serves the console host.

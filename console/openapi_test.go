@@ -1059,6 +1059,14 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	if want(code, http.StatusBadRequest, body); field(body, "field") != "platform" {
 		t.Errorf("two filters: %s", body)
 	}
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/report?period=2026-Q4", "", nil)
+	if want(code, http.StatusOK, body); field(body, "period") != "2026-Q4" {
+		t.Errorf("report: %s", body)
+	}
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/report?period=2026-13", "", nil)
+	if want(code, http.StatusBadRequest, body); field(body, "field") != "period" {
+		t.Errorf("report period: %s", body)
+	}
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/cluster", "", nil)
 	if want(code, http.StatusOK, body); !strings.Contains(body, `"self":true`) {
 		t.Errorf("cluster: %s", body)

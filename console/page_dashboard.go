@@ -142,21 +142,12 @@ func (c *Console) dashboardPage(g *gin.Context) {
 
 // dashFigure formats one figure for its card.
 func (c *Console) dashFigure(g *gin.Context, f kpi.Figure, fr bool) dashFigure {
-	out := dashFigure{Key: f.Key, Name: c.t(g, "kpi."+f.Key), Definition: c.t(g, "kpi."+f.Key+".def"), State: "none",
-		Value: c.t(g, "dashboard.no_data"), Target: c.t(g, "dashboard.no_target")}
+	out := dashFigure{Key: f.Key, Name: c.t(g, "kpi."+f.Key), Definition: c.t(g, "kpi."+f.Key+".def"),
+		Value: c.t(g, "dashboard.no_data")}
 	if f.Known {
 		out.Value = c.formatKPI(g, f.Unit, f.Value, fr)
 	}
-	if f.Target != nil {
-		key := "dashboard.target_ge"
-		if f.Target.Op == "<=" {
-			key = "dashboard.target_le"
-		}
-		out.Target = c.t(g, key, c.formatKPI(g, f.Unit, f.Target.Value, fr))
-		if f.Known {
-			out.State = map[bool]string{true: "met", false: "missed"}[f.Met]
-		}
-	}
+	out.Target, out.State = c.kpiTarget(g, f.Unit, f.Target, f.Known, f.Met, fr)
 	out.Chart = chart(f)
 	if f.Unit != kpi.UnitRatio {
 		out.Chart.Top = c.formatKPI(g, f.Unit, out.Chart.top, fr)
@@ -165,6 +156,23 @@ func (c *Console) dashFigure(g *gin.Context, f kpi.Figure, fr bool) dashFigure {
 		out.Chart.From, out.Chart.To = f.Trend[0].Day.Format("01-02"), f.Trend[n-1].Day.Format("01-02")
 	}
 	return out
+}
+
+// kpiTarget writes a figure's target ("no target" without one) and its
+// state: "met" or "missed", or "none" without a target or a value.
+func (c *Console) kpiTarget(g *gin.Context, unit string, t *kpi.Target, known, met, fr bool) (text, state string) {
+	if t == nil {
+		return c.t(g, "dashboard.no_target"), "none"
+	}
+	key := "dashboard.target_ge"
+	if t.Op == "<=" {
+		key = "dashboard.target_le"
+	}
+	state = "none"
+	if known {
+		state = map[bool]string{true: "met", false: "missed"}[met]
+	}
+	return c.t(g, key, c.formatKPI(g, unit, t.Value, fr)), state
 }
 
 // formatKPI writes a value in its unit: a percentage, a duration or a

@@ -24,6 +24,8 @@ func (c *Console) routes() {
 	pages.GET("/", c.requirePage(""), c.homePage) // the signed-in home
 	pages.GET("/audit", c.requirePage(PermAuditRead), c.auditPage)
 	pages.GET("/dashboard", c.requirePage(PermKPIRead), c.dashboardPage) // the KPIs from daily snapshots
+	pages.GET("/report", c.requirePage(PermKPIRead), c.reportPage)       // the executive report of a month or quarter
+	pages.GET("/report/export", c.requirePage(PermKPIRead), c.exportReportPage)
 	pages.GET("/decisions", c.requirePage(PermDecisionsRead), c.decisionsPage)
 	pages.GET("/decisions/stats", c.requirePage(PermDecisionsRead), c.decisionStatsPage)
 	pages.GET("/decisions/export", c.requirePage(PermDecisionsRead), c.exportDecisionsPage)
@@ -115,6 +117,7 @@ func (c *Console) routes() {
 	api.GET("/decisions/export", c.require(PermDecisionsRead), c.exportDecisions)
 	api.POST("/policies/impact", c.require(PermRulesRead), c.policyImpact)
 	api.GET("/kpis/history", c.require(PermKPIRead), c.kpiHistory) // from the daily snapshots
+	api.GET("/report", c.require(PermKPIRead), c.exportReport)     // the executive report as JSON or CSV
 	api.GET("/users", c.require(PermUsersRead), c.listUsers)
 	api.GET("/users/:id", c.require(PermUsersRead), c.getUser)
 	api.POST("/users/:id/sign_out", c.require(PermSessionsEnd), c.signOutUser)

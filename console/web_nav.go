@@ -18,6 +18,7 @@ type navEntry struct {
 func navEntries() []navEntry {
 	return []navEntry{
 		{Path: "/dashboard", LabelKey: "nav.dashboard", Perm: PermKPIRead}, // first: the admins' landing page
+		{Path: "/report", LabelKey: "nav.report", Perm: PermKPIRead},
 		{Path: "/", LabelKey: "nav.home"},
 		{Path: "/my/devices", LabelKey: "nav.devices", Enrollment: true},
 		{Path: "/enroll", LabelKey: "nav.enroll", Enrollment: true},

@@ -28,32 +28,9 @@ func TestBrowserDashboard(t *testing.T) {
 	s.setRole("adm@example.com", "admin")
 	ctx := context.Background()
 	const secret = "an-owner-token-for-the-dashboard-test"
-	if err := s.srv.Store().Write(ctx, store.Put(&store.Token{ID: "tok_owner", Role: "owner",
-		SecretHash: identity.HashSecret(secret), CreatedAt: time.Now()})); err != nil {
-		t.Fatal(err)
-	}
-	w := &world{t: t, srv: s.srv, port: s.port}
+	w := ownerWorld(t, s, secret)
 	c := w.browser(nil)
-	for i := range 3 {
-		var code struct{ Code string }
-		body := fmt.Sprintf(`{"ownership":"corporate","user":"user%d@example.com","ttl":"15m"}`, i)
-		if st := w.api(c, secret, "POST", "/api/v1/enrollment/codes", body, &code); st != http.StatusCreated {
-			t.Fatalf("create code = %d", st)
-		}
-		dir := t.TempDir()
-		if _, err := agent.Enroll(ctx, agent.EnrollOptions{Server: s.console(), Code: code.Code, StateDir: dir,
-			Fingerprint: s.srv.CA().Fingerprint(), Version: "1.0.0", Out: io.Discard}); err != nil {
-			t.Fatalf("enroll %d: %v", i, err)
-		}
-		ag, err := agent.Open(agent.Options{StateDir: dir, Version: "1.0.0"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := ag.SendPosture(ctx, false); err != nil {
-			t.Fatalf("posture %d: %v", i, err)
-		}
-		ag.Close()
-	}
+	enrollAgents(t, s, w, c, secret, 3)
 	if _, err := s.srv.TakeKPISnapshot(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -83,4 +60,42 @@ func TestBrowserDashboard(t *testing.T) {
 	b.waitUntil("the linux series", `location.search.includes("filter=platform")`)
 	b.wantText(`#kpi-devices .kpi-value`, "3")
 	b.screenshot("dashboard.png")
+}
+
+// enrollAgents enrolls n devices with the real agent (codes created with
+// the owner token secret) and sends each one's posture once.
+func enrollAgents(t *testing.T, s *site, w *world, c *http.Client, secret string, n int) {
+	t.Helper()
+	ctx := context.Background()
+	for i := range n {
+		var code struct{ Code string }
+		body := fmt.Sprintf(`{"ownership":"corporate","user":"user%d@example.com","ttl":"15m"}`, i)
+		if st := w.api(c, secret, "POST", "/api/v1/enrollment/codes", body, &code); st != http.StatusCreated {
+			t.Fatalf("create code = %d", st)
+		}
+		dir := t.TempDir()
+		if _, err := agent.Enroll(ctx, agent.EnrollOptions{Server: s.console(), Code: code.Code, StateDir: dir,
+			Fingerprint: s.srv.CA().Fingerprint(), Version: "1.0.0", Out: io.Discard}); err != nil {
+			t.Fatalf("enroll %d: %v", i, err)
+		}
+		ag, err := agent.Open(agent.Options{StateDir: dir, Version: "1.0.0"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ag.SendPosture(ctx, false); err != nil {
+			t.Fatalf("posture %d: %v", i, err)
+		}
+		ag.Close()
+	}
+}
+
+// ownerWorld stores an owner API token with secret and returns the world
+// to call the site's API with it.
+func ownerWorld(t *testing.T, s *site, secret string) *world {
+	t.Helper()
+	if err := s.srv.Store().Write(context.Background(), store.Put(&store.Token{ID: "tok_owner", Role: "owner",
+		SecretHash: identity.HashSecret(secret), CreatedAt: time.Now()})); err != nil {
+		t.Fatal(err)
+	}
+	return &world{t: t, srv: s.srv, port: s.port}
 }

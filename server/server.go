@@ -192,7 +192,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Rules:   s.rules,
 		Routes:  func() []string { return *s.routes.Load() },
 		Cluster: s.replica.replicas, ReplicaID: s.replica.id, MissingAfter: missingAfter, Leases: s.replica.holders,
-		InForce: s.currentRules, CheckNames: posture.CheckNames,
+		InForce: s.currentRules, CheckNames: posture.CheckNames, Report: cfg.Report,
 	})
 	s.console = con
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
