@@ -298,7 +298,7 @@ func (c *cluster) wantClusterView(n int) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	if want := "audit.retention decisions.prune enrollment.sweeps kpis.snapshot posture.scheduler"; strings.Join(names, " ") != want {
+	if want := strings.Join(clusterJobs, " "); strings.Join(names, " ") != want {
 		t.Errorf("held leases %v, want %s", names, want)
 	}
 }
@@ -328,6 +328,10 @@ func (c *cluster) leases() map[string]string {
 	return out
 }
 
+// clusterJobs are the jobs that run once across replicas, each under its
+// lease, sorted.
+var clusterJobs = []string{"audit.retention", "decisions.prune", "enrollment.sweeps", "identity.maintenance", "kpis.snapshot", "posture.scheduler"}
+
 // TestClusterJobsMoveWhenTheirReplicaStops: a replica that stops releases
 // its leases, and the other replica takes its jobs at its next attempt
 // (every 5 s) instead of after the 15 s expiry.
@@ -354,7 +358,7 @@ func TestClusterJobsMoveWhenTheirReplicaStops(t *testing.T) {
 	// only 10 to 20 s after the stop.
 	for deadline := time.Now().Add(9 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		now := c.leases()
-		onB := len(now) == 5
+		onB := len(now) == len(clusterJobs)
 		for _, h := range now {
 			onB = onB && h == b
 		}

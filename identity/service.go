@@ -158,33 +158,58 @@ func (s *Service) Origin() string { return s.origin }
 // Run discovers identity providers that were not reachable yet, refreshes
 // sessions whose ID tokens near expiry, and sweeps expired sign-in records,
 // until ctx ends. It never runs on a request's path.
-func (s *Service) Run(ctx context.Context) {
+func (s *Service) Run(ctx context.Context) { every(ctx, s.Maintain) }
+
+// RunLocal is the part of Run every replica needs for itself: provider
+// discovery retries and its in-memory counters (MaintainLocal).
+func (s *Service) RunLocal(ctx context.Context) { every(ctx, s.MaintainLocal) }
+
+// RunShared is the part of Run that writes shared records (MaintainShared):
+// in a cluster it runs on one replica at a time, under a lease, so that
+// two replicas never refresh the same session's single-use refresh token
+// at once (an identity provider that detects the reuse revokes them all).
+func (s *Service) RunShared(ctx context.Context) { every(ctx, s.MaintainShared) }
+
+// every runs pass now and every MaintainEvery until ctx ends.
+func every(ctx context.Context, pass func(context.Context)) {
 	t := time.NewTicker(MaintainEvery)
 	defer t.Stop()
-	s.Maintain(ctx)
+	pass(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			s.Maintain(ctx)
+			pass(ctx)
 		}
 	}
 }
 
-// Maintain is one pass of Run: discovery retries, refreshes, sweeping.
+// Maintain is one pass of Run: both parts.
 func (s *Service) Maintain(ctx context.Context) {
+	s.MaintainLocal(ctx)
+	s.MaintainShared(ctx)
+}
+
+// MaintainLocal retries the discovery of providers not yet reached and
+// prunes this replica's in-memory counters.
+func (s *Service) MaintainLocal(ctx context.Context) {
 	for _, p := range s.providers {
 		if !p.ready() {
 			_ = p.discover(s.idpContext(ctx), s.log)
 		}
 	}
-	s.refreshAll(ctx)
-	s.sweep(ctx)
 	s.accounts.prune(s.now())
 	s.ips.prune(s.now())
 	s.starts.prune(s.now())
 	s.failures.prune(s.now())
+}
+
+// MaintainShared refreshes sessions' identity-provider tokens that are
+// due and sweeps expired records.
+func (s *Service) MaintainShared(ctx context.Context) {
+	s.refreshAll(ctx)
+	s.sweep(ctx)
 }
 
 // idpContext carries the HTTP client for identity-provider calls.

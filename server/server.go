@@ -312,7 +312,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go s.bsock.serve()
 	go s.proxy.Run(ctx)
 	go s.signer.Run(ctx)
-	go s.ident.Run(ctx)
+	go s.ident.RunLocal(ctx)
 
 	go s.claimEmails(ctx)
 	s.replica.startHeartbeats(ctx)
@@ -320,6 +320,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.replica.leased(ctx, "enrollment.sweeps", s.enroll.Run)
 	s.replica.leased(ctx, "posture.scheduler", func(ctx context.Context) { _ = s.posture.Run(ctx) })
 	s.replica.leased(ctx, "audit.retention", s.auditSweeper().Run)
+	s.replica.leased(ctx, "identity.maintenance", s.ident.RunShared) // token refreshes and sweeps
 	go s.watchRules(ctx)
 	go s.rules.RunSchedule(ctx, scheduleEvery, s.log)
 	s.replica.leased(ctx, "decisions.prune", s.pruneDecisions)
