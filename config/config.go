@@ -32,6 +32,7 @@ type Config struct {
 	DecisionLog  DecisionLog `yaml:"decision_log"`
 	Audit        Audit       `yaml:"audit"`
 	Decisions    Decisions   `yaml:"decisions"`
+	Approvals    Approvals   `yaml:"approvals"`
 	// GeoIPDatabase is an operator-supplied MaxMind .mmdb (GeoIP2/GeoLite2
 	// Country or City) for the policies' country criterion; without it every
 	// request's country is unknown (ZZ).

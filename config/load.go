@@ -155,6 +155,9 @@ func (c *Config) Validate() error {
 	if err := c.validateDecisions(); err != nil {
 		return err
 	}
+	if err := c.validateApprovals(); err != nil {
+		return err
+	}
 	if err := c.validateACME(); err != nil {
 		return err
 	}
