@@ -75,6 +75,9 @@ type Options struct {
 	// Leases lists who holds each background job's lease, for the cluster
 	// view; nil lists none.
 	Leases func(context.Context) ([]store.LeaseHolder, error)
+	// Approvals configure two-person approval of destructive fleet
+	// actions (zero values: the defaults).
+	Approvals ApprovalOptions
 }
 
 // Console serves the console host.

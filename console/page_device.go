@@ -98,6 +98,9 @@ func (c *Console) deviceDetailPage(g *gin.Context) {
 	if done := g.Query("done"); pageActions[done] {
 		notice = c.t(g, "device.done", c.t(g, "device.action."+done))
 	}
+	if asked := g.Query("requested"); asked == enrollment.ActionWipe || asked == ActionRetire {
+		notice = c.t(g, "device.awaiting_approval", c.t(g, "device.action."+asked))
+	}
 	c.renderDevice(g, http.StatusOK, &devicePageView{}, "", notice)
 }
 

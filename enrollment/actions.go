@@ -61,6 +61,10 @@ func ParseActionRequest(body []byte) (ActionRequest, error) {
 	return r, r.check()
 }
 
+// Check checks a request built by the caller (a form) as
+// ParseActionRequest checks a body: a known type and its parameters.
+func (r *ActionRequest) Check() error { return r.check() }
+
 func (r *ActionRequest) check() error {
 	allowed, ok := actionParams[r.Type]
 	if !ok {
