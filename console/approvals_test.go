@@ -148,36 +148,52 @@ func TestApprovalExpires(t *testing.T) {
 	}
 }
 
-// TestApprovalRaceExecutesOnce: two admins approve the same request at
-// the same moment through two consoles on one store (as two replicas):
-// one wins, the other gets 409, and the wipe is queued once.
-func TestApprovalRaceExecutesOnce(t *testing.T) {
-	e, con, corp, _ := devicePageEnv(t)
-	other := New(con.opts)
+// secondAdmin gives the store an admin token of another person than the
+// requesters of the race tests (tok_admin), and returns its secret.
+func secondAdmin(t *testing.T, st *store.Store) string {
+	t.Helper()
 	second := &store.Token{ID: "tok_admin2", Role: RoleAdmin, SecretHash: identity.HashSecret("second-admin-secret"), CreatedAt: time.Now()}
-	if err := e.st.Write(context.Background(), store.Put(second)); err != nil {
+	if err := st.Write(context.Background(), store.Put(second)); err != nil {
 		t.Fatal(err)
 	}
+	return "second-admin-secret"
+}
+
+// race sends the two approvals at once and checks that one won and the
+// other got 409, and that wipes wipes were queued on the device.
+func race(t *testing.T, st *store.Store, device string, wipes int, approve ...func() int) {
+	t.Helper()
+	codes := make([]int, len(approve))
+	var wg sync.WaitGroup
+	for i, f := range approve {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			codes[i] = f()
+		}()
+	}
+	wg.Wait()
+	if !(codes[0] == http.StatusOK && codes[1] == http.StatusConflict || codes[0] == http.StatusConflict && codes[1] == http.StatusOK) {
+		t.Fatalf("approvals at once: %v, want one 200 and one 409", codes)
+	}
+	if n := len(actionsOf(st, device, "wipe")); n != wipes {
+		t.Fatalf("%d wipes, want %d", n, wipes)
+	}
+}
+
+// TestApprovalRaceExecutesOnce: two admins approve the same request at
+// the same moment through two consoles on one store: one wins, the other
+// gets 409, and the wipe is queued once.
+func TestApprovalRaceExecutesOnce(t *testing.T) {
+	e, con, corp, _ := devicePageEnv(t)
+	other, secret := New(con.opts), secondAdmin(t, e.st)
 	for round := range 10 {
 		if code, body := e.call(t, RoleAdmin, "POST", "/api/v1/devices/"+corp+"/actions", `{"type":"wipe"}`, nil); code != http.StatusAccepted {
 			t.Fatalf("wipe request: %d %s", code, body)
 		}
-		id := pendingFor(t, e.st, corp).ID
-		codes := make([]int, 2)
-		var wg sync.WaitGroup
-		for i, c := range []*Console{con, other} {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				codes[i], _ = bearer(c, []string{roleSecret(RoleOwner), "second-admin-secret"}[i], "POST", "/api/v1/approvals/"+id+"/approve")
-			}()
-		}
-		wg.Wait()
-		if !(codes[0] == http.StatusOK && codes[1] == http.StatusConflict || codes[0] == http.StatusConflict && codes[1] == http.StatusOK) {
-			t.Fatalf("round %d: %v, want one 200 and one 409", round, codes)
-		}
-		if n := len(actionsOf(e.st, corp, "wipe")); n != round+1 {
-			t.Fatalf("round %d: %d wipes, want %d", round, n, round+1)
-		}
+		path := "/api/v1/approvals/" + pendingFor(t, e.st, corp).ID + "/approve"
+		race(t, e.st, corp, round+1,
+			func() int { code, _ := bearer(con, roleSecret(RoleOwner), "POST", path); return code },
+			func() int { code, _ := bearer(other, secret, "POST", path); return code })
 	}
 }
