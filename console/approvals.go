@@ -2,6 +2,8 @@ package console
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -63,9 +65,16 @@ func personKey(p *principal) string {
 // (approval.requested). The devices are checked now (they exist, take
 // actions, and a full wipe is allowed on them) so a request that could
 // never run is refused at once.
-func (c *Console) requestApproval(g *gin.Context, typ string, devices []string, params map[string]string, reason string) (*store.Approval, error) {
+//
+// With an idempotency key (the API's Idempotency-Key header, a form's
+// key), the same person asking again gets the first request: its id is
+// derived from the person, the devices and the key, and created once.
+func (c *Console) requestApproval(g *gin.Context, typ string, devices []string, params map[string]string, reason, idemKey string) (*store.Approval, error) {
 	if len(reason) > 200 {
 		return nil, apperr.Field("reason", "reason must be at most 200 characters")
+	}
+	if len(idemKey) > 128 {
+		return nil, apperr.Field("Idempotency-Key", "the Idempotency-Key header must be at most 128 characters")
 	}
 	for _, id := range devices {
 		if err := c.approvable(typ, id); err != nil {
@@ -77,10 +86,21 @@ func (c *Console) requestApproval(g *gin.Context, typ string, devices []string, 
 		ttl = DefaultApprovalTTL
 	}
 	now := c.now().UTC()
-	a := &store.Approval{ID: "apr_" + randomID(12), Version: 1, Action: typ, Devices: devices, Params: params, Reason: reason,
+	id := "apr_" + randomID(12)
+	if idemKey != "" {
+		sum := sha256.Sum256([]byte(personKey(who(g)) + "\x00" + strings.Join(devices, ",") + "\x00" + typ + "\x00" + idemKey))
+		id = "apr_" + hex.EncodeToString(sum[:12])
+	}
+	a := &store.Approval{ID: id, Version: 1, Action: typ, Devices: devices, Params: params, Reason: reason,
 		Requester: who(g).Actor, RequesterKey: personKey(who(g)), State: store.ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(ttl)}
 	detail := map[string]string{"action": typ, "devices": strings.Join(devices, ","), "reason": reason}
-	if err := c.opts.Store.Write(g.Request.Context(), store.Create(a), c.audit(g, "approval.requested", a.ID, detail)); err != nil {
+	err := c.opts.Store.Write(g.Request.Context(), store.Create(a), c.audit(g, "approval.requested", a.ID, detail))
+	if errors.Is(err, store.ErrExists) {
+		if prev, ok := c.opts.Store.Approval(id); ok {
+			return c.approvalView(prev), nil
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	return a, nil

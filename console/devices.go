@@ -104,7 +104,7 @@ func (c *Console) requestAction(g *gin.Context) {
 		return
 	}
 	if c.needsApproval(req.Type, 1) {
-		a, err := c.askApproval(g, req)
+		a, err := c.askApproval(g, req, g.GetHeader("Idempotency-Key"))
 		if err != nil {
 			c.fail(g, err)
 			return
@@ -149,7 +149,7 @@ func (c *Console) retireDevice(g *gin.Context) {
 			return
 		}
 	}
-	a, err := c.requestApproval(g, ActionRetire, []string{g.Param("id")}, nil, req.Reason)
+	a, err := c.requestApproval(g, ActionRetire, []string{g.Param("id")}, nil, req.Reason, g.GetHeader("Idempotency-Key"))
 	if err != nil {
 		c.fail(g, err)
 		return
@@ -160,14 +160,14 @@ func (c *Console) retireDevice(g *gin.Context) {
 // askApproval is the one code path of asking for a device action that
 // needs a second person, from the API and the device page: the role's
 // right to the type, then the pending request.
-func (c *Console) askApproval(g *gin.Context, req enrollment.ActionRequest) (*store.Approval, error) {
+func (c *Console) askApproval(g *gin.Context, req enrollment.ActionRequest, idemKey string) (*store.Approval, error) {
 	if err := mayRequest(g, req.Type); err != nil {
 		return nil, err
 	}
 	if err := req.Check(); err != nil {
 		return nil, err
 	}
-	return c.requestApproval(g, req.Type, []string{g.Param("id")}, req.Params, req.Params["reason"])
+	return c.requestApproval(g, req.Type, []string{g.Param("id")}, req.Params, req.Params["reason"], idemKey)
 }
 
 // releaseDevice is POST /api/v1/devices/{id}/release: end a quarantine.

@@ -1108,6 +1108,14 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 		t.Errorf("retire: %s", body)
 	}
 	apr := field(body, "id")
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/retire", `{"reason":"left the company"}`, nil, "Idempotency-Key", "k-retire")
+	want(code, http.StatusAccepted, body)
+	code, again := c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/retire", `{"reason":"left the company"}`, nil, "Idempotency-Key", "k-retire")
+	if want(code, http.StatusAccepted, again); field(again, "id") != field(body, "id") {
+		t.Errorf("the same Idempotency-Key asked twice: %s then %s", body, again)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/approvals/"+field(body, "id")+"/cancel", "", nil)
+	want(code, http.StatusOK, body)
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/approvals?state=pending", "", nil)
 	if want(code, http.StatusOK, body); !strings.Contains(body, apr) {
 		t.Errorf("pending approvals: %s", body)

@@ -30,7 +30,7 @@ func (c *Console) deviceActionPage(g *gin.Context) {
 		return
 	}
 	if c.needsApproval(typ, 1) {
-		c.askedApproval(g, typ, func() error { _, err := c.askApproval(g, req); return err })
+		c.askedApproval(g, typ, func() error { _, err := c.askApproval(g, req, g.PostForm("idem")); return err })
 		return
 	}
 	if _, _, err := c.deviceAction(g, req, g.PostForm("idem")); err != nil {
@@ -61,7 +61,7 @@ func (c *Console) retireDevicePage(g *gin.Context) {
 		return
 	}
 	c.askedApproval(g, ActionRetire, func() error {
-		_, err := c.requestApproval(g, ActionRetire, []string{g.Param("id")}, nil, g.PostForm("reason"))
+		_, err := c.requestApproval(g, ActionRetire, []string{g.Param("id")}, nil, g.PostForm("reason"), g.PostForm("idem"))
 		return err
 	})
 }
