@@ -77,7 +77,7 @@ func (c *Console) requestApproval(g *gin.Context, typ string, devices []string, 
 		return nil, apperr.Field("Idempotency-Key", "the Idempotency-Key header must be at most 128 characters")
 	}
 	for _, id := range devices {
-		if err := c.approvable(typ, id); err != nil {
+		if _, err := c.opts.Enrollment.Actionable(id, typ); err != nil {
 			return nil, err
 		}
 	}
@@ -104,28 +104,6 @@ func (c *Console) requestApproval(g *gin.Context, typ string, devices []string, 
 		return nil, err
 	}
 	return a, nil
-}
-
-// approvable refuses a request the registry would refuse when it runs: an
-// unknown or retired device, a full wipe of a BYOD device or on a server
-// where wipes are off.
-func (c *Console) approvable(typ, id string) error {
-	v, err := c.opts.Enrollment.Device(id)
-	if err != nil {
-		return err
-	}
-	d := v.Device
-	switch {
-	case d.State == store.DeviceRetired || d.State == store.DeviceWiped:
-		return apperr.New(apperr.Conflict, "device %s was %s; it takes no more actions", id, d.State)
-	case typ != enrollment.ActionWipe:
-		return nil
-	case d.Ownership == store.OwnershipBYOD || d.WorkProfile:
-		return apperr.New(apperr.Conflict, "device %s is a personal (BYOD) device: Portier manages only its work profile, so a full wipe is refused; use selective_wipe to remove the work profile", id)
-	case !c.opts.Enrollment.Config().WipeEnabled:
-		return apperr.New(apperr.Forbidden, "full-device wipe is disabled on this server; an operator can enable it with enrollment.wipe_enabled: true in the config")
-	}
-	return nil
 }
 
 // pendingApproval loads a request that may still be decided: one past its

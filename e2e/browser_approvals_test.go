@@ -16,12 +16,13 @@ import (
 	"github.com/portier/portier/store"
 )
 
-// enrollLaptop enrolls a company laptop with a real agent over mutual TLS
-// and returns its device id.
-func enrollLaptop(t *testing.T, s *site) string {
+// enrollAgent enrolls a company laptop for ada@example.com with a real
+// agent over mutual TLS (an owner token tok_enroller creates the code) and
+// returns its device id and the agent's state directory.
+func enrollAgent(t *testing.T, s *site, info agentwire.DeviceInfo) (id, dir string) {
 	t.Helper()
 	ctx := context.Background()
-	const secret = "an-owner-token-for-the-approvals-test"
+	const secret = "an-owner-token-for-enrolling-test-devices"
 	if err := s.srv.Store().Write(ctx, store.Put(&store.Token{ID: "tok_enroller", Role: "owner", SecretHash: identity.HashSecret(secret), CreatedAt: time.Now()})); err != nil {
 		t.Fatal(err)
 	}
@@ -39,14 +40,14 @@ func enrollLaptop(t *testing.T, s *site) string {
 	if resp.StatusCode != http.StatusCreated {
 		t.Fatalf("create code = %d", resp.StatusCode)
 	}
-	info := agentwire.DeviceInfo{Serial: "PF-WIPE1", Hostname: "stolen-laptop", Platform: "linux", Model: "ThinkPad X1", OSVersion: "24.04"}
-	enrolled, err := agent.Enroll(ctx, agent.EnrollOptions{Server: w.url("localhost", ""), Code: code.Code, StateDir: t.TempDir(),
+	dir = t.TempDir()
+	enrolled, err := agent.Enroll(ctx, agent.EnrollOptions{Server: w.url("localhost", ""), Code: code.Code, StateDir: dir,
 		Fingerprint: s.srv.CA().Fingerprint(), Version: "1.0.0", Out: io.Discard,
 		Info: func(context.Context) agentwire.DeviceInfo { return info }})
 	if err != nil {
 		t.Fatalf("enroll: %v", err)
 	}
-	return enrolled.DeviceID
+	return enrolled.DeviceID, dir
 }
 
 // TestBrowserWipeNeedsTwoPeople: in real Chromium, admin A asks for a full
@@ -61,7 +62,7 @@ func TestBrowserWipeNeedsTwoPeople(t *testing.T) {
 		s.addUser(email, "correct horse battery", "staff")
 		s.setRole(email, "admin")
 	}
-	id := enrollLaptop(t, s)
+	id, _ := enrollAgent(t, s, agentwire.DeviceInfo{Serial: "PF-WIPE1", Hostname: "stolen-laptop", Platform: "linux", Model: "ThinkPad X1", OSVersion: "24.04"})
 	page := "/devices/" + id
 
 	a := s.newTab(exe)
