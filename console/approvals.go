@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -226,4 +227,15 @@ func (c *Console) approvalView(a *store.Approval) *store.Approval {
 	cp := *a
 	cp.State = a.StateAt(c.now())
 	return &cp
+}
+
+// awaitingApproval lists the pending requests about a device, for its page.
+func (c *Console) awaitingApproval(device string) []*store.Approval {
+	var out []*store.Approval
+	for _, a := range c.opts.Store.Approvals() {
+		if a.StateAt(c.now()) == store.ApprovalPending && slices.Contains(a.Devices, device) {
+			out = append(out, a)
+		}
+	}
+	return out
 }

@@ -75,6 +75,9 @@ func TestApprovalTwoPeople(t *testing.T) {
 		t.Fatalf("%d approval requests after a double submit, want 1", n)
 	}
 	req := pendingFor(t, e.st, corp)
+	if _, body := a.callBody(con, "GET", "/devices/"+corp, ""); !strings.Contains(body, `data-awaiting="`+req.ID+`"`) || !strings.Contains(body, "Waiting for approval by another admin") {
+		t.Errorf("the device page does not show the request waiting:\n%s", body)
+	}
 	if req.Requester != "user:alice@example.com" || req.Action != "wipe" || len(actionsOf(e.st, corp, "wipe")) != 0 {
 		t.Fatalf("request: %+v", req)
 	}
