@@ -33,7 +33,8 @@ type Config struct {
 	Audit        Audit       `yaml:"audit"`
 	Decisions    Decisions   `yaml:"decisions"`
 	// Report holds the cost inputs of the executive report.
-	Report Report `yaml:"report"`
+	Report    Report    `yaml:"report"`
+	Approvals Approvals `yaml:"approvals"`
 	// GeoIPDatabase is an operator-supplied MaxMind .mmdb (GeoIP2/GeoLite2
 	// Country or City) for the policies' country criterion; without it every
 	// request's country is unknown (ZZ).

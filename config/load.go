@@ -158,6 +158,9 @@ func (c *Config) Validate() error {
 	if err := c.validateReport(); err != nil {
 		return err
 	}
+	if err := c.validateApprovals(); err != nil {
+		return err
+	}
 	if err := c.validateACME(); err != nil {
 		return err
 	}

@@ -78,6 +78,9 @@ type Options struct {
 	Leases func(context.Context) ([]store.LeaseHolder, error)
 	// Report is the config's cost inputs of the executive report.
 	Report config.Report
+	// Approvals configure two-person approval of destructive fleet
+	// actions (zero values: the defaults).
+	Approvals ApprovalOptions
 }
 
 // Console serves the console host.

@@ -96,10 +96,20 @@ func (c *Console) deviceAction(g *gin.Context, req enrollment.ActionRequest, ide
 
 // requestAction is POST /api/v1/devices/{id}/actions with an optional
 // Idempotency-Key header: 201 with a new action, 200 with the action a
-// previous request with the same key created.
+// previous request with the same key created; a full wipe waits for a
+// second person's approval (202 with the approval request).
 func (c *Console) requestAction(g *gin.Context) {
 	req, ok := parseBody(c, g, MaxBodyBytes, enrollment.ParseActionRequest)
 	if !ok {
+		return
+	}
+	if c.needsApproval(req.Type, 1) {
+		a, err := c.askApproval(g, req, g.GetHeader("Idempotency-Key"))
+		if err != nil {
+			c.fail(g, err)
+			return
+		}
+		accepted(g, a)
 		return
 	}
 	act, created, err := c.deviceAction(g, req, g.GetHeader("Idempotency-Key"))
@@ -128,8 +138,9 @@ type reasonRequest struct {
 	Reason string `json:"reason"`
 }
 
-// retireDevice is POST /api/v1/devices/{id}/retire: revoke its
-// certificates and take it out of management.
+// retireDevice is POST /api/v1/devices/{id}/retire: ask for a second
+// person's approval (202 with the request) to revoke its certificates and
+// take it out of management.
 func (c *Console) retireDevice(g *gin.Context) {
 	var req reasonRequest
 	if g.Request.ContentLength != 0 {
@@ -138,21 +149,25 @@ func (c *Console) retireDevice(g *gin.Context) {
 			return
 		}
 	}
-	d, err := c.retire(g, req.Reason)
+	a, err := c.requestApproval(g, ActionRetire, []string{g.Param("id")}, nil, req.Reason, g.GetHeader("Idempotency-Key"))
 	if err != nil {
 		c.fail(g, err)
 		return
 	}
-	g.JSON(http.StatusOK, summarize(d))
+	accepted(g, a)
 }
 
-// retire is the one code path of retiring a device, from the API and the
-// device page.
-func (c *Console) retire(g *gin.Context, reason string) (*store.Device, error) {
-	if len(reason) > 200 {
-		return nil, apperr.Field("reason", "reason must be at most 200 characters")
+// askApproval is the one code path of asking for a device action that
+// needs a second person, from the API and the device page: the role's
+// right to the type, then the pending request.
+func (c *Console) askApproval(g *gin.Context, req enrollment.ActionRequest, idemKey string) (*store.Approval, error) {
+	if err := mayRequest(g, req.Type); err != nil {
+		return nil, err
 	}
-	return c.opts.Enrollment.Retire(g.Request.Context(), actor(g), g.Param("id"), reason)
+	if err := req.Check(); err != nil {
+		return nil, err
+	}
+	return c.requestApproval(g, req.Type, []string{g.Param("id")}, req.Params, req.Params["reason"], idemKey)
 }
 
 // releaseDevice is POST /api/v1/devices/{id}/release: end a quarantine.

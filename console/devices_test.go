@@ -41,9 +41,16 @@ func roleSecret(role string) string { return "secret-of-the-" + role + "-role-fo
 
 func newMDMEnv(t *testing.T, cfg enrollment.Config) *mdmEnv {
 	t.Helper()
-	e := &mdmEnv{st: storetest.OpenBolt(t)}
+	return newMDMEnvOn(t, storetest.OpenBolt(t), filepath.Join(t.TempDir(), "ca"), cfg)
+}
+
+// newMDMEnvOn is newMDMEnv on a given store, with the CA's keys in caDir
+// (two replicas on one shared store share it).
+func newMDMEnvOn(t *testing.T, st *store.Store, caDir string, cfg enrollment.Config) *mdmEnv {
+	t.Helper()
+	e := &mdmEnv{st: st}
 	var err error
-	e.ca, err = ca.New(context.Background(), ca.Options{Store: e.st, Keys: &ca.FileKeyStore{Dir: filepath.Join(t.TempDir(), "ca")}})
+	e.ca, err = ca.New(context.Background(), ca.Options{Store: e.st, Keys: &ca.FileKeyStore{Dir: caDir}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1101,12 +1101,53 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	if want(code, http.StatusBadRequest, body); field(body, "field") != "reason" {
 		t.Errorf("long reason: %s", body)
 	}
+	// A retire waits for a second person (approvals): the requester may
+	// cancel, another person refuse or approve.
+	for _, step := range []struct{ role, verb, state string }{{RoleAdmin, "cancel", "cancelled"}, {RoleOwner, "refuse", "refused"}} {
+		code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/retire", "", nil)
+		want(code, http.StatusAccepted, body)
+		code, body = c.do(step.role, "POST", "/api/v1/approvals/"+field(body, "id")+"/"+step.verb, "", nil)
+		if want(code, http.StatusOK, body); field(body, "state") != step.state {
+			t.Errorf("%s: %s", step.verb, body)
+		}
+	}
 	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/retire", `{"reason":"left the company"}`, nil)
-	if want(code, http.StatusOK, body); field(body, "state") != "retired" {
+	if want(code, http.StatusAccepted, body); field(body, "state") != "pending" || field(body, "action") != "retire" {
 		t.Errorf("retire: %s", body)
 	}
-	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/retire", "", nil)
+	apr := field(body, "id")
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/retire", `{"reason":"left the company"}`, nil, "Idempotency-Key", "k-retire")
+	want(code, http.StatusAccepted, body)
+	code, again := c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/retire", `{"reason":"left the company"}`, nil, "Idempotency-Key", "k-retire")
+	if want(code, http.StatusAccepted, again); field(again, "id") != field(body, "id") {
+		t.Errorf("the same Idempotency-Key asked twice: %s then %s", body, again)
+	}
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/approvals/"+field(body, "id")+"/cancel", "", nil)
 	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/approvals?state=pending", "", nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, apr) {
+		t.Errorf("pending approvals: %s", body)
+	}
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/approvals?state=maybe", "", nil)
+	if want(code, http.StatusBadRequest, body); field(body, "field") != "state" {
+		t.Errorf("state=maybe: %s", body)
+	}
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/approvals/apr_nope", "", nil)
+	want(code, http.StatusNotFound, body)
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/approvals/"+apr+"/approve", "", nil)
+	want(code, http.StatusForbidden, body) // the requester
+	code, body = c.do(RoleOwner, "POST", "/api/v1/approvals/"+apr+"/cancel", "", nil)
+	want(code, http.StatusForbidden, body) // not the requester
+	code, body = c.do(RoleOwner, "POST", "/api/v1/approvals/"+apr+"/approve", "", nil)
+	if want(code, http.StatusOK, body); field(body, "state") != "approved" || field(body, "result") != id+": retired" {
+		t.Errorf("approve: %s", body)
+	}
+	code, body = c.do(RoleOwner, "POST", "/api/v1/approvals/"+apr+"/refuse", "", nil)
+	want(code, http.StatusConflict, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/approvals/"+apr, "", nil)
+	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/"+id+"/retire", "", nil)
+	want(code, http.StatusConflict, body)
 	code, body = c.do(RoleAdmin, "POST", "/api/v1/devices/nope/retire", "", nil)
 	want(code, http.StatusNotFound, body)
 	code, body = c.do(RoleHelpdesk, "POST", devActions, `{"type":"lock"}`, nil)

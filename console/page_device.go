@@ -56,6 +56,9 @@ type devicePageView struct {
 	StepUp string
 	// Idem is the form's idempotency key: a double submit queues one action.
 	Idem string
+	// Awaiting are the wipes and retires of the device waiting for a
+	// second person's approval.
+	Awaiting []*store.Approval
 }
 
 // deviceCertView is one certificate issued to the device.
@@ -97,6 +100,9 @@ func (c *Console) deviceDetailPage(g *gin.Context) {
 	notice := ""
 	if done := g.Query("done"); pageActions[done] {
 		notice = c.t(g, "device.done", c.t(g, "device.action."+done))
+	}
+	if asked := g.Query("requested"); asked == enrollment.ActionWipe || asked == ActionRetire {
+		notice = c.t(g, "device.awaiting_approval", c.t(g, "device.action."+asked))
 	}
 	c.renderDevice(g, http.StatusOK, &devicePageView{}, "", notice)
 }
@@ -150,6 +156,7 @@ func (c *Console) renderDevice(g *gin.Context, status int, v *devicePageView, er
 		}
 	}
 	c.offerActions(g, v)
+	v.Awaiting = c.awaitingApproval(d.ID)
 	c.render(g, status, "device_detail", &ui.Page{TitleKey: "title.device_detail", Error: errMsg, Notice: notice, Data: v})
 }
 

@@ -29,6 +29,10 @@ func (c *Console) deviceActionPage(g *gin.Context) {
 	if !c.confirmedAndFresh(g, typ) {
 		return
 	}
+	if c.needsApproval(typ, 1) {
+		c.askedApproval(g, typ, func() error { _, err := c.askApproval(g, req, g.PostForm("idem")); return err })
+		return
+	}
 	if _, _, err := c.deviceAction(g, req, g.PostForm("idem")); err != nil {
 		c.deviceActionFailed(g, err)
 		return
@@ -50,16 +54,27 @@ func (c *Console) releaseDevicePage(g *gin.Context) {
 }
 
 // retireDevicePage is POST /devices/:id/retire: the page's Retire button,
-// confirmed, as POST /api/v1/devices/{id}/retire.
+// confirmed, as POST /api/v1/devices/{id}/retire: a request for a second
+// person's approval.
 func (c *Console) retireDevicePage(g *gin.Context) {
 	if !c.confirmedAndFresh(g, "retire") {
 		return
 	}
-	if _, err := c.retire(g, g.PostForm("reason")); err != nil {
+	c.askedApproval(g, ActionRetire, func() error {
+		_, err := c.requestApproval(g, ActionRetire, []string{g.Param("id")}, nil, g.PostForm("reason"), g.PostForm("idem"))
+		return err
+	})
+}
+
+// askedApproval runs ask (a request for a second person's approval) and
+// goes back to the device page, which says the action waits for another
+// administrator.
+func (c *Console) askedApproval(g *gin.Context, typ string, ask func() error) {
+	if err := ask(); err != nil {
 		c.deviceActionFailed(g, err)
 		return
 	}
-	c.deviceActionDone(g, "retire")
+	g.Redirect(http.StatusSeeOther, "/devices/"+url.PathEscape(g.Param("id"))+"?"+url.Values{"requested": {typ}}.Encode())
 }
 
 // confirmedAndFresh shows the confirmation step of an action that needs

@@ -142,9 +142,10 @@ func actionsOf(st *store.Store, id, typ string) []*store.Action {
 // TestDevicePageActions: the page's buttons take the API's path. Helpdesk
 // locks (queued, audited in their name; the same form sent twice queues
 // one lock) and is refused a wipe; a wipe asks for confirmation first,
-// then is queued; a key check older than 5 minutes does nothing and links
-// to the step-up; a BYOD device's full wipe is refused with the reason;
-// retire is confirmed, then revokes the device.
+// then waits for a second admin's approval, then is queued; a key check
+// older than 5 minutes does nothing and links to the step-up; a BYOD
+// device's full wipe is refused with the reason; retire is confirmed,
+// approved by a second admin, then revokes the device.
 func TestDevicePageActions(t *testing.T) {
 	e, con, corp, byod := devicePageEnv(t)
 	help := pageSession(t, con, "help", RoleHelpdesk, 0)
@@ -195,8 +196,15 @@ func TestDevicePageActions(t *testing.T) {
 	if code, body := admin.postForm(con, "/devices/"+corp+"/actions", url.Values{"type": {"wipe"}, "confirm": {"yes"}, "reason": {"stolen"}}); code != http.StatusSeeOther {
 		t.Fatalf("confirmed wipe: %d\n%s", code, body)
 	}
+	if n := len(actionsOf(e.st, corp, "wipe")); n != 0 {
+		t.Fatalf("a wipe was queued before a second person approved it: %d", n)
+	}
+	if _, body := admin.callBody(con, "GET", "/devices/"+corp+"?requested=wipe", ""); !strings.Contains(body, "waiting for approval by another admin") {
+		t.Errorf("the device page does not say the wipe waits for approval:\n%s", body)
+	}
+	approveOnPage(t, con, e.st, corp)
 	if got := actionsOf(e.st, corp, "wipe"); len(got) != 1 || got[0].Params["reason"] != "stolen" {
-		t.Errorf("after the confirmed wipe: %+v", got)
+		t.Errorf("after the approved wipe: %+v", got)
 	}
 	code, body = admin.postForm(con, "/devices/"+byod+"/actions", url.Values{"type": {"wipe"}, "confirm": {"yes"}})
 	if code != http.StatusConflict || !strings.Contains(body, "personal (BYOD) device") || len(actionsOf(e.st, byod, "wipe")) != 0 {
@@ -209,8 +217,12 @@ func TestDevicePageActions(t *testing.T) {
 	if code, body := admin.postForm(con, "/devices/"+byod+"/retire", url.Values{"confirm": {"yes"}, "reason": {"left"}}); code != http.StatusSeeOther {
 		t.Fatalf("confirmed retire: %d\n%s", code, body)
 	}
-	if d, _ := e.st.Device(byod); d.State != store.DeviceRetired || !audited(e.st, "user:admin@example.com", "device.retire", byod) {
-		t.Errorf("after the retire: %s, audited %v", d.State, audited(e.st, "user:admin@example.com", "device.retire", byod))
+	if d, _ := e.st.Device(byod); d.State == store.DeviceRetired {
+		t.Fatal("retired before a second person approved it")
+	}
+	approveOnPage(t, con, e.st, byod)
+	if d, _ := e.st.Device(byod); d.State != store.DeviceRetired || !audited(e.st, "user:second-admin@example.com", "device.retire", byod) {
+		t.Errorf("after the retire: %s, audited %v", d.State, audited(e.st, "user:second-admin@example.com", "device.retire", byod))
 	}
 	if code, _ := admin.postForm(con, "/devices/"+corp+"/actions", url.Values{"type": {"quarantine"}}); code != http.StatusSeeOther {
 		t.Fatalf("quarantine: %d", code)

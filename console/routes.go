@@ -3,6 +3,7 @@ package console
 import (
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/console/ui"
+	"github.com/portier/portier/store"
 )
 
 // routes is the console's whole route table. Anything under /api/v1 needs
@@ -142,6 +143,12 @@ func (c *Console) routes() {
 		api.POST("/devices/:id/retire", c.require(PermDevicesWipe), c.requireFresh, c.retireDevice)
 		api.POST("/devices/:id/ownership", c.require(PermDevicesWipe), c.requireFresh, c.approveOwnership) // the organization decides ownership
 		api.POST("/devices/:id/shared", c.require(PermDevicesWipe), c.requireFresh, c.setShared)
+		// Two-person approval of wipes and retires (approvals*.go).
+		api.GET("/approvals", c.require(PermDevicesRead), c.listApprovals)
+		api.GET("/approvals/:id", c.require(PermDevicesRead), c.getApproval)
+		api.POST("/approvals/:id/approve", c.require(PermDevicesWipe), c.requireFresh, c.decideApproval((*Console).approve))
+		api.POST("/approvals/:id/refuse", c.require(PermDevicesWipe), c.requireFresh, c.decideApproval((*Console).refuse))
+		api.POST("/approvals/:id/cancel", c.require(PermDevicesWipe), c.decideApproval((*Console).cancel))
 		api.GET("/kpis", c.require(PermKPIRead), c.kpis)
 		api.GET("/inventory", c.require(PermDevicesRead), c.inventory)
 		api.GET("/inventory/export", c.require(PermDevicesRead), c.exportInventory)
@@ -174,6 +181,10 @@ func (c *Console) routes() {
 		roleForm("/devices/:id/actions", PermDevicesAct, c.deviceActionPage) // wipe, selective_wipe, revoke: also PermDevicesWipe
 		roleForm("/devices/:id/release", PermDevicesAct, c.releaseDevicePage)
 		roleForm("/devices/:id/retire", PermDevicesWipe, c.retireDevicePage)
+		pages.GET("/approvals", c.requirePage(PermDevicesRead), c.approvalsPage)
+		roleForm("/approvals/:id/approve", PermDevicesWipe, c.approvalForm(store.ApprovalApproved, true, (*Console).approve))
+		roleForm("/approvals/:id/refuse", PermDevicesWipe, c.approvalForm(store.ApprovalRefused, true, (*Console).refuse))
+		roleForm("/approvals/:id/cancel", PermDevicesWipe, c.approvalForm(store.ApprovalCancelled, false, (*Console).cancel))
 		pages.GET("/inventory", c.requirePage(PermDevicesRead), c.inventoryPage)
 		pages.GET("/inventory/export", c.requirePage(PermDevicesRead), c.exportInventoryPage)
 		pages.POST("/my/devices/:id/remove", c.requirePage(""), c.removeMyDevice)

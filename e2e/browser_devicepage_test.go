@@ -2,19 +2,13 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
-	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/chromedp"
 	"github.com/portier/portier/agent"
 	"github.com/portier/portier/agentwire"
-	"github.com/portier/portier/identity"
-	"github.com/portier/portier/store"
 )
 
 // lockRunner is the agent's command runner in a test: it records the
@@ -43,33 +37,7 @@ func TestBrowserDevicePageLock(t *testing.T) {
 	s.addUser("hal@example.com", "correct horse battery", "staff")
 	s.setRole("hal@example.com", "helpdesk")
 	ctx := context.Background()
-
-	const secret = "an-owner-token-for-the-device-page-test"
-	if err := s.srv.Store().Write(ctx, store.Put(&store.Token{ID: "tok_owner", Role: "owner", SecretHash: identity.HashSecret(secret), CreatedAt: time.Now()})); err != nil {
-		t.Fatal(err)
-	}
-	w := &world{t: t, srv: s.srv, port: s.port}
-	req, _ := http.NewRequest("POST", w.url("localhost", "/api/v1/enrollment/codes"), strings.NewReader(`{"ownership":"corporate","user":"ada@example.com","ttl":"15m"}`))
-	req.Header.Set("Authorization", "Bearer "+secret)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := w.browser(nil).Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var code struct{ Code string }
-	_ = json.NewDecoder(resp.Body).Decode(&code)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		t.Fatalf("create code = %d", resp.StatusCode)
-	}
-	dir := t.TempDir()
-	info := agentwire.DeviceInfo{Serial: "PF-3X9A2", Hostname: "ada-thinkpad", Platform: "linux", Model: "ThinkPad T14", OSVersion: "24.04"}
-	enrolled, err := agent.Enroll(ctx, agent.EnrollOptions{Server: w.url("localhost", ""), Code: code.Code, StateDir: dir,
-		Fingerprint: s.srv.CA().Fingerprint(), Version: "1.0.0", Out: io.Discard,
-		Info: func(context.Context) agentwire.DeviceInfo { return info }})
-	if err != nil {
-		t.Fatalf("enroll: %v", err)
-	}
+	id, dir := enrollAgent(t, s, agentwire.DeviceInfo{Serial: "PF-3X9A2", Hostname: "ada-thinkpad", Platform: "linux", Model: "ThinkPad T14", OSVersion: "24.04"})
 	run := &lockRunner{}
 	ag, err := agent.Open(agent.Options{StateDir: dir, Version: "1.0.0", Platform: agent.PlatformLinux, Runner: run, Collect: perfectPosture})
 	if err != nil {
@@ -91,8 +59,8 @@ func TestBrowserDevicePageLock(t *testing.T) {
 	)
 	b.waitUntil("the search result", `location.search.includes("q=THINKPAD") && document.getElementById("devices") !== null`)
 	b.wantText("#devices", "ada-thinkpad", "PF-3X9A2", "ada@example.com")
-	b.do("open the device", chromedp.Click(chromedp.CSS(`#devices a[href="/devices/`+enrolled.DeviceID+`"]`)))
-	b.waitAt(s.console() + "/devices/" + enrolled.DeviceID)
+	b.do("open the device", chromedp.Click(chromedp.CSS(`#devices a[href="/devices/`+id+`"]`)))
+	b.waitAt(s.console() + "/devices/" + id)
 	b.wantText("#identity", "PF-3X9A2", "ThinkPad T14", "linux 24.04")
 	b.wantText("#certificates", "in use")
 	b.wantText("#signals", "disk.encrypted")
@@ -114,7 +82,7 @@ func TestBrowserDevicePageLock(t *testing.T) {
 	if len(run.ran) != 1 || !strings.Contains(run.ran[0], "lock") {
 		t.Errorf("the agent ran %q, want its lock command", run.ran)
 	}
-	b.open(s.console() + "/devices/" + enrolled.DeviceID)
+	b.open(s.console() + "/devices/" + id)
 	b.wantText(`#action-status tr[data-type="lock"]`, "acknowledged", "screen locked")
 	b.wantText("#timeline", "action_acknowledged", "device.action.lock", "device.view")
 	b.docScreenshot("device-page.png")

@@ -61,6 +61,10 @@ func ParseActionRequest(body []byte) (ActionRequest, error) {
 	return r, r.check()
 }
 
+// Check checks a request built by the caller (a form) as
+// ParseActionRequest checks a body: a known type and its parameters.
+func (r *ActionRequest) Check() error { return r.check() }
+
 func (r *ActionRequest) check() error {
 	allowed, ok := actionParams[r.Type]
 	if !ok {
@@ -96,6 +100,28 @@ func idemClaim(deviceID, key string) string {
 	return "action-idem/" + deviceID + "/" + identity.HashSecret(key)
 }
 
+// Actionable returns the device if it may take an action of type typ: it
+// exists and is not retired or wiped, and a full wipe is neither for a
+// BYOD device nor on a server where wipes are off.
+func (s *Service) Actionable(deviceID, typ string) (*store.Device, error) {
+	d, err := s.device(deviceID)
+	if err != nil {
+		return nil, err
+	}
+	if retired(d) {
+		return nil, apperr.New(apperr.Conflict, "device %s was %s; it takes no more actions", deviceID, d.State)
+	}
+	if typ == ActionWipe {
+		if d.Ownership == store.OwnershipBYOD || d.WorkProfile {
+			return nil, apperr.New(apperr.Conflict, "device %s is a personal (BYOD) device: Portier manages only its work profile, so a full wipe is refused; use selective_wipe to remove the work profile", deviceID)
+		}
+		if !s.cfg.WipeEnabled {
+			return nil, apperr.New(apperr.Forbidden, "full-device wipe is disabled on this server; an operator can enable it with enrollment.wipe_enabled: true in the config")
+		}
+	}
+	return d, nil
+}
+
 // RequestAction queues a remote action for a device, or runs it at once
 // for revoke and quarantine (which act on the server and are acknowledged
 // immediately). With an idempotency key, a repeated request returns the
@@ -113,20 +139,9 @@ func (s *Service) RequestAction(ctx context.Context, a Actor, deviceID string, r
 			return sameRequest(prev, req)
 		}
 	}
-	d, err := s.device(deviceID)
+	d, err := s.Actionable(deviceID, req.Type)
 	if err != nil {
 		return nil, false, err
-	}
-	if retired(d) {
-		return nil, false, apperr.New(apperr.Conflict, "device %s was %s; it takes no more actions", deviceID, d.State)
-	}
-	if req.Type == ActionWipe {
-		if d.Ownership == store.OwnershipBYOD || d.WorkProfile {
-			return nil, false, apperr.New(apperr.Conflict, "device %s is a personal (BYOD) device: Portier manages only its work profile, so a full wipe is refused; use selective_wipe to remove the work profile", deviceID)
-		}
-		if !s.cfg.WipeEnabled {
-			return nil, false, apperr.New(apperr.Forbidden, "full-device wipe is disabled on this server; an operator can enable it with enrollment.wipe_enabled: true in the config")
-		}
 	}
 	now := s.clock()
 	act := &store.Action{ID: newActionID(), DeviceID: deviceID, Type: req.Type, Params: req.Params,

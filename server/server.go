@@ -193,6 +193,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Routes:  func() []string { return *s.routes.Load() },
 		Cluster: s.replica.replicas, ReplicaID: s.replica.id, MissingAfter: missingAfter, Leases: s.replica.holders,
 		InForce: s.currentRules, CheckNames: posture.CheckNames, Report: cfg.Report,
+		Approvals: console.ApprovalOptions{BulkThreshold: cfg.Approvals.BulkThresholdOrDefault(), TTL: cfg.Approvals.ExpiryOrDefault()},
 	})
 	s.console = con
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {

@@ -88,9 +88,10 @@ var specs = map[Kind]kindSpec{
 	KindIdentityLink: {decode: decoder[IdentityLink](), indexes: map[string]*memdb.IndexSchema{
 		"user": field("user", "UserID", false),
 	}},
-	KindInvite: {decode: decoder[Invite]()},
-	KindBlob:   {decode: decoder[Blob]()},
-	KindClaim:  {decode: decoder[Claim]()},
+	KindInvite:   {decode: decoder[Invite]()},
+	KindBlob:     {decode: decoder[Blob]()},
+	KindClaim:    {decode: decoder[Claim]()},
+	KindApproval: {decode: decoder[Approval]()},
 
 	KindRoute:       {decode: decoder[Rule]()},
 	KindPolicy:      {decode: decoder[Rule]()},
