@@ -19,6 +19,7 @@ func (c *Console) routes() {
 	e.GET("/ca/roots.pem", gin.WrapH(c.opts.Roots))
 	e.GET("/ca/crl", gin.WrapH(c.opts.CRL))
 	e.GET(ui.AssetPrefix+":hash/:name", c.staticAsset)
+	e.GET(agentDownloadPrefix+":platform", c.agentDownload)
 
 	pages := e.Group("", c.pageSecurity)
 	pages.GET("/", c.requirePage(""), c.homePage) // the signed-in home

@@ -189,7 +189,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	con := console.New(console.Options{
 		Store: s.store, Log: o.Log, Clock: o.Clock, ExternalURL: cfg.ExternalURL,
 		Roots: s.ca.RootsHandler(), CRL: s.ca.CRLHandler(), Ready: s.ready, RootFingerprint: s.ca.Fingerprint(),
-		Identity: s.ident, JWKS: s.signer.JWKS, Enrollment: s.enroll, PostureIngest: s.posture.ExternalHandler(),
+		AgentDownloadsDir: s.enroll.Config().AgentDownloadsDir,
+		Identity:          s.ident, JWKS: s.signer.JWKS, Enrollment: s.enroll, PostureIngest: s.posture.ExternalHandler(),
 		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
 			return s.sim.Load().Ask(target, q, o.Clock())
 		},
