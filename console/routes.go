@@ -19,10 +19,10 @@ func (c *Console) routes() {
 	e.GET("/ca/roots.pem", gin.WrapH(c.opts.Roots))
 	e.GET("/ca/crl", gin.WrapH(c.opts.CRL))
 	e.GET(ui.AssetPrefix+":hash/:name", c.staticAsset)
-	e.GET(agentDownloadPrefix+":platform", c.agentDownload)
 
 	pages := e.Group("", c.pageSecurity)
 	pages.GET("/", c.requirePage(""), c.homePage) // the signed-in home
+	pages.GET(agentDownloadPrefix+":platform", c.agentDownload) // open: the agent binary, before the device has any identity
 	pages.GET("/audit", c.requirePage(PermAuditRead), c.auditPage)
 	pages.GET("/dashboard", c.requirePage(PermKPIRead), c.dashboardPage) // the KPIs from daily snapshots
 	pages.GET("/decisions", c.requirePage(PermDecisionsRead), c.decisionsPage)
