@@ -22,7 +22,8 @@ func (c *Console) routes() {
 
 	pages := e.Group("", c.pageSecurity)
 	pages.GET("/", c.requirePage(""), c.homePage) // the signed-in home
-	pages.GET(agentDownloadPrefix+":platform", c.agentDownload) // open: the agent binary, before the device has any identity
+	// Open: the agent binary, downloaded before the device has any identity.
+	pages.GET(agentDownloadPrefix+":platform", c.agentDownload)
 	pages.GET("/audit", c.requirePage(PermAuditRead), c.auditPage)
 	pages.GET("/dashboard", c.requirePage(PermKPIRead), c.dashboardPage) // the KPIs from daily snapshots
 	pages.GET("/decisions", c.requirePage(PermDecisionsRead), c.decisionsPage)
