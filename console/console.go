@@ -33,6 +33,13 @@ type Options struct {
 	ExternalURL string
 	// Roots and CRL serve /ca/roots.pem and /ca/crl.
 	Roots, CRL http.Handler
+	// AgentDownloadsDir holds agent binaries for other platforms than the
+	// server's (enrollment's agent_downloads_dir); "" serves only the
+	// server's own executable at /download/agent/{os}-{arch}.
+	AgentDownloadsDir string
+	// Executable is the server's own binary (nil: os.Executable), served
+	// as the agent for the server's GOOS/GOARCH.
+	Executable func() (string, error)
 	// RootFingerprint is the SHA-256 of the CA root the /enroll page shows
 	// for the agent's --ca-fingerprint; "" leaves the flag out.
 	RootFingerprint string
@@ -94,6 +101,8 @@ type Console struct {
 	// guide is the user guide /help shows, rendered once (nil if it
 	// could not be: /help then says so).
 	guide *guidePage
+	// agents finds the agent binaries /download/agent/ serves.
+	agents *agentFiles
 }
 
 // New builds the console and its route table.
@@ -104,7 +113,7 @@ func New(opts Options) *Console {
 	if err != nil {
 		panic(err) // the embedded templates are broken: a build defect the tests catch
 	}
-	c := &Console{opts: opts, engine: e, ui: pages}
+	c := &Console{opts: opts, engine: e, ui: pages, agents: newAgentFiles(opts.AgentDownloadsDir, opts.Executable)}
 	e.Use(gin.CustomRecoveryWithWriter(nil, func(g *gin.Context, err any) {
 		opts.Log.Error("console: panic", "path", g.Request.URL.Path, "panic", err)
 		c.failPage(g, apperr.New(apperr.Internal, "internal error"))

@@ -25,6 +25,10 @@ type enrollPageData struct {
 	// Browser offers "Register this browser" (a signed-in person, and
 	// WebAuthn available on this Portier).
 	Browser bool
+	// Agent is the agent binary for the visitor's computer (from the
+	// User-Agent), served by Portier; nil on a phone or when Portier has
+	// none for that platform.
+	Agent *agentBinary
 }
 
 func (c *Console) renderEnroll(g *gin.Context, status int, d enrollPageData) {
@@ -33,6 +37,9 @@ func (c *Console) renderEnroll(g *gin.Context, status int, d enrollPageData) {
 	platform := enrollment.BrowserPlatform(g.Request.UserAgent())
 	d.Mobile = enrollment.MobilePlatform(platform)
 	d.PlatformName = enrollment.PlatformName(platform)
+	if !d.Mobile {
+		d.Agent = c.visitorAgent(g.Request.UserAgent())
+	}
 	d.Browser = d.Browser && c.opts.Identity != nil && c.opts.Identity.WebAuthnAvailable()
 	c.render(g, status, "enroll", &ui.Page{TitleKey: "title.enroll", Error: d.Error, Script: d.Browser, Data: d})
 }

@@ -13,6 +13,7 @@ var openRoutes = map[string]string{
 	"GET /readyz":                        "readiness probe, says nothing",
 	"GET /ca/roots.pem":                  "the CA's public root certificates",
 	"GET /ca/crl":                        "the CA's public revocation list",
+	"GET /download/agent/:platform":      "the agent binary: public software, installed before the device has any identity",
 	"GET /setup":                         "first-run set-up or invitation form: the link's secret authorizes it",
 	"POST /setup":                        "first-run set-up or invitation form: the link's secret authorizes it",
 	"GET /api/v1/openapi.json":           "the public description of the API",

@@ -23,6 +23,8 @@ func (c *Console) routes() {
 
 	pages := e.Group("", c.pageSecurity)
 	pages.GET("/", c.requirePage(""), c.homePage) // the signed-in home
+	// Open: the agent binary, downloaded before the device has any identity.
+	pages.GET(agentDownloadPrefix+":platform", c.agentDownload)
 	pages.GET("/audit", c.requirePage(PermAuditRead), c.auditPage)
 	pages.GET("/dashboard", c.requirePage(PermKPIRead), c.dashboardPage) // the KPIs from daily snapshots
 	pages.GET("/report", c.requirePage(PermKPIRead), c.reportPage)       // the executive report of a month or quarter

@@ -1,11 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
@@ -69,6 +72,14 @@ func TestBrowserBYODPasskey(t *testing.T) {
 	if cmd := b.text("pre"); !strings.Contains(cmd, "--ca-fingerprint "+s.srv.CA().Fingerprint()) {
 		b.fatalf("the agent command lacks the root fingerprint: %q", cmd)
 	}
+	// Next to it, the agent for this computer, served by Portier, with its
+	// SHA-256.
+	if link := b.evalString(`document.querySelector("#agent-download a").href`); link != s.console()+"/download/agent/"+runtime.GOOS+"-"+runtime.GOARCH {
+		b.fatalf("the agent download link = %q", link)
+	}
+	if sum := b.text("#agent-sha256"); len(sum) != 64 {
+		b.fatalf("the agent's SHA-256 = %q", sum)
+	}
 	b.open(s.console() + "/enroll")
 	b.do("register this browser", chromedp.Click(chromedp.CSS(`button[data-webauthn="enroll_device"]`)))
 	b.waitAt(s.console() + "/my/devices")
@@ -108,6 +119,45 @@ func TestBrowserBYODPasskey(t *testing.T) {
 	b.waitAt(app)
 	b.waitUntil("the upstream page", `document.title === "Upstream app"`)
 	b.wantText("#who", email)
+
+	// 13 hours later (the proof time moved back: the default re-check is
+	// 12h), the app sends the browser to confirm the device with its
+	// passkey again, and back.
+	s.ageDeviceProof(email, 13*time.Hour)
+	hits := s.hits.Load()
+	b.open(app + "?again=1")
+	b.waitAt(s.console() + "/auth/device?")
+	if n := s.hits.Load(); n != hits {
+		b.fatalf("the upstream answered %d requests while the device proof was too old", n-hits)
+	}
+	b.do("confirm this device again", chromedp.Click(chromedp.CSS(`button[data-webauthn="device"]`)))
+	b.waitAt(app + "?again=1")
+	b.waitUntil("the upstream page", `document.title === "Upstream app"`)
+	b.wantText("#who", email)
+}
+
+// ageDeviceProof moves the device-proof time of every session of email
+// back by d, as if that much time had passed since the passkey check.
+func (s *site) ageDeviceProof(email string, d time.Duration) {
+	s.t.Helper()
+	u, ok := s.srv.Store().UserByEmail(email)
+	if !ok {
+		s.t.Fatalf("no user %s", email)
+	}
+	var ops []store.Op
+	for _, x := range s.srv.Store().SessionsOf(u.ID) {
+		cp := *x
+		if cp.DeviceID != "" {
+			cp.DeviceCheckedAt = cp.DeviceCheckedAt.Add(-d)
+			ops = append(ops, store.Update(&cp))
+		}
+	}
+	if len(ops) == 0 {
+		s.t.Fatalf("no session of %s is bound to a device", email)
+	}
+	if err := s.srv.Store().Write(context.Background(), ops...); err != nil {
+		s.t.Fatal(err)
+	}
 }
 
 // platformAuthenticator attaches a built-in (platform) authenticator with

@@ -20,6 +20,7 @@ var public = map[string]string{
 	"GET /readyz":                        "readiness",
 	"GET /ca/roots.pem":                  "the root must be fetchable to be trusted",
 	"GET /ca/crl":                        "relying parties fetch the CRL",
+	"GET /download/agent/:platform":      "the agent binary: public software (console/agent_download_test.go)",
 	"GET /setup":                         "guarded by the one-time set-up secret",
 	"POST /setup":                        "guarded by the one-time set-up secret",
 	"GET /api/v1/openapi.json":           "the API's own description",

@@ -252,10 +252,12 @@ func (s *Service) FinishDeviceCheck(ctx context.Context, sess *store.Session, to
 	return dev, dest, err
 }
 
-// bindDevice records on a session family that its browser is on deviceID.
+// bindDevice records on a session family that its browser is on deviceID,
+// proven now (the proxy re-asks after enrollment's browser_device_recheck).
 func (s *Service) bindDevice(ctx context.Context, sess *store.Session, deviceID string, c ClientInfo, extra ...store.Op) error {
+	now := s.now()
 	extra = append(extra, s.audit("user:"+sess.Email, "session.device_bound", sess.UserID, c.IP, map[string]string{"device": deviceID}))
-	if err := s.updateFamily(ctx, sess.ID, func(x *store.Session) { x.DeviceID = deviceID }, extra...); err != nil {
+	if err := s.updateFamily(ctx, sess.ID, func(x *store.Session) { x.DeviceID, x.DeviceCheckedAt = deviceID, now }, extra...); err != nil {
 		return apperr.Wrap(apperr.Unavailable, err, "Portier could not save the device check. Try again in a minute.")
 	}
 	return nil

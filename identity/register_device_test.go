@@ -76,8 +76,8 @@ func TestFinishDeviceRegistration(t *testing.T) {
 	if d, ok := f.svc.DeviceForCredential(cred.ID); !ok || d.ID != "dev_c" {
 		t.Fatalf("DeviceForCredential = %v, %v", d, ok)
 	}
-	if s, _ := f.st.Session(sess.ID); s.DeviceID != "dev_c" {
-		t.Errorf("session DeviceID = %q, want dev_c", s.DeviceID)
+	if s, _ := f.st.Session(sess.ID); s.DeviceID != "dev_c" || !s.DeviceCheckedAt.Equal(f.clock.Now()) {
+		t.Errorf("session DeviceID = %q proven at %v, want dev_c proven now (%v)", s.DeviceID, s.DeviceCheckedAt, f.clock.Now())
 	}
 	if !f.audited("credential.registered") || !f.audited("session.device_bound") {
 		t.Error("registration or binding not audited")

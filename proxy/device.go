@@ -73,6 +73,7 @@ const (
 	noteExpired   = "This device's certificate has expired; the Portier agent renews it when it runs. Until then the device counts as unmanaged."
 	noteRevoked   = "This device's certificate was revoked, so it counts as an unmanaged device. Contact IT if this is unexpected."
 	noteRetired   = "This device was removed from management, so it counts as an unmanaged device."
+	noteRecheck   = "This browser has not confirmed its device with its passkey recently, so it counts as an unmanaged device. Open the application in the browser to confirm it."
 	noteUnmanaged = "This device is not enrolled with Portier (it presented no device certificate), so it counts as an unmanaged device. Enroll it from the Portier portal, or use an enrolled device."
 )
 
@@ -105,6 +106,16 @@ func (p *Proxy) resolve(r *http.Request, req *request, cookie string, now time.T
 	if req.serial != "" && !now.Before(cs.notAfter) {
 		req.device, req.serial, req.devNote = nil, "", noteExpired
 	}
+	if req.serial == "" && req.device != nil && p.recheckDue(req.session, now) {
+		req.device, req.devNote, req.recheck = nil, noteRecheck, true
+	}
+}
+
+// recheckDue reports whether a session's passkey proof of its device is
+// older than DeviceRecheck (a session bound before the proof time was
+// recorded has none: due).
+func (p *Proxy) recheckDue(s *store.Session, now time.Time) bool {
+	return s != nil && s.DeviceID != "" && p.opts.DeviceRecheck > 0 && now.Sub(s.DeviceCheckedAt) > p.opts.DeviceRecheck
 }
 
 // identifyDevice resolves the request's device: a valid, unrevoked client

@@ -77,6 +77,14 @@ func TestHandoffCallback(t *testing.T) {
 	if !attempt.Secure || !attempt.HttpOnly || attempt.SameSite != http.SameSiteLaxMode || attempt.Path != "/" || attempt.Domain != "" || attempt.MaxAge <= 0 || attempt.MaxAge > 600 {
 		t.Errorf("attempt cookie = %+v, want __Host-, HttpOnly, Secure, SameSite=Lax, short-lived", attempt)
 	}
+	// The console session proved a browser device: the route session
+	// carries the same proof time (the proxy's re-check reads it there).
+	parent, _ := e.st.Session(s.ParentID)
+	proven := *parent
+	proven.DeviceCheckedAt = e.clk.Now().Add(-time.Hour)
+	if err := e.st.Write(context.Background(), store.Put(&proven)); err != nil {
+		t.Fatal(err)
+	}
 	code := e.handoff(s.ParentID, ref, "/page?x=1")
 	if resp, _ := e.do(c, "GET", "https://files.localhost/.portier/callback?code="+code, "", cookieHeader(attempt)); resp.StatusCode != 400 {
 		t.Errorf("hand-off on another host = %d, want 400", resp.StatusCode)
@@ -88,6 +96,11 @@ func TestHandoffCallback(t *testing.T) {
 	sc := sessionCookieOf(resp)
 	if sc == nil || !sc.Secure || !sc.HttpOnly || sc.SameSite != http.SameSiteLaxMode || sc.Path != "/" || sc.Domain != "" {
 		t.Fatalf("session cookie = %+v", sc)
+	}
+	for _, ch := range e.st.ChildSessions(s.ParentID) {
+		if ch.ID != s.ID && !ch.DeviceCheckedAt.Equal(proven.DeviceCheckedAt) {
+			t.Errorf("route session proven at %v, want the console session's %v", ch.DeviceCheckedAt, proven.DeviceCheckedAt)
+		}
 	}
 	cleared := false
 	for _, ck := range resp.Cookies() {

@@ -93,7 +93,8 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 	return w.b.Write(p)
 }
 
-func newEnv(t testing.TB) *env {
+// newEnv starts a proxy under test; opts adjust its options.
+func newEnv(t testing.TB, opts ...func(*proxy.Options)) *env {
 	t.Helper()
 	e := &env{t: t, st: storetest.OpenBolt(t), clk: clocktest.New(), got: &seen{}, logs: &strings.Builder{}, logMu: &sync.Mutex{}}
 	log := slog.New(slog.NewJSONHandler(lockedWriter{e.logMu, e.logs}, nil))
@@ -125,8 +126,12 @@ func newEnv(t testing.TB) *env {
 		io.WriteString(w, "upstream says hi")
 	}))
 	t.Cleanup(e.upstream.Close)
-	e.p = proxy.New(proxy.Options{Store: e.st, CA: e.ca, Signer: e.signer, Clock: e.clk.Now, Log: log,
-		ExternalURL: "https://portier.localhost", SampleAllows: 1})
+	po := proxy.Options{Store: e.st, CA: e.ca, Signer: e.signer, Clock: e.clk.Now, Log: log,
+		ExternalURL: "https://portier.localhost", SampleAllows: 1}
+	for _, o := range opts {
+		o(&po)
+	}
+	e.p = proxy.New(po)
 	pols, err := policy.Parse("test.yaml", []byte(testPolicies))
 	e.pols = pols
 	if err != nil {

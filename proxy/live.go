@@ -134,6 +134,9 @@ func (p *Proxy) stillAllowed(old *request, now time.Time) bool {
 		} else if d, ok := p.opts.Store.Device(old.device.ID); ok && d.State != store.DeviceRetired && d.State != store.DeviceWiped {
 			req.device = d
 		}
+		if old.serial == "" && p.recheckDue(s, now) {
+			req.device = nil
+		}
 	}
 	p.bindOwner(req)
 	req.in.Now = now

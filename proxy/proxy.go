@@ -37,6 +37,11 @@ type Options struct {
 	Metrics      *Metrics
 	// Recorder keeps recorded access (see record.go); nil records nothing.
 	Recorder *Recorder
+	// DeviceRecheck is how long a browser's passkey proof of its device
+	// (Session.DeviceCheckedAt) counts; after it the session's requests
+	// come from no device until the browser proves it again on the
+	// console's /auth/device. 0 never re-asks.
+	DeviceRecheck time.Duration
 }
 
 // Proxy serves route hosts.

@@ -25,6 +25,7 @@ type request struct {
 	device  *store.Device
 	serial  string // device certificate serial, "" when none
 	devNote string // why a presented device credential was not accepted
+	recheck bool   // the session's device proof is older than DeviceRecheck
 	in      policy.Input
 	conn    *connState
 }
@@ -78,6 +79,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.resolve(r, req, cookie, now)
 	if req.session == nil {
 		p.signIn(w, r, rt)
+		return
+	}
+	if req.recheck && wantsHTML(r) {
+		p.deviceCheck(w, r)
 		return
 	}
 	p.bindOwner(req)
@@ -226,6 +231,15 @@ func (p *Proxy) stepUp(w http.ResponseWriter, r *http.Request, dec policy.Decisi
 		return
 	}
 	http.Redirect(w, r, p.opts.ExternalURL+"/auth/step_up?"+url.Values{"rd": {p.attemptURL(w, r)}}.Encode(), http.StatusFound)
+}
+
+// deviceCheck sends a browser whose device proof is too old to the
+// console's /auth/device, where it confirms the device with its passkey and
+// comes back (requests other than navigations are decided as from no
+// device instead).
+func (p *Proxy) deviceCheck(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Cache-Control", "no-store")
+	http.Redirect(w, r, p.opts.ExternalURL+"/auth/device?"+url.Values{"rd": {p.attemptURL(w, r)}}.Encode(), http.StatusFound)
 }
 
 func wantsHTML(r *http.Request) bool {

@@ -153,8 +153,13 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if db, ok := s.backend.(*pgstore.DB); ok {
 		m.reg.MustRegister(poolMetrics(db.PoolStat))
 	}
+	ecfg, err := enrollment.ParseConfig(cfg)
+	if err != nil {
+		return nil, err
+	}
 	popts := proxy.Options{Store: s.store, CA: s.ca, Signer: s.signer, Clock: o.Clock, Log: o.Log,
-		ExternalURL: cfg.ExternalURL, Metrics: proxy.NewMetrics(m.reg), SampleAllows: cfg.DecisionLog.SampleAllows}
+		ExternalURL: cfg.ExternalURL, Metrics: proxy.NewMetrics(m.reg), SampleAllows: cfg.DecisionLog.SampleAllows,
+		DeviceRecheck: ecfg.BrowserDeviceRecheck}
 	s.records = s.startRecorder(m.reg)
 	popts.Recorder = s.records
 	if cfg.GeoIPDatabase != "" {
@@ -184,7 +189,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	con := console.New(console.Options{
 		Store: s.store, Log: o.Log, Clock: o.Clock, ExternalURL: cfg.ExternalURL,
 		Roots: s.ca.RootsHandler(), CRL: s.ca.CRLHandler(), Ready: s.ready, RootFingerprint: s.ca.Fingerprint(),
-		Identity: s.ident, JWKS: s.signer.JWKS, Enrollment: s.enroll, PostureIngest: s.posture.ExternalHandler(),
+		AgentDownloadsDir: s.enroll.Config().AgentDownloadsDir,
+		Identity:          s.ident, JWKS: s.signer.JWKS, Enrollment: s.enroll, PostureIngest: s.posture.ExternalHandler(),
 		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
 			return s.sim.Load().Ask(target, q, o.Clock())
 		},

@@ -151,6 +151,12 @@ type Session struct {
 	// requests then come from that device, unless a device certificate says
 	// otherwise.
 	DeviceID string `json:"device_id,omitempty"`
+	// DeviceCheckedAt is when the browser last proved DeviceID with its
+	// device-bound passkey (registration or /auth/device). The proxy counts
+	// the device only while this is within enrollment's
+	// browser_device_recheck; route sessions copy it from their console
+	// session at hand-off and are updated with it.
+	DeviceCheckedAt time.Time `json:"device_checked_at,omitzero"`
 	// SignedInAt is set on a route host's session: when the person signed
 	// in, i.e. the CreatedAt (or SignedInAt) of the console session it was
 	// handed off from (its own CreatedAt is the hand-off). Policies'
