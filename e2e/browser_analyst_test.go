@@ -118,7 +118,7 @@ func TestBrowserSecurityAnalystFlow(t *testing.T) {
 	if !strings.Contains(reason, "finance") || !strings.Contains(got, "ann@example.com") {
 		t.Fatalf("the explorer's deny %q does not match the deny page's %q", got, reason)
 	}
-	sec.screenshot("decisions-deny.png")
+	sec.docScreenshot("decisions-deny.png")
 
 	// Roll back to version 1: the next request gets in again.
 	sec.open(s.console() + "/rules/policies/staff")

@@ -83,6 +83,7 @@ func TestBrowserWipeNeedsTwoPeople(t *testing.T) {
 	}
 	a.open(s.console() + "/approvals")
 	a.wantText("#approvals-pending", "user:alice.admin@example.com", "stolen", "Your request")
+	a.docScreenshot("approvals.png")
 	apr := a.evalString(`document.querySelector("#approvals-pending tr[data-approval]").dataset.approval`)
 	a.do("approve her own request", chromedp.Click(chromedp.ID("approve-"+apr)))
 	a.waitUntil("the refusal", `document.querySelector(".err") !== null`)

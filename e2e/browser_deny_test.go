@@ -50,5 +50,5 @@ func TestBrowserDenyPage(t *testing.T) {
 	if n := s.hits.Load(); n != 0 {
 		t.Errorf("the upstream answered %d denied requests", n)
 	}
-	b.screenshot("deny.png")
+	b.docScreenshot("deny.png")
 }

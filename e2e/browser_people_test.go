@@ -33,7 +33,7 @@ func TestBrowserPeople(t *testing.T) {
 	owner.wantText("header nav", "People")
 	owner.wantText("#people", "hal@example.com", "helpdesk")
 	link := owner.inviteFromPeople(s, "sec@example.com", "security")
-	owner.screenshot("people-invite.png")
+	owner.docScreenshot("people-invite.png")
 
 	sec := s.newTab(exe)
 	sec.signInThroughLink(s, link, "sec@example.com", pw, "/rules")
@@ -55,7 +55,7 @@ func TestBrowserPeople(t *testing.T) {
 	hal.wantText("h1", "Not allowed")
 	reset := hal.resetKeysFromPeople(s, "ann@example.com", "video_call", "camera on, badge photo matched")
 	hal.wantText("main", "Keys removed: 1. Sessions ended: 1.")
-	hal.screenshot("people-reset.png")
+	hal.docScreenshot("people-reset.png")
 	// Her old session ended with the reset.
 	ann.open(s.console() + "/")
 	ann.waitAt(s.console() + "/auth/sign_in")

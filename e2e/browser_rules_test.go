@@ -58,7 +58,7 @@ func TestBrowserRulesEditor(t *testing.T) {
 		b.fatalf("newly denied people = %q, want 1", got)
 	}
 	b.wantText("#impact-denied", "sec@example.com", "policy.no_match")
-	b.screenshot("rules-preview.png")
+	b.docScreenshot("rules-preview.png")
 	if got := b.value("#policy-text"); !strings.Contains(got, "has: ops") {
 		b.fatalf("the preview did not keep the text: %q", got)
 	}

@@ -56,7 +56,7 @@ func TestBrowserDecisionStats(t *testing.T) {
 	if fill := b.evalString(`getComputedStyle(document.querySelector("svg.chart rect.bar-allow")).fill`); fill != "rgb(47, 74, 128)" {
 		t.Errorf("the allow bars are %q, not the stylesheet's colour", fill)
 	}
-	b.screenshot("decision-stats.png")
+	b.docScreenshot("decision-stats.png")
 
 	b.do("open the reason's records", chromedp.Click(chromedp.CSS(`#deny-reasons a`)))
 	b.waitAt(s.console() + "/decisions?")
