@@ -30,7 +30,7 @@ type mdm struct {
 func startMDM(t *testing.T) *mdm {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "portier.yaml")
-	if err := os.WriteFile(cfg, []byte("enrollment:\n  wipe_enabled: true\n"), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte("enrollment:\n  wipe_enabled: true\n# one administrator here: the two-person path is tested in console/ and e2e/\napprovals:\n  disabled: true\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	in := start(t, filepath.Join(t.TempDir(), "data"), map[string]string{"PORTIER_BOOTSTRAP_TOKEN": ownerSecret}, "--config", cfg)

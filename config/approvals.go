@@ -18,6 +18,10 @@ type Approvals struct {
 	BulkThreshold int `yaml:"bulk_threshold"`
 	// Expiry is how long a request waits for its approval (default 24h).
 	Expiry *Duration `yaml:"expiry"`
+	// Disabled turns two-person approval off: destructive actions run at
+	// the first administrator's request, as for an organization with a
+	// single administrator. The server logs a warning at start.
+	Disabled bool `yaml:"disabled"`
 }
 
 // BulkThresholdOrDefault is BulkThreshold, or the default when unset.

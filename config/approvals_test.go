@@ -23,8 +23,11 @@ func TestApprovalsDefaultsAndValidation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := cfg.Approvals; a.BulkThresholdOrDefault() != 3 || a.ExpiryOrDefault() != 2*time.Hour {
+	if a := cfg.Approvals; a.BulkThresholdOrDefault() != 3 || a.ExpiryOrDefault() != 2*time.Hour || a.Disabled {
 		t.Fatalf("set: %+v", a)
+	}
+	if cfg, err = Parse("c.yaml", []byte(base+"approvals: {disabled: true}\n")); err != nil || !cfg.Approvals.Disabled {
+		t.Fatalf("disabled: %v %+v", err, cfg)
 	}
 	for _, bad := range []string{"approvals: {bulk_threshold: -1}", "approvals: {expiry: 1m}", "approvals: {expiry: 1000h}"} {
 		cfg, err := Parse("c.yaml", []byte(base+bad+"\n"))

@@ -33,11 +33,16 @@ const ActionRetire = "retire"
 type ApprovalOptions struct {
 	BulkThreshold int
 	TTL           time.Duration
+	// Disabled runs every action at once (config approvals.disabled).
+	Disabled bool
 }
 
 // needsApproval reports whether an action on n devices waits for a second
 // person: a full wipe, a retire, or more than the bulk threshold.
 func (c *Console) needsApproval(typ string, n int) bool {
+	if c.opts.Approvals.Disabled {
+		return false
+	}
 	limit := c.opts.Approvals.BulkThreshold
 	if limit <= 0 {
 		limit = DefaultApprovalBulkThreshold

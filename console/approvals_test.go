@@ -208,3 +208,25 @@ func TestApprovalRaceExecutesOnce(t *testing.T) {
 			func() int { code, _ := bearer(other, secret, "POST", path); return code })
 	}
 }
+
+// TestApprovalsDisabled: with approvals.disabled (one administrator), a
+// full wipe is queued and a retire done at the first request, from the
+// API and from the device page.
+func TestApprovalsDisabled(t *testing.T) {
+	e, con, corp, _ := devicePageEnv(t)
+	opts := con.opts
+	opts.Approvals.Disabled = true
+	con = New(opts)
+	a := pageSession(t, con, "alice", RoleAdmin, 0)
+	if code, body := a.postForm(con, "/devices/"+corp+"/actions", url.Values{"type": {"wipe"}, "confirm": {"yes"}, "reason": {"stolen"}, "idem": {"form-1"}}); code != http.StatusSeeOther {
+		t.Fatalf("wipe on the page: %d\n%s", code, body)
+	}
+	if n := len(actionsOf(e.st, corp, "wipe")); n != 1 || len(e.st.Approvals()) != 0 {
+		t.Fatalf("%d wipes queued and %d approval requests, want 1 and 0", n, len(e.st.Approvals()))
+	}
+	other, _ := e.enroll(t, "corporate")
+	code, body := bearer(con, personToken(t, e.st, "alice@example.com", RoleOwner), "POST", "/api/v1/devices/"+other+"/retire")
+	if code != http.StatusOK || !strings.Contains(body, `"state":"retired"`) {
+		t.Fatalf("retire through the API: %d %s", code, body)
+	}
+}

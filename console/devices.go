@@ -149,6 +149,15 @@ func (c *Console) retireDevice(g *gin.Context) {
 			return
 		}
 	}
+	if !c.needsApproval(ActionRetire, 1) { // approvals.disabled
+		d, err := c.opts.Enrollment.Retire(g.Request.Context(), actor(g), g.Param("id"), req.Reason)
+		if err != nil {
+			c.fail(g, err)
+			return
+		}
+		g.JSON(http.StatusOK, summarize(d))
+		return
+	}
 	a, err := c.requestApproval(g, ActionRetire, []string{g.Param("id")}, nil, req.Reason, g.GetHeader("Idempotency-Key"))
 	if err != nil {
 		c.fail(g, err)

@@ -60,6 +60,14 @@ func (c *Console) retireDevicePage(g *gin.Context) {
 	if !c.confirmedAndFresh(g, "retire") {
 		return
 	}
+	if !c.needsApproval(ActionRetire, 1) { // approvals.disabled
+		if _, err := c.opts.Enrollment.Retire(g.Request.Context(), actor(g), g.Param("id"), g.PostForm("reason")); err != nil {
+			c.deviceActionFailed(g, err)
+			return
+		}
+		c.deviceActionDone(g, ActionRetire)
+		return
+	}
 	c.askedApproval(g, ActionRetire, func() error {
 		_, err := c.requestApproval(g, ActionRetire, []string{g.Param("id")}, nil, g.PostForm("reason"), g.PostForm("idem"))
 		return err

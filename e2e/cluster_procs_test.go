@@ -36,6 +36,10 @@ log:
   level: warn
 enrollment:
   wipe_enabled: true
+# The kill test is about one request making one action: the second
+# person's approval is tested in console/ and e2e/browser_approvals_test.go.
+approvals:
+  disabled: true
 `
 
 // procEnv is the whole environment of a replica process: the shared CA

@@ -199,9 +199,13 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Routes:  func() []string { return *s.routes.Load() },
 		Cluster: s.replica.replicas, ReplicaID: s.replica.id, MissingAfter: missingAfter, Leases: s.replica.holders,
 		InForce: s.currentRules, CheckNames: posture.CheckNames, Report: cfg.Report,
-		Approvals: console.ApprovalOptions{BulkThreshold: cfg.Approvals.BulkThresholdOrDefault(), TTL: cfg.Approvals.ExpiryOrDefault()},
+		Approvals: console.ApprovalOptions{BulkThreshold: cfg.Approvals.BulkThresholdOrDefault(), TTL: cfg.Approvals.ExpiryOrDefault(),
+			Disabled: cfg.Approvals.Disabled},
 	})
 	s.console = con
+	if cfg.Approvals.Disabled {
+		o.Log.Warn("approvals.disabled: full wipes and retires run at the first administrator's request, without a second person's approval")
+	}
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
 	}
