@@ -38,15 +38,7 @@ func TestBrowserDevicePageLock(t *testing.T) {
 	s.setRole("hal@example.com", "helpdesk")
 	ctx := context.Background()
 	id, dir := enrollAgent(t, s, agentwire.DeviceInfo{Serial: "PF-3X9A2", Hostname: "ada-thinkpad", Platform: "linux", Model: "ThinkPad T14", OSVersion: "24.04"})
-	run := &lockRunner{}
-	ag, err := agent.Open(agent.Options{StateDir: dir, Version: "1.0.0", Platform: agent.PlatformLinux, Runner: run, Collect: perfectPosture})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ag.Close()
-	if _, err := ag.SendPosture(ctx, false); err != nil {
-		t.Fatalf("send posture: %v", err)
-	}
+	ag, run := reportingAgent(t, dir)
 
 	b := s.newTab(exe)
 	b.open(s.console() + "/devices")
@@ -92,4 +84,21 @@ func TestBrowserDevicePageLock(t *testing.T) {
 	b.wantText("#by-os", "linux 24.04")
 	b.wantText("#by-model", "ThinkPad T14")
 	b.docScreenshot("inventory.png")
+}
+
+// reportingAgent opens the agent enrolled in dir, with a command runner
+// that records commands instead of running them, and has it send a
+// posture report; the agent closes with the test.
+func reportingAgent(t *testing.T, dir string) (*agent.Agent, *lockRunner) {
+	t.Helper()
+	run := &lockRunner{}
+	ag, err := agent.Open(agent.Options{StateDir: dir, Version: "1.0.0", Platform: agent.PlatformLinux, Runner: run, Collect: perfectPosture})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ag.Close() })
+	if _, err := ag.SendPosture(context.Background(), false); err != nil {
+		t.Fatalf("send posture: %v", err)
+	}
+	return ag, run
 }

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/chromedp/chromedp"
-	"github.com/portier/portier/agent"
 	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/store"
 )
@@ -27,15 +26,7 @@ func TestBrowserLostDeviceAndWhoViewed(t *testing.T) {
 	s.setRole("hal@example.com", "helpdesk")
 	ctx := context.Background()
 	id, dir := enrollAgent(t, s, agentwire.DeviceInfo{Serial: "PF-ADA01", Hostname: "ada-laptop", Platform: "linux", Model: "ThinkPad T14", OSVersion: "24.04"})
-	run := &lockRunner{}
-	ag, err := agent.Open(agent.Options{StateDir: dir, Version: "1.0.0", Platform: agent.PlatformLinux, Runner: run, Collect: perfectPosture})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ag.Close()
-	if _, err := ag.SendPosture(ctx, false); err != nil {
-		t.Fatalf("send posture: %v", err)
-	}
+	ag, run := reportingAgent(t, dir)
 
 	hal := s.newTab(exe)
 	hal.open(s.console() + "/devices")
