@@ -67,6 +67,13 @@ func personKey(p *principal) string {
 	return p.Actor
 }
 
+// actorPerson is the person part of an audit actor: "user:ada@example.com"
+// of "user:ada@example.com via token tok_1".
+func actorPerson(actor string) string {
+	person, _, _ := strings.Cut(actor, " via ")
+	return person
+}
+
 // requestApproval records a pending request for typ on devices, audited
 // (approval.requested). The devices are checked now (they exist, take
 // actions, and a full wipe is allowed on them) so a request that could
@@ -164,6 +171,9 @@ func (c *Console) approve(g *gin.Context, id string) (*store.Approval, error) {
 	}
 	if personKey(who(g)) == a.RequesterKey {
 		return nil, apperr.New(apperr.Forbidden, "you requested this %s yourself: another administrator must approve it", a.Action)
+	}
+	if t := who(g).Token; t != nil && actorPerson(t.CreatedBy) == actorPerson(a.Requester) {
+		return nil, apperr.New(apperr.Forbidden, "this token was created by the requester of this %s (%s): another administrator must approve it with their own session or token", a.Action, actorPerson(a.Requester))
 	}
 	if a, err = c.decide(g, a, store.ApprovalApproved, "approval.approved", map[string]string{"requester": a.Requester}); err != nil {
 		return nil, err

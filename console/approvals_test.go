@@ -230,3 +230,28 @@ func TestApprovalsDisabled(t *testing.T) {
 		t.Fatalf("retire through the API: %d %s", code, body)
 	}
 }
+
+// TestApprovalRefusesTokensOfTheRequester: a service account's token the
+// requester created is not a second person: approving with it is refused
+// (403, nothing queued); another administrator's token approves.
+func TestApprovalRefusesTokensOfTheRequester(t *testing.T) {
+	e, con, corp, _ := devicePageEnv(t)
+	a := pageSession(t, con, "alice", RoleAdmin, 0)
+	if code, body := a.postForm(con, "/devices/"+corp+"/actions", url.Values{"type": {"wipe"}, "confirm": {"yes"}, "reason": {"stolen"}, "idem": {"f"}}); code != http.StatusSeeOther {
+		t.Fatalf("wipe request: %d\n%s", code, body)
+	}
+	req := pendingFor(t, e.st, corp)
+	const secret = "a-service-token-alice-created-for-ci"
+	if err := e.st.Write(context.Background(), store.Put(&store.Token{ID: "tok_ci", Name: "ci", Role: RoleOwner, ServiceAccount: "ci",
+		CreatedBy: "user:alice@example.com", SecretHash: identity.HashSecret(secret), CreatedAt: time.Now()})); err != nil {
+		t.Fatal(err)
+	}
+	code, body := bearer(con, secret, "POST", "/api/v1/approvals/"+req.ID+"/approve")
+	if code != http.StatusForbidden || !strings.Contains(body, "created by the requester") || len(actionsOf(e.st, corp, "wipe")) != 0 {
+		t.Fatalf("approval with a token alice created: %d %s, %d wipes", code, body, len(actionsOf(e.st, corp, "wipe")))
+	}
+	pageSession(t, con, "bob", RoleAdmin, 0)
+	if code, body := bearer(con, personToken(t, e.st, "bob@example.com", RoleAdmin), "POST", "/api/v1/approvals/"+req.ID+"/approve"); code != http.StatusOK || len(actionsOf(e.st, corp, "wipe")) != 1 {
+		t.Fatalf("bob's approval: %d %s", code, body)
+	}
+}
