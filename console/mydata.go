@@ -166,12 +166,19 @@ func (c *Console) myDataDownload(g *gin.Context) {
 	g.IndentedJSON(http.StatusOK, d)
 }
 
-// auditAbout is the audit entries a person made (actor user:<email>) or
-// that name their account, newest first, at most myDataAudit of each.
+// auditAbout is the audit entries a person made (actor user:<email>, or
+// "user:<email> via token …" for each token of theirs) or that name their
+// account, newest first, at most myDataAudit of each.
 func (c *Console) auditAbout(ctx context.Context, u *store.User) ([]*store.AuditEvent, bool, error) {
 	out := []*store.AuditEvent{}
 	more := false
-	for _, q := range []store.AuditQuery{{Actor: "user:" + u.Email}, {Target: u.ID}} {
+	qs := []store.AuditQuery{{Actor: "user:" + u.Email}, {Target: u.ID}}
+	for _, t := range c.opts.Store.Tokens() {
+		if t.OwnerID == u.ID {
+			qs = append(qs, store.AuditQuery{Actor: tokenActor(t)})
+		}
+	}
+	for _, q := range qs {
 		evs, m, err := c.auditPages(ctx, q, myDataAudit)
 		if err != nil {
 			return nil, false, err

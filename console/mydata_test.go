@@ -44,6 +44,11 @@ func TestMyDataAndWhoViewed(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Something ada did with an API token of hers.
+	tok := &store.Token{ID: "tok_ada", Name: "laptop script", Role: "", OwnerID: ada.ID, OwnerEmail: ada.Email, CreatedAt: now}
+	if err := e.st.Write(ctx, store.Put(tok), store.Put(store.NewAuditEvent(now, tokenActor(tok), "token.used_for_test", "x"))); err != nil {
+		t.Fatal(err)
+	}
 	hal := e.signedInAs(t, "hal@example.com", RoleHelpdesk)
 	if p := hal.get(extURL + "/devices/dev_ada"); p.StatusCode != http.StatusOK {
 		t.Fatalf("helpdesk opens ada's device: %d", p.StatusCode)
@@ -98,6 +103,13 @@ func TestMyDataAndWhoViewed(t *testing.T) {
 	}
 	if len(d.Decisions) != 1 || d.Decisions[0].User != "ada@example.com" || d.Decisions[0].Count != 2 {
 		t.Errorf("recorded access: %+v", d.Decisions)
+	}
+	viaToken := false
+	for _, ev := range d.Audit {
+		viaToken = viaToken || ev.Actor == "user:ada@example.com via token tok_ada"
+	}
+	if !viaToken {
+		t.Errorf("the download leaves out what ada did with her token: %+v", d.Audit)
 	}
 	exported := false
 	for _, ev := range e.st.Audit() {
