@@ -88,10 +88,11 @@ var specs = map[Kind]kindSpec{
 	KindIdentityLink: {decode: decoder[IdentityLink](), indexes: map[string]*memdb.IndexSchema{
 		"user": field("user", "UserID", false),
 	}},
-	KindInvite:   {decode: decoder[Invite]()},
-	KindBlob:     {decode: decoder[Blob]()},
-	KindClaim:    {decode: decoder[Claim]()},
-	KindApproval: {decode: decoder[Approval]()},
+	KindInvite:      {decode: decoder[Invite]()},
+	KindBlob:        {decode: decoder[Blob]()},
+	KindClaim:       {decode: decoder[Claim]()},
+	KindApproval:    {decode: decoder[Approval]()},
+	KindRolloutPlan: {decode: decoder[RolloutPlan]()},
 
 	KindRoute:       {decode: decoder[Rule]()},
 	KindPolicy:      {decode: decoder[Rule]()},
