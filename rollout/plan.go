@@ -170,3 +170,7 @@ func Due(p *store.RolloutPlan, now time.Time) int {
 	}
 	return -1
 }
+
+// Author is the author the plan's scheduled steps write policy versions
+// and audit entries as: "rollout:<plan id>".
+func Author(plan string) string { return "rollout:" + plan }
