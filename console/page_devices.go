@@ -3,6 +3,7 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/console/ui"
@@ -18,6 +19,9 @@ type devicesView struct {
 	Devices []deviceSummary
 	Next    string
 	Export  string
+	// Bulk is the "act on the filtered devices" form (nil for a role that
+	// acts on no device).
+	Bulk *bulkForm
 }
 
 // Get is the value of a filter as asked, for the form.
@@ -38,7 +42,12 @@ func (c *Console) devicesPage(g *gin.Context) {
 		return
 	}
 	q := g.Request.URL.Query()
-	v := devicesView{Query: q}
+	notice := ""
+	if n, err := strconv.Atoi(q.Get("bulk_done")); err == nil {
+		notice = c.t(g, "bulk.done", n)
+	}
+	q.Del("bulk_done")
+	v := devicesView{Query: q, Bulk: bulkFormFor(g, q)}
 	for _, d := range devs {
 		v.Devices = append(v.Devices, summarize(d))
 	}
@@ -52,7 +61,7 @@ func (c *Console) devicesPage(g *gin.Context) {
 	eq.Del("limit")
 	eq.Set("format", "csv")
 	v.Export = "/devices/export?" + eq.Encode()
-	c.render(g, http.StatusOK, "inventory", &ui.Page{TitleKey: "title.inventory", Data: v})
+	c.render(g, http.StatusOK, "inventory", &ui.Page{TitleKey: "title.inventory", Notice: notice, Data: v})
 }
 
 // exportDevicesPage is GET /devices/export: the CSV export of the devices

@@ -92,6 +92,8 @@ var specs = map[Kind]kindSpec{
 	KindBlob:     {decode: decoder[Blob]()},
 	KindClaim:    {decode: decoder[Claim]()},
 	KindApproval: {decode: decoder[Approval]()},
+	// The approval settings changed at run time (approval.go).
+	KindApprovalSettings: {decode: decoder[ApprovalSettings]()},
 
 	KindRoute:       {decode: decoder[Rule]()},
 	KindPolicy:      {decode: decoder[Rule]()},
