@@ -30,6 +30,8 @@ const ActionRetire = "retire"
 // ApprovalOptions configure two-person approval of destructive fleet
 // actions: a full wipe, a retire, and an action on more than
 // BulkThreshold devices wait for a second person for at most TTL.
+// BulkThreshold and Disabled are the config file's values, in force until
+// the settings are changed at run time (see approvalSettings).
 type ApprovalOptions struct {
 	BulkThreshold int
 	TTL           time.Duration
