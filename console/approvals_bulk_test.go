@@ -378,3 +378,33 @@ func TestDevicesPageBulkForm(t *testing.T) {
 		t.Fatalf("bulk quarantine of 2 devices over a threshold of 1: %d", code)
 	}
 }
+
+// TestBulkApprovalRaceExecutesOnce: two admins approve the same bulk
+// request at the same moment through two consoles on one store: one
+// wins, the other gets 409, and each device gets its lock once.
+func TestBulkApprovalRaceExecutesOnce(t *testing.T) {
+	e, con, corp, _ := devicePageEnv(t)
+	ids := append([]string{corp}, enrollN(t, e, 2)...)
+	other, secret := New(con.opts), secondAdmin(t, e.st)
+	if code, body := e.call(t, RoleOwner, "PUT", "/api/v1/approvals/settings", `{"bulk_threshold":2}`, nil); code != http.StatusOK {
+		t.Fatalf("threshold: %d %s", code, body)
+	}
+	for round := range 5 {
+		if code, body := e.call(t, RoleAdmin, "POST", "/api/v1/devices/actions", bulkBody("lock", ids...), nil); code != http.StatusAccepted {
+			t.Fatalf("bulk lock: %d %s", code, body)
+		}
+		path := "/api/v1/approvals/" + onlyPending(t, e.st).ID + "/approve"
+		codes := make([]int, 2)
+		done := make(chan struct{})
+		go func() { codes[0], _ = bearer(con, roleSecret(RoleOwner), "POST", path); close(done) }()
+		codes[1], _ = bearer(other, secret, "POST", path)
+		<-done
+		if codes[0]+codes[1] != http.StatusOK+http.StatusConflict || (codes[0] != http.StatusOK && codes[1] != http.StatusOK) {
+			t.Fatalf("approvals at once: %v, want one 200 and one 409", codes)
+		}
+		want := fmt.Sprint([]int{round + 1, round + 1, round + 1})
+		if got := fmt.Sprint(countActions(e.st, "lock", ids)); got != want {
+			t.Fatalf("round %d: locks per device %s, want %s", round, got, want)
+		}
+	}
+}
