@@ -92,13 +92,14 @@ var specs = map[Kind]kindSpec{
 	KindBlob:     {decode: decoder[Blob]()},
 	KindClaim:    {decode: decoder[Claim]()},
 	KindApproval: {decode: decoder[Approval]()},
-	// The approval settings changed at run time (approval.go).
-	KindApprovalSettings: {decode: decoder[ApprovalSettings]()},
 
 	KindRoute:       {decode: decoder[Rule]()},
 	KindPolicy:      {decode: decoder[Rule]()},
 	KindCompliance:  {decode: decoder[Rule]()},
 	KindRuleVersion: {decode: decoder[RuleVersion](), history: true},
+
+	// The approval settings changed at run time (approval.go).
+	KindApprovalSettings: {decode: decoder[ApprovalSettings]()},
 
 	KindAudit:      {decode: decoder[AuditEvent](), logOnly: true},
 	KindAuditChain: {decode: decoder[AuditChain](), logOnly: true},
