@@ -356,18 +356,18 @@ func TestDevicesPageBulkForm(t *testing.T) {
 		t.Errorf("the helpdesk's bulk form: the filter as a hidden field, no wipe\n%s", page)
 	}
 	form := url.Values{"type": {"lock"}, "filter.ownership": {"corporate"}, "reason": {"drill"}, "idem": {"bulk-page-1"}}
-	if code, _ := h.postForm(con, "/devices/actions", form); code != http.StatusBadRequest {
-		t.Errorf("unconfirmed: %d, want 400", code)
+	if code, body := h.postForm(con, "/devices/actions", form); code != http.StatusBadRequest || !strings.Contains(body, "Tick the box") || !strings.Contains(body, `id="bulk-form"`) {
+		t.Errorf("unconfirmed: %d, want 400 on the devices page with the reason\n%s", code, body)
 	}
 	form.Set("confirm", "yes")
 	code, body := h.postForm(con, "/devices/actions", form)
 	if code != http.StatusSeeOther || len(actionsOf(e.st, corp, "lock")) != 1 || len(actionsOf(e.st, byod, "lock")) != 0 {
 		t.Fatalf("bulk lock from the page: %d %s; locks corp %d byod %d", code, body, len(actionsOf(e.st, corp, "lock")), len(actionsOf(e.st, byod, "lock")))
 	}
-	if stale := pageSession(t, con, "hugo", RoleHelpdesk, 10*time.Minute); true {
-		if code, _ := stale.postForm(con, "/devices/actions", form); code != http.StatusForbidden {
-			t.Errorf("bulk form with an old key check: %d, want 403", code)
-		}
+	stale := pageSession(t, con, "hugo", RoleHelpdesk, 10*time.Minute)
+	if code, body := stale.postForm(con, "/devices/actions", form); code != http.StatusForbidden || !strings.Contains(body, `id="step-up"`) ||
+		len(actionsOf(e.st, corp, "lock")) != 1 {
+		t.Errorf("bulk form with an old key check: %d, want 403 with the step-up link and nothing run\n%s", code, body)
 	}
 	if code, body := e.call(t, RoleOwner, "PUT", "/api/v1/approvals/settings", `{"bulk_threshold":1}`, nil); code != http.StatusOK {
 		t.Fatalf("threshold: %d %s", code, body)

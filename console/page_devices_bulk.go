@@ -1,12 +1,14 @@
 package console
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/console/ui"
 	"github.com/portier/portier/enrollment"
 )
 
@@ -55,19 +57,31 @@ func (c *Console) bulkActionPage(g *gin.Context) {
 	if req.Type == enrollment.ActionMessage {
 		req.Params = map[string]string{"text": g.PostForm("text")}
 	}
+	// A refusal shows the filtered devices again with the reason (and the
+	// step-up link for an old key check); nothing ran.
+	refuse := func(err error, stepUp string) {
+		var ae *apperr.Error
+		f, ferr := deviceFilterOf(back.Get, "")
+		if !errors.As(err, &ae) || apperr.Status(err) >= 500 || ferr != nil {
+			c.failPage(g, err)
+			return
+		}
+		l := enrollment.DeviceList{Filter: f, Sort: enrollment.DefaultDeviceSort, Limit: devicePageSize}
+		c.renderDevices(g, apperr.Status(err), l, back, &ui.Page{Error: ae.Msg}, stepUp)
+	}
 	if g.PostForm("confirm") != "yes" {
-		c.failPage(g, apperr.Field("confirm", "tick the box to confirm the action on every device the filters select"))
+		refuse(apperr.Field("confirm", "%s", c.t(g, "bulk.not_confirmed")), "")
 		return
 	}
 	if !c.pageFresh(g, "/devices?"+back.Encode(), func(stepUp string) {
-		c.failPage(g, apperr.New(apperr.Forbidden, "%s %s", c.t(g, "device.need_fresh_key"), stepUp))
+		refuse(apperr.New(apperr.Forbidden, "%s", c.t(g, "device.need_fresh_key")), stepUp)
 	}) {
 		return
 	}
 	out, a, err := c.bulkAction(g, req, g.PostForm("idem"))
 	switch {
 	case err != nil:
-		c.failPage(g, err)
+		refuse(err, "")
 	case a != nil:
 		g.Redirect(http.StatusSeeOther, "/approvals?"+url.Values{"requested": {a.ID}}.Encode())
 	default:
