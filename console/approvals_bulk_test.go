@@ -408,3 +408,31 @@ func TestBulkApprovalRaceExecutesOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestHelpdeskCancelsTheirBulkRequest: a help-desk member whose bulk lock
+// waits for approval may cancel it (not approve it); another help-desk
+// member may not cancel it.
+func TestHelpdeskCancelsTheirBulkRequest(t *testing.T) {
+	e, con, corp, _ := devicePageEnv(t)
+	ids := append([]string{corp}, enrollN(t, e, 1)...)
+	if code, body := e.call(t, RoleOwner, "PUT", "/api/v1/approvals/settings", `{"bulk_threshold":1}`, nil); code != http.StatusOK {
+		t.Fatalf("threshold: %d %s", code, body)
+	}
+	h := pageSession(t, con, "helen", RoleHelpdesk, 0)
+	if code, body := h.postForm(con, "/devices/actions", url.Values{"type": {"lock"}, "confirm": {"yes"}, "idem": {"k"}}); code != http.StatusSeeOther {
+		t.Fatalf("bulk lock: %d %s", code, body)
+	}
+	req := onlyPending(t, e.st)
+	if code, _ := pageSession(t, con, "hank", RoleHelpdesk, 0).postForm(con, "/approvals/"+req.ID+"/cancel", url.Values{}); code != http.StatusForbidden {
+		t.Errorf("another help-desk member cancels: %d, want 403", code)
+	}
+	if code, _ := h.postForm(con, "/approvals/"+req.ID+"/approve", url.Values{}); code != http.StatusForbidden {
+		t.Errorf("the help desk approves: %d, want 403", code)
+	}
+	if code, body := h.postForm(con, "/approvals/"+req.ID+"/cancel", url.Values{}); code != http.StatusSeeOther {
+		t.Fatalf("the requester cancels: %d %s", code, body)
+	}
+	if a, _ := e.st.Approval(req.ID); a.State != store.ApprovalCancelled || fmt.Sprint(countActions(e.st, "lock", ids)) != "[0 0]" {
+		t.Errorf("after the cancel: %+v, locks %v", a, countActions(e.st, "lock", ids))
+	}
+}

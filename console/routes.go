@@ -153,7 +153,7 @@ func (c *Console) routes() {
 		api.GET("/approvals/:id", c.require(PermDevicesRead), c.getApproval)
 		api.POST("/approvals/:id/approve", c.require(PermDevicesWipe), c.requireFresh, c.decideApproval((*Console).approve))
 		api.POST("/approvals/:id/refuse", c.require(PermDevicesWipe), c.requireFresh, c.decideApproval((*Console).refuse))
-		api.POST("/approvals/:id/cancel", c.require(PermDevicesWipe), c.decideApproval((*Console).cancel))
+		api.POST("/approvals/:id/cancel", c.require(PermDevicesAct), c.decideApproval((*Console).cancel)) // the requester only (a help-desk bulk lock too)
 		api.GET("/kpis", c.require(PermKPIRead), c.kpis)
 		api.GET("/inventory", c.require(PermDevicesRead), c.inventory)
 		api.GET("/inventory/export", c.require(PermDevicesRead), c.exportInventory)
@@ -189,7 +189,7 @@ func (c *Console) routes() {
 		pages.GET("/approvals", c.requirePage(PermDevicesRead), c.approvalsPage)
 		roleForm("/approvals/:id/approve", PermDevicesWipe, c.approvalForm(store.ApprovalApproved, true, (*Console).approve))
 		roleForm("/approvals/:id/refuse", PermDevicesWipe, c.approvalForm(store.ApprovalRefused, true, (*Console).refuse))
-		roleForm("/approvals/:id/cancel", PermDevicesWipe, c.approvalForm(store.ApprovalCancelled, false, (*Console).cancel))
+		roleForm("/approvals/:id/cancel", PermDevicesAct, c.approvalForm(store.ApprovalCancelled, false, (*Console).cancel))
 		roleForm("/approvals/settings", PermDevicesWipe, c.approvalSettingsPage)
 		roleForm("/devices/actions", PermDevicesAct, c.bulkActionPage) // wipe, selective_wipe, revoke, retire: also PermDevicesWipe
 		pages.GET("/inventory", c.requirePage(PermDevicesRead), c.inventoryPage)
