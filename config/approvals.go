@@ -10,8 +10,10 @@ const (
 
 // Approvals configures two-person approval of destructive fleet actions
 // (docs/devices.md): a full wipe, a retire, and an action on more than
-// BulkThreshold devices wait for a second person. Only the operator
-// changes them, in this file: there is no runtime setting to lower.
+// BulkThreshold devices wait for a second person. BulkThreshold and
+// Disabled are the starting values: once changed at run time (PUT
+// /api/v1/approvals/settings, where lowering protection itself needs a
+// second person's approval), the stored values take precedence.
 type Approvals struct {
 	// BulkThreshold is the number of devices above which one action needs
 	// approval (default 10).

@@ -5,8 +5,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +30,8 @@ const ActionRetire = "retire"
 // ApprovalOptions configure two-person approval of destructive fleet
 // actions: a full wipe, a retire, and an action on more than
 // BulkThreshold devices wait for a second person for at most TTL.
+// BulkThreshold and Disabled are the config file's values, in force until
+// the settings are changed at run time (see approvalSettings).
 type ApprovalOptions struct {
 	BulkThreshold int
 	TTL           time.Duration
@@ -38,16 +40,14 @@ type ApprovalOptions struct {
 }
 
 // needsApproval reports whether an action on n devices waits for a second
-// person: a full wipe, a retire, or more than the bulk threshold.
+// person: a full wipe, a retire, or more devices than the bulk threshold
+// in force (see approvalSettings), unless approval is off.
 func (c *Console) needsApproval(typ string, n int) bool {
-	if c.opts.Approvals.Disabled {
+	s, _ := c.approvalSettings()
+	if s.Disabled {
 		return false
 	}
-	limit := c.opts.Approvals.BulkThreshold
-	if limit <= 0 {
-		limit = DefaultApprovalBulkThreshold
-	}
-	return typ == enrollment.ActionWipe || typ == ActionRetire || n > limit
+	return typ == enrollment.ActionWipe || typ == ActionRetire || n > s.BulkThreshold
 }
 
 // personKey names the person behind a request, whatever token or session
@@ -94,10 +94,7 @@ func (c *Console) requestApproval(g *gin.Context, typ string, devices []string, 
 			return nil, err
 		}
 	}
-	ttl := c.opts.Approvals.TTL
-	if ttl <= 0 {
-		ttl = DefaultApprovalTTL
-	}
+	ttl := c.approvalTTL()
 	now := c.now().UTC()
 	id := "apr_" + randomID(12)
 	if idemKey != "" {
@@ -106,7 +103,10 @@ func (c *Console) requestApproval(g *gin.Context, typ string, devices []string, 
 	}
 	a := &store.Approval{ID: id, Version: 1, Action: typ, Devices: devices, Params: params, Reason: reason,
 		Requester: who(g).Actor, RequesterKey: personKey(who(g)), State: store.ApprovalPending, CreatedAt: now, ExpiresAt: now.Add(ttl)}
-	detail := map[string]string{"action": typ, "devices": strings.Join(devices, ","), "reason": reason}
+	detail := map[string]string{"action": typ, "devices": strings.Join(devices, ","), "count": strconv.Itoa(len(devices)), "reason": reason}
+	for k, v := range params {
+		detail["params."+k] = v
+	}
 	err := c.opts.Store.Write(g.Request.Context(), store.Create(a), c.audit(g, "approval.requested", a.ID, detail))
 	if errors.Is(err, store.ErrExists) {
 		if prev, ok := c.opts.Store.Approval(id); ok {
@@ -182,37 +182,25 @@ func (c *Console) approve(g *gin.Context, id string) (*store.Approval, error) {
 }
 
 // execute runs an approved request in the approver's name (the audit log
-// names both) and records what it did on the request.
+// names both) and records what it did on the request: each device's
+// action once (idempotency key approval-<id>), or the settings change.
 func (c *Console) execute(g *gin.Context, a *store.Approval) (*store.Approval, error) {
 	ctx := context.WithoutCancel(g.Request.Context()) // approved: it runs to its end
 	var results []string
+	if a.Action == ActionApprovalSettings {
+		results = append(results, c.applyApprovedSettings(ctx, g, a))
+	}
 	for _, dev := range a.Devices {
-		results = append(results, dev+": "+c.run(ctx, g, a, dev))
+		results = append(results, dev+": "+c.runOn(ctx, g, a.Action, a.Params, a.Reason, dev, "approval-"+a.ID).Result)
 	}
 	done := *a
 	done.Version, done.ExecutedAt, done.Result = a.Version+1, c.now().UTC(), strings.Join(results, "; ")
-	detail := map[string]string{"action": a.Action, "devices": strings.Join(a.Devices, ","), "result": done.Result, "requester": a.Requester}
+	detail := map[string]string{"action": a.Action, "devices": strings.Join(a.Devices, ","), "count": strconv.Itoa(len(a.Devices)),
+		"result": done.Result, "requester": a.Requester}
 	if err := c.opts.Store.Write(ctx, store.PutIf(&done, a.Version), c.audit(g, "approval.executed", a.ID, detail)); err != nil {
 		return nil, err
 	}
 	return &done, nil
-}
-
-// run is one device's part of an approved request: "queued <action id>",
-// "retired", or why the registry refused it.
-func (c *Console) run(ctx context.Context, g *gin.Context, a *store.Approval, dev string) string {
-	by := actor(g)
-	if a.Action == ActionRetire {
-		if _, err := c.opts.Enrollment.Retire(ctx, by, dev, a.Reason); err != nil {
-			return "failed: " + err.Error()
-		}
-		return "retired"
-	}
-	act, _, err := c.opts.Enrollment.RequestAction(ctx, by, dev, enrollment.ActionRequest{Type: a.Action, Params: a.Params}, "approval-"+a.ID)
-	if err != nil {
-		return "failed: " + err.Error()
-	}
-	return fmt.Sprintf("queued %s", act.ID)
 }
 
 // refuse is a second person's no (the requester cancels instead).

@@ -23,32 +23,39 @@ const (
 // state, ownership, owner, serial, pending, q, platform, trust, compliant,
 // failing_check, department, last_seen_before and last_seen_after.
 func deviceFilter(g *gin.Context) (enrollment.DeviceFilter, error) {
-	f := enrollment.DeviceFilter{State: store.DeviceState(g.Query("state")), Ownership: store.Ownership(g.Query("ownership")),
-		Owner: g.Query("owner"), Serial: g.Query("serial"), Query: g.Query("q"), Platform: g.Query("platform"),
-		FailingCheck: g.Query("failing_check"), Department: g.Query("department")}
+	return deviceFilterOf(g.Query, "")
+}
+
+// deviceFilterOf reads the device list's filters from get (a query
+// string's, or a bulk action's filter object); an error names the
+// parameter after prefix ("filter." in a bulk action's body).
+func deviceFilterOf(get func(string) string, prefix string) (enrollment.DeviceFilter, error) {
+	f := enrollment.DeviceFilter{State: store.DeviceState(get("state")), Ownership: store.Ownership(get("ownership")),
+		Owner: get("owner"), Serial: get("serial"), Query: get("q"), Platform: get("platform"),
+		FailingCheck: get("failing_check"), Department: get("department")}
 	var err error
-	if f.Pending, err = boolQuery(g, "pending"); err != nil {
+	if f.Pending, err = boolValue(prefix+"pending", get("pending")); err != nil {
 		return f, err
 	}
 	switch f.State {
 	case "", store.DevicePending, store.DeviceActive, store.DeviceQuarantined, store.DeviceRetired, store.DeviceWiped:
 	default:
-		return f, apperr.Field("state", "state must be pending, active, quarantined, retired or wiped")
+		return f, apperr.Field(prefix+"state", "state must be pending, active, quarantined, retired or wiped")
 	}
 	if f.Ownership != "" {
 		if _, err := store.ParseOwnership(string(f.Ownership)); err != nil {
-			return f, apperr.Field("ownership", "%s", err.Error())
+			return f, apperr.Field(prefix+"ownership", "%s", err.Error())
 		}
 	}
-	if v := g.Query("trust"); v != "" {
+	if v := get("trust"); v != "" {
 		t, err := store.ParseTrust(v)
 		if err != nil {
-			return f, apperr.Field("trust", "trust must be untrusted, low, medium or high")
+			return f, apperr.Field(prefix+"trust", "trust must be untrusted, low, medium or high")
 		}
 		f.Trust = &t
 	}
-	if v := g.Query("compliant"); v != "" {
-		b, err := boolQuery(g, "compliant")
+	if v := get("compliant"); v != "" {
+		b, err := boolValue(prefix+"compliant", v)
 		if err != nil {
 			return f, err
 		}
@@ -58,18 +65,22 @@ func deviceFilter(g *gin.Context) (enrollment.DeviceFilter, error) {
 		name string
 		dst  *time.Time
 	}{{"last_seen_before", &f.LastSeenBefore}, {"last_seen_after", &f.LastSeenAfter}} {
-		if v := g.Query(t.name); v != "" {
+		if v := get(t.name); v != "" {
 			if *t.dst, err = time.Parse(time.RFC3339, v); err != nil {
-				return f, apperr.Field(t.name, "%s must be an RFC 3339 time such as 2026-01-31T00:00:00Z", t.name)
+				return f, apperr.Field(prefix+t.name, "%s must be an RFC 3339 time such as 2026-01-31T00:00:00Z", t.name)
 			}
 		}
 	}
 	return f, nil
 }
 
-// boolQuery reads a query parameter that is true, false or absent (false).
-func boolQuery(g *gin.Context, name string) (bool, error) {
-	switch g.Query(name) {
+// deviceFilterNames are the filters deviceFilterOf reads.
+var deviceFilterNames = []string{"state", "ownership", "owner", "serial", "pending", "q", "platform", "trust", "compliant",
+	"failing_check", "department", "last_seen_before", "last_seen_after"}
+
+// boolValue reads a parameter that is true, false or empty (false).
+func boolValue(name, v string) (bool, error) {
+	switch v {
 	case "", "false":
 		return false, nil
 	case "true":

@@ -3,9 +3,11 @@ package console
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/console/ui"
+	"github.com/portier/portier/enrollment"
 )
 
 // devicePageSize is how many devices the devices page shows at once.
@@ -18,6 +20,11 @@ type devicesView struct {
 	Devices []deviceSummary
 	Next    string
 	Export  string
+	// Bulk is the "act on the filtered devices" form (nil for a role that
+	// acts on no device); StepUp links to a security-key check when the
+	// form was refused for an old one.
+	Bulk   *bulkForm
+	StepUp string
 }
 
 // Get is the value of a filter as asked, for the form.
@@ -31,14 +38,26 @@ func (c *Console) devicesPage(g *gin.Context) {
 		c.failPage(g, err)
 		return
 	}
+	q := g.Request.URL.Query()
+	p := &ui.Page{}
+	if n, err := strconv.Atoi(q.Get("bulk_done")); err == nil {
+		p.Notice = c.t(g, "bulk.done", n)
+	}
+	q.Del("bulk_done")
+	c.renderDevices(g, http.StatusOK, l, q, p, "")
+}
+
+// renderDevices renders the devices page for the list l asked by q, with
+// p's error or notice and, when stepUp is set, the link to confirm with a
+// security key.
+func (c *Console) renderDevices(g *gin.Context, status int, l enrollment.DeviceList, q url.Values, p *ui.Page, stepUp string) {
 	l.Limit = min(l.Limit, devicePageSize)
 	devs, next, err := c.opts.Enrollment.ListDevices(l)
 	if err != nil {
 		c.failPage(g, listError(err))
 		return
 	}
-	q := g.Request.URL.Query()
-	v := devicesView{Query: q}
+	v := devicesView{Query: q, Bulk: bulkFormFor(g, q), StepUp: stepUp}
 	for _, d := range devs {
 		v.Devices = append(v.Devices, summarize(d))
 	}
@@ -52,7 +71,8 @@ func (c *Console) devicesPage(g *gin.Context) {
 	eq.Del("limit")
 	eq.Set("format", "csv")
 	v.Export = "/devices/export?" + eq.Encode()
-	c.render(g, http.StatusOK, "inventory", &ui.Page{TitleKey: "title.inventory", Data: v})
+	p.TitleKey, p.Data = "title.inventory", v
+	c.render(g, status, "inventory", p)
 }
 
 // exportDevicesPage is GET /devices/export: the CSV export of the devices

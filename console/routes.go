@@ -145,12 +145,15 @@ func (c *Console) routes() {
 		api.POST("/devices/:id/retire", c.require(PermDevicesWipe), c.requireFresh, c.retireDevice)
 		api.POST("/devices/:id/ownership", c.require(PermDevicesWipe), c.requireFresh, c.approveOwnership) // the organization decides ownership
 		api.POST("/devices/:id/shared", c.require(PermDevicesWipe), c.requireFresh, c.setShared)
-		// Two-person approval of wipes and retires (approvals*.go).
+		// Two-person approval of wipes, retires and bulk actions, and its settings (approvals*.go).
+		api.POST("/devices/actions", c.require(PermDevicesAct), c.requireFresh, c.requestBulkAction) // wipe, selective_wipe, revoke, retire: also PermDevicesWipe
+		api.GET("/approvals/settings", c.require(PermDevicesRead), c.getApprovalSettings)
+		api.PUT("/approvals/settings", c.require(PermDevicesWipe), c.requireFresh, c.putApprovalSettings)
 		api.GET("/approvals", c.require(PermDevicesRead), c.listApprovals)
 		api.GET("/approvals/:id", c.require(PermDevicesRead), c.getApproval)
 		api.POST("/approvals/:id/approve", c.require(PermDevicesWipe), c.requireFresh, c.decideApproval((*Console).approve))
 		api.POST("/approvals/:id/refuse", c.require(PermDevicesWipe), c.requireFresh, c.decideApproval((*Console).refuse))
-		api.POST("/approvals/:id/cancel", c.require(PermDevicesWipe), c.decideApproval((*Console).cancel))
+		api.POST("/approvals/:id/cancel", c.require(PermDevicesAct), c.decideApproval((*Console).cancel)) // the requester only (a help-desk bulk lock too)
 		api.GET("/kpis", c.require(PermKPIRead), c.kpis)
 		api.GET("/inventory", c.require(PermDevicesRead), c.inventory)
 		api.GET("/inventory/export", c.require(PermDevicesRead), c.exportInventory)
@@ -186,7 +189,9 @@ func (c *Console) routes() {
 		pages.GET("/approvals", c.requirePage(PermDevicesRead), c.approvalsPage)
 		roleForm("/approvals/:id/approve", PermDevicesWipe, c.approvalForm(store.ApprovalApproved, true, (*Console).approve))
 		roleForm("/approvals/:id/refuse", PermDevicesWipe, c.approvalForm(store.ApprovalRefused, true, (*Console).refuse))
-		roleForm("/approvals/:id/cancel", PermDevicesWipe, c.approvalForm(store.ApprovalCancelled, false, (*Console).cancel))
+		roleForm("/approvals/:id/cancel", PermDevicesAct, c.approvalForm(store.ApprovalCancelled, false, (*Console).cancel))
+		roleForm("/approvals/settings", PermDevicesWipe, c.approvalSettingsPage)
+		roleForm("/devices/actions", PermDevicesAct, c.bulkActionPage) // wipe, selective_wipe, revoke, retire: also PermDevicesWipe
 		pages.GET("/inventory", c.requirePage(PermDevicesRead), c.inventoryPage)
 		pages.GET("/inventory/export", c.requirePage(PermDevicesRead), c.exportInventoryPage)
 		pages.POST("/my/devices/:id/remove", c.requirePage(""), c.removeMyDevice)

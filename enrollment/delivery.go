@@ -163,8 +163,8 @@ func (s *Service) ExpireDue(ctx context.Context) (int, error) {
 	return len(ops) / 2, nil
 }
 
-// Run expires overdue actions, and deletes codes long expired, until ctx
-// ends.
+// Run expires overdue actions and approval requests, and deletes codes
+// long expired, until ctx ends.
 func (s *Service) Run(ctx context.Context) {
 	t := time.NewTicker(sweepEvery)
 	defer t.Stop()
@@ -185,6 +185,12 @@ func (s *Service) Run(ctx context.Context) {
 				s.log.Warn("enrollment: action expiry sweep failed", "err", err)
 			} else if n > 0 {
 				s.log.Info("enrollment: actions expired", "count", n)
+			}
+			// Two-person approval requests past their expiry (store.Approval).
+			if n, err := s.st.ExpireApprovals(ctx, s.clock()); err != nil {
+				s.log.Warn("enrollment: approval expiry sweep failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("enrollment: approval requests expired", "count", n)
 			}
 		}
 	}

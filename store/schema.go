@@ -99,6 +99,9 @@ var specs = map[Kind]kindSpec{
 	KindCompliance:  {decode: decoder[Rule]()},
 	KindRuleVersion: {decode: decoder[RuleVersion](), history: true},
 
+	// The approval settings changed at run time (approval.go).
+	KindApprovalSettings: {decode: decoder[ApprovalSettings]()},
+
 	KindAudit:      {decode: decoder[AuditEvent](), logOnly: true},
 	KindAuditChain: {decode: decoder[AuditChain](), logOnly: true},
 }
