@@ -63,8 +63,8 @@ func decide(t *testing.T, st *store.Store, now time.Time) {
 		return r
 	}
 	err = dl.AppendDecisions(context.Background(), []*store.DecisionRecord{
-		rec("bob@example.com", "finance", now.Add(-time.Hour), 3),       // pilot: counts
-		rec("bob@example.com", "other", now.Add(-time.Hour), 50),        // another policy
+		rec("bob@example.com", "finance", now.Add(-time.Hour), 3),        // pilot: counts
+		rec("bob@example.com", "other", now.Add(-time.Hour), 50),         // another policy
 		rec("carol@example.com", "finance", now.Add(-8*24*time.Hour), 9), // too old
 		rec("carol@example.com", "finance", now.Add(-2*time.Hour), 1),    // sales: counts
 	})
