@@ -1175,6 +1175,7 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 
 	checkRulesOperations(t, c)
 	checkLintOperation(t, c)
+	checkRolloutOperations(t, c)
 
 	for _, o := range c.ops {
 		if !c.checked[o.key()] {

@@ -25,7 +25,7 @@ const MaxTickets = 1_000_000
 // createPlan stores a new plan p, as submitted by the caller.
 func (c *Console) createPlan(g *gin.Context, p *store.RolloutPlan) (*store.RolloutPlan, error) {
 	if _, ok := c.opts.Store.RolloutPlan(p.ID); ok {
-		return nil, apperr.Field("id", "a plan %q exists already: edit it with PUT and If-Match", p.ID)
+		return nil, conflictField("id", "a plan %q exists already: edit it with PUT and If-Match", p.ID)
 	}
 	for i := range p.Waves {
 		p.Waves[i].AppliedAt = time.Time{} // server-owned
@@ -38,7 +38,7 @@ func (c *Console) createPlan(g *gin.Context, p *store.RolloutPlan) (*store.Rollo
 	err := c.opts.Store.Write(g.Request.Context(), store.PutIf(p, 0),
 		c.audit(g, "rollout.create", p.ID, map[string]string{"version": "1", "waves": strconv.Itoa(len(p.Waves))}))
 	if errors.Is(err, store.ErrConflict) {
-		return nil, apperr.Field("id", "a plan %q exists already", p.ID)
+		return nil, conflictField("id", "a plan %q exists already", p.ID)
 	}
 	return p, err
 }
@@ -55,10 +55,12 @@ func (c *Console) updatePlan(g *gin.Context, id string, match *uint64, p *store.
 		return nil, apperr.Field("id", "the body's id %q is not the plan's %q: a plan cannot be renamed", p.ID, id)
 	}
 	p.ID = id
-	if err := keepApplied(old, p); err != nil {
+	// Checked (and normalised) first, so that an applied wave compares
+	// with its stored, normalised members.
+	if err := c.checkPlan(p); err != nil {
 		return nil, err
 	}
-	if err := c.checkPlan(p); err != nil {
+	if err := keepApplied(old, p); err != nil {
 		return nil, err
 	}
 	p.Version, p.Paused, p.CreatedBy, p.CreatedAt = old.Version+1, old.Paused, old.CreatedBy, old.CreatedAt
@@ -186,7 +188,7 @@ func keepApplied(old, p *store.RolloutPlan) error {
 		}
 		f := fmt.Sprintf("waves[%d]", i)
 		if i >= len(p.Waves) {
-			return apperr.Field("waves", "wave %q was applied on %s: it cannot be removed (append new waves instead)", ow.Name, ow.AppliedAt.Format("2006-01-02"))
+			return conflictField("waves", "wave %q was applied on %s: it cannot be removed (append new waves instead)", ow.Name, ow.AppliedAt.Format("2006-01-02"))
 		}
 		w := &p.Waves[i]
 		same := func(a, b any) bool { x, _ := json.Marshal(a); y, _ := json.Marshal(b); return string(x) == string(y) }
@@ -206,8 +208,7 @@ func keepApplied(old, p *store.RolloutPlan) error {
 			field = f + ".start"
 		}
 		if field != "" {
-			return &apperr.Error{Code: apperr.Conflict, Field: field,
-				Msg: fmt.Sprintf("wave %q was applied on %s: its members and date cannot change (append new waves instead)", ow.Name, ow.AppliedAt.Format("2006-01-02"))}
+			return conflictField(field, "wave %q was applied on %s: its members and date cannot change (append new waves instead)", ow.Name, ow.AppliedAt.Format("2006-01-02"))
 		}
 		w.AppliedAt = ow.AppliedAt
 	}
@@ -234,4 +235,11 @@ func planChanges(old, p *store.RolloutPlan) []string {
 		out = append(out, "nothing")
 	}
 	return out
+}
+
+// conflictField is a 409 naming the field at fault.
+func conflictField(field, format string, args ...any) error {
+	e := apperr.New(apperr.Conflict, format, args...)
+	e.Field = field
+	return e
 }
