@@ -28,9 +28,27 @@ func (b *planBody) plan() *store.RolloutPlan {
 	return &p
 }
 
-// listPlans is GET /api/v1/rollout/plans: every plan, by id.
+// listPlans is GET /api/v1/rollout/plans: the plans by id, a page at a
+// time (?limit=, ?cursor=).
 func (c *Console) listPlans(g *gin.Context) {
-	g.JSON(http.StatusOK, gin.H{"plans": c.opts.Store.RolloutPlans()})
+	limit, err := pageLimit(g)
+	if err != nil {
+		c.fail(g, err)
+		return
+	}
+	cursor := g.Query("cursor")
+	out, next := []*store.RolloutPlan{}, ""
+	for _, p := range c.opts.Store.RolloutPlans() {
+		if p.ID <= cursor {
+			continue
+		}
+		if len(out) == limit {
+			next = out[len(out)-1].ID
+			break
+		}
+		out = append(out, p)
+	}
+	g.JSON(http.StatusOK, gin.H{"plans": out, "next_cursor": next})
 }
 
 // getPlan is GET /api/v1/rollout/plans/:id, with its version as ETag.

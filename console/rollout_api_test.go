@@ -67,6 +67,12 @@ func checkRolloutOperations(t *testing.T, c *oasChecker) {
 	if want(code, http.StatusOK, body); !strings.Contains(body, `"mdm-2027"`) {
 		t.Errorf("list: %s", body)
 	}
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/rollout/plans?limit=1&cursor=mdm-2027", "", nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"plans":[]`) || jsonField(body, "next_cursor") != "" {
+		t.Errorf("the page after the last plan: %s", body)
+	}
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/rollout/plans?limit=0", "", nil)
+	wantField(code, http.StatusBadRequest, body, "limit")
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/rollout/plans/mdm-2027", "", nil)
 	want(code, http.StatusOK, body)
 	code, body = c.do(RoleAuditor, "GET", "/api/v1/rollout/plans/nope", "", nil)
