@@ -61,23 +61,30 @@ const (
 	PermDecisionsRead Permission = "decisions:read"
 	// PermClusterRead lists the replicas of a cluster and their lag.
 	PermClusterRead Permission = "cluster:read"
+	// Rollout plans: read plans and their per-wave progress; create,
+	// change, pause, resume and delete plans and enter their tickets.
+	PermRolloutRead  Permission = "rollout:read"
+	PermRolloutWrite Permission = "rollout:write"
 )
 
 var perms = map[string]map[Permission]bool{
 	RoleOwner: {PermTokensRead: true, PermTokensWrite: true, PermRolesWrite: true, PermAuditRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true,
 		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true, PermKeysReset: true,
-		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true},
+		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true,
+		PermRolloutRead: true, PermRolloutWrite: true},
 	RoleAdmin: {PermTokensRead: true, PermTokensWrite: true, PermRolesWrite: true, PermAuditRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermEnrollWrite: true, PermDevicesAct: true, PermDevicesWipe: true, PermKPIRead: true,
 		PermUsersRead: true, PermSessionsEnd: true, PermUsersWrite: true, PermKeysReset: true,
-		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true},
+		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true,
+		PermRolloutRead: true, PermRolloutWrite: true},
 	// The security team tunes access: routes, policies, the simulator and
 	// the decision data, and reads everything else; it acts on no device
 	// and no account.
 	RoleSecurity: {PermTokensRead: true, PermTokensWrite: true, PermAuditRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermKPIRead: true, PermUsersRead: true,
-		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true},
+		PermRulesRead: true, PermRulesWrite: true, PermDecisionsRead: true, PermClusterRead: true,
+		PermRolloutRead: true},
 	// The help desk helps people: devices, users and sessions, but no wipe
 	// and no access rule.
 	RoleHelpdesk: {PermTokensWrite: true, PermPolicySimulate: true,
@@ -85,7 +92,8 @@ var perms = map[string]map[Permission]bool{
 		PermUsersRead: true, PermSessionsEnd: true, PermKeysReset: true},
 	RoleAuditor: {PermAuditRead: true, PermTokensRead: true, PermPolicySimulate: true,
 		PermDevicesRead: true, PermEnrollRead: true, PermKPIRead: true,
-		PermUsersRead: true, PermRulesRead: true, PermDecisionsRead: true, PermClusterRead: true},
+		PermUsersRead: true, PermRulesRead: true, PermDecisionsRead: true, PermClusterRead: true,
+		PermRolloutRead: true},
 }
 
 // mayActOn is the one rank rule of every action on a user or a session

@@ -1176,6 +1176,7 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	checkRulesOperations(t, c)
 	checkLintOperation(t, c)
 	checkApprovalOperations(t, c)
+	checkRolloutOperations(t, c)
 
 	for _, o := range c.ops {
 		if !c.checked[o.key()] {

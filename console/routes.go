@@ -200,6 +200,8 @@ func (c *Console) routes() {
 		pages.GET("/my/data", c.requirePage(""), c.myDataDownload)
 	}
 
+	c.rolloutRoutes(pages, api, roleForm) // rollout plans: pages and API (rollout_routes.go)
+
 	e.NoRoute(c.notFound)
 	e.NoMethod(c.methodNotAllowed)
 	c.signInRoutes(pages)

@@ -29,6 +29,7 @@ func navEntries() []navEntry {
 		{Path: "/devices", LabelKey: "nav.inventory", Perm: PermDevicesRead, Enrollment: true},
 		{Path: "/inventory", LabelKey: "nav.inventory_counts", Perm: PermDevicesRead, Enrollment: true},
 		{Path: "/approvals", LabelKey: "nav.approvals", Perm: PermDevicesRead, Enrollment: true},
+		{Path: "/rollout", LabelKey: "nav.rollout", Perm: PermRolloutRead},
 		{Path: "/decisions", LabelKey: "nav.decisions", Perm: PermDecisionsRead},
 		{Path: "/decisions/stats", LabelKey: "nav.decision_stats", Perm: PermDecisionsRead},
 		{Path: "/audit", LabelKey: "nav.audit", Perm: PermAuditRead},

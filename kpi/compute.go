@@ -57,9 +57,10 @@ type reasonAcc struct {
 
 // Compute counts every series of the fleet as of now: the read model's
 // devices, expected devices, postures and actions, and the decision log's
-// last 24 hours when the store keeps one. wave names a device's rollout
-// wave ("" for none); nil means no device has one.
-func Compute(ctx context.Context, st *store.Store, now time.Time, wave func(*store.Device) string) (map[Series]*store.KPICounts, error) {
+// last 24 hours when the store keeps one. waves names the rollout waves
+// of an owner (by e-mail address): a device and an expected device count
+// in each of their owner's waves; nil means no one is in any.
+func Compute(ctx context.Context, st *store.Store, now time.Time, waves func(owner string) []string) (map[Series]*store.KPICounts, error) {
 	accs := map[Series]*acc{Fleet: newAcc()}
 	get := func(s Series) *acc {
 		a := accs[s]
@@ -70,8 +71,14 @@ func Compute(ctx context.Context, st *store.Store, now time.Time, wave func(*sto
 		return a
 	}
 	groups := userGroups(st)
+	wavesOf := func(owner string) []string {
+		if waves == nil || owner == "" {
+			return nil
+		}
+		return waves(owner)
+	}
 	for _, e := range st.ExpectedDevices() {
-		for _, s := range seriesOf(e.Department, e.Platform, e.Ownership, e.Groups, groups[mailaddr.Fold(e.OwnerEmail)], "") {
+		for _, s := range seriesOf(e.Department, e.Platform, e.Ownership, e.Groups, groups[mailaddr.Fold(e.OwnerEmail)], wavesOf(e.OwnerEmail)) {
 			a := get(s)
 			a.c.Expected++
 			if e.EnrolledAs != "" {
@@ -81,11 +88,7 @@ func Compute(ctx context.Context, st *store.Store, now time.Time, wave func(*sto
 	}
 	devSeries := map[string][]Series{}
 	for _, d := range st.Devices() {
-		w := ""
-		if wave != nil {
-			w = wave(d)
-		}
-		ss := seriesOf(d.Department, d.Platform, d.Ownership, d.Groups, groups[mailaddr.Fold(d.OwnerEmail)], w)
+		ss := seriesOf(d.Department, d.Platform, d.Ownership, d.Groups, groups[mailaddr.Fold(d.OwnerEmail)], wavesOf(d.OwnerEmail))
 		devSeries[d.ID] = ss
 		if d.State != store.DeviceActive && d.State != store.DeviceQuarantined {
 			continue
@@ -146,7 +149,7 @@ func userGroups(st *store.Store) map[string][]string {
 // seriesOf lists the series a device (or an expected device) counts in:
 // the fleet, then one per dimension it has a value for; its groups are the
 // device's own and its owner's.
-func seriesOf(dept, platform string, own store.Ownership, devGroups, ownerGroups []string, wave string) []Series {
+func seriesOf(dept, platform string, own store.Ownership, devGroups, ownerGroups, waves []string) []Series {
 	out := []Series{Fleet}
 	add := func(dim, v string) {
 		if v = strings.TrimSpace(v); v != "" {
@@ -156,7 +159,9 @@ func seriesOf(dept, platform string, own store.Ownership, devGroups, ownerGroups
 	add(store.DimDepartment, dept)
 	add(store.DimPlatform, platform)
 	add(store.DimOwnership, string(own))
-	add(store.DimWave, wave)
+	for _, w := range waves {
+		add(store.DimWave, w)
+	}
 	seen := map[string]bool{}
 	for _, g := range append(append([]string{}, devGroups...), ownerGroups...) {
 		if !seen[g] {

@@ -42,7 +42,7 @@ func fleet(t *testing.T, st *store.Store, now time.Time) {
 		store.Put(&store.ExpectedDevice{ID: "S1", Department: "sales", Platform: "macos", EnrolledAs: "d1", ImportedAt: now}),
 		store.Put(&store.ExpectedDevice{ID: "S2", Department: "sales", Platform: "macos", EnrolledAs: "d2", ImportedAt: now}),
 		store.Put(&store.ExpectedDevice{ID: "S3", Department: "sales", Platform: "macos", ImportedAt: now}),
-		store.Put(&store.ExpectedDevice{ID: "S4", Department: "it", Platform: "linux", EnrolledAs: "d3", ImportedAt: now}),
+		store.Put(&store.ExpectedDevice{ID: "S4", Department: "it", Platform: "linux", EnrolledAs: "d3", OwnerEmail: "d3@example.com", ImportedAt: now}),
 		store.Put(dev("d1", "sales", "macos", store.OwnershipCorporate, true, store.TrustHigh, 2)),
 		store.Put(dev("d2", "sales", "macos", store.OwnershipCorporate, false, store.TrustLow, 4)),
 		store.Put(dev("d3", "it", "linux", store.OwnershipCOPE, true, store.TrustHigh, 10)),
@@ -111,11 +111,13 @@ func TestSnapshotOncePerDay(t *testing.T) {
 	st := storetest.OpenBolt(t)
 	clk := clocktest.At(day0)
 	fleet(t, st, day0)
-	s := &kpi.Snapshotter{Store: st, Clock: clk.Now, Wave: func(d *store.Device) string {
-		if d.Department == "it" {
-			return "wave-1"
+	s := &kpi.Snapshotter{Store: st, Clock: clk.Now, Waves: func() func(string) []string {
+		return func(owner string) []string {
+			if owner == "d3@example.com" {
+				return []string{"plan-a/wave-1", "plan-b/pilot"}
+			}
+			return nil
 		}
-		return ""
 	}}
 	ctx := context.Background()
 	n1, err := s.Take(ctx)
@@ -151,9 +153,13 @@ func TestSnapshotOncePerDay(t *testing.T) {
 	if len(comp.Trend) != 2 || !comp.Known || comp.Value != 0.75 || comp.Met || fmt.Sprint(comp.Trend[0].Value) != "0.75" {
 		t.Errorf("compliance = %+v", comp)
 	}
-	wave, err := kpi.Load(ctx, l, kpi.Query{Since: day0, Until: clk.Now(), Series: kpi.Series{Dimension: store.DimWave, Value: "wave-1"}})
-	if err != nil || wave.Latest == nil || wave.Latest.Counts.Devices != 1 {
-		t.Errorf("wave-1 = %+v, %v", wave.Latest, err)
+	// A device and an expected device count in each of their owner's
+	// waves, one per plan.
+	for _, w := range []string{"plan-a/wave-1", "plan-b/pilot"} {
+		wave, err := kpi.Load(ctx, l, kpi.Query{Since: day0, Until: clk.Now(), Series: kpi.Series{Dimension: store.DimWave, Value: w}})
+		if err != nil || wave.Latest == nil || wave.Latest.Counts.Devices != 1 || wave.Latest.Counts.Expected != 1 || wave.Latest.Counts.ExpectedEnrolled != 1 {
+			t.Errorf("%s = %+v, %v", w, wave.Latest, err)
+		}
 	}
 	ch, err := kpi.Choices(ctx, l, clk.Now())
 	if err != nil || fmt.Sprint(ch[store.DimPlatform]) != "[linux macos windows]" {

@@ -17,8 +17,11 @@ type Snapshotter struct {
 	Store *store.Store
 	Clock func() time.Time
 	Log   *slog.Logger
-	// Wave names a device's rollout wave; nil: devices have none.
-	Wave func(*store.Device) string
+	// Waves is called once per snapshot, with the store as it is then; it
+	// returns what names the rollout waves of a device's or an expected
+	// device's owner (by e-mail address), each as "plan/wave" (see
+	// Compute). Nil: no one is in any wave.
+	Waves func() func(owner string) []string
 }
 
 // Take computes every series now and stores them as today's snapshot
@@ -31,7 +34,11 @@ func (s *Snapshotter) Take(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	now := s.Clock().UTC()
-	counts, err := Compute(ctx, s.Store, now, s.Wave)
+	var waves func(string) []string
+	if s.Waves != nil {
+		waves = s.Waves()
+	}
+	counts, err := Compute(ctx, s.Store, now, waves)
 	if err != nil {
 		return 0, err
 	}

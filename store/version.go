@@ -58,3 +58,11 @@ func PutIf(r Record, version uint64) Op {
 	op.m.CheckVersion, op.m.IfVersion = true, version
 	return op
 }
+
+// DeleteIf removes the record of kind k and id only if it is at version;
+// otherwise the whole Write fails with ErrConflict.
+func DeleteIf(k Kind, id string, version uint64) Op {
+	op := Delete(k, id)
+	op.m.CheckVersion, op.m.IfVersion = true, version
+	return op
+}

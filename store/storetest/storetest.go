@@ -41,6 +41,7 @@ func Run(t *testing.T, newOpener func(t *testing.T) Opener) {
 		{"IdentityRecords", testIdentityRecords},
 		{"CompareAndSet", testCompareAndSet},
 		{"CompareAndSetRaceOneWinner", testCompareAndSetRace},
+		{"DeleteIfChecksTheVersion", testDeleteIf},
 		{"HistoryScan", testHistoryScan},
 		{"EmailUnique", testEmailUnique},
 	}

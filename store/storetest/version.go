@@ -163,3 +163,28 @@ func testHistoryScan(t *testing.T, open Opener) {
 		t.Errorf("descending page after 1 = %s, want []", got)
 	}
 }
+
+// testDeleteIf: a delete that names the version it read removes the
+// record only if it is still at that version.
+func testDeleteIf(t *testing.T, open Opener) {
+	be := open(t)
+	defer be.Close()
+	st := openStore(t, be)
+	defer st.Close()
+	ctx := context.Background()
+	if err := st.Write(ctx, store.PutIf(rule("p", 1, "a"), 0), store.PutIf(rule("p", 2, "b"), 1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Write(ctx, store.DeleteIf(store.KindPolicy, "p", 1)); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("delete from version 1 of a record at 2: err = %v, want ErrConflict", err)
+	}
+	if _, ok := st.RuleOf(store.RulePolicy, "p"); !ok {
+		t.Fatal("a refused delete removed the record")
+	}
+	if err := st.Write(ctx, store.DeleteIf(store.KindPolicy, "p", 2)); err != nil {
+		t.Fatalf("delete from version 2: %v", err)
+	}
+	if _, ok := st.RuleOf(store.RulePolicy, "p"); ok {
+		t.Fatal("the record is still there")
+	}
+}
