@@ -331,7 +331,6 @@ func BenchmarkPropagation3Replicas(b *testing.B) {
 // reportLoad sends posture reports at perSecond, each for the next device
 // on the next replica, until ctx ends.
 func reportLoad(ctx context.Context, reps []*pgReplica, devices, perSecond int, sent, failed *atomic.Int64) {
-	seqs := make([]uint64, devices)
 	t := time.NewTicker(time.Second / time.Duration(perSecond))
 	defer t.Stop()
 	var wg sync.WaitGroup
@@ -343,9 +342,8 @@ func reportLoad(ctx context.Context, reps []*pgReplica, devices, perSecond int, 
 		case <-t.C:
 		}
 		d := i % devices
-		seqs[d] += 10 // above PutFleet's 1
 		now := time.Now()
-		rep := posture.Report{Seq: seqs[d], CollectedAt: now, Signals: []collect.Signal{
+		rep := posture.Report{Seq: uint64(now.UnixMicro()), CollectedAt: now, Signals: []collect.Signal{
 			{Name: collect.DiskEncrypted, Value: d%10 != 0, Source: "bench", CollectedAt: now},
 			{Name: collect.OSVersion, Value: "14.5", Source: "bench", CollectedAt: now},
 			{Name: collect.UptimeSeconds, Value: int64(i), Source: "bench", CollectedAt: now},
