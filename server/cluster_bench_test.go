@@ -269,6 +269,10 @@ func BenchmarkPropagation3Replicas(b *testing.B) {
 	for _, r := range reps {
 		waitReady(b, r.addr)
 	}
+	seqs := make([]uint64, devices)
+	for i := range seqs {
+		seqs[i] = 1
+	}
 	for b.Loop() {
 		var serials []string
 		for i := range samples {
@@ -287,7 +291,7 @@ func BenchmarkPropagation3Replicas(b *testing.B) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			reportLoad(ctx, reps, devices, reportsPerSecond, &reports, &reportErrs)
+			reportLoad(ctx, reps, seqs, reportsPerSecond, &reports, &reportErrs)
 		}()
 		time.Sleep(time.Second) // the load is flowing
 		var commit, atB, atC []time.Duration
@@ -329,8 +333,10 @@ func BenchmarkPropagation3Replicas(b *testing.B) {
 }
 
 // reportLoad sends posture reports at perSecond, each for the next device
-// on the next replica, until ctx ends.
-func reportLoad(ctx context.Context, reps []*pgReplica, devices, perSecond int, sent, failed *atomic.Int64) {
+// on the next replica, until ctx ends. seqs holds each device's last
+// report sequence number.
+func reportLoad(ctx context.Context, reps []*pgReplica, seqs []uint64, perSecond int, sent, failed *atomic.Int64) {
+	devices := len(seqs)
 	t := time.NewTicker(time.Second / time.Duration(perSecond))
 	defer t.Stop()
 	var wg sync.WaitGroup
@@ -342,8 +348,9 @@ func reportLoad(ctx context.Context, reps []*pgReplica, devices, perSecond int, 
 		case <-t.C:
 		}
 		d := i % devices
+		seqs[d]++ // PutFleet's postures are at 1
 		now := time.Now()
-		rep := posture.Report{Seq: uint64(now.UnixMicro()), CollectedAt: now, Signals: []collect.Signal{
+		rep := posture.Report{Seq: seqs[d], CollectedAt: now, Signals: []collect.Signal{
 			{Name: collect.DiskEncrypted, Value: d%10 != 0, Source: "bench", CollectedAt: now},
 			{Name: collect.OSVersion, Value: "14.5", Source: "bench", CollectedAt: now},
 			{Name: collect.UptimeSeconds, Value: int64(i), Source: "bench", CollectedAt: now},
