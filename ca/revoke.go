@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/big"
 
+	"github.com/portier/portier/store"
 	"github.com/smallstep/certificates/authority"
 	"github.com/smallstep/certificates/authority/provisioner"
 )
@@ -70,6 +71,34 @@ func (c *CA) Revoke(ctx context.Context, serial string, reasonCode int, reason s
 	c.log.Info("ca: revoked certificate", "serial", serial, "device", rec.DeviceID,
 		"reason_code", reasonCode, "reason", reason)
 	return nil
+}
+
+// RevokeOp returns the store write that revokes a certificate this CA
+// issued, for a caller that must commit the revocation in the same
+// transaction as its own records (a device retired by a wipe: either both
+// land or neither does). It records exactly what Revoke records. The op is
+// a Create: if another writer revokes the serial first, the whole Write
+// fails with store.ErrExists, and the caller builds its write again (the
+// serial is then already revoked). ok is false, with no op, when the serial
+// is already revoked here.
+func (c *CA) RevokeOp(serial string, reasonCode int, reason string) (op store.Op, ok bool, err error) {
+	if n, isNum := new(big.Int).SetString(serial, 10); !isNum || n.Sign() <= 0 || n.String() != serial {
+		return op, false, fmt.Errorf("ca: revoke: %w: serial %q is not a positive decimal number", ErrUnknownCertificate, serial)
+	}
+	if !validReason(reasonCode) {
+		return op, false, fmt.Errorf("ca: revoke %s: unsupported reason code %d", serial, reasonCode)
+	}
+	if c.st.IsRevoked(serial) {
+		return op, false, nil
+	}
+	rec, found := c.st.Certificate(serial)
+	if !found {
+		return op, false, fmt.Errorf("ca: revoke %s: %w", serial, ErrUnknownCertificate)
+	}
+	return store.Create(&store.Revocation{
+		ID: serial, ReasonCode: reasonCode, Reason: reason,
+		RevokedAt: c.clock().UTC(), NotAfter: rec.NotAfter,
+	}), true, nil
 }
 
 // IsRevoked reports whether a serial (decimal) is revoked: one in-memory

@@ -190,3 +190,43 @@ func TestHandlers(t *testing.T) {
 		}
 	}
 }
+
+// TestRevokeOp: the op a caller commits in its own write records what
+// Revoke records, the next CRL lists it, and a revoked serial yields no op.
+func TestRevokeOp(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	leaf := e.issue(t, "dev-1")[0]
+	serial := leaf.SerialNumber.String()
+	if _, _, err := e.ca.RevokeOp(serial, 6, "hold"); err == nil {
+		t.Error("certificateHold accepted")
+	}
+	if _, _, err := e.ca.RevokeOp("123456789", ca.ReasonKeyCompromise, "x"); !errors.Is(err, ca.ErrUnknownCertificate) {
+		t.Errorf("unknown serial: %v", err)
+	}
+	op, ok, err := e.ca.RevokeOp(serial, ca.ReasonCessationOfOperation, "device wiped")
+	if err != nil || !ok {
+		t.Fatalf("RevokeOp: %v %v", ok, err)
+	}
+	if e.ca.IsRevoked(serial) {
+		t.Fatal("revoked before the op was committed")
+	}
+	if err := e.st.Write(ctx, op); err != nil {
+		t.Fatal(err)
+	}
+	rev, _ := e.st.Revocation(serial)
+	if !e.ca.IsRevoked(serial) || rev.ReasonCode != ca.ReasonCessationOfOperation || rev.Reason != "device wiped" ||
+		!rev.RevokedAt.Equal(e.clock.Now().UTC()) || !rev.NotAfter.Equal(leaf.NotAfter) {
+		t.Errorf("revocation record = %+v", rev)
+	}
+	der, err := e.ca.CRL(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := crlHas(e.parseCRL(t, der), leaf.SerialNumber); !ok {
+		t.Error("the CRL does not list the revocation")
+	}
+	if _, ok, err := e.ca.RevokeOp(serial, ca.ReasonKeyCompromise, "again"); ok || err != nil {
+		t.Errorf("revoked serial: op %v, %v", ok, err)
+	}
+}

@@ -22,6 +22,7 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		{"listen", "HTTPS listen address (default :8443)"},
 		{"external-url", "the URL users reach Portier at (default https://localhost:8443)"},
 		{"metrics-listen", "Prometheus /metrics address, or off (default 127.0.0.1:9464)"},
+		{"metrics-pprof", "on: serve Go's pprof profiles under /debug/pprof/ on the metrics listener only (default off)"},
 		{"store", "empty for the embedded store, or a postgres:// DSN; env PORTIER_STORE"},
 		{"max-staleness", "with a shared store: refuse after this long without confirming this replica is caught up (default 2s)"},
 		{"log-format", "json or text (default json)"},

@@ -21,6 +21,9 @@ type Config struct {
 	DataDir       string `yaml:"data_dir"`
 	Store         string `yaml:"store"`
 	MetricsListen string `yaml:"metrics_listen"`
+	// MetricsPprof serves Go's pprof profiles under /debug/pprof/ on the
+	// metrics listener (never the public one): "off" (the default) or "on".
+	MetricsPprof string `yaml:"metrics_pprof"`
 	// MaxStaleness bounds how long a replica on a shared store may go
 	// without confirming it is caught up before it refuses (0: the
 	// default, 2s; see docs/cluster.md).

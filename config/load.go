@@ -17,6 +17,7 @@ var settable = map[string]func(*Config, string){
 	"data-dir":        func(c *Config, v string) { c.DataDir = v },
 	"store":           func(c *Config, v string) { c.Store = v },
 	"metrics-listen":  func(c *Config, v string) { c.MetricsListen = v },
+	"metrics-pprof":   func(c *Config, v string) { c.MetricsPprof = v },
 	"log-format":      func(c *Config, v string) { c.Log.Format = v },
 	"log-level":       func(c *Config, v string) { c.Log.Level = v },
 	"config-policies": func(c *Config, v string) { c.ConfigPolicies = v },
@@ -93,6 +94,9 @@ func (c *Config) ApplyDefaults() {
 	if c.MetricsListen == "" {
 		c.MetricsListen = "127.0.0.1:9464"
 	}
+	if c.MetricsPprof == "" {
+		c.MetricsPprof = "off"
+	}
 	if c.Log.Format == "" {
 		c.Log.Format = "json"
 	}
@@ -134,6 +138,12 @@ func (c *Config) Validate() error {
 		if _, _, err := net.SplitHostPort(c.MetricsListen); err != nil {
 			return c.errAt("metrics_listen must be host:port, or off (got %q)", []any{"metrics_listen"}, c.MetricsListen)
 		}
+	}
+	if c.MetricsPprof != "on" && c.MetricsPprof != "off" {
+		return c.errAt("metrics_pprof must be on or off (got %q)", []any{"metrics_pprof"}, c.MetricsPprof)
+	}
+	if c.MetricsPprof == "on" && c.MetricsListen == "off" {
+		return c.errAt("metrics_pprof: on needs the metrics listener; metrics_listen is off", []any{"metrics_pprof"})
 	}
 	if c.MaxStaleness < 0 || (c.MaxStaleness > 0 && time.Duration(c.MaxStaleness) < 100*time.Millisecond) {
 		return c.errAt("max_staleness must be a duration of at least 100ms, such as 2s", []any{"max_staleness"})

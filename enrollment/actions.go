@@ -188,12 +188,11 @@ func (s *Service) revokeNow(ctx context.Context, a Actor, d *store.Device, act *
 	if r := act.Params["reason"]; r != "" {
 		why = r
 	}
-	if err := s.revokeCerts(ctx, d.ID, ca.ReasonPrivilegeWithdrawn, why); err != nil {
-		return err
-	}
 	act.Status, act.DoneAt, act.Result = store.ActionAcknowledged, now.UTC(), "certificates revoked; device retired"
-	ops := append(pre, store.Put(act))
-	return s.st.Write(ctx, append(ops, s.retireOps(d, store.DeviceRetired, now, why, act.ID)...)...)
+	return s.writeRevoking(ctx, d.ID, ca.ReasonPrivilegeWithdrawn, why, func(revs []store.Op) []store.Op {
+		ops := append(append(revs, pre...), store.Put(act))
+		return append(ops, s.retireOps(d, store.DeviceRetired, now, why, act.ID)...)
+	})
 }
 
 // sameRequest answers a repeated idempotency key: the first action if the

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/pgstore"
@@ -75,5 +76,48 @@ func TestIdempotencyKeyRetriedOnLaggingReplica(t *testing.T) {
 	}
 	if n := len(b.st.ActionsOf(dev.ID)); n != 1 {
 		t.Errorf("device has %d actions, want 1", n)
+	}
+}
+
+// TestWipeAcknowledgedOnReplicaThatMissedARevocation: replica A revokes a
+// device's certificate; replica B, which has not applied that yet (its
+// notifications held), records the device's selective wipe. B's one write
+// would revoke the certificate again and is refused by the database; B
+// catches up and writes again without it. The wipe is recorded and A's
+// revocation, the first, stands.
+func TestWipeAcknowledgedOnReplicaThatMissedARevocation(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	keys := filepath.Join(t.TempDir(), "ca")
+	ctx := context.Background()
+	a := replicaService(t, dsn, keys, false)
+	ea := &env{st: a.st, svc: a}
+	res := ea.mustEnroll(t, store.OwnershipBYOD, agentwire.DeviceInfo{})
+	serial := res.Chain[0].SerialNumber.String()
+	act, _, err := a.RequestAction(ctx, admin, res.Device.ID, ActionRequest{Type: ActionSelectiveWipe}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Poll(ctx, res.Device, 0); err != nil {
+		t.Fatal(err)
+	}
+	b := replicaService(t, dsn, keys, true)
+	if err := a.ca.Revoke(ctx, serial, ca.ReasonKeyCompromise, "reported stolen"); err != nil {
+		t.Fatal(err)
+	}
+	if b.st.IsRevoked(serial) {
+		t.Log("B caught up before the acknowledgment: the race was not exercised this time")
+	}
+	done, err := b.ReportResult(ctx, res.Device, act.ID, agentwire.ActionResult{Status: store.ActionAcknowledged})
+	if err != nil || done.Status != store.ActionAcknowledged {
+		t.Fatalf("acknowledgment on B: %+v %v", done, err)
+	}
+	if err := a.st.CatchUp(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := a.st.Device(res.Device.ID); d.State != store.DeviceRetired {
+		t.Errorf("device %s, want retired", d.State)
+	}
+	if r, ok := a.st.Revocation(serial); !ok || r.ReasonCode != ca.ReasonKeyCompromise {
+		t.Errorf("revocation %+v %v, want A's (key compromise)", r, ok)
 	}
 }

@@ -121,23 +121,31 @@ func (s *Service) ReportResult(ctx context.Context, d *store.Device, actionID st
 	if cp.DeliveredAt.IsZero() {
 		cp.DeliveredAt = now.UTC()
 	}
-	ops := []store.Op{store.Put(&cp)}
 	detail := map[string]string{"action": a.ID, "type": a.Type, "after": now.Sub(a.RequestedAt).Round(time.Second).String()}
-	if r.Status == store.ActionAcknowledged && (a.Type == ActionSelectiveWipe || a.Type == ActionWipe) {
-		state, why := store.DeviceRetired, "work profile removed by selective wipe"
-		if a.Type == ActionWipe {
-			state, why = store.DeviceWiped, "device wiped"
-		}
-		if err := s.revokeCerts(ctx, d.ID, ca.ReasonCessationOfOperation, why); err != nil {
+	event := store.Put(store.NewDeviceEvent(now, d.ID, "action_"+r.Status, detail))
+	if r.Status != store.ActionAcknowledged || (a.Type != ActionSelectiveWipe && a.Type != ActionWipe) {
+		if err := s.st.Write(ctx, store.Put(&cp), event); err != nil {
 			return nil, err
 		}
-		if cur, ok := s.st.Device(d.ID); ok {
-			d = cur
-		}
-		ops = append(ops, s.retireOps(d, state, now, why, a.ID)...)
+		return &cp, nil
 	}
-	ops = append(ops, store.Put(store.NewDeviceEvent(now, d.ID, "action_"+r.Status, detail)))
-	if err := s.st.Write(ctx, ops...); err != nil {
+	// A wipe done: the revocation of the device's certificates, the action,
+	// the device's new state and the history go in one Write, so a replica
+	// killed at any point leaves either all of them or none (the agent then
+	// reports again with its still valid certificate).
+	state, why := store.DeviceRetired, "work profile removed by selective wipe"
+	if a.Type == ActionWipe {
+		state, why = store.DeviceWiped, "device wiped"
+	}
+	err := s.writeRevoking(ctx, d.ID, ca.ReasonCessationOfOperation, why, func(revs []store.Op) []store.Op {
+		cur := d
+		if c, ok := s.st.Device(d.ID); ok {
+			cur = c
+		}
+		ops := append(revs, store.Put(&cp))
+		return append(append(ops, s.retireOps(cur, state, now, why, a.ID)...), event)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return &cp, nil

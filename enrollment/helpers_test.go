@@ -39,7 +39,13 @@ var admin = Actor{ID: "token:test", RemoteIP: "192.0.2.1"}
 
 func newEnv(t testing.TB, mod func(*Options)) *env {
 	t.Helper()
-	e := &env{st: storetest.OpenBolt(t), clock: newClock()}
+	return newEnvOn(t, storetest.OpenBolt(t), mod)
+}
+
+// newEnvOn is newEnv on a store the test opened.
+func newEnvOn(t testing.TB, st *store.Store, mod func(*Options)) *env {
+	t.Helper()
+	e := &env{st: st, clock: newClock()}
 	c, err := ca.New(context.Background(), ca.Options{Store: e.st, Keys: &ca.FileKeyStore{Dir: filepath.Join(t.TempDir(), "ca")},
 		Clock: e.clock.Now, CRLURL: "https://portier.example/ca/crl"})
 	if err != nil {

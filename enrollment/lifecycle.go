@@ -2,6 +2,7 @@ package enrollment
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -19,32 +20,82 @@ func (s *Service) device(id string) (*store.Device, error) {
 	return d, nil
 }
 
-// revokeCerts revokes every unexpired certificate issued to a device (a
-// renewed device has several), so none of them opens anything any more.
-func (s *Service) revokeCerts(ctx context.Context, deviceID string, reasonCode int, why string) error {
+// revokeOps returns the writes that revoke every unexpired certificate
+// issued to a device (a renewed device has several), so none of them
+// opens anything any more, and the serials they revoke. The caller commits
+// them in the same Write as the records that say why (the device retired,
+// the action acknowledged): a replica that dies mid-way leaves neither.
+func (s *Service) revokeOps(deviceID string, reasonCode int, why string) ([]store.Op, []string, error) {
 	it, err := s.st.Txn().Get(string(store.KindCertificate), "device", deviceID)
 	if err != nil {
-		return fmt.Errorf("enrollment: list certificates of %s: %w", deviceID, err)
+		return nil, nil, fmt.Errorf("enrollment: list certificates of %s: %w", deviceID, err)
 	}
 	now := s.clock()
+	var ops []store.Op
 	var serials []string
 	for raw := it.Next(); raw != nil; raw = it.Next() {
 		c := raw.(*store.Certificate)
-		if c.NotAfter.After(now) && !s.st.IsRevoked(c.ID) {
-			serials = append(serials, c.ID)
+		if !c.NotAfter.After(now) {
+			continue
+		}
+		op, ok, err := s.ca.RevokeOp(c.ID, reasonCode, why)
+		if err != nil {
+			return nil, nil, fmt.Errorf("enrollment: revoke certificate %s of %s: %w", c.ID, deviceID, err)
+		}
+		if ok {
+			ops, serials = append(ops, op), append(serials, c.ID)
 		}
 	}
+	return ops, serials, nil
+}
+
+// revokeAttempts bounds how often writeRevoking builds its write again
+// after losing a race to revoke one of the serials.
+const revokeAttempts = 3
+
+// writeRevoking commits, in one Write, the revocation of every unexpired
+// certificate of a device together with the ops build returns (given the
+// revocation ops, which it must include). When another writer revoked one
+// of the serials first (the Write fails with store.ErrExists), it catches
+// up and builds the write again; any other ErrExists (an idempotency key
+// claimed meanwhile) is returned as is.
+func (s *Service) writeRevoking(ctx context.Context, deviceID string, reasonCode int, why string, build func(revs []store.Op) []store.Op) error {
+	for attempt := 1; ; attempt++ {
+		revs, serials, err := s.revokeOps(deviceID, reasonCode, why)
+		if err != nil {
+			return err
+		}
+		err = s.st.Write(ctx, build(revs)...)
+		if err == nil {
+			for _, serial := range serials {
+				s.log.Info("enrollment: revoked certificate", "serial", serial, "device", deviceID,
+					"reason_code", reasonCode, "reason", why)
+			}
+			return nil
+		}
+		if !errors.Is(err, store.ErrExists) || len(serials) == 0 || attempt == revokeAttempts {
+			return err
+		}
+		if _, raced := store.Find(s.st, func() (string, bool) { return anyRevoked(s.st, serials) }); !raced {
+			return err
+		}
+	}
+}
+
+// anyRevoked returns the first of serials that is revoked.
+func anyRevoked(st *store.Store, serials []string) (string, bool) {
 	for _, serial := range serials {
-		if err := s.ca.Revoke(ctx, serial, reasonCode, why); err != nil {
-			return fmt.Errorf("enrollment: revoke certificate %s of %s: %w", serial, deviceID, err)
+		if st.IsRevoked(serial) {
+			return serial, true
 		}
 	}
-	return nil
+	return "", false
 }
 
 // retireOps returns the writes that take a device out of management:
 // its state, its browser device credentials, its open actions, and the
-// history entry. The certificates must be revoked before. The action
+// history entry. The certificates' revocation goes in the same Write
+// (writeRevoking). The action
 // keep (the one retiring the device, if any) is left to the caller.
 func (s *Service) retireOps(d *store.Device, state store.DeviceState, now time.Time, why, keep string) []store.Op {
 	cp := *d
@@ -83,12 +134,16 @@ func (s *Service) Retire(ctx context.Context, a Actor, id, why string) (*store.D
 	if why == "" {
 		why = "retired by " + a.ID
 	}
-	if err := s.revokeCerts(ctx, id, ca.ReasonCessationOfOperation, why); err != nil {
-		return nil, err
-	}
 	now := s.clock()
-	ops := append(s.retireOps(d, store.DeviceRetired, now, why, ""), s.auditOp(a, now, "device.retire", id, map[string]string{"reason": why}))
-	if err := s.st.Write(ctx, ops...); err != nil {
+	err = s.writeRevoking(ctx, id, ca.ReasonCessationOfOperation, why, func(revs []store.Op) []store.Op {
+		cur := d
+		if c, ok := s.st.Device(id); ok {
+			cur = c
+		}
+		ops := append(revs, s.retireOps(cur, store.DeviceRetired, now, why, "")...)
+		return append(ops, s.auditOp(a, now, "device.retire", id, map[string]string{"reason": why}))
+	})
+	if err != nil {
 		return nil, err
 	}
 	d, _ = s.st.Device(id)

@@ -20,6 +20,7 @@ type CA interface {
 	IssueDevice(ctx context.Context, csr *x509.CertificateRequest, deviceID string) ([]*x509.Certificate, error)
 	Renew(ctx context.Context, leaf *x509.Certificate, csr *x509.CertificateRequest) ([]*x509.Certificate, error)
 	Revoke(ctx context.Context, serial string, reasonCode int, reason string) error
+	RevokeOp(serial string, reasonCode int, reason string) (op store.Op, ok bool, err error)
 	VerifyClient(chain []*x509.Certificate, now time.Time) (deviceID, serial string, err error)
 }
 

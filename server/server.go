@@ -227,7 +227,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		if s.mln, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
 			return nil, fmt.Errorf("metrics listen %s: %w", cfg.MetricsListen, err)
 		}
-		s.metrics = &http.Server{Handler: m.handler(), ReadHeaderTimeout: 5 * time.Second}
+		s.metrics = &http.Server{Handler: metricsMux(m, cfg.MetricsPprof == "on"), ReadHeaderTimeout: 5 * time.Second}
+		if cfg.MetricsPprof == "on" {
+			o.Log.Warn("metrics_pprof: on: Go profiles are served under /debug/pprof/ on the metrics listener", "metrics", s.mln.Addr().String())
+		}
 	}
 	s.announce(o.Banner)
 	return s, nil
