@@ -34,13 +34,6 @@ func isNavigation(r *http.Request) bool {
 	return strings.Contains(r.Header.Get("Accept"), "text/html")
 }
 
-// acknowledged reports whether the request carries the interstitial's
-// acknowledgment cookie.
-func acknowledged(r *http.Request) bool {
-	c, err := r.Cookie(ackCookie)
-	return err == nil && c.Value == "1"
-}
-
 // interstitialText is the interstitial's wording in one language.
 type interstitialText struct {
 	Lang, Title, Lead, After, How, Enroll, Continue string

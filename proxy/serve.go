@@ -62,6 +62,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cookie := sessionCookie(r)
+	ro := p.rollout.Load()
+	acked := ro != nil && len(ro.coexist) > 0 && cookieValue(r, ackCookie) == "1"
 	stripRequest(r)
 	switch r.URL.Path {
 	case callbackPath:
@@ -91,9 +93,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.bindOwner(req)
-	ro := p.rollout.Load()
 	p.fillInput(req, r, now, ro)
-	if c := ro.coexistFor(rt, &req.in); c != nil && now.Before(c.deadline) && isNavigation(r) && !acknowledged(r) {
+	if c := ro.coexistFor(rt, &req.in); c != nil && now.Before(c.deadline) && isNavigation(r) && !acked {
 		p.interstitial(w, r, c)
 		return
 	}
@@ -180,13 +181,17 @@ func policyDevice(d *store.Device) policy.Device {
 }
 
 // sessionCookie returns Portier's session cookie value, "" if none.
-func sessionCookie(r *http.Request) string {
+func sessionCookie(r *http.Request) string { return cookieValue(r, identity.SessionCookie) }
+
+// cookieValue returns the value of the request's cookie called name, ""
+// if none, without allocating.
+func cookieValue(r *http.Request, cookie string) string {
 	for _, line := range r.Header["Cookie"] {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if ok && name == identity.SessionCookie {
+			if ok && name == cookie {
 				return strings.Trim(value, `"`)
 			}
 		}
