@@ -57,7 +57,7 @@ var interstitialTexts = map[string]interstitialText{
 // interstitialPage is what the interstitial template shows.
 type interstitialPage struct {
 	Lang, Title, Lead, After, How, Enroll, Continue string
-	EnrollURL, Return, Action, Field                 string
+	EnrollURL, Return, Action, Field                string
 }
 
 var interstitialTmpl = template.Must(template.New("interstitial").Parse(`<!doctype html>

@@ -216,7 +216,9 @@ func isSessionCookie(name string) bool { return name == identity.SessionCookie }
 // isRequestPortierCookie names the cookies Portier sets on route hosts,
 // never forwarded upstream: the session and the interstitial's
 // acknowledgment.
-func isRequestPortierCookie(name string) bool { return name == identity.SessionCookie || name == ackCookie }
+func isRequestPortierCookie(name string) bool {
+	return name == identity.SessionCookie || name == ackCookie
+}
 
 // dropCookies removes from r's Cookie headers every cookie whose name drop
 // matches, keeping the others in order.
