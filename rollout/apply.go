@@ -260,21 +260,3 @@ func drop(m *yaml.Node, key string) {
 		}
 	}
 }
-
-// Run applies due waves every interval until ctx ends.
-func (a *Applier) Run(ctx context.Context, every time.Duration, clock func() time.Time) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := a.Apply(ctx, clock()); err != nil {
-				a.Log.Error("rollout: a wave step failed; will retry", "err", err)
-			} else if n > 0 {
-				a.Log.Info("rollout: waves applied", "waves", n)
-			}
-		}
-	}
-}

@@ -1,0 +1,106 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/portier/portier/rollout"
+	"github.com/portier/portier/store"
+)
+
+// rolloutEvery is the most often the rollout index is rebuilt while the
+// store keeps changing: membership follows a change within about this.
+const rolloutEvery = time.Second
+
+// refreshRollout rebuilds the rollout index (wave membership, coexistence
+// deadlines) from the store and gives it to the proxy; when the plans
+// themselves changed, device compliance is recomputed, since a plan may
+// move devices' report-only compliance policies to enforce.
+func (s *Server) refreshRollout() {
+	x := rollout.Build(s.store)
+	s.rolloutIdx.Store(x)
+	s.proxy.SetRollout(x)
+	print := plansPrint(x.Plans())
+	if prev := s.rolloutPrint.Swap(&print); prev != nil && *prev != print && s.posture != nil {
+		go func() {
+			if err := s.posture.RecomputeAll(context.Background()); err != nil {
+				s.log.Error("rollout: recomputing device compliance failed", "err", err)
+			}
+		}()
+	}
+}
+
+// plansPrint identifies plans by id and version.
+func plansPrint(ps []*store.RolloutPlan) string {
+	var b strings.Builder
+	for _, p := range ps {
+		fmt.Fprintf(&b, "%s@%d;", p.ID, p.Version)
+	}
+	return b.String()
+}
+
+// deviceWaves are a device's owner's rollout waves, for the posture engine.
+func (s *Server) deviceWaves(d *store.Device) []string {
+	x := s.rolloutIdx.Load()
+	if x == nil {
+		return nil
+	}
+	return x.DeviceWaves(d)
+}
+
+// watchRollout rebuilds the rollout index when the store changes, at most
+// once per rolloutEvery (people, groups and devices change often; the
+// index is rebuilt from all of them).
+func (s *Server) watchRollout(ctx context.Context) {
+	for {
+		ch := s.store.Changed()
+		select {
+		case <-ctx.Done():
+			return
+		case <-ch:
+		}
+		s.refreshRollout()
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(rolloutEvery):
+		}
+	}
+}
+
+// runRollout takes the rollout plans' scheduled wave steps. Every replica
+// runs it, like the scheduled promotions: compare-and-set lets one replica
+// write each step.
+func (s *Server) runRollout(ctx context.Context) {
+	a := &rollout.Applier{Store: s.store, Rules: s.rules, Log: s.log}
+	t := time.NewTicker(scheduleEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			s.applyRollout(ctx, a)
+		}
+	}
+}
+
+// applyRollout runs one round of wave steps and, when a wave was applied
+// here, rebuilds the index at once.
+func (s *Server) applyRollout(ctx context.Context, a *rollout.Applier) {
+	n, err := a.Apply(ctx, s.clock())
+	if err != nil {
+		s.log.Error("rollout: a wave step failed; will retry", "err", err)
+	}
+	if n > 0 {
+		s.refreshRollout()
+	}
+}
+
+// ApplyRollout runs one round of the rollout plans' wave steps now (tests
+// drive it with an injected clock instead of waiting for the ticker).
+func (s *Server) ApplyRollout(ctx context.Context) {
+	s.applyRollout(ctx, &rollout.Applier{Store: s.store, Rules: s.rules, Log: s.log})
+}
