@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portier/portier/proxy"
 	"github.com/portier/portier/rollout"
 	"github.com/portier/portier/store"
 )
@@ -103,4 +104,11 @@ func (s *Server) applyRollout(ctx context.Context, a *rollout.Applier) {
 // drive it with an injected clock instead of waiting for the ticker).
 func (s *Server) ApplyRollout(ctx context.Context) {
 	s.applyRollout(ctx, &rollout.Applier{Store: s.store, Rules: s.rules, Log: s.log})
+}
+
+// simulate is the console's what-if: the live routes and policies with
+// the rollout plans' waves and coexistence deadlines, as the proxy
+// decides.
+func (s *Server) simulate(target string, q proxy.Query) (*proxy.Simulation, error) {
+	return s.sim.Load().WithRollout(s.rolloutIdx.Load(), s.cfg.ExternalURL).Ask(target, q, s.clock())
 }

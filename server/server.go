@@ -197,9 +197,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		Roots: s.ca.RootsHandler(), CRL: s.ca.CRLHandler(), Ready: s.ready, RootFingerprint: s.ca.Fingerprint(),
 		AgentDownloadsDir: s.enroll.Config().AgentDownloadsDir,
 		Identity:          s.ident, JWKS: s.signer.JWKS, Enrollment: s.enroll, PostureIngest: s.posture.ExternalHandler(),
-		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
-			return s.sim.Load().WithRollout(s.rolloutIdx.Load(), cfg.ExternalURL).Ask(target, q, o.Clock())
-		},
+		Simulate: s.simulate,
 		Origins: func() []string { return *s.origins.Load() },
 		Rules:   s.rules,
 		Routes:  func() []string { return *s.routes.Load() },
