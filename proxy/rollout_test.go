@@ -222,3 +222,32 @@ func TestCoexistenceInterstitialThenDeadline(t *testing.T) {
 		t.Errorf("route outside the coexistence: %d %s", resp.StatusCode, body)
 	}
 }
+
+func TestCoexistenceContinueRefusesWhatItShould(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(nil)
+	send := func(method string, body string, hdr map[string]string) *http.Response {
+		req, _ := http.NewRequest(method, e.srv.URL+"/.portier/coexistence/continue", strings.NewReader(body))
+		req.Host = "wiki.localhost"
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range hdr {
+			req.Header.Set(k, v)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := send("GET", "", nil); resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("GET: %d", resp.StatusCode)
+	}
+	if resp := send("POST", "return=/", map[string]string{"Sec-Fetch-Site": "cross-site"}); resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site without Origin: %d", resp.StatusCode)
+	}
+	big := "return=/" + strings.Repeat("a", 16<<10)
+	if resp := send("POST", big, map[string]string{"Origin": "https://wiki.localhost"}); resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Header.Get("Set-Cookie") != "" {
+		t.Errorf("oversized body: %d %q", resp.StatusCode, resp.Header.Get("Set-Cookie"))
+	}
+}
