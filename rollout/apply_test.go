@@ -27,14 +27,17 @@ type applyEnv struct {
 	a   *rollout.Applier
 }
 
-func newApplyEnv(t *testing.T) *applyEnv {
+func newApplyEnv(t *testing.T) *applyEnv { return newApplyEnvOn(t, storetest.OpenBolt(t)) }
+
+// newApplyEnvOn is newApplyEnv on st.
+func newApplyEnvOn(t *testing.T, st *store.Store) *applyEnv {
 	t.Helper()
 	cfg, err := config.Parse("test.yaml", []byte("external_url: https://localhost\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg.ApplyDefaults()
-	e := &applyEnv{st: storetest.OpenBolt(t), clk: clocktest.At(day0.Add(-time.Hour))}
+	e := &applyEnv{st: st, clk: clocktest.At(day0.Add(-time.Hour))}
 	e.svc = &rules.Service{Store: e.st, Base: func() *config.Config { return cfg }, Clock: e.clk.Now,
 		Compile: func(c *config.Config) ([]*policy.Policy, error) { return policy.ParsePolicies(c.File, &c.Policies) }}
 	e.a = &rollout.Applier{Store: e.st, Rules: e.svc, Log: slog.New(slog.DiscardHandler)}
