@@ -211,8 +211,6 @@ func stripRequest(r *http.Request) {
 	dropCookies(r, isRequestPortierCookie)
 }
 
-func isSessionCookie(name string) bool { return name == identity.SessionCookie }
-
 // isRequestPortierCookie names the cookies Portier sets on route hosts,
 // never forwarded upstream: the session and the interstitial's
 // acknowledgment.

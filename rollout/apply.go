@@ -28,11 +28,13 @@ const AuditWaveApplied = "rollout.wave_applied"
 // it: compare-and-set on the policies and on the plan lets one write each
 // step, and a step that finds its work already done writes nothing.
 type Applier struct {
+	// Store holds the plans and the policies.
 	Store *store.Store
 	// Rules writes the policy versions: the same checked, audited,
 	// compare-and-set path as an API write or a scheduled promotion.
 	Rules *rules.Service
-	Log   *slog.Logger
+	// Log gets a line per wave applied and per policy skipped.
+	Log *slog.Logger
 }
 
 // Apply applies every plan's due wave at now (one wave per plan per call:
