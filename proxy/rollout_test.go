@@ -86,7 +86,7 @@ func TestReportOnlyPolicyEnforcedForItsWaves(t *testing.T) {
 		groups []string
 		want   int
 	}{
-		{"ada@example.com", []string{"staff"}, http.StatusForbidden}, // in the pilot: enforced
+		{"ada@example.com", []string{"staff"}, http.StatusForbidden},   // in the pilot: enforced
 		{"bob@example.com", []string{"staff", "sales"}, http.StatusOK}, // in sales, not named by enforce_for: observed only
 		{"carl@example.com", []string{"staff"}, http.StatusOK},         // in no wave
 	} {
