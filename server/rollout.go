@@ -16,14 +16,15 @@ import (
 const rolloutEvery = time.Second
 
 // refreshRollout rebuilds the rollout index (wave membership, coexistence
-// deadlines) from the store and gives it to the proxy; when the plans
-// themselves changed, device compliance is recomputed, since a plan may
-// move devices' report-only compliance policies to enforce.
+// deadlines) from the store and gives it to the proxy; when the plans'
+// waves changed (who is in which wave), device compliance is recomputed,
+// since a report-only compliance policy may be enforced for some waves.
+// A wave step changes policies, which recompute devices on their own.
 func (s *Server) refreshRollout() {
 	x := rollout.Build(s.store)
 	s.rolloutIdx.Store(x)
 	s.proxy.SetRollout(x)
-	print := plansPrint(x.Plans())
+	print := membersPrint(x.Plans())
 	if prev := s.rolloutPrint.Swap(&print); prev != nil && *prev != print && s.posture != nil {
 		go func() {
 			if err := s.posture.RecomputeAll(context.Background()); err != nil {
@@ -33,11 +34,16 @@ func (s *Server) refreshRollout() {
 	}
 }
 
-// plansPrint identifies plans by id and version.
-func plansPrint(ps []*store.RolloutPlan) string {
+// membersPrint identifies the plans' waves by what decides membership:
+// names, groups, departments, people and everyone (not dates, nor
+// whether a wave was applied).
+func membersPrint(ps []*store.RolloutPlan) string {
 	var b strings.Builder
 	for _, p := range ps {
-		fmt.Fprintf(&b, "%s@%d;", p.ID, p.Version)
+		fmt.Fprintf(&b, "%q:", p.ID)
+		for _, w := range p.Waves {
+			fmt.Fprintf(&b, "%q%q%q%q%t;", w.Name, w.Groups, w.Departments, w.People, w.Everyone)
+		}
 	}
 	return b.String()
 }

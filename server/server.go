@@ -95,7 +95,7 @@ type Server struct {
 	inForce   atomic.Pointer[console.Rules] // for the impact replay
 	records   *proxy.Recorder               // recorded access; nil when off
 	// rolloutIdx is the rollout plans' wave membership (see rollout.go);
-	// rolloutPrint the plans' ids and versions it was built from.
+	// rolloutPrint the plans' waves it was built from (membersPrint).
 	rolloutIdx   atomic.Pointer[rollout.Index]
 	rolloutPrint atomic.Pointer[string]
 
