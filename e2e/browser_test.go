@@ -78,7 +78,10 @@ type site struct {
 // startSite starts Portier on a free loopback port with the console at
 // https://localhost:<port>. extra is appended to the base config, with
 // {{port}} and {{upstream}} replaced.
-func startSite(t *testing.T, extra string) *site {
+func startSite(t *testing.T, extra string) *site { return startSiteAt(t, extra, time.Now) }
+
+// startSiteAt is startSite on the given clock.
+func startSiteAt(t *testing.T, extra string, clock func() time.Time) *site {
 	t.Helper()
 	s := &site{t: t, logs: &lockedBuffer{}}
 	s.upstream = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -100,7 +103,7 @@ func startSite(t *testing.T, extra string) *site {
 	yaml += strings.NewReplacer("{{port}}", s.port, "{{upstream}}", s.upstream.URL).Replace(extra)
 	cfg, pols := loadConfig(t, "browser.yaml", yaml)
 	log := slog.New(slog.NewJSONHandler(s.logs, nil))
-	s.srv, err = server.Start(context.Background(), server.Options{Config: cfg, Policies: pols, Log: log, Clock: time.Now,
+	s.srv, err = server.Start(context.Background(), server.Options{Config: cfg, Policies: pols, Log: log, Clock: clock,
 		Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
