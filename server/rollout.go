@@ -62,13 +62,15 @@ func (s *Server) deviceWaves(d *store.Device) []string {
 // index is rebuilt from all of them).
 func (s *Server) watchRollout(ctx context.Context) {
 	for {
+		// Taken before the rebuild: a change made during it, or during
+		// the pause below, is seen at the next round.
 		ch := s.store.Changed()
+		s.refreshRollout()
 		select {
 		case <-ctx.Done():
 			return
 		case <-ch:
 		}
-		s.refreshRollout()
 		select {
 		case <-ctx.Done():
 			return
