@@ -73,22 +73,15 @@ type site struct {
 	// tabTimeout bounds each new tab's whole life: browserTimeout unless
 	// a long flow sets more.
 	tabTimeout time.Duration
-	// ahead moves the server's clock forward (advance): a test reaches a
-	// date (a rollout wave's, a deadline) without waiting for it, while
-	// the browser and the TLS certificates keep the real time.
-	ahead atomic.Int64
 }
-
-// now is the server's clock: the real time, moved forward by advance.
-func (s *site) now() time.Time { return time.Now().Add(time.Duration(s.ahead.Load())) }
-
-// advance moves the server's clock forward by d.
-func (s *site) advance(d time.Duration) { s.ahead.Add(int64(d)) }
 
 // startSite starts Portier on a free loopback port with the console at
 // https://localhost:<port>. extra is appended to the base config, with
 // {{port}} and {{upstream}} replaced.
-func startSite(t *testing.T, extra string) *site {
+func startSite(t *testing.T, extra string) *site { return startSiteAt(t, extra, time.Now) }
+
+// startSiteAt is startSite on the given clock.
+func startSiteAt(t *testing.T, extra string, clock func() time.Time) *site {
 	t.Helper()
 	s := &site{t: t, logs: &lockedBuffer{}}
 	s.upstream = httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
@@ -110,7 +103,7 @@ func startSite(t *testing.T, extra string) *site {
 	yaml += strings.NewReplacer("{{port}}", s.port, "{{upstream}}", s.upstream.URL).Replace(extra)
 	cfg, pols := loadConfig(t, "browser.yaml", yaml)
 	log := slog.New(slog.NewJSONHandler(s.logs, nil))
-	s.srv, err = server.Start(context.Background(), server.Options{Config: cfg, Policies: pols, Log: log, Clock: s.now,
+	s.srv, err = server.Start(context.Background(), server.Options{Config: cfg, Policies: pols, Log: log, Clock: clock,
 		Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)

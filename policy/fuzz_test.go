@@ -32,6 +32,8 @@ func FuzzParse(f *testing.F) {
 		"policies:\n  - id: i\n    deny: {ip: {in: ['::ffff:10.0.0.0/104']}}\n    allow: {country: {not_in: [ZZ]}}\n",
 		"policies:\n  - {id: x, require: mfa, mfa_max_age: 7d, restrictions: no_store, allow: [{method: get}]}\n",
 		"policies:\n  - {id: s, session_max_age: 1d, allow: [{group: a, session_max_age: 8h}]}\n",
+		"policies:\n  - {id: r, mode: report-only, enforce_for: {rollout: mdm, waves: [pilot, sales]}, allow: {group: a}}\n",
+		"policies:\n  - {id: r, enforce_for: {rollout: -x, waves: [[1]], waves: y}}\n",
 		"policies: 3\n", "- 1\n", "policies:\n  - id: [1]\n", "{",
 	} {
 		f.Add([]byte(s))
@@ -64,6 +66,9 @@ func FuzzParse(f *testing.F) {
 			return
 		}
 		for _, p := range ps {
+			if ef := p.EnforceFor; ef != nil && (p.Mode != ReportOnly || ef.Rollout == "" || len(ef.Keys()) != len(ef.Waves)) {
+				t.Fatalf("accepted a malformed enforce_for: mode %v, %+v", p.Mode, ef)
+			}
 			for i := range inputs {
 				d := p.Evaluate(&inputs[i])
 				_ = d.Explain()

@@ -37,6 +37,12 @@ type Input struct {
 	// no rule with a session_max_age matches.
 	SignedInAt time.Time
 
+	// Waves are the rollout waves the person is in, as "<plan>/<wave>"
+	// keys (rollout.Key), filled by the caller from the rollout plans: a
+	// report-only policy whose enforce_for names one of them is enforced
+	// for this person (see Policy.EnforcedFor). No criterion reads them.
+	Waves []string
+
 	// Device is the requesting device; the zero value is an unknown,
 	// unmanaged, untrusted device.
 	Device Device

@@ -171,7 +171,7 @@ type ruleRef struct {
 	line, col int
 }
 
-var policyKeys = []string{"id", "mode", "shadows", "description", "allow", "deny", "require", "mfa_max_age", "session_max_age", "restrictions"}
+var policyKeys = []string{"id", "mode", "shadows", "enforce_for", "description", "allow", "deny", "require", "mfa_max_age", "session_max_age", "restrictions"}
 
 // policy compiles one item of the policies list.
 func (p *parser) policy(n *yaml.Node) (*Policy, []ruleRef) {
@@ -182,7 +182,7 @@ func (p *parser) policy(n *yaml.Node) (*Policy, []ruleRef) {
 	}
 	pol := &Policy{File: p.File, Line: n.Line}
 	before := len(p.Errs)
-	var allowNode, denyNode, shadowsNode *yaml.Node
+	var allowNode, denyNode, shadowsNode, enforceNode *yaml.Node
 	var req requirement
 	var restrict Restrictions
 	for _, f := range fs {
@@ -208,6 +208,9 @@ func (p *parser) policy(n *yaml.Node) (*Policy, []ruleRef) {
 		case "shadows":
 			pol.Shadows, _ = p.nonEmpty(f.val, "shadows")
 			shadowsNode = p.resolve(f.val)
+		case "enforce_for":
+			enforceNode = f.keyPos
+			pol.EnforceFor = p.enforceFor(f.val)
 		case "description":
 			p.str(f.val, "description")
 		case "allow":
@@ -239,6 +242,9 @@ func (p *parser) policy(n *yaml.Node) (*Policy, []ruleRef) {
 			p.errorf(shadowsNode, "shadows needs mode: report-only (an enforced policy shadows nothing)")
 		}
 		p.shadows = append(p.shadows, shadowRef{pol: pol, node: shadowsNode})
+	}
+	if enforceNode != nil && pol.Mode != ReportOnly {
+		p.errorf(enforceNode, "enforce_for needs mode: report-only (an enforced policy is enforced for everyone already)")
 	}
 	var refs []ruleRef
 	firstCheck := len(p.checks)

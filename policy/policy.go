@@ -39,6 +39,10 @@ type Policy struct {
 	// `shadows:`); empty means the route allows signed-in users meanwhile.
 	// ParsePolicies checks that it names an enforced policy of the same file.
 	Shadows string
+	// EnforceFor, for a report-only policy, names the rollout plan waves
+	// whose people already have it enforced (config key `enforce_for:`);
+	// nil when none.
+	EnforceFor *EnforceFor
 	// File and Line locate the policy's definition, for messages.
 	File string
 	Line int

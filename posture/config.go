@@ -37,6 +37,10 @@ type Config struct {
 	// shadow is this config with the report-only policies enforced (nil
 	// when there are none): what the would-be verdict is computed with.
 	shadow *Config
+	// derived are this config as it applies to devices in rollout waves
+	// (see ForWaves), by the set of report-only policies enforced; under
+	// setsMu.
+	derived map[string]*Config
 }
 
 // Policy is one compliance policy: who it applies to, what it checks and
@@ -44,7 +48,12 @@ type Config struct {
 type Policy struct {
 	ID string
 	// Mode is ModeDraft, ModeReportOnly or ModeEnforce (the default).
-	Mode        string
+	Mode string
+	// Rollout and EnforceFor are a report-only policy's `enforce_for`: the
+	// rollout plan's id and the waves (as "<plan>/<wave>" keys) whose
+	// people's devices have the policy enforced.
+	Rollout     string
+	EnforceFor  []string
 	Description string
 	// Assignment: a device gets the policy when it matches every filter
 	// given (any listed value); an empty filter matches every device.

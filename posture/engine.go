@@ -31,6 +31,10 @@ type Options struct {
 	Log     *slog.Logger
 	Config  *Config     // nil = Default()
 	Actions ActionQueue // nil = actions are logged, not queued
+	// Waves, when set, are the rollout waves ("<plan>/<wave>") of a
+	// device's owner: a report-only policy whose enforce_for names one of
+	// them is enforced for the device (see Config.ForWaves).
+	Waves func(*store.Device) []string
 	// TickInterval is how often Run moves ladders and staleness forward (default 1m).
 	TickInterval time.Duration
 	// PurgeInterval is how often a tick also runs the retention purge (default 1h).
@@ -45,6 +49,7 @@ type Engine struct {
 	log     *slog.Logger
 	actions ActionQueue
 	cfg     atomic.Pointer[Config]
+	waves   func(*store.Device) []string
 
 	tickEvery, purgeEvery time.Duration
 	locks                 [256]sync.Mutex // per-device read-modify-write, striped
@@ -58,7 +63,7 @@ func New(o Options) (*Engine, error) {
 	if o.Store == nil || o.Clock == nil {
 		return nil, errors.New("posture: New needs a Store and a Clock")
 	}
-	e := &Engine{st: o.Store, clock: o.Clock, log: o.Log, actions: o.Actions, tickEvery: o.TickInterval, purgeEvery: o.PurgeInterval}
+	e := &Engine{st: o.Store, clock: o.Clock, log: o.Log, actions: o.Actions, waves: o.Waves, tickEvery: o.TickInterval, purgeEvery: o.PurgeInterval}
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

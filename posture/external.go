@@ -268,7 +268,7 @@ func (e *Engine) ingestExternalLocked(ctx context.Context, source string, body [
 		e.log.Warn("posture: unreadable stored posture", "device", old.ID, "err", err)
 	}
 	nd := *old
-	out := settle(cfg, old, &nd, agent, e.externals(cfg, np, now), now, false)
+	out := settle(e.forDevice(cfg, old), old, &nd, agent, e.externals(cfg, np, now), now, false)
 	if err := e.st.Write(ctx, out.ops(store.Put(np))...); err != nil {
 		return res, nil, fmt.Errorf("posture: store external posture: %w", err)
 	}

@@ -77,6 +77,8 @@ func FuzzParseExternal(f *testing.F) {
 func FuzzParseConfig(f *testing.F) {
 	f.Add([]byte(fullConfig))
 	f.Add([]byte(ladderPolicy))
+	f.Add([]byte(wavePolicies))
+	f.Add([]byte("compliance:\n  - {id: x, mode: report-only, enforce_for: {rollout: -a, waves: [[1], b, b]}, checks: {firewall: required}}\n"))
 	f.Add([]byte("compliance:\n  - &a {id: x, checks: {firewall: required}}\n  - *a\nprivacy: {profiles: {byod: [security]}}\n"))
 	f.Add([]byte("privacy:\n  location: {enabled: true, purpose: \"lost laptops only\", working_hours: {days: [fri-mon], from: \"22:00\", to: \"06:00\"}}\n"))
 	f.Fuzz(func(t *testing.T, doc []byte) {

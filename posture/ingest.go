@@ -76,7 +76,7 @@ func (e *Engine) ingest(ctx context.Context, deviceID string, r Report) (outcome
 	}
 	nd.LastSeen = now
 	checkInFacts(&nd, kept)
-	out := settle(cfg, old, &nd, kept, ext, now, true)
+	out := settle(e.forDevice(cfg, old), old, &nd, kept, ext, now, true)
 	if err := e.st.Write(ctx, out.ops(store.Put(np))...); err != nil {
 		return outcome{}, fmt.Errorf("posture: store report: %w", err)
 	}
@@ -207,7 +207,7 @@ func (e *Engine) recomputeLocked(ctx context.Context, deviceID string, now time.
 		ext = e.externals(cfg, p, now)
 	}
 	nd := *old
-	out := settle(cfg, old, &nd, agent, ext, now, false)
+	out := settle(e.forDevice(cfg, old), old, &nd, agent, ext, now, false)
 	if !changed(old, &nd) && len(out.events) == 0 {
 		return nil, nil
 	}
@@ -257,5 +257,5 @@ func (e *Engine) Explain(deviceID string) (Evaluation, error) {
 		agent, _ = DecodeSignals(p.Signals)
 		ext = e.externals(cfg, p, now)
 	}
-	return cfg.Evaluate(d, agent, ext, now), nil
+	return e.forDevice(cfg, d).Evaluate(d, agent, ext, now), nil
 }

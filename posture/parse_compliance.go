@@ -48,13 +48,16 @@ const defaultCompliance = `
 `
 
 var (
-	policyKeys     = []string{"id", "mode", "description", "groups", "platforms", "ownership", "checks", "grace", "escalation"}
+	policyKeys     = []string{"id", "mode", "enforce_for", "description", "groups", "platforms", "ownership", "checks", "grace", "escalation"}
 	checkKeys      = []string{"min_os_version", "max_security_update_age_days", "max_pending_security_updates", "disk_encryption", "screen_lock_max_minutes", "firewall", "antivirus", "no_root", "min_agent_version", "forbidden_apps", "required_apps", "max_checkin_age", "secure_boot"}
 	escalationKeys = []string{StepNotify, StepLowerTrust, StepBlock, StepQuarantine, "queue_selective_wipe"}
 	knownPlatforms = []string{"linux", "macos", "windows", "ios", "android", "chromeos"}
 )
 
 var idRE = regexp.MustCompile(`^[a-z0-9][a-z0-9_.-]{0,63}$`)
+
+// slugRE is package rollout's rule for plan and wave names.
+var slugRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 
 // compliance compiles `compliance:`; an absent section is the baseline.
 func (p *parser) compliance(n *yaml.Node) ([]*Policy, bool) {
@@ -103,6 +106,7 @@ func (p *parser) policy(n *yaml.Node) *Policy {
 	pol := &Policy{Line: n.Line, Mode: ModeEnforce, Grace: DefaultGrace, Ladder: defaultLadder(), Checks: Checks{MaxSecurityUpdateAgeDays: -1, MaxPendingSecurityUpdates: -1}}
 	before := len(p.Errs)
 	var checksSeen bool
+	var enforceKey *yaml.Node
 	for _, f := range fs {
 		switch f.key {
 		case "id":
@@ -119,6 +123,9 @@ func (p *parser) policy(n *yaml.Node) *Policy {
 				}
 				pol.Mode = s
 			}
+		case "enforce_for":
+			enforceKey = f.keyPos
+			pol.Rollout, pol.EnforceFor = p.enforceFor(f.val)
 		case "description":
 			pol.Description, _ = p.str(f.val, "description")
 		case "groups":
@@ -158,6 +165,9 @@ func (p *parser) policy(n *yaml.Node) *Policy {
 	}
 	if pol.ID == "" && len(p.Errs) == before {
 		p.errorf(n, "compliance policy needs an id")
+	}
+	if enforceKey != nil && pol.Mode != ModeReportOnly {
+		p.errorf(enforceKey, "enforce_for needs mode: report-only (an enforced policy is enforced for every device already)")
 	}
 	if !checksSeen && len(p.Errs) == before {
 		p.errorf(n, "compliance policy %q needs checks: (for example disk_encryption: required)", pol.ID)

@@ -44,7 +44,7 @@ func (o *outcome) would(cfg *Config, old, nd *store.Device, agent []collect.Sign
 	set := sh.assigned(&wd)
 	var ids []string
 	for _, p := range set.policies {
-		if p.Mode == ModeReportOnly {
+		if containsPolicy(cfg.ReportOnly, p) { // report-only for this device (not enforced for its wave)
 			ids = append(ids, p.ID)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/proxy"
+	"github.com/portier/portier/rollout"
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/storetest"
 	"github.com/prometheus/client_golang/prometheus"
@@ -40,6 +41,28 @@ func BenchmarkServeAllowed(b *testing.B) {
 	}
 }
 
+// BenchmarkServeAllowedRollout is BenchmarkServeAllowed with a rollout
+// plan of three waves (groups, departments, everyone) and a coexistence
+// deadline on another route: the person's waves are looked up on each
+// request.
+func BenchmarkServeAllowedRollout(b *testing.B) {
+	e := newBenchEnv(b)
+	start := e.clk.Now()
+	p := &store.RolloutPlan{ID: "mdm", Name: "MDM", Policies: []string{"staff"}, Waves: []store.RolloutWave{
+		{Name: "pilot", Groups: []string{"it"}, Start: start},
+		{Name: "sales", Departments: []string{"sales"}, Start: start.AddDate(0, 0, 14)},
+		{Name: "rest", Everyone: true, Start: start.AddDate(0, 0, 28)},
+	}, Coexistence: &store.Coexistence{Deadline: start.AddDate(0, 2, 0), Routes: []string{"other"}}}
+	if err := e.st.Write(context.Background(), store.Put(p)); err != nil {
+		b.Fatal(err)
+	}
+	x := rollout.Build(e.st)
+	serve := allowedRequest(b, e, nil, func(p *proxy.Proxy) { p.SetRollout(x) })
+	for b.Loop() {
+		serve()
+	}
+}
+
 // newBenchEnv is the proxy benchmarks' store: 100,000 devices.
 func newBenchEnv(b *testing.B) *env {
 	e := newEnv(b)
@@ -51,7 +74,7 @@ func newBenchEnv(b *testing.B) *env {
 
 // allowedRequest is BenchmarkServeAllowed's proxy and request on e, with
 // rec recording (nil: recording off); serve handles the request once.
-func allowedRequest(b *testing.B, e *env, rec *proxy.Recorder) (serve func()) {
+func allowedRequest(b *testing.B, e *env, rec *proxy.Recorder, adjust ...func(*proxy.Proxy)) (serve func()) {
 	cookie, _ := e.session("ann@example.com", "staff")
 	cert := e.device("dev_ann", store.TrustHigh, store.OwnershipCorporate)
 	var chain []*x509.Certificate
@@ -68,6 +91,9 @@ func allowedRequest(b *testing.B, e *env, rec *proxy.Recorder) (serve func()) {
 	noop := http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})
 	if err := p.Load([]proxy.Route{{Route: config.Route{From: "https://wiki.localhost", To: "http://127.0.0.1:9", Policy: "staff"}, Handler: noop}}, e.pols); err != nil {
 		b.Fatal(err)
+	}
+	for _, f := range adjust {
+		f(p)
 	}
 	srv := &http.Server{}
 	p.Attach(srv)

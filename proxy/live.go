@@ -143,7 +143,9 @@ func (p *Proxy) stillAllowed(old *request, now time.Time) bool {
 	in := &req.in
 	in.Groups, in.MFAAt, in.SignedInAt = s.Groups, s.MFAAt, signedInAt(s)
 	in.Device = policyDevice(req.device)
-	return p.decide(req).Outcome.Allowed()
+	ro := p.rollout.Load()
+	in.Waves = ro.waves(in.Email, in.Groups)
+	return p.decide(req, ro).Outcome.Allowed()
 }
 
 // hijackWatch hands a hijacked connection to the live set so it can be

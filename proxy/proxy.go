@@ -53,6 +53,9 @@ type Proxy struct {
 	bufs     *bufferPool
 	sample   atomic.Uint64
 	touching sync.Map // session ids with an activity write in flight
+	// rollout is the rollout plans' waves and coexistence deadlines (nil:
+	// no plan), see SetRollout.
+	rollout atomic.Pointer[rolloutState]
 }
 
 // New returns a proxy with no routes; Load gives it some.

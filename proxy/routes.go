@@ -19,6 +19,7 @@ import (
 
 // route is one compiled route.
 type route struct {
+	id       string // config.RouteID: what a rollout plan's coexistence names
 	from     string // origin, the assertion's audience
 	host     string // lower-case host without port
 	prefix   string // path prefix, "" or "/x"
@@ -69,6 +70,7 @@ func compile(routes []Route, policies []*policy.Policy, transport func(config.Ro
 			return nil, fmt.Errorf("route %q names policy %q, which is not defined", r.From, r.Policy)
 		}
 		rt := &route{
+			id:      config.RouteID(r.Route),
 			from:    u.Scheme + "://" + u.Host,
 			host:    strings.ToLower(u.Hostname()),
 			prefix:  strings.TrimSuffix(u.Path, "/"),

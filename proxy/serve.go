@@ -15,6 +15,8 @@ import (
 const (
 	callbackPath = "/.portier/callback"
 	signOutPath  = "/.portier/sign_out"
+	// continuePath is the interstitial's "Continue" (see coexistence.go).
+	continuePath = "/.portier/coexistence/continue"
 )
 
 // request is what one request resolved to, shared by the decision, the log
@@ -60,6 +62,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	cookie := sessionCookie(r)
+	ro := p.rollout.Load()
+	acked := ro != nil && len(ro.coexist) > 0 && cookieValue(r, ackCookie) == "1"
 	stripRequest(r)
 	switch r.URL.Path {
 	case callbackPath:
@@ -67,6 +71,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	case signOutPath:
 		p.signOut(w, r, cookie)
+		return
+	case continuePath:
+		p.acknowledge(w, r)
 		return
 	}
 	if strings.HasPrefix(r.URL.Path, mamPrefix) {
@@ -86,8 +93,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.bindOwner(req)
-	p.fillInput(req, r, now)
-	dec := p.decide(req)
+	p.fillInput(req, r, now, ro)
+	if c := ro.coexistFor(rt, &req.in); c != nil && now.Before(c.deadline) && isNavigation(r) && !acked {
+		p.interstitial(w, r, c)
+		return
+	}
+	dec := p.decide(req, ro)
 	p.opts.Metrics.observe(time.Since(start))
 	p.logDecision(r, req, dec)
 	switch dec.Outcome {
@@ -105,8 +116,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // decide evaluates the route's policy. For a report-only policy the decision
 // is logged as what would have happened, and what the policy shadows (or, if
 // nothing, "allow") is enforced.
-func (p *Proxy) decide(req *request) policy.Decision {
-	dec, observed := req.rt.decide(&req.in)
+func (p *Proxy) decide(req *request, ro *rolloutState) policy.Decision {
+	dec, observed := req.rt.decide(&req.in, ro)
 	if observed != nil {
 		p.reportOnly(req, *observed)
 	}
@@ -117,9 +128,22 @@ func (p *Proxy) decide(req *request) policy.Decision {
 // decide is the route's decision for in: what is enforced and, when the
 // route's policy is report-only, what it would have decided. The proxy and
 // the what-if simulator both call it, so they cannot disagree.
-func (rt *route) decide(in *policy.Input) (enforced policy.Decision, observed *policy.Decision) {
+//
+// ro (nil: no rollout plan) adds two things. A coexistence deadline that
+// covers the route and has passed denies an unmanaged device before any
+// policy is read. A report-only policy whose enforce_for names one of the
+// person's waves (in.Waves) is enforced for them: its own decision is the
+// one applied and recorded, not observed.
+func (rt *route) decide(in *policy.Input, ro *rolloutState) (enforced policy.Decision, observed *policy.Decision) {
+	if c := ro.coexistFor(rt, in); c != nil && !in.Now.Before(c.deadline) {
+		return ro.deadlineDenial(rt, c), nil
+	}
 	dec := rt.policy.Evaluate(in)
 	if rt.policy.Mode != policy.ReportOnly {
+		return dec, nil
+	}
+	if rt.policy.EnforcedFor(in.Waves) {
+		dec.ReportOnly = false
 		return dec, nil
 	}
 	if rt.enforced != nil {
@@ -132,7 +156,7 @@ func (rt *route) decide(in *policy.Input) (enforced policy.Decision, observed *p
 	return policy.Decision{Outcome: policy.Allow, Policy: rt.policy.ID, Rules: []string{rt.policy.ID + "/report-only"}}, &dec
 }
 
-func (p *Proxy) fillInput(req *request, r *http.Request, now time.Time) {
+func (p *Proxy) fillInput(req *request, r *http.Request, now time.Time, ro *rolloutState) {
 	s := req.session
 	in := &req.in
 	in.Authenticated = true
@@ -144,6 +168,7 @@ func (p *Proxy) fillInput(req *request, r *http.Request, now time.Time) {
 	}
 	in.Now, in.Method, in.Path = now, r.Method, r.URL.Path
 	in.Device = policyDevice(req.device)
+	in.Waves = ro.waves(s.Email, s.Groups)
 }
 
 // policyDevice is what the policy sees of a device; nil is unmanaged.
@@ -156,13 +181,17 @@ func policyDevice(d *store.Device) policy.Device {
 }
 
 // sessionCookie returns Portier's session cookie value, "" if none.
-func sessionCookie(r *http.Request) string {
+func sessionCookie(r *http.Request) string { return cookieValue(r, identity.SessionCookie) }
+
+// cookieValue returns the value of the request's cookie called name, ""
+// if none, without allocating.
+func cookieValue(r *http.Request, cookie string) string {
 	for _, line := range r.Header["Cookie"] {
 		for line != "" {
 			var part string
 			part, line, _ = strings.Cut(line, ";")
 			name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
-			if ok && name == identity.SessionCookie {
+			if ok && name == cookie {
 				return strings.Trim(value, `"`)
 			}
 		}
@@ -179,10 +208,15 @@ func stripRequest(r *http.Request) {
 			delete(r.Header, k)
 		}
 	}
-	dropCookies(r, isSessionCookie)
+	dropCookies(r, isRequestPortierCookie)
 }
 
-func isSessionCookie(name string) bool { return name == identity.SessionCookie }
+// isRequestPortierCookie names the cookies Portier sets on route hosts,
+// never forwarded upstream: the session and the interstitial's
+// acknowledgment.
+func isRequestPortierCookie(name string) bool {
+	return name == identity.SessionCookie || name == ackCookie
+}
 
 // dropCookies removes from r's Cookie headers every cookie whose name drop
 // matches, keeping the others in order.

@@ -31,13 +31,15 @@ type Simulator struct {
 	// candidates are policies the what-if may evaluate in place of the
 	// route's own (Query.Policy): every stored policy, drafts included.
 	candidates map[string]*policy.Policy
+	// ro is the rollout plans the what-if decides with (see WithRollout).
+	ro *rolloutState
 }
 
 // WithCandidates returns a copy of s whose what-if may evaluate any of ps,
 // by id, in place of a route's policy (see Query.Policy): how a draft
 // policy is tried before any route uses it.
 func (s *Simulator) WithCandidates(ps []*policy.Policy) *Simulator {
-	out := &Simulator{t: s.t, candidates: make(map[string]*policy.Policy, len(ps))}
+	out := &Simulator{t: s.t, ro: s.ro, candidates: make(map[string]*policy.Policy, len(ps))}
 	for _, p := range ps {
 		out.candidates[p.ID] = p
 	}
@@ -64,7 +66,10 @@ func (s *Simulator) Simulate(target string, in policy.Input) (*Simulation, error
 	if err != nil {
 		return nil, err
 	}
-	dec, observed := rt.decide(&in)
+	if in.Waves == nil {
+		in.Waves = s.ro.waves(in.Email, in.Groups)
+	}
+	dec, observed := rt.decide(&in, s.ro)
 	return &Simulation{Route: rt.from + rt.prefix, Decision: dec, Observed: observed}, nil
 }
 

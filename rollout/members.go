@@ -67,18 +67,41 @@ type Person struct {
 }
 
 // WaveOf is the index of the wave of p the person is in, -1 when none.
-func (x *Index) WaveOf(p *store.RolloutPlan, who Person) int {
+func (x *Index) WaveOf(p *store.RolloutPlan, who Person) int { return x.waveOf(p, who, "") }
+
+// waveOf is WaveOf counting one more department for the person (a
+// device's own, which the index may not have yet).
+func (x *Index) waveOf(p *store.RolloutPlan, who Person, dept string) int {
 	k := mailaddr.Fold(who.Email)
 	for i, w := range p.Waves {
 		if w.Everyone && who.Email != "" {
 			return i
 		}
 		if slices.ContainsFunc(w.People, func(e string) bool { return mailaddr.Fold(e) == k }) ||
-			anyIn(w.Groups, who.Groups) || anyIn(w.Groups, x.groups[k]) || anyIn(w.Departments, x.depts[k]) {
+			anyIn(w.Groups, who.Groups) || anyIn(w.Groups, x.groups[k]) || anyIn(w.Departments, x.depts[k]) ||
+			(dept != "" && slices.Contains(w.Departments, dept)) {
 			return i
 		}
 	}
 	return -1
+}
+
+// DeviceWaves are the keys of the waves a device's owner is in: by the
+// owner's e-mail address, their stored groups and departments, and the
+// device's own department. A device without an owner is in a wave only
+// through its department. Nil when no plan exists.
+func (x *Index) DeviceWaves(d *store.Device) []string {
+	if len(x.plans) == 0 || (d.OwnerEmail == "" && d.Department == "") {
+		return nil
+	}
+	var out []string
+	who := Person{Email: d.OwnerEmail}
+	for _, p := range x.plans {
+		if i := x.waveOf(p, who, d.Department); i >= 0 {
+			out = append(out, Key(p.ID, p.Waves[i].Name))
+		}
+	}
+	return out
 }
 
 // Waves are the keys (Key) of the waves the person is in, one per plan

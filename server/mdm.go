@@ -26,7 +26,7 @@ func (s *Server) startMDM(cfg *config.Config, clock func() time.Time, log *slog.
 	if err != nil {
 		return err
 	}
-	s.posture, err = posture.New(posture.Options{Store: s.store, Clock: clock, Log: log, Config: pcfg, Actions: s.enroll})
+	s.posture, err = posture.New(posture.Options{Store: s.store, Clock: clock, Log: log, Config: pcfg, Actions: s.enroll, Waves: s.deviceWaves})
 	if err != nil {
 		return err
 	}

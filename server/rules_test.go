@@ -79,7 +79,10 @@ func TestDraftIsWhatIfOnly(t *testing.T) {
 
 // startRulesServer starts a server whose config seeds one route (wiki,
 // policy staff: group staff).
-func startRulesServer(t *testing.T) *Server {
+func startRulesServer(t *testing.T) *Server { return startRulesServerAt(t, time.Now) }
+
+// startRulesServerAt is startRulesServer on the given clock.
+func startRulesServerAt(t *testing.T, clock func() time.Time) *Server {
 	t.Helper()
 	addr := freeAddr(t)
 	yaml := fmt.Sprintf(`
@@ -103,7 +106,7 @@ policies:
 		t.Fatal(err)
 	}
 	cfg.ApplyDefaults()
-	srv, err := Start(context.Background(), Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: time.Now, Getenv: func(string) string { return "" }})
+	srv, err := Start(context.Background(), Options{Config: cfg, Log: slog.New(slog.NewTextHandler(io.Discard, nil)), Clock: clock, Getenv: func(string) string { return "" }})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/portier/portier/policy"
 	"github.com/portier/portier/posture"
 	"github.com/portier/portier/proxy"
+	"github.com/portier/portier/rollout"
 	"github.com/portier/portier/rules"
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/boltstore"
@@ -93,6 +94,10 @@ type Server struct {
 	replica   *replica
 	inForce   atomic.Pointer[console.Rules] // for the impact replay
 	records   *proxy.Recorder               // recorded access; nil when off
+	// rolloutIdx is the rollout plans' wave membership (see rollout.go);
+	// rolloutPrint the plans' waves it was built from (membersPrint).
+	rolloutIdx   atomic.Pointer[rollout.Index]
+	rolloutPrint atomic.Pointer[string]
 
 	// SetupLink is the first-run set-up link, "" when none was needed.
 	SetupLink string
@@ -186,18 +191,17 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if err := s.startMDM(cfg, o.Clock, o.Log); err != nil {
 		return nil, err
 	}
+	s.refreshRollout()
 	con := console.New(console.Options{
 		Store: s.store, Log: o.Log, Clock: o.Clock, ExternalURL: cfg.ExternalURL,
 		Roots: s.ca.RootsHandler(), CRL: s.ca.CRLHandler(), Ready: s.ready, RootFingerprint: s.ca.Fingerprint(),
 		AgentDownloadsDir: s.enroll.Config().AgentDownloadsDir,
 		Identity:          s.ident, JWKS: s.signer.JWKS, Enrollment: s.enroll, PostureIngest: s.posture.ExternalHandler(),
-		Simulate: func(target string, q proxy.Query) (*proxy.Simulation, error) {
-			return s.sim.Load().Ask(target, q, o.Clock())
-		},
-		Origins: func() []string { return *s.origins.Load() },
-		Rules:   s.rules,
-		Routes:  func() []string { return *s.routes.Load() },
-		Cluster: s.replica.replicas, ReplicaID: s.replica.id, MissingAfter: missingAfter, Leases: s.replica.holders,
+		Simulate: s.simulate,
+		Origins:  func() []string { return *s.origins.Load() },
+		Rules:    s.rules,
+		Routes:   func() []string { return *s.routes.Load() },
+		Cluster:  s.replica.replicas, ReplicaID: s.replica.id, MissingAfter: missingAfter, Leases: s.replica.holders,
 		InForce: s.currentRules, CheckNames: posture.CheckNames, Report: cfg.Report,
 		Approvals: console.ApprovalOptions{BulkThreshold: cfg.Approvals.BulkThresholdOrDefault(), TTL: cfg.Approvals.ExpiryOrDefault(),
 			Disabled: cfg.Approvals.Disabled},
@@ -337,6 +341,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.replica.leased(ctx, "identity.maintenance", s.ident.RunShared) // token refreshes and sweeps
 	go s.watchRules(ctx)
 	go s.rules.RunSchedule(ctx, scheduleEvery, s.log)
+	go s.watchRollout(ctx)
+	go s.runRollout(ctx)
 	s.replica.leased(ctx, "decisions.prune", s.pruneDecisions)
 	s.replica.leased(ctx, "kpis.snapshot", s.kpiSnapshotter().Run)
 	var err error
