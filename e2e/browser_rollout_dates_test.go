@@ -26,12 +26,12 @@ policies:
           group: {has: finance}
 `
 
-// TestBrowserRolloutPlan: a rollout plan on Portier's injected clock. An
+// TestBrowserRolloutPlanDates: a rollout plan on Portier's injected clock. An
 // unmanaged browser first gets the coexistence interstitial and continues
 // to the app; the pilot wave's date moves the app's policy to enforce for
 // the pilot's people (ann is denied by it); from the coexistence deadline
 // the unmanaged browser is denied for that reason.
-func TestBrowserRolloutPlan(t *testing.T) {
+func TestBrowserRolloutPlanDates(t *testing.T) {
 	exe := requireChromium(t)
 	clk := clocktest.New()
 	s := startSiteAt(t, rolloutConfig, clk.Now)
