@@ -143,28 +143,7 @@ func (db *DB) buildAuditIndex() error {
 	start := db.now()
 	total := 0
 	for {
-		n := 0
-		err := db.bolt.Update(func(tx *bolt.Tx) error {
-			meta := tx.Bucket(metaBucket)
-			from := auditIndexed(meta)
-			c := tx.Bucket(auditBucket).Cursor()
-			last := from
-			for k, v := c.Seek(u64(from + 1)); k != nil && n < auditIndexBatch; k, v = c.Next() {
-				pos := binary.BigEndian.Uint64(k)
-				var ev store.AuditEvent
-				if err := json.Unmarshal(v, &ev); err != nil {
-					return fmt.Errorf("store: index the audit log: entry %d is corrupt: %w", pos, err)
-				}
-				if err := indexAudit(tx, pos, &ev); err != nil {
-					return err
-				}
-				last, n = pos, n+1
-			}
-			if n == 0 {
-				return nil
-			}
-			return meta.Put(auditIndexedKey, u64(last))
-		})
+		n, err := db.indexAuditBatch(auditIndexBatch)
 		if err != nil {
 			return fmt.Errorf("%w (%d entries indexed before the error; the next start resumes)", err, total)
 		}
@@ -180,4 +159,33 @@ func (db *DB) buildAuditIndex() error {
 		db.log.Info("boltstore: indexed the audit log", "entries", total, "duration", db.now().Sub(start).Round(time.Millisecond))
 	}
 	return nil
+}
+
+// indexAuditBatch indexes up to max entries past the audit_indexed marker
+// and moves the marker past them, in one transaction. It returns how many
+// it indexed (0: the index is complete).
+func (db *DB) indexAuditBatch(max int) (int, error) {
+	n := 0
+	err := db.bolt.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(metaBucket)
+		from := auditIndexed(meta)
+		c := tx.Bucket(auditBucket).Cursor()
+		last := from
+		for k, v := c.Seek(u64(from + 1)); k != nil && n < max; k, v = c.Next() {
+			pos := binary.BigEndian.Uint64(k)
+			var ev store.AuditEvent
+			if err := json.Unmarshal(v, &ev); err != nil {
+				return fmt.Errorf("store: index the audit log: entry %d is corrupt: %w", pos, err)
+			}
+			if err := indexAudit(tx, pos, &ev); err != nil {
+				return err
+			}
+			last, n = pos, n+1
+		}
+		if n == 0 {
+			return nil
+		}
+		return meta.Put(auditIndexedKey, u64(last))
+	})
+	return n, err
 }

@@ -12,7 +12,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// smallTimeWindow is how many entries (estimated from the positions at the
+// smallTimeWindow is the default of DB.smallWindow: how many entries (estimated from the positions at the
 // window's ends) a time window may span and still be preferred to the
 // actor index: a window that narrow is read from the time index in a
 // blink, while one actor may have written half the log.
@@ -25,7 +25,7 @@ func (db *DB) QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.Audi
 	r := &auditReader{ctx: ctx, q: q, limit: q.PageLimit()}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		r.log = tx.Bucket(auditBucket)
-		switch auditPlan(tx, q) {
+		switch auditPlan(tx, q, db.smallWindow) {
 		case planTarget:
 			return r.walkIndex(tx.Bucket(auditByTarget), valuePrefix(q.Target))
 		case planActor:
@@ -58,7 +58,7 @@ const (
 // whose first entry the log walk would not reach at once; else the log.
 // An incomplete index (which Open never leaves) sends every query to the
 // log.
-func auditPlan(tx *bolt.Tx, q store.AuditQuery) plan {
+func auditPlan(tx *bolt.Tx, q store.AuditQuery, smallWindow uint64) plan {
 	if !indexComplete(tx) {
 		return planLog
 	}
@@ -66,7 +66,7 @@ func auditPlan(tx *bolt.Tx, q store.AuditQuery) plan {
 		return planTarget
 	}
 	window := !q.Since.IsZero() || !q.Until.IsZero()
-	if window && windowSpan(tx, q) <= smallTimeWindow {
+	if window && windowSpan(tx, q) <= smallWindow {
 		return planTime
 	}
 	if q.Actor != "" {

@@ -34,6 +34,9 @@ type DB struct {
 	bolt *bolt.DB
 	log  *slog.Logger
 	now  func() time.Time
+	// smallWindow is the audit query planner's smallTimeWindow (tests
+	// lower it to reach every plan with a small log).
+	smallWindow uint64
 }
 
 var _ store.Backend = (*DB)(nil)
@@ -69,7 +72,7 @@ func Open(path string, opts ...Option) (_ *DB, err error) {
 		}
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db := &DB{path: path, bolt: b, log: slog.New(slog.DiscardHandler), now: time.Now}
+	db := &DB{path: path, bolt: b, log: slog.New(slog.DiscardHandler), now: time.Now, smallWindow: smallTimeWindow}
 	for _, o := range opts {
 		o(db)
 	}
