@@ -54,6 +54,7 @@ func appendAudit(tx *bolt.Tx, values [][]byte) error {
 	if err != nil {
 		return err
 	}
+	complete := indexComplete(tx)
 	b := tx.Bucket(auditBucket)
 	for _, v := range values {
 		ev, enc, err := store.SealAudit(v, head)
@@ -63,7 +64,15 @@ func appendAudit(tx *bolt.Tx, values [][]byte) error {
 		if err := b.Put(u64(ev.Seq), enc); err != nil {
 			return err
 		}
+		if err := indexAudit(tx, ev.Seq, ev); err != nil {
+			return err
+		}
 		head = store.AuditLink{Seq: ev.Seq, Hash: ev.Hash}
+	}
+	if complete {
+		if err := meta.Put(auditIndexedKey, u64(head.Seq)); err != nil {
+			return err
+		}
 	}
 	return putLink(meta, auditHeadKey, head)
 }
@@ -86,51 +95,6 @@ func migrateLegacyAudit(tx *bolt.Tx) error {
 		return fmt.Errorf("store: move the audit events into the audit log: %w", err)
 	}
 	return tx.DeleteBucket(legacyAudit)
-}
-
-// QueryAudit reads a page of the audit log in one read transaction,
-// walking the bucket in Seq order from the cursor and filtering as it goes.
-func (db *DB) QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.AuditEvent, error) {
-	limit := q.PageLimit()
-	var out []*store.AuditEvent
-	err := db.bolt.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(auditBucket).Cursor()
-		var k, v []byte
-		var step func() ([]byte, []byte)
-		if q.Ascending {
-			k, v = c.Seek(u64(q.After + 1))
-			step = c.Next
-		} else {
-			step = c.Prev
-			if q.After == 0 {
-				k, v = c.Last()
-			} else if k, v = c.Seek(u64(q.After)); k == nil {
-				k, v = c.Last()
-			} else {
-				k, v = c.Prev()
-			}
-		}
-		for n := 0; k != nil && len(out) < limit; k, v = step() {
-			if n++; n%4096 == 0 {
-				if err := ctx.Err(); err != nil {
-					return err
-				}
-			}
-			var ev store.AuditEvent
-			if err := json.Unmarshal(v, &ev); err != nil {
-				return fmt.Errorf("store: audit entry %d is corrupt: %w", binary.BigEndian.Uint64(k), err)
-			}
-			ev.Pos = binary.BigEndian.Uint64(k)
-			if q.Match(&ev) {
-				out = append(out, &ev)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // AuditChain reads the chain's anchor and head.
@@ -156,6 +120,7 @@ func (db *DB) PruneAudit(_ context.Context, before time.Time, limit int) (int, e
 		b := tx.Bucket(auditBucket)
 		var anchor store.AuditLink
 		var keys [][]byte
+		var evs []*store.AuditEvent
 		c := b.Cursor()
 		for k, v := c.First(); k != nil && len(keys) < limit; k, v = c.Next() {
 			var ev store.AuditEvent
@@ -166,10 +131,14 @@ func (db *DB) PruneAudit(_ context.Context, before time.Time, limit int) (int, e
 				break
 			}
 			keys = append(keys, bytes.Clone(k))
+			evs = append(evs, &ev)
 			anchor = store.AuditLink{Seq: ev.Seq, Hash: ev.Hash}
 		}
-		for _, k := range keys {
+		for i, k := range keys {
 			if err := b.Delete(k); err != nil {
+				return err
+			}
+			if err := unindexAudit(tx, binary.BigEndian.Uint64(k), evs[i]); err != nil {
 				return err
 			}
 		}
@@ -183,6 +152,7 @@ func (db *DB) PruneAudit(_ context.Context, before time.Time, limit int) (int, e
 }
 
 // snapshotAudit streams the chain record, then every event in Seq order.
+// The indexes are not part of a backup: Import writes them anew.
 func snapshotAudit(ctx context.Context, tx *bolt.Tx, seq uint64, fn func(store.Change) error) error {
 	meta := tx.Bucket(metaBucket)
 	ch := store.AuditChain{ID: store.AuditChainID}
@@ -245,9 +215,18 @@ func importAudit(tx *bolt.Tx, c store.Change) error {
 	if b.Get(u64(ev.Seq)) != nil {
 		return fmt.Errorf("store: import: audit entry %d appears twice", ev.Seq)
 	}
+	complete := indexComplete(tx)
 	b.FillPercent = 0.9
 	if err := b.Put(u64(ev.Seq), c.Value); err != nil {
 		return err
+	}
+	if err := indexAudit(tx, ev.Seq, &ev); err != nil {
+		return err
+	}
+	if complete && ev.Seq > auditIndexed(meta) {
+		if err := meta.Put(auditIndexedKey, u64(ev.Seq)); err != nil {
+			return err
+		}
 	}
 	head, err := getLink(meta, auditHeadKey)
 	if err != nil {

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"runtime/debug"
 	"time"
@@ -31,6 +32,11 @@ var (
 type DB struct {
 	path string
 	bolt *bolt.DB
+	log  *slog.Logger
+	now  func() time.Time
+	// smallWindow is the audit query planner's smallTimeWindow (tests
+	// lower it to reach every plan with a small log).
+	smallWindow uint64
 }
 
 var _ store.Backend = (*DB)(nil)
@@ -38,7 +44,7 @@ var _ store.Backend = (*DB)(nil)
 // Open opens or creates the store file at path. It fails with a clear error
 // when another process holds the file, when the file is corrupt, or when it
 // was written by a newer Portier; it never rewrites a file it cannot read.
-func Open(path string) (_ *DB, err error) {
+func Open(path string, opts ...Option) (_ *DB, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = corrupt(path, fmt.Errorf("%v", r))
@@ -66,8 +72,15 @@ func Open(path string) (_ *DB, err error) {
 		}
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
-	db := &DB{path: path, bolt: b}
+	db := &DB{path: path, bolt: b, log: slog.New(slog.DiscardHandler), now: time.Now, smallWindow: smallTimeWindow}
+	for _, o := range opts {
+		o(db)
+	}
 	if err := db.init(); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := db.buildAuditIndex(); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -99,6 +112,9 @@ func (db *DB) init() error {
 			}
 		}
 		if _, err := tx.CreateBucketIfNotExists(auditBucket); err != nil {
+			return err
+		}
+		if err := createAuditIndexes(tx); err != nil {
 			return err
 		}
 		if err := migrateLegacyAudit(tx); err != nil {

@@ -116,7 +116,7 @@ func (db *DB) commitAudit(ctx context.Context, n int, audit [][]byte, rest func(
 }
 
 // QueryAudit reads one page of the audit log with the filters in SQL, on
-// the table's indexes.
+// the table's indexes (see windowAtCursor for a time window).
 func (db *DB) QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.AuditEvent, error) {
 	ctx, cancel := withTimeout(ctx)
 	defer cancel()
@@ -151,12 +151,23 @@ func (db *DB) QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.Audi
 	} else if q.After > 0 {
 		arg("seq < $%d", int64(min(q.After, 1<<62)))
 	}
-	sql := "SELECT seq, entry FROM portier_audit"
+	cond := ""
 	if len(where) > 0 {
-		sql += " WHERE " + strings.Join(where, " AND ")
+		cond = " WHERE " + strings.Join(where, " AND ")
 	}
 	args = append(args, q.PageLimit())
-	sql += fmt.Sprintf(" ORDER BY seq %s LIMIT $%d", order, len(args))
+	sql := fmt.Sprintf("SELECT seq, entry FROM portier_audit%s ORDER BY seq %s LIMIT $%d", cond, order, len(args))
+	if (!q.Since.IsZero() || !q.Until.IsZero()) && q.Actor == "" && q.Target == "" {
+		dense, err := db.windowAtCursor(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		if !dense {
+			sql = fmt.Sprintf(`WITH w AS MATERIALIZED (SELECT seq FROM portier_audit%s)
+				SELECT seq, entry FROM portier_audit WHERE seq IN (SELECT seq FROM w ORDER BY seq %s LIMIT $%d) ORDER BY seq %s`,
+				cond, order, len(args), order)
+		}
+	}
 	rows, err := db.pool.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: query audit: %w", err)
@@ -180,6 +191,33 @@ func (db *DB) QueryAudit(ctx context.Context, q store.AuditQuery) ([]*store.Audi
 		return nil, fmt.Errorf("pgstore: query audit: %w", err)
 	}
 	return out, nil
+}
+
+// windowAtCursor reports whether the first event past q's cursor (in q's
+// order) lies in q's time window. The planner cannot know that the log is
+// in time order: asked for a window newest first, it walks the primary key
+// from the cursor and checks each row's time, which reads every row down
+// to a window far back. When the window does not start at the cursor,
+// QueryAudit reads the window's rows from the (at, seq) index first and
+// sorts them by position; when it does, the walk finds matches at once.
+func (db *DB) windowAtCursor(ctx context.Context, q store.AuditQuery) (bool, error) {
+	sql := `SELECT at FROM portier_audit WHERE seq < $1 ORDER BY seq DESC LIMIT 1`
+	from := int64(1 << 62)
+	if q.Ascending {
+		sql = `SELECT at FROM portier_audit WHERE seq > $1 ORDER BY seq LIMIT 1`
+		from = int64(min(q.After, 1<<62))
+	} else if q.After > 0 {
+		from = int64(min(q.After, 1<<62))
+	}
+	var at time.Time
+	err := db.pool.QueryRow(ctx, sql, from).Scan(&at)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("pgstore: query audit: %w", err)
+	}
+	return store.AuditQuery{Since: q.Since, Until: q.Until}.Match(&store.AuditEvent{At: at}), nil
 }
 
 // AuditChain reads the chain's anchor and head.

@@ -38,6 +38,7 @@ func RunAudit(t *testing.T, newOpener func(t *testing.T) Opener, tamper Tamper) 
 		{"AuditQueryFiltersAndPages", testAuditQuery},
 		{"AuditConcurrentWritersOneChain", testAuditConcurrent},
 		{"AuditPruneKeepsAnchor", testAuditPrune},
+		{"AuditIndexedQueriesAgreeWithTheLog", testAuditIndexes},
 		{"AuditSnapshotImportKeepsChain", func(t *testing.T, o Opener) { testAuditBackup(t, o, newOpener) }},
 		{"AuditEditedEntryDetected", func(t *testing.T, o Opener) { testAuditTamper(t, o, tamper, "edit") }},
 		{"AuditDeletedEntryDetected", func(t *testing.T, o Opener) { testAuditTamper(t, o, tamper, "delete") }},

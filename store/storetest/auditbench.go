@@ -57,7 +57,8 @@ type AuditBenchQuery struct {
 
 // AuditBenchQueries are the audit log queries measured on a log of n
 // FillAudit events: the first page, a page deep behind a cursor, and each
-// filter of GET /api/v1/audit.
+// filter of GET /api/v1/audit, with a time window both narrow and wide
+// (the older half of the log) far from the cursor.
 func AuditBenchQueries(n int) []AuditBenchQuery {
 	day := AuditBenchStart.Add(time.Duration(n/2) * 30 * time.Second)
 	return []AuditBenchQuery{
@@ -67,6 +68,7 @@ func AuditBenchQueries(n int) []AuditBenchQuery {
 		{"action-prefix", store.AuditQuery{Limit: 100, Action: "policy."}},
 		{"target-10-hits", store.AuditQuery{Limit: 100, Target: "dev_000042"}},
 		{"one-day-mid-log", store.AuditQuery{Limit: 100, Since: day, Until: day.Add(24 * time.Hour)}},
+		{"until-mid-log", store.AuditQuery{Limit: 100, Until: day}},
 		{"actor+action+cursor", store.AuditQuery{Limit: 100, Actor: "user:u042@example.com", Action: "policy.update", After: uint64(n / 2)}},
 	}
 }
