@@ -409,7 +409,7 @@ func openBackend(ctx context.Context, cfg *config.Config, log *slog.Logger, know
 		}
 		return db, nil
 	}
-	db, err := boltstore.Open(filepath.Join(cfg.DataDir, storeFileName))
+	db, err := boltstore.Open(filepath.Join(cfg.DataDir, storeFileName), boltstore.WithLogger(log))
 	if err != nil {
 		return nil, err
 	}
