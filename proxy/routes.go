@@ -27,7 +27,7 @@ type route struct {
 	enforced *policy.Policy // when policy is report-only: what is enforced meanwhile (nil = allow signed-in users)
 	timeout  time.Duration
 	handler  http.Handler           // a built-in app; nil for an upstream
-	upstream *httputil.ReverseProxy // the upstream's proxy, copied per request with its Rewrite
+	upstream *httputil.ReverseProxy // the upstream's (or built-in app's) proxy, copied per request with its Rewrite
 	to       *url.URL               // the upstream's URL
 }
 
@@ -96,7 +96,9 @@ func compile(routes []Route, policies []*policy.Policy, transport func(config.Ro
 			}
 		}
 		if r.Handler != nil {
-			rt.handler = r.Handler
+			// The handler's own proxy carries its answers through the
+			// response side of restrictions (see handlerTransport).
+			rt.handler, rt.upstream = r.Handler, rp(handlerTransport{r.Handler})
 		} else {
 			rt.to, err = url.Parse(r.To)
 			if err != nil {
