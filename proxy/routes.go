@@ -98,7 +98,10 @@ func compile(routes []Route, policies []*policy.Policy, transport func(config.Ro
 		if r.Handler != nil {
 			// The handler's own proxy carries its answers through the
 			// response side of restrictions (see handlerTransport).
-			rt.handler, rt.upstream = r.Handler, rp(handlerTransport{r.Handler})
+			rt.handler = r.Handler
+			if rp != nil {
+				rt.upstream = rp(handlerTransport{r.Handler})
+			}
 		} else {
 			rt.to, err = url.Parse(r.To)
 			if err != nil {
