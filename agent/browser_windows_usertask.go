@@ -257,3 +257,45 @@ func pfxThumbprint(pfx []byte, pwPath string) (string, error) {
 	}
 	return Thumbprint(leaf), nil
 }
+
+// windowsUsersScript lists the people's profiles: SID, account name and
+// profile path, one per line, separated by '|'. Special (service)
+// profiles are left out; a SID without a name (a deleted account) gets
+// an empty name.
+const windowsUsersScript = "Get-CimInstance Win32_UserProfile -Filter 'Special=False' | ForEach-Object { " +
+	"$n = ''; try { $n = ([System.Security.Principal.SecurityIdentifier]$_.SID).Translate([System.Security.Principal.NTAccount]).Value } catch {}; " +
+	"'{0}|{1}|{2}' -f $_.SID, $n, $_.LocalPath }"
+
+// WindowsUsers lists the people with a profile on the machine: accounts
+// with a local or domain SID (S-1-5-21-…) and a name, for the service's
+// WindowsUserTaskStore.
+func WindowsUsers(ctx context.Context, run CommandRunner, powershell string) ([]LocalUser, error) {
+	out, err := run(ctx, (&WindowsCertStore{PowerShell: powershell}).ps(windowsUsersScript))
+	if err != nil {
+		return nil, fmt.Errorf("agent: list the user profiles: %w: %s", err, trimOut(out))
+	}
+	return ParseWindowsUsers(out), nil
+}
+
+// ParseWindowsUsers reads windowsUsersScript's output.
+func ParseWindowsUsers(out []byte) []LocalUser {
+	var users []LocalUser
+	for _, line := range strings.Split(strings.ReplaceAll(string(out), "\r\n", "\n"), "\n") {
+		f := strings.Split(strings.TrimSpace(line), "|")
+		if len(f) != 3 || !sidPattern.MatchString(f[0]) || f[1] == "" || f[2] == "" || strings.ContainsAny(f[1], "'\"") {
+			continue
+		}
+		users = append(users, LocalUser{Name: f[1], SID: f[0], Home: f[2]})
+	}
+	return users
+}
+
+// WindowsUserImportRoot is where the service keeps each person's import
+// directory: %ProgramData%\Portier\Users (outside the state directory,
+// which only SYSTEM and Administrators may enter).
+func WindowsUserImportRoot() string {
+	if pd := os.Getenv("ProgramData"); pd != "" {
+		return filepath.Join(pd, "Portier", "Users")
+	}
+	return `C:\ProgramData\Portier\Users`
+}

@@ -173,3 +173,36 @@ func agentUnenroll(ctx context.Context, args []string, env Env, stdout, stderr i
 	fmt.Fprintf(stdout, "Device %s unenrolled: %s; the agent's state is deleted.\n", res.DeviceID, told)
 	return ExitOK
 }
+
+// agentBrowserImport is what the Windows service's logon task runs as a
+// person: it imports the identity the service left in --dir into the
+// person's certificate store (see agent.WindowsUserTaskStore).
+func agentBrowserImport(ctx context.Context, args []string, stdout, stderr io.Writer, deps agentDeps) int {
+	fs := newFlagSet("agent browser-import", stderr)
+	dir := fs.String("dir", "", "the person's import directory, as the service's task names it")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	if fs.NArg() > 0 || *dir == "" {
+		fmt.Fprintln(stderr, "portier agent browser-import: --dir is required, and nothing else")
+		return ExitUsage
+	}
+	run := deps.BrowserRunner
+	if run == nil {
+		run = agent.ExecCommands
+	}
+	res, err := agent.ImportForUser(ctx, *dir, run)
+	if res != nil && res.Imported != "" {
+		fmt.Fprintf(stdout, "Device certificate %s imported into Cert:\\CurrentUser\\My.\n", res.Imported)
+	}
+	if res != nil {
+		for _, t := range res.Removed {
+			fmt.Fprintf(stdout, "Device certificate %s removed.\n", t)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "portier agent browser-import: %v\n", err)
+		return ExitFail
+	}
+	return ExitOK
+}
