@@ -31,6 +31,12 @@ type DeviceInfo struct {
 	KeyProtection string `json:"key_protection,omitempty"`
 }
 
+// Values of KeyProtection.
+const (
+	KeyHardware = "hardware"
+	KeySoftware = "software"
+)
+
 // RenewRequest is the body of POST /api/v1/agent/renew: empty (or {}) to
 // renew for the same key, or a CSR to move to a new key.
 type RenewRequest struct {
