@@ -68,14 +68,25 @@ func (in *injector) Read(p []byte) (int, error) {
 // readSome reads once from the source before the insertion; it may hand
 // on nothing (the bytes read are all held).
 func (in *injector) readSome(p []byte) (int, error) {
-	n, err := in.src.Read(p)
+	// Leave room in p for the markup, so that in the common case (the
+	// insertion point in a read with nothing held or rewritten before it)
+	// it goes in place, without a copy of the page kept aside.
+	buf := p
+	if len(p) >= 2*len(in.insert) {
+		buf = p[:len(p)-len(in.insert)]
+	}
+	n, err := in.src.Read(buf)
 	if n > 0 {
-		if out, changed, ferr := in.filter(p[:n]); ferr != nil {
+		out, m, ferr := in.filter(p, n)
+		switch {
+		case ferr != nil:
 			in.err = ferr
 			return 0, ferr
-		} else if changed {
+		case out != nil:
 			n = copy(p, out)
 			in.pending = out[n:]
+		default:
+			n = m
 		}
 	}
 	if err != nil {
@@ -100,13 +111,14 @@ func (in *injector) readSome(p []byte) (int, error) {
 	return n, err
 }
 
-// filter scans newly read bytes (before the insertion). When nothing is
-// inserted, rewritten or held it reports changed false: the bytes go out
-// as they are, without a copy. Otherwise it returns the bytes to hand on.
-func (in *injector) filter(b []byte) ([]byte, bool, error) {
-	data, fed := b, 0 // data: held bytes (already scanned) and b
+// filter scans the n bytes just read into p (before the insertion). It
+// returns either nil and the length of p to hand on (the bytes as they
+// came, or with the markup inserted in place when p has room), or the
+// bytes to hand on instead.
+func (in *injector) filter(p []byte, n int) ([]byte, int, error) {
+	data, fed := p[:n], 0 // data: held bytes (already scanned) and the new ones
 	if len(in.held) > 0 {
-		data = append(in.held, b...)
+		data = append(in.held, data...)
 		fed = len(in.held)
 		in.held = nil
 	}
@@ -121,8 +133,15 @@ func (in *injector) filter(b []byte) ([]byte, bool, error) {
 		fed = i
 		switch ev {
 		case evInsert:
-			out = append(append(out, data[from:i]...), in.markup()...)
-			from, in.done, changed = i, true, true
+			m := in.markup()
+			in.done = true
+			if !changed && len(p)-n >= len(m) {
+				copy(p[i+len(m):n+len(m)], p[i:n])
+				copy(p[i:], m)
+				return nil, n + len(m), nil
+			}
+			out = append(append(out, data[from:i]...), m...)
+			from, changed = i, true
 		case evMeta:
 			if in.amendMeta == nil {
 				continue
@@ -140,18 +159,18 @@ func (in *injector) filter(b []byte) ([]byte, bool, error) {
 	if !in.done && in.amendMeta != nil && in.scan.mayBeMeta() {
 		lt := int(in.scan.lt - start)
 		if len(data)-lt > maxHeldTag {
-			return nil, false, errCannotContain
+			return nil, 0, errCannotContain
 		}
 		in.held = append([]byte(nil), data[lt:]...)
 		out = append(out, data[from:lt]...)
 		from, changed = len(data), true
 	}
 	if !changed {
-		return nil, false, nil
+		return nil, n, nil
 	}
 	out = append(out, data[from:]...)
 	in.out = out
-	return out, true, nil
+	return out, 0, nil
 }
 
 // markup is what goes in: insert, without the nonce no policy was given.
