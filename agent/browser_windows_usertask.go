@@ -192,9 +192,12 @@ func ImportForUser(ctx context.Context, dir string, run CommandRunner) (*UserImp
 	store := &WindowsCertStore{Run: run}
 	res := &UserImport{}
 	var order [][]string
+	damaged := false
 	if b, err := os.ReadFile(filepath.Join(dir, userRemoveFile)); err == nil {
 		if err := json.Unmarshal(b, &order); err != nil {
+			// Kept for the service, which replaces it with its next order.
 			res.Errors = append(res.Errors, "the removal order is damaged: "+err.Error())
+			damaged = true
 		}
 	}
 	var left [][]string
@@ -210,7 +213,7 @@ func ImportForUser(ctx context.Context, dir string, run CommandRunner) (*UserImp
 		}
 		res.Removed = append(res.Removed, thumbs[0])
 	}
-	if len(left) == 0 {
+	if len(left) == 0 && !damaged {
 		if err := os.Remove(filepath.Join(dir, userRemoveFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			res.Errors = append(res.Errors, err.Error())
 		}
