@@ -21,6 +21,9 @@ type tagAttr struct{ name, value string }
 // given the policy text (entities decoded) and reports whether it added
 // the nonce; used is set then.
 func rewriteMetaCSP(tag []byte, amend func(string) (string, bool), used *bool) ([]byte, bool) {
+	if !containsFold(tag, "http-equiv") {
+		return nil, false // most meta tags (charset, name=…): nothing to parse
+	}
 	attrs := parseTagAttrs(string(tag))
 	equiv, content := -1, -1
 	for i, a := range attrs {
@@ -96,4 +99,19 @@ func parseTagAttrs(tag string) []tagAttr {
 			out = append(out, a)
 		}
 	}
+}
+
+// containsFold reports whether b holds the lower-case ASCII word w in any
+// case, without allocating.
+func containsFold(b []byte, w string) bool {
+	for i := 0; i+len(w) <= len(b); i++ {
+		j := 0
+		for j < len(w) && lower(b[i+j]) == w[j] {
+			j++
+		}
+		if j == len(w) {
+			return true
+		}
+	}
+	return false
 }
