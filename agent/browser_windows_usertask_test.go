@@ -87,6 +87,12 @@ func TestWindowsUserTaskStore(t *testing.T) {
 		t.Fatalf("the person's PFX does not hold the identity: %v", err)
 	}
 
+	// Status says the identity waits for the person's logon.
+	rec2 := &BrowserRecord{Placements: ps}
+	if got := readUserImports(rec2); len(got) != 1 || got[0].User != bea.Name || got[0].Thumbprint != thumb || got[0].Imported {
+		t.Errorf("status before the task ran = %+v", got)
+	}
+
 	// The person's task: imports into Cert:\CurrentUser\My, deletes the
 	// PFX and its password, records the thumbprint.
 	t.Setenv("HOME", t.TempDir())
@@ -126,6 +132,9 @@ func TestWindowsUserTaskStore(t *testing.T) {
 	must(t, json.Unmarshal(b, &done))
 	if done.Imported != thumb {
 		t.Errorf("imported.json = %s", b)
+	}
+	if got := readUserImports(rec2); len(got) != 1 || !got[0].Imported || len(got[0].Errors) != 0 {
+		t.Errorf("status after the task ran = %+v", got)
 	}
 
 	// Removal: an order, and the task started.

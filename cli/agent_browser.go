@@ -136,6 +136,16 @@ func printPlacements(w io.Writer, st *agent.Status) {
 	for _, e := range st.Browser.Errors {
 		fmt.Fprintf(w, "  error: %s\n", e)
 	}
+	for _, u := range st.UserImports {
+		state := "waiting for the person's logon"
+		if u.Imported {
+			state = "imported into Cert:\\CurrentUser\\My"
+		}
+		fmt.Fprintf(w, "  logon task of %s: certificate %s %s\n", u.User, u.Thumbprint, state)
+		for _, e := range u.Errors {
+			fmt.Fprintf(w, "    error: %s\n", e)
+		}
+	}
 }
 
 func agentUnenroll(ctx context.Context, args []string, env Env, stdout, stderr io.Writer, deps agentDeps) int {
