@@ -49,7 +49,7 @@ func (t handlerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		pr.CloseWithError(r.Context().Err())
 		return nil, r.Context().Err()
 	}
-	return &http.Response{Status: http.StatusText(w.status), StatusCode: w.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
+	return &http.Response{Status: fmt.Sprintf("%d %s", w.status, http.StatusText(w.status)), StatusCode: w.status, Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,
 		Header: w.sent, Body: pr, ContentLength: -1, Request: r}, nil
 }
 
