@@ -44,6 +44,9 @@ type EnrollOptions struct {
 	Version string
 	// Info reads the device's facts (default: the real machine).
 	Info func(ctx context.Context) agentwire.DeviceInfo
+	// Hardware names the machine's key hardware (default:
+	// DetectKeyHardware on the real machine).
+	Hardware func(ctx context.Context) string
 	// Out receives warnings and progress for the person enrolling.
 	Out   io.Writer
 	Clock func() time.Time // default time.Now
@@ -135,8 +138,14 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Enrolled, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("agent: create %s: %w", dir, err)
 	}
+	if o.Hardware == nil {
+		o.Hardware = func(ctx context.Context) string {
+			return DetectKeyHardware(ctx, KeyHardwareEnv{Platform: NativePlatform(), Runner: collect.ExecRunner{Timeout: 10 * time.Second}, FS: os.DirFS("/")})
+		}
+	}
 	st := &State{Server: server, DeviceID: ans.DeviceID, Ownership: ans.Ownership, WorkProfile: ans.WorkProfile,
-		CAFingerprint: fp, EnrolledAt: o.Clock().UTC(), NotAfter: leaf.NotAfter, RenewAfter: ans.RenewAfter}
+		CAFingerprint: fp, EnrolledAt: o.Clock().UTC(), NotAfter: leaf.NotAfter, RenewAfter: ans.RenewAfter,
+		KeyProtection: info.KeyProtection, KeyHardware: o.Hardware(ctx)}
 	for _, f := range []struct {
 		name string
 		data []byte

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/portier/portier/agentwire"
 )
 
 // Status is what `portier agent status` shows: the enrollment, the
@@ -23,6 +25,11 @@ type Status struct {
 	Ownership   string    `json:"ownership,omitempty"`
 	WorkProfile bool      `json:"work_profile,omitempty"`
 	EnrolledAt  time.Time `json:"enrolled_at,omitzero"`
+	// KeyProtection is where the device key is: always "software" (a file
+	// in the state directory) with this agent; KeyHardware the key
+	// hardware found on the machine at enrollment, unused ("" none).
+	KeyProtection string `json:"key_protection,omitempty"`
+	KeyHardware   string `json:"key_hardware,omitempty"`
 	// Certificate is the device certificate on disk.
 	Certificate *CertStatus `json:"certificate,omitempty"`
 	// Browser is where the device identity is installed, per store and
@@ -115,6 +122,7 @@ func ReadStatus(stateDir string, now time.Time) (*Status, error) {
 	}
 	s.Enrolled, s.Server, s.DeviceID, s.Ownership, s.WorkProfile, s.EnrolledAt = true, st.Server, st.DeviceID, st.Ownership, st.WorkProfile, st.EnrolledAt
 	s.LastPosture = PostureStatus{Seq: st.Seq, SentAt: st.LastSent}
+	s.KeyProtection, s.KeyHardware = agentwire.KeySoftware, st.KeyHardware
 	if b, err := os.ReadFile(filepath.Join(dir, CertFile)); err == nil {
 		if blk, _ := pem.Decode(b); blk != nil {
 			if c, err := x509.ParseCertificate(blk.Bytes); err == nil {

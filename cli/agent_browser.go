@@ -107,6 +107,11 @@ func agentStatus(args []string, env Env, stdout, stderr io.Writer, deps agentDep
 	} else {
 		fmt.Fprintln(stdout, "Certificate:  missing or unreadable: enroll again")
 	}
+	key := "Key:          " + st.KeyProtection + " (device.key in the state directory)"
+	if st.KeyHardware != "" {
+		key += "; this machine has " + st.KeyHardware + ", which the agent does not use"
+	}
+	fmt.Fprintln(stdout, key)
 	printPlacements(stdout, st)
 	if st.LastPosture.SentAt.IsZero() {
 		fmt.Fprintln(stdout, "Posture:      no report sent yet")
