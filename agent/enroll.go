@@ -110,9 +110,13 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Enrolled, error) {
 		}
 	}
 	info = o.Info(ctx)
-	// The key above is a Go key kept in a file: software, said so plainly
-	// (see docs/agent.md, "Where the device key lives").
-	info.WorkProfile, info.AgentVersion, info.KeyProtection = o.WorkProfile, o.Version, agentwire.KeySoftware
+	info.WorkProfile, info.AgentVersion = o.WorkProfile, o.Version
+	if info.KeyProtection == "" {
+		// The key above is a Go key kept in a file: software, said so
+		// plainly (docs/agent.md, "Where the device key lives"). Only a
+		// test's Info states anything else, to stand for another agent.
+		info.KeyProtection = agentwire.KeySoftware
+	}
 	req := agentwire.EnrollRequest{Code: o.Code, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})), Device: info}
 	c := newClient(server, pool, nil)
 	defer c.close()
