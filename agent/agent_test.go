@@ -34,6 +34,11 @@ func TestEnrollWritesPinnedCredentials(t *testing.T) {
 	if !ok || d.Hostname != "test-host" || d.AgentVersion != "test" {
 		t.Errorf("device = %+v", d)
 	}
+	// The agent's key is a file: it says software, and the server records
+	// that as the agent's claim.
+	if d.KeyProtection != store.KeySoftware || d.KeyProtectionSource != store.KeySourceAgent {
+		t.Errorf("key protection %q from %q, want software as the agent's claim", d.KeyProtection, d.KeyProtectionSource)
+	}
 	// Enrolling again needs --force.
 	_, err := Enroll(context.Background(), EnrollOptions{Server: s.url, Code: s.code(t, store.OwnershipCorporate), StateDir: dir})
 	if err == nil || !strings.Contains(err.Error(), "already enrolled") {

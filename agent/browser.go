@@ -43,6 +43,8 @@ type Placement struct {
 	UID   int    `json:"uid,omitempty"`
 	GID   int    `json:"gid,omitempty"`
 	Home  string `json:"home,omitempty"`
+	// SID is the Windows account's security identifier (windows-user-task).
+	SID string `json:"sid,omitempty"`
 	// AsAgent: the user's commands ran as the agent (see LocalUser).
 	AsAgent bool   `json:"as_agent,omitempty"`
 	Path    string `json:"path"` // the database or file
@@ -80,6 +82,9 @@ type LocalUser struct {
 	// AsAgent runs the user's commands as the agent itself (no change of
 	// user): the agent runs as this user, or a test names a home.
 	AsAgent bool `json:"as_agent,omitempty"`
+	// SID is the Windows security identifier of the account (Windows
+	// only; the name is then DOMAIN\name).
+	SID string `json:"sid,omitempty"`
 }
 
 // Command is one program run for a store: as the agent, or as a local

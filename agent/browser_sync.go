@@ -47,8 +47,9 @@ type BrowserOptions struct {
 // NSS database, the Firefox profiles and, when the agent runs as root,
 // the Chromium/Chrome/Edge managed policy; on macOS the login keychains;
 // on Windows the Chrome and Edge registry policy when the agent is
-// elevated and, when it runs as a person (not as a service), that
-// person's certificate store.
+// elevated and, when it runs as a person, that person's certificate
+// store, or, when it runs as a service, every person's store through
+// their logon task (WindowsUserTaskStore).
 func DefaultBrowserStores(run CommandRunner) []BrowserStore {
 	if run == nil {
 		run = ExecCommands
@@ -63,6 +64,9 @@ func DefaultBrowserStores(run CommandRunner) []BrowserStore {
 		}
 		if home, err := os.UserHomeDir(); err == nil && !IsSystemProfile(home) {
 			stores = append(stores, &WindowsCertStore{Run: run})
+		} else if err == nil {
+			// The service: each person's store through their logon task.
+			stores = append(stores, &WindowsUserTaskStore{Run: run, Root: WindowsUserImportRoot()})
 		}
 		return stores
 	case "linux":
@@ -77,10 +81,21 @@ func DefaultBrowserStores(run CommandRunner) []BrowserStore {
 }
 
 // LocalUsers is the people to install for: every person with an account
-// (see HumanUsers; DarwinUsers on macOS) when the agent runs as root, else
-// the agent's own user.
+// (see HumanUsers; DarwinUsers on macOS) when the agent runs as root,
+// every person with a profile (WindowsUsers) when it runs as a Windows
+// service, else the agent's own user.
 func LocalUsers() ([]LocalUser, error) {
-	if runtime.GOOS == "windows" || os.Geteuid() != 0 {
+	if runtime.GOOS == "windows" {
+		home, err := os.UserHomeDir()
+		if err != nil {
+			return nil, err
+		}
+		if IsSystemProfile(home) {
+			return WindowsUsers(context.Background(), ExecCommands, "")
+		}
+		return []LocalUser{HomeUser(home)}, nil
+	}
+	if os.Geteuid() != 0 {
 		home, err := os.UserHomeDir()
 		if err != nil {
 			return nil, err

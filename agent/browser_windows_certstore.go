@@ -100,6 +100,12 @@ func (s *WindowsCertStore) importPFX(ctx context.Context, id *BrowserIdentity, t
 	if err := os.WriteFile(pwPath, []byte(password), 0o600); err != nil {
 		return err
 	}
+	return s.importFiles(ctx, pfxPath, pwPath, thumb)
+}
+
+// importFiles imports a PFX file, whose password is in another file,
+// into the person's store and checks the certificate thumb is there.
+func (s *WindowsCertStore) importFiles(ctx context.Context, pfxPath, pwPath, thumb string) error {
 	// The password is read from the file, so it never is on a command line.
 	script := "$ErrorActionPreference='Stop'; " +
 		"$pw = ConvertTo-SecureString -String (Get-Content -LiteralPath " + psQuote(pwPath) + " -Raw) -AsPlainText -Force; " +

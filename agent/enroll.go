@@ -44,6 +44,9 @@ type EnrollOptions struct {
 	Version string
 	// Info reads the device's facts (default: the real machine).
 	Info func(ctx context.Context) agentwire.DeviceInfo
+	// Hardware names the machine's key hardware (default:
+	// DetectKeyHardware on the real machine).
+	Hardware func(ctx context.Context) string
 	// Out receives warnings and progress for the person enrolling.
 	Out   io.Writer
 	Clock func() time.Time // default time.Now
@@ -108,6 +111,12 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Enrolled, error) {
 	}
 	info = o.Info(ctx)
 	info.WorkProfile, info.AgentVersion = o.WorkProfile, o.Version
+	if info.KeyProtection == "" {
+		// The key above is a Go key kept in a file: software, said so
+		// plainly (docs/agent.md, "Where the device key lives"). Only a
+		// test's Info states anything else, to stand for another agent.
+		info.KeyProtection = agentwire.KeySoftware
+	}
 	req := agentwire.EnrollRequest{Code: o.Code, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})), Device: info}
 	c := newClient(server, pool, nil)
 	defer c.close()
@@ -133,8 +142,14 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Enrolled, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("agent: create %s: %w", dir, err)
 	}
+	if o.Hardware == nil {
+		o.Hardware = func(ctx context.Context) string {
+			return DetectKeyHardware(ctx, KeyHardwareEnv{Platform: NativePlatform(), Runner: collect.ExecRunner{Timeout: 10 * time.Second}, FS: os.DirFS("/")})
+		}
+	}
 	st := &State{Server: server, DeviceID: ans.DeviceID, Ownership: ans.Ownership, WorkProfile: ans.WorkProfile,
-		CAFingerprint: fp, EnrolledAt: o.Clock().UTC(), NotAfter: leaf.NotAfter, RenewAfter: ans.RenewAfter}
+		CAFingerprint: fp, EnrolledAt: o.Clock().UTC(), NotAfter: leaf.NotAfter, RenewAfter: ans.RenewAfter,
+		KeyProtection: info.KeyProtection, KeyHardware: o.Hardware(ctx)}
 	for _, f := range []struct {
 		name string
 		data []byte

@@ -23,6 +23,11 @@ type State struct {
 	EnrolledAt    time.Time `json:"enrolled_at"`
 	NotAfter      time.Time `json:"not_after"`
 	RenewAfter    time.Time `json:"renew_after"`
+	// KeyProtection is what the agent told the server about its key at
+	// enrollment; KeyHardware the key hardware it found on the machine
+	// then (DetectKeyHardware), which the key does not use.
+	KeyProtection string `json:"key_protection,omitempty"`
+	KeyHardware   string `json:"key_hardware,omitempty"`
 	// Seq is the sequence number of the last posture report sent. It is
 	// saved before the report goes out, so it never repeats.
 	Seq uint64 `json:"seq"`

@@ -2,12 +2,15 @@ package agent
 
 import (
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/portier/portier/agentwire"
 )
 
 // Status is what `portier agent status` shows: the enrollment, the
@@ -22,16 +25,56 @@ type Status struct {
 	Ownership   string    `json:"ownership,omitempty"`
 	WorkProfile bool      `json:"work_profile,omitempty"`
 	EnrolledAt  time.Time `json:"enrolled_at,omitzero"`
+	// KeyProtection is where the device key is: always "software" (a file
+	// in the state directory) with this agent; KeyHardware the key
+	// hardware found on the machine at enrollment, unused ("" none).
+	KeyProtection string `json:"key_protection,omitempty"`
+	KeyHardware   string `json:"key_hardware,omitempty"`
 	// Certificate is the device certificate on disk.
 	Certificate *CertStatus `json:"certificate,omitempty"`
 	// Browser is where the device identity is installed, per store and
 	// user, with the errors of the last installation.
 	Browser BrowserRecord `json:"browser"`
+	// UserImports say, for each identity handed to a person's Windows
+	// logon task (windows-user-task), whether that task has imported it.
+	UserImports []UserImportStatus `json:"user_imports,omitempty"`
 	// LastPosture is the last posture report sent.
 	LastPosture PostureStatus `json:"last_posture"`
 	// PendingActions are remote actions started and not finished (the
 	// agent stopped while running them).
 	PendingActions []PendingAction `json:"pending_actions"`
+}
+
+// UserImportStatus is what a person's logon task reported
+// (imported.json) about the identity handed to it.
+type UserImportStatus struct {
+	User       string `json:"user"`
+	Thumbprint string `json:"thumbprint"`
+	// Imported: the task put this certificate into the person's store;
+	// false while it waits for the person's logon.
+	Imported bool     `json:"imported"`
+	Errors   []string `json:"errors,omitempty"`
+}
+
+// readUserImports reads the logon tasks' reports for rec's placements.
+func readUserImports(rec *BrowserRecord) []UserImportStatus {
+	var out []UserImportStatus
+	for _, p := range rec.Placements {
+		if p.Store != StoreWindowsUserTask {
+			continue
+		}
+		u := UserImportStatus{User: p.User, Thumbprint: p.Thumbprint}
+		if b, err := os.ReadFile(filepath.Join(p.Path, userDoneFile)); err == nil {
+			var done UserImport
+			if err := json.Unmarshal(b, &done); err != nil {
+				u.Errors = []string{userDoneFile + " is damaged: " + err.Error()}
+			} else {
+				u.Imported, u.Errors = done.Imported == p.Thumbprint, done.Errors
+			}
+		}
+		out = append(out, u)
+	}
+	return out
 }
 
 // CertStatus describes the device certificate.
@@ -66,6 +109,7 @@ func ReadStatus(stateDir string, now time.Time) (*Status, error) {
 		return nil, err
 	}
 	s.Browser = *rec
+	s.UserImports = readUserImports(rec)
 	if s.Browser.Placements == nil {
 		s.Browser.Placements = []Placement{}
 	}
@@ -78,6 +122,7 @@ func ReadStatus(stateDir string, now time.Time) (*Status, error) {
 	}
 	s.Enrolled, s.Server, s.DeviceID, s.Ownership, s.WorkProfile, s.EnrolledAt = true, st.Server, st.DeviceID, st.Ownership, st.WorkProfile, st.EnrolledAt
 	s.LastPosture = PostureStatus{Seq: st.Seq, SentAt: st.LastSent}
+	s.KeyProtection, s.KeyHardware = agentwire.KeySoftware, st.KeyHardware
 	if b, err := os.ReadFile(filepath.Join(dir, CertFile)); err == nil {
 		if blk, _ := pem.Decode(b); blk != nil {
 			if c, err := x509.ParseCertificate(blk.Bytes); err == nil {

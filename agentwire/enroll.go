@@ -26,14 +26,25 @@ type DeviceInfo struct {
 	TimeZone    string `json:"time_zone"`
 	// KeyProtection is where the agent keeps the device key: "hardware"
 	// (TPM, Secure Enclave, ...) or "software". Missing or any other value
-	// counts as software.
+	// counts as software. It is the agent's statement: the server records
+	// it as such (store.KeySourceAgent) and verifies nothing.
 	KeyProtection string `json:"key_protection,omitempty"`
 }
+
+// Values of KeyProtection.
+const (
+	KeyHardware = "hardware"
+	KeySoftware = "software"
+)
 
 // RenewRequest is the body of POST /api/v1/agent/renew: empty (or {}) to
 // renew for the same key, or a CSR to move to a new key.
 type RenewRequest struct {
 	CSR string `json:"csr"`
+	// KeyProtection is where the key of CSR lives (as in DeviceInfo);
+	// since protocol 1.1. Without a CSR the key does not change, and
+	// neither does its protection: the server ignores the field then.
+	KeyProtection string `json:"key_protection,omitempty"`
 }
 
 // Certificate is the answer to enroll and renew: the device certificate

@@ -13,9 +13,10 @@ const (
 	// Major is the protocol's major version.
 	Major = 1
 	// Minor is the protocol's minor version.
-	Minor = 0
+	// 1.1: RenewRequest.KeyProtection.
+	Minor = 1
 	// Version is "Major.Minor", as sent in VersionHeader.
-	Version = "1.0"
+	Version = "1.1"
 	// VersionHeader carries the sender's protocol version: the agent sends
 	// it on every request, the server on every answer of the agent API. A
 	// message without it comes from a peer older than the header, which

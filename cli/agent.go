@@ -50,6 +50,8 @@ commands:
   privacy  [--state-dir DIR] [--refresh]   what your organization can see on this device
   status   [--state-dir DIR] [--json]      enrollment, certificate, where the device identity is installed
   unenroll [--state-dir DIR] [--force]     remove the device identity everywhere, tell the server, delete the state
+  browser-import --dir DIR                 (Windows, run by the service's logon task as a person) import the
+                                           device identity into the person's Cert:\CurrentUser\My
 
 browser flags (enroll, run, unenroll):
   --user-home DIR              install the device identity for this home only, as the agent's own user
@@ -75,8 +77,10 @@ browser flags (enroll, run, unenroll):
 		return agentStatus(args[1:], env, stdout, stderr, deps)
 	case "unenroll":
 		return agentUnenroll(ctx, args[1:], env, stdout, stderr, deps)
+	case "browser-import":
+		return agentBrowserImport(ctx, args[1:], stdout, stderr, deps)
 	}
-	fmt.Fprintf(stderr, "portier agent: unknown command %q (enroll, run, privacy, status or unenroll)\n", args[0])
+	fmt.Fprintf(stderr, "portier agent: unknown command %q (enroll, run, privacy, status, unenroll or browser-import)\n", args[0])
 	return ExitUsage
 }
 

@@ -107,6 +107,11 @@ func agentStatus(args []string, env Env, stdout, stderr io.Writer, deps agentDep
 	} else {
 		fmt.Fprintln(stdout, "Certificate:  missing or unreadable: enroll again")
 	}
+	key := "Key:          " + st.KeyProtection + " (device.key in the state directory)"
+	if st.KeyHardware != "" {
+		key += "; this machine has " + st.KeyHardware + ", which the agent does not use"
+	}
+	fmt.Fprintln(stdout, key)
 	printPlacements(stdout, st)
 	if st.LastPosture.SentAt.IsZero() {
 		fmt.Fprintln(stdout, "Posture:      no report sent yet")
@@ -135,6 +140,16 @@ func printPlacements(w io.Writer, st *agent.Status) {
 	}
 	for _, e := range st.Browser.Errors {
 		fmt.Fprintf(w, "  error: %s\n", e)
+	}
+	for _, u := range st.UserImports {
+		state := "waiting for the person's logon"
+		if u.Imported {
+			state = "imported into Cert:\\CurrentUser\\My"
+		}
+		fmt.Fprintf(w, "  logon task of %s: certificate %s %s\n", u.User, u.Thumbprint, state)
+		for _, e := range u.Errors {
+			fmt.Fprintf(w, "    error: %s\n", e)
+		}
 	}
 }
 
@@ -171,5 +186,38 @@ func agentUnenroll(ctx context.Context, args []string, env Env, stdout, stderr i
 		told = "the server was NOT told (--force): retire the device in the console"
 	}
 	fmt.Fprintf(stdout, "Device %s unenrolled: %s; the agent's state is deleted.\n", res.DeviceID, told)
+	return ExitOK
+}
+
+// agentBrowserImport is what the Windows service's logon task runs as a
+// person: it imports the identity the service left in --dir into the
+// person's certificate store (see agent.WindowsUserTaskStore).
+func agentBrowserImport(ctx context.Context, args []string, stdout, stderr io.Writer, deps agentDeps) int {
+	fs := newFlagSet("agent browser-import", stderr)
+	dir := fs.String("dir", "", "the person's import directory, as the service's task names it")
+	if err := fs.Parse(args); err != nil {
+		return ExitUsage
+	}
+	if fs.NArg() > 0 || *dir == "" {
+		fmt.Fprintln(stderr, "portier agent browser-import: --dir is required, and nothing else")
+		return ExitUsage
+	}
+	run := deps.BrowserRunner
+	if run == nil {
+		run = agent.ExecCommands
+	}
+	res, err := agent.ImportForUser(ctx, *dir, run)
+	if res != nil && res.Imported != "" {
+		fmt.Fprintf(stdout, "Device certificate %s imported into Cert:\\CurrentUser\\My.\n", res.Imported)
+	}
+	if res != nil {
+		for _, t := range res.Removed {
+			fmt.Fprintf(stdout, "Device certificate %s removed.\n", t)
+		}
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "portier agent browser-import: %v\n", err)
+		return ExitFail
+	}
 	return ExitOK
 }

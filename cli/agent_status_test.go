@@ -16,7 +16,8 @@ func TestAgentStatusAndUnenroll(t *testing.T) {
 	id := m.enroll(sd, "corporate")
 	code, out, errs := agentCLI(t, nil, "status", "--state-dir", sd)
 	if code != 0 || !strings.Contains(out, "Device:       "+id) || !strings.Contains(out, "Certificate:  serial ") ||
-		!strings.Contains(out, "no report sent yet") || !strings.Contains(out, "Actions:      none pending") {
+		!strings.Contains(out, "no report sent yet") || !strings.Contains(out, "Actions:      none pending") ||
+		!strings.Contains(out, "Key:          software (device.key in the state directory)") {
 		t.Fatalf("status (exit %d):\n%s%s", code, out, errs)
 	}
 	if code, out, errs := agentCLI(t, &recordRunner{}, "run", "--once", "--state-dir", sd); code != 0 {

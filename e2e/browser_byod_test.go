@@ -42,6 +42,13 @@ policies:
 func TestBrowserBYODPasskey(t *testing.T) {
 	exe := requireChromium(t)
 	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/export/strict" {
+			// A page that sets a strict CSP for itself in a <meta> tag.
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = io.WriteString(w, `<!doctype html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'none'; `+
+				`script-src 'nonce-app1' 'strict-dynamic'; style-src 'none'"><title>Strict app</title></head><body><p>numbers</p></body></html>`)
+			return
+		}
 		w.Header().Set("Content-Type", "text/csv")
 		w.Header().Set("Content-Disposition", `attachment; filename="inbox.csv"`)
 		_, _ = io.WriteString(w, "from,subject\nceo@example.com,numbers\n")
@@ -103,6 +110,14 @@ func TestBrowserBYODPasskey(t *testing.T) {
 	b.waitUntil("the upstream page", `document.title === "Upstream app"`)
 	b.wantText("#who", email)
 	b.wantContained(email)
+	// A page whose own <meta> CSP allows no stylesheet and only scripts
+	// with its nonce still shows the watermark and runs Portier's script.
+	b.open(s.url("mail.localhost", "/export/strict"))
+	b.waitUntil("the strict page, watermarked, with Portier's script running", `document.title === "Strict app" && (() => {
+		const w = document.querySelector("portier-wm");
+		if (!w || getComputedStyle(w).position !== "fixed") return false;
+		const e = new Event("copy", {bubbles: true, cancelable: true}); document.body.dispatchEvent(e); return e.defaultPrevented;
+	})()`)
 	b.open(s.url("mail.localhost", "/export/inbox.csv"))
 	b.wantText("h1", "Download blocked")
 	b.wantText("body", "Restrictions on this device: block_downloads, watermark, block_clipboard (rule personal-device).")

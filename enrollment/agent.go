@@ -92,9 +92,15 @@ func (s *Service) Renew(ctx context.Context, d *store.Device, leaf *x509.Certifi
 	cp := *cur
 	cp.CertSerial = serial
 	cp.LastSeen = now.UTC()
-	ev := store.NewDeviceEvent(now, d.ID, "certificate_renewed", map[string]string{
-		"old": leaf.SerialNumber.String(), "new": serial, "rekey": fmt.Sprint(csr != nil),
-		"not_after": chain[0].NotAfter.UTC().Format(time.RFC3339)})
+	fields := map[string]string{"old": leaf.SerialNumber.String(), "new": serial, "rekey": fmt.Sprint(csr != nil),
+		"not_after": chain[0].NotAfter.UTC().Format(time.RFC3339)}
+	if csr != nil {
+		// A new key has the protection the agent states for it; the same
+		// key keeps what it had, whatever a renewal without a CSR says.
+		cp.KeyProtection, cp.KeyProtectionSource = keyProtection(req.KeyProtection)
+		fields["key_protection"] = cp.KeyProtection
+	}
+	ev := store.NewDeviceEvent(now, d.ID, "certificate_renewed", fields)
 	if err := s.st.Write(ctx, store.Put(&cp), store.Put(ev)); err != nil {
 		return nil, err
 	}

@@ -231,12 +231,13 @@ func (s *Service) newDevice(c *store.EnrollCode, info agentwire.DeviceInfo, id s
 	}
 	d := &store.Device{
 		ID: id, Name: info.Hostname, Serial: info.Serial, Platform: info.Platform, Ownership: own,
-		OwnershipSource: src, RequestedOwnership: requested, KeyProtection: keyProtection(info.KeyProtection),
+		OwnershipSource: src, RequestedOwnership: requested,
 		OwnerEmail: c.UserEmail, State: store.DeviceActive, Trust: store.TrustUntrusted,
 		EnrolledAt: now.UTC(), LastSeen: now.UTC(), Hostname: info.Hostname, Model: info.Model,
 		OSVersion: info.OSVersion, AgentVersion: info.AgentVersion, TimeZone: info.TimeZone,
 		WorkProfile: info.WorkProfile, ProvisionStart: c.CreatedAt,
 	}
+	d.KeyProtection, d.KeyProtectionSource = keyProtection(info.KeyProtection)
 	if exp != nil {
 		d.ProvisionStart = exp.ImportedAt
 		d.Department = exp.Department
@@ -265,7 +266,8 @@ func (s *Service) newDevice(c *store.EnrollCode, info agentwire.DeviceInfo, id s
 // enrollOps are the writes of an enrollment besides the code's claim.
 func (s *Service) enrollOps(c *store.EnrollCode, d *store.Device, exp *store.ExpectedDevice, now time.Time) []store.Op {
 	detail := map[string]string{"ownership": string(d.Ownership), "ownership_source": d.OwnershipSource,
-		"code": c.ID[:12], "certificate": d.CertSerial, "key_protection": d.KeyProtection}
+		"code": c.ID[:12], "certificate": d.CertSerial, "key_protection": d.KeyProtection,
+		"key_protection_source": d.KeyProtectionSource}
 	if d.RequestedOwnership != "" {
 		detail["requested_ownership"] = string(d.RequestedOwnership)
 	}

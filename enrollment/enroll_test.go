@@ -336,3 +336,35 @@ func TestAuthenticate(t *testing.T) {
 	_, err = e.svc.Authenticate(res.Chain)
 	wantErr(t, err, apperr.Unauthenticated, "expired")
 }
+
+// TestKeyProtectionIsRecordedAsTheAgentsClaim: what the agent states about
+// its key is recorded with its source (the agent's claim); a silent agent
+// is software with no source; a renewal for the same key cannot change
+// the protection, whatever it says; a renewal to a new key records what
+// the agent states for that key.
+func TestKeyProtectionIsRecordedAsTheAgentsClaim(t *testing.T) {
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	silent := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{})
+	if d, _ := e.st.Device(silent.Device.ID); d.KeyProtection != store.KeySoftware || d.KeyProtectionSource != "" {
+		t.Errorf("silent agent: %q from %q, want software from nobody", d.KeyProtection, d.KeyProtectionSource)
+	}
+	res := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{KeyProtection: "software"})
+	d, _ := e.st.Device(res.Device.ID)
+	if d.KeyProtection != store.KeySoftware || d.KeyProtectionSource != store.KeySourceAgent {
+		t.Fatalf("enrolled: %q from %q", d.KeyProtection, d.KeyProtectionSource)
+	}
+	chain, err := e.svc.Renew(ctx, d, res.Chain[0], agentwire.RenewRequest{KeyProtection: "hardware"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, _ = e.st.Device(res.Device.ID); d.KeyProtection != store.KeySoftware {
+		t.Errorf("a renewal for the same key made it %q", d.KeyProtection)
+	}
+	if _, err := e.svc.Renew(ctx, d, chain[0], agentwire.RenewRequest{CSR: csrPEM(t, p256(t), nil), KeyProtection: "hardware"}); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ = e.st.Device(res.Device.ID); d.KeyProtection != store.KeyHardware || d.KeyProtectionSource != store.KeySourceAgent {
+		t.Errorf("after a rekey: %q from %q, want hardware as the agent's claim", d.KeyProtection, d.KeyProtectionSource)
+	}
+}

@@ -26,13 +26,18 @@ func SelfServiceActor(email, remoteIP string) Actor {
 // themself rather than by an administrator (API token) or the system.
 func selfService(c *store.EnrollCode) bool { return strings.HasPrefix(c.CreatedBy, selfServicePrefix) }
 
-// keyProtection reads how the agent says the key is stored; anything but
-// "hardware" is software.
-func keyProtection(s string) string {
+// keyProtection reads how the agent says the key is stored (anything but
+// "hardware" is software) and the source to record with it: the agent's
+// claim when it stated anything, "" when it was silent.
+func keyProtection(s string) (protection, source string) {
+	protection = store.KeySoftware
 	if strings.EqualFold(strings.TrimSpace(s), store.KeyHardware) {
-		return store.KeyHardware
+		protection = store.KeyHardware
 	}
-	return store.KeySoftware
+	if strings.TrimSpace(s) != "" {
+		source = store.KeySourceAgent
+	}
+	return protection, source
 }
 
 // ownershipFor decides a new device's ownership, who decided it, and the

@@ -70,12 +70,18 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, req *request, de
 	if ctx != r.Context() {
 		r = r.WithContext(ctx)
 	}
-	if rt.handler != nil {
+	if rt.handler != nil && rs == 0 {
 		rt.handler.ServeHTTP(w, r)
 		return
 	}
 	rp := *rt.upstream
-	rp.Rewrite = func(pr *httputil.ProxyRequest) { rewrite(pr, rt.to, ca.headers) }
+	if rt.handler != nil {
+		// A restricted request to a built-in app: through its proxy, so
+		// that the answer gets the response side of the restrictions.
+		rp.Rewrite = func(pr *httputil.ProxyRequest) { pr.Out.Host = pr.In.Host }
+	} else {
+		rp.Rewrite = func(pr *httputil.ProxyRequest) { rewrite(pr, rt.to, ca.headers) }
+	}
 	if rs != 0 {
 		p.restrict(&rp, r, req, dec)
 	}

@@ -129,20 +129,22 @@ func (c *containment) contain(resp *http.Response, isHead bool) error {
 	h.Del("ETag")
 	h.Del("Last-Modified")
 	h.Set("Cache-Control", "no-store")
-	nonce, usedNonce := "", false
+	// Portier's script carries a nonce whenever a policy, a header's now
+	// or a meta tag's met while streaming, relies on nonces or hashes.
+	withScript, nonce, usedNonce := c.rs&pageRestrictions != 0, "", false
+	if withScript {
+		nonce = rand.Text()
+	}
 	base := "https://" + c.host + mamPrefix
 	for _, name := range []string{"Content-Security-Policy", "Content-Security-Policy-Report-Only"} {
 		vals := h.Values(name)
 		if len(vals) == 0 {
 			continue
 		}
-		if nonce == "" {
-			nonce = rand.Text()
-		}
 		out := make([]string, len(vals))
 		for i, v := range vals {
 			var used bool
-			out[i], used = amendCSP(v, base, nonce, c.rs&pageRestrictions != 0)
+			out[i], used = amendCSP(v, base, nonce, withScript)
 			usedNonce = usedNonce || used
 		}
 		h[name] = out
@@ -150,10 +152,12 @@ func (c *containment) contain(resp *http.Response, isHead bool) error {
 	if isHead {
 		return nil
 	}
-	if !usedNonce {
-		nonce = ""
+	inj := &injector{src: resp.Body, insert: c.markup(nonce), usedNonce: usedNonce, atEOF: c.document,
+		amendMeta: func(pol string) (string, bool) { return amendPolicy(pol, base, nonce, withScript) }}
+	if nonce != "" {
+		inj.nonceAttr = ` nonce="` + nonce + `"`
 	}
-	resp.Body = &injector{src: resp.Body, insert: c.markup(nonce), atEOF: c.document}
+	resp.Body = inj
 	return nil
 }
 

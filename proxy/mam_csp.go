@@ -19,16 +19,21 @@ import "strings"
 func amendCSP(v, base, nonce string, withScript bool) (out string, usedNonce bool) {
 	policies := strings.Split(v, ",")
 	for i, pol := range policies {
-		dirs := splitDirectives(pol)
-		dirs = amendDirective(dirs, "style", base, "")
-		if withScript {
-			var used bool
-			dirs, used = amendScript(dirs, base, nonce)
-			usedNonce = usedNonce || used
-		}
-		policies[i] = joinDirectives(dirs)
+		var used bool
+		policies[i], used = amendPolicy(pol, base, nonce, withScript)
+		usedNonce = usedNonce || used
 	}
 	return strings.Join(policies, ", "), usedNonce
+}
+
+// amendPolicy amends one policy as amendCSP does; a <meta> tag's policy
+// is one policy (its commas separate nothing).
+func amendPolicy(pol, base, nonce string, withScript bool) (out string, usedNonce bool) {
+	dirs := amendDirective(splitDirectives(pol), "style", base, "")
+	if withScript {
+		dirs, usedNonce = amendScript(dirs, base, nonce)
+	}
+	return joinDirectives(dirs), usedNonce
 }
 
 // directive is one CSP directive: its lower-case name and its sources.

@@ -5,27 +5,45 @@ import (
 	"io"
 )
 
-// injector passes an HTML body through unchanged except for one insertion:
-// Portier's markup right after the page's <body …> start tag, or right
-// after </head> when that comes first. It streams: it reads into the
-// caller's buffer, scans the bytes with a small HTML tokenizer state
-// machine (enough to skip comments, quoted attribute values and the raw
-// text of <script>, <style>, <title> and the like, where "<body" is not a
-// tag), and never holds more than one read's worth of bytes. After the
-// insertion it only copies.
+// injector passes an HTML body through unchanged except for Portier's
+// markup, inserted once: right after the page's <body …> start tag, or
+// right after </head> when that comes first. Before that point it also
+// amends every <meta http-equiv="Content-Security-Policy"> tag, so that a
+// policy the page sets for itself lets Portier's assets load, as the
+// header policies are amended (see amendCSP). It streams: it scans the
+// bytes with a small HTML tokenizer state machine (enough to skip
+// comments, quoted attribute values and the raw text of <script>,
+// <style>, <title> and the like, where "<body" or "<meta" is no tag), and
+// holds back only a tag that may be a <meta> until its '>' arrives
+// (at most maxHeldTag bytes). After the insertion it only copies.
 //
 // When neither tag appears, a page loaded as a document (atEOF) gets the
 // markup at the end, where browsers put it into the body; anything else
 // (a fragment fetched by a script) is left as it is.
 type injector struct {
-	src     io.ReadCloser
-	insert  []byte
-	atEOF   bool
-	scan    htmlScanner
-	done    bool // inserted, or no insertion point can come any more
-	pending []byte
-	err     error // the source's error, returned once pending is out
+	src    io.ReadCloser
+	insert []byte
+	// nonceAttr is the ` nonce="…"` attribute of Portier's script in
+	// insert; it is taken out again at the insertion unless a policy (a
+	// header's or a meta tag's) was given the nonce (usedNonce).
+	nonceAttr string
+	usedNonce bool
+	// amendMeta amends a meta tag's policy and reports whether it was
+	// given the nonce; nil leaves meta tags alone.
+	amendMeta func(policy string) (string, bool)
+	atEOF     bool
+	scan      htmlScanner
+	done      bool   // inserted, or no insertion point can come any more
+	held      []byte // the start of a tag that may be a <meta>, from its '<'
+	out       []byte // scratch for the bytes around an insertion or a rewrite
+	pending   []byte
+	err       error // the source's error, returned once pending is out
 }
+
+// maxHeldTag bounds a <meta> tag the injector holds to rewrite. A longer
+// one ends the page with errCannotContain rather than let a policy in it
+// block Portier's elements unseen.
+const maxHeldTag = 64 << 10
 
 func (in *injector) Read(p []byte) (int, error) {
 	if len(in.pending) > 0 {
@@ -36,32 +54,50 @@ func (in *injector) Read(p []byte) (int, error) {
 	if in.err != nil {
 		return 0, in.err
 	}
-	// Until the insertion, leave room in p for the markup, so that it can
-	// go in place (no copy of the page kept aside) when p is large enough.
-	buf, room := p, false
-	if !in.done && len(p) >= 2*len(in.insert) {
-		buf, room = p[:len(p)-len(in.insert)], true
+	if in.done {
+		return in.src.Read(p)
+	}
+	for {
+		n, err := in.readSome(p)
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+}
+
+// readSome reads once from the source before the insertion; it may hand
+// on nothing (the bytes read are all held).
+func (in *injector) readSome(p []byte) (int, error) {
+	// Leave room in p for the markup, so that in the common case (the
+	// insertion point in a read with nothing held or rewritten before it)
+	// it goes in place, without a copy of the page kept aside.
+	buf := p
+	if len(p) >= 2*len(in.insert) {
+		buf = p[:len(p)-len(in.insert)]
 	}
 	n, err := in.src.Read(buf)
-	if !in.done && n > 0 {
-		if i := in.scan.feed(p[:n]); i >= 0 {
-			in.done = true
-			if room {
-				copy(p[i+len(in.insert):], p[i:n])
-				copy(p[i:], in.insert)
-				n += len(in.insert)
-			} else {
-				in.pending = append(append(make([]byte, 0, len(in.insert)+n-i), in.insert...), p[i:n]...)
-				n = i
-			}
-		} else if in.scan.state == sGaveUp {
-			in.done = true
+	if n > 0 {
+		out, m, ferr := in.filter(p, n)
+		switch {
+		case ferr != nil:
+			in.err = ferr
+			return 0, ferr
+		case out != nil:
+			n = copy(p, out)
+			in.pending = out[n:]
+		default:
+			n = m
 		}
 	}
 	if err != nil {
-		if err == io.EOF && !in.done && in.atEOF {
+		if !in.done {
 			in.done = true
-			in.pending = in.insert
+			// An unfinished tag at the end of the page is passed on as it is.
+			in.pending = append(in.pending, in.held...)
+			in.held = nil
+			if err == io.EOF && in.atEOF {
+				in.pending = append(in.pending, in.markup()...)
+			}
 		}
 		if len(in.pending) > 0 {
 			in.err = err
@@ -73,6 +109,80 @@ func (in *injector) Read(p []byte) (int, error) {
 		}
 	}
 	return n, err
+}
+
+// filter scans the n bytes just read into p (before the insertion). It
+// returns either nil and the length of p to hand on (the bytes as they
+// came, or with the markup inserted in place when p has room), or the
+// bytes to hand on instead.
+func (in *injector) filter(p []byte, n int) ([]byte, int, error) {
+	data, fed := p[:n], 0 // data: held bytes (already scanned) and the new ones
+	if len(in.held) > 0 {
+		data = append(in.held, data...)
+		fed = len(in.held)
+		in.held = nil
+	}
+	start := in.scan.off - int64(fed) // stream offset of data[0]
+	out, from, changed := in.out[:0], 0, fed > 0
+	for fed < len(data) && !in.done {
+		i, ev := in.scan.feed(data[fed:])
+		if ev == evNone {
+			break
+		}
+		i += fed
+		fed = i
+		switch ev {
+		case evInsert:
+			m := in.markup()
+			in.done = true
+			if !changed && len(p)-n >= len(m) {
+				copy(p[i+len(m):n+len(m)], p[i:n])
+				copy(p[i:], m)
+				return nil, n + len(m), nil
+			}
+			out = append(append(out, data[from:i]...), m...)
+			from, changed = i, true
+		case evMeta:
+			if in.amendMeta == nil {
+				continue
+			}
+			lt := int(in.scan.lt - start)
+			if tag, ok := rewriteMetaCSP(data[lt:i], in.amendMeta, &in.usedNonce); ok {
+				out = append(append(out, data[from:lt]...), tag...)
+				from, changed = i, true
+			}
+		}
+	}
+	if in.scan.state == sGaveUp {
+		in.done = true
+	}
+	if !in.done && in.amendMeta != nil && in.scan.mayBeMeta() {
+		lt := int(in.scan.lt - start)
+		if len(data)-lt > maxHeldTag {
+			return nil, 0, errCannotContain
+		}
+		in.held = append([]byte(nil), data[lt:]...)
+		out = append(out, data[from:lt]...)
+		from, changed = len(data), true
+	}
+	if !changed {
+		return nil, n, nil
+	}
+	out = append(out, data[from:]...)
+	in.out = out
+	return out, 0, nil
+}
+
+// markup is what goes in: insert, without the nonce no policy was given.
+func (in *injector) markup() []byte {
+	if in.nonceAttr == "" || in.usedNonce {
+		return in.insert
+	}
+	i := bytes.LastIndex(in.insert, []byte(in.nonceAttr))
+	if i < 0 {
+		return in.insert
+	}
+	return append(append(make([]byte, 0, len(in.insert)), in.insert[:i]...), in.insert[i+len(in.nonceAttr):]...)
 }
 
 func (in *injector) Close() error { return in.src.Close() }
@@ -114,6 +224,29 @@ type htmlScanner struct {
 	comLen   int     // in a comment: bytes seen, capped
 	rawName  string  // in raw text: the element that ends it
 	rawMatch int     // in sRawEnd: bytes of rawName matched
+	off      int64   // bytes fed so far
+	lt       int64   // stream offset of the '<' that opened the last tag
+}
+
+// Events feed stops at.
+const (
+	evNone   = iota
+	evInsert // the '>' ending the insertion tag
+	evMeta   // the '>' ending a <meta> start tag (opened at lt)
+)
+
+// mayBeMeta reports whether the scanner is inside a start tag that is or
+// may turn out to be a <meta> tag.
+func (s *htmlScanner) mayBeMeta() bool {
+	switch s.state {
+	case sTagOpen:
+		return true
+	case sTagName:
+		return !s.end && s.nameLen <= 4 && string(s.name[:s.nameLen]) == "meta"[:s.nameLen]
+	case sAttrs, sDoubleQuoted, sSingleQuoted:
+		return !s.end && s.nameIs("meta")
+	}
+	return false
 }
 
 func isSpace(b byte) bool { return b == ' ' || b == '\t' || b == '\n' || b == '\f' || b == '\r' }
@@ -127,9 +260,11 @@ func lower(b byte) byte {
 
 func isLetter(b byte) bool { b = lower(b); return 'a' <= b && b <= 'z' }
 
-// feed scans p and returns the index just after the '>' that ends the
-// insertion tag, or -1.
-func (s *htmlScanner) feed(p []byte) int {
+// feed scans p up to the first event and returns the index just after
+// the byte that caused it, with the event; or len(p) and evNone.
+func (s *htmlScanner) feed(p []byte) (n int, ev int) {
+	base := s.off
+	defer func() { s.off = base + int64(n) }()
 	for i := 0; i < len(p); i++ {
 		b := p[i]
 		switch s.state {
@@ -137,11 +272,11 @@ func (s *htmlScanner) feed(p []byte) int {
 			// Most bytes are text: jump to the next '<'.
 			j := bytes.IndexByte(p[i:], '<')
 			if j < 0 {
-				return -1
+				return len(p), evNone
 			}
 			i += j
 			if s.state == sData {
-				s.state = sTagOpen
+				s.state, s.lt = sTagOpen, base+int64(i)
 			} else {
 				s.state = sRawLT
 			}
@@ -156,6 +291,7 @@ func (s *htmlScanner) feed(p []byte) int {
 			case b == '?':
 				s.state = sBogus
 			case b == '<':
+				s.lt = base + int64(i)
 			default:
 				s.state = sData
 			}
@@ -173,8 +309,8 @@ func (s *htmlScanner) feed(p []byte) int {
 			case isSpace(b) || b == '/':
 				s.state, s.afterEq = sAttrs, false
 			case b == '>':
-				if s.tagEnd() {
-					return i + 1
+				if ev := s.tagEnd(); ev != evNone {
+					return i + 1, ev
 				}
 			default:
 				s.addName(b)
@@ -182,8 +318,8 @@ func (s *htmlScanner) feed(p []byte) int {
 		case sAttrs:
 			switch {
 			case b == '>':
-				if s.tagEnd() {
-					return i + 1
+				if ev := s.tagEnd(); ev != evNone {
+					return i + 1, ev
 				}
 			case b == '=':
 				s.afterEq = true
@@ -203,7 +339,7 @@ func (s *htmlScanner) feed(p []byte) int {
 			}
 			j := bytes.IndexByte(p[i:], q)
 			if j < 0 {
-				return -1
+				return len(p), evNone
 			}
 			i += j
 			s.state, s.afterEq = sAttrs, false
@@ -253,10 +389,10 @@ func (s *htmlScanner) feed(p []byte) int {
 				s.state = sRawText
 			}
 		case sGaveUp:
-			return -1
+			return len(p), evNone
 		}
 	}
-	return -1
+	return len(p), evNone
 }
 
 // comment follows a comment to its end: "-->", "--!>", or the abrupt
@@ -299,19 +435,24 @@ func (s *htmlScanner) nameIs(n string) bool {
 	return s.nameLen == len(n) && string(s.name[:s.nameLen]) == n
 }
 
-// tagEnd handles the '>' that ends a tag and reports whether it is the
-// insertion point.
-func (s *htmlScanner) tagEnd() bool {
+// tagEnd handles the '>' that ends a tag and reports the event it is:
+// the insertion point, a <meta> tag, or none.
+func (s *htmlScanner) tagEnd() int {
 	s.state = sData
 	if s.end {
-		return s.nameIs("head")
+		if s.nameIs("head") {
+			return evInsert
+		}
+		return evNone
 	}
-	if s.nameIs("body") {
-		return true
-	}
-	if s.nameIs("plaintext") {
+	switch {
+	case s.nameIs("body"):
+		return evInsert
+	case s.nameIs("meta"):
+		return evMeta
+	case s.nameIs("plaintext"):
 		s.state = sGaveUp
-		return false
+		return evNone
 	}
 	for _, n := range rawTextElements {
 		if s.nameIs(n) {
@@ -319,5 +460,5 @@ func (s *htmlScanner) tagEnd() bool {
 			break
 		}
 	}
-	return false
+	return evNone
 }

@@ -150,7 +150,8 @@ func TestInjectorStreams(t *testing.T) {
 // place however the input is split.
 func FuzzInjector(f *testing.F) {
 	for _, s := range []string{`<html><head></head><body>x`, `<!-- <body> --><body>`, `<script>"<body>"</script><body>`,
-		`<a b="<body>">`, `<!---->`, `</head>`, `<plaintext>`, `<title></title><body/>`} {
+		`<a b="<body>">`, `<!---->`, `</head>`, `<plaintext>`, `<title></title><body/>`,
+		`<meta http-equiv=content-security-policy content="script-src 'nonce-a'"><body>`, `<meta content='x' http-equiv="Content-Security-Policy"/></head>`} {
 		f.Add(s, uint8(3), true)
 	}
 	f.Fuzz(func(t *testing.T, in string, split uint8, atEOF bool) {
@@ -158,6 +159,17 @@ func FuzzInjector(f *testing.F) {
 		chunked := inject(t, in, atEOF, int(split)%9+1, int(split)%7+1, int(split)%3+1)
 		if whole != chunked {
 			t.Fatalf("chunking changes the output:\nwhole   %q\nchunked %q", whole, chunked)
+		}
+		// With meta tags' policies amended (and the markup at the end of a
+		// document): the same whatever the chunking, and only a <meta> tag
+		// changes anything.
+		mWhole, err1 := injectMeta(t, in, false, 64, len(in)+1)
+		mChunked, err2 := injectMeta(t, in, false, int(split)%9+1, int(split)%7+1, int(split)%3+1)
+		if err1 != nil || err2 != nil || mWhole != mChunked {
+			t.Fatalf("with meta rewriting, chunking changes the output (%v, %v):\nwhole   %q\nchunked %q", err1, err2, mWhole, mChunked)
+		}
+		if !strings.Contains(strings.ToLower(in), "<meta") && mWhole != inject(t, in, true, 64, len(in)+1) {
+			t.Fatalf("without a meta tag, rewriting changed the output: %q", mWhole)
 		}
 		if whole == in {
 			return
@@ -175,8 +187,10 @@ func FuzzInjector(f *testing.F) {
 }
 
 // BenchmarkInjector is the injector alone over a 32 KiB page with the
-// insertion point after a 1 KiB head, read through ReverseProxy's 32 KiB
-// buffer: the CPU the watermark adds per page beyond building the markup.
+// insertion point after a 1 KiB head (36 <meta> tags, none a CSP), read
+// through ReverseProxy's 32 KiB buffer, with meta CSP amending on as
+// contain sets it: the CPU the watermark adds per page beyond building
+// the markup.
 func BenchmarkInjector(b *testing.B) {
 	page := []byte("<!doctype html><html><head><title>T</title><script>var s = '<body>'</script>" +
 		strings.Repeat(`<meta name="x" content="y">`, 36) + "</head><body>" + strings.Repeat("<p>row of text</p>\n", 1640) + "</body></html>")
@@ -184,7 +198,8 @@ func BenchmarkInjector(b *testing.B) {
 	buf := make([]byte, 32<<10)
 	b.SetBytes(int64(len(page)))
 	for b.Loop() {
-		inj := &injector{src: io.NopCloser(bytes.NewReader(page)), insert: insert}
+		inj := &injector{src: io.NopCloser(bytes.NewReader(page)), insert: insert,
+			amendMeta: func(pol string) (string, bool) { return amendPolicy(pol, "https://a.example/.portier/mam/", "N", true) }}
 		n, _ := io.CopyBuffer(struct{ io.Writer }{io.Discard}, struct{ io.Reader }{inj}, buf)
 		if n != int64(len(page)+len(insert)) {
 			b.Fatalf("%d bytes", n)

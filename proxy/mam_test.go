@@ -36,6 +36,10 @@ policies:
 const mamPage = `<!doctype html><html><head><title>Mail</title><script nonce="app1">window.app = 1</script></head>` +
 	`<body class="mail"><h1>Inbox</h1><p>` + "secret quarterly numbers" + `</p></body></html>`
 
+// mamMetaPage sets its strict CSP in a <meta> tag instead of a header.
+const mamMetaPage = `<!doctype html><html><head><meta http-equiv="Content-Security-Policy" content="default-src 'self'; script-src 'nonce-app1' 'strict-dynamic'">` +
+	`<script nonce="app1">window.app = 1</script></head><body>inbox</body></html>`
+
 const mamCSP = `default-src 'self'; script-src 'nonce-app1' 'strict-dynamic'; object-src 'none'`
 
 // mamEnv is the test env with an HTML upstream on mail.localhost
@@ -71,6 +75,9 @@ func newMAMEnv(t *testing.T) *mamEnv {
 			}
 			h.Set("Content-Length", strconv.Itoa(len(mamPage)))
 			_, _ = io.WriteString(w, mamPage)
+		case "/meta":
+			h.Set("Content-Type", "text/html")
+			_, _ = io.WriteString(w, mamMetaPage)
 		case "/unlabelled":
 			_, _ = io.WriteString(w, "<html><body>no content type</body></html>")
 		case "/brotli":
@@ -271,4 +278,31 @@ func mamJSVersion(t *testing.T, e *mamEnv) string {
 		t.Fatalf("no script in %s", body)
 	}
 	return m[1]
+}
+
+// TestWatermarkOnAPageWithAMetaCSP: a page that sets its CSP in a <meta>
+// tag gets that policy amended as a header's would be: Portier's asset
+// source for styles and scripts, and a nonce its script carries, since the
+// page's script policy relies on a nonce; the rest of the page is as sent.
+func TestWatermarkOnAPageWithAMetaCSP(t *testing.T) {
+	e := newMAMEnv(t)
+	cookie, _ := e.sessionOn("mail.localhost", "bea@example.com", "staff")
+	resp, body := e.do(e.client(nil), "GET", "https://mail.localhost/meta", cookie, map[string]string{"Sec-Fetch-Dest": "document"})
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Security-Policy") != "" {
+		t.Fatalf("status %d, CSP header %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+	m := regexp.MustCompile(`<script src="/\.portier/mam/mam\.js\?v=[0-9a-f]+" data-block="clipboard print" nonce="([A-Z2-7]+)" defer></script>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("Portier's script is missing or has no nonce:\n%s", body)
+	}
+	const base = "https://mail.localhost/.portier/mam/"
+	wantMeta := `<meta http-equiv="Content-Security-Policy" content="default-src &#39;self&#39;; script-src &#39;nonce-app1&#39; &#39;strict-dynamic&#39; ` +
+		base + ` &#39;nonce-` + m[1] + `&#39;; style-src &#39;self&#39; ` + base + `">`
+	if !strings.Contains(body, wantMeta) {
+		t.Errorf("meta CSP not amended; want %s in\n%s", wantMeta, body)
+	}
+	stripped := regexp.MustCompile(`<link[^>]*>|<portier-wm.*</portier-wm>|<portier-banner.*</portier-banner>|<script src="/\.portier[^>]*></script>`).ReplaceAllString(body, "")
+	if want := strings.Replace(mamMetaPage, mamMetaPage[strings.Index(mamMetaPage, "<meta"):strings.Index(mamMetaPage, "<script")], wantMeta, 1); stripped != want {
+		t.Errorf("without Portier's elements the page is\n%s\nwant\n%s", stripped, want)
+	}
 }

@@ -28,7 +28,7 @@ type route struct {
 	enforced *policy.Policy // when policy is report-only: what is enforced meanwhile (nil = allow signed-in users)
 	timeout  time.Duration
 	handler  http.Handler           // a built-in app; nil for an upstream
-	upstream *httputil.ReverseProxy // the upstream's proxy, copied per request with its Rewrite
+	upstream *httputil.ReverseProxy // the upstream's (or built-in app's) proxy, copied per request with its Rewrite
 	to       *url.URL               // the upstream's URL
 }
 
@@ -98,7 +98,12 @@ func compile(routes []Route, policies []*policy.Policy, transport func(config.Ro
 			}
 		}
 		if r.Handler != nil {
+			// The handler's own proxy carries its answers through the
+			// response side of restrictions (see handlerTransport).
 			rt.handler = r.Handler
+			if rp != nil {
+				rt.upstream = rp(handlerTransport{r.Handler})
+			}
 		} else {
 			rt.to, err = url.Parse(r.To)
 			if err != nil {

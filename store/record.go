@@ -69,6 +69,10 @@ type Device struct {
 	// KeyProtection is where the device's private key lives, as the agent
 	// reported at enrollment: KeyHardware or KeySoftware ("" = software).
 	KeyProtection string `json:"key_protection,omitempty"`
+	// KeyProtectionSource says where KeyProtection comes from:
+	// KeySourceAgent (the agent's statement, not verified) or "" (nothing
+	// was stated: software).
+	KeyProtectionSource string `json:"key_protection_source,omitempty"`
 	// OwnershipSource says who decided Ownership: OwnershipByAdmin (a code
 	// or token an administrator created), OwnershipByExpected (the serial
 	// matched the expected-device list), OwnershipByApproval (an
@@ -90,6 +94,11 @@ const (
 	KeyHardware = "hardware"
 	KeySoftware = "software"
 )
+
+// KeySourceAgent marks a KeyProtection the agent stated at enrollment or
+// at a renewal that moved the device to a new key. Portier verifies no
+// attestation: it is a claim of the device (Device.KeyProtectionSource).
+const KeySourceAgent = "agent_claim"
 
 // Who decided a device's ownership (Device.OwnershipSource).
 const (
