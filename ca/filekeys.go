@@ -47,17 +47,24 @@ func (f *FileKeyStore) log() *slog.Logger {
 // exists; a partial set or an unreadable file is an error that names the
 // files, so New never generates a new CA over existing material.
 func (f *FileKeyStore) Load(context.Context) (*Keys, error) {
-	names := []string{RootCertFile, RootKeyFile, IntermediateCertFile, IntermediateKeyFile}
+	// One listing, not a stat per file: a first start renames the complete
+	// directory into place, so a listing sees all of it or none of it,
+	// where stats one after the other could straddle a racer's rename and
+	// report a partial CA that never existed.
+	entries, err := os.ReadDir(f.Dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("ca: cannot read CA files in %s: %w", f.Dir, err)
+	}
+	have := map[string]bool{}
+	for _, e := range entries {
+		have[e.Name()] = true
+	}
 	var present, missing []string
-	for _, n := range names {
-		_, err := os.Stat(filepath.Join(f.Dir, n))
-		switch {
-		case err == nil:
+	for _, n := range []string{RootCertFile, RootKeyFile, IntermediateCertFile, IntermediateKeyFile} {
+		if have[n] {
 			present = append(present, n)
-		case errors.Is(err, fs.ErrNotExist):
+		} else {
 			missing = append(missing, n)
-		default:
-			return nil, fmt.Errorf("ca: cannot read CA files in %s: %w", f.Dir, err)
 		}
 	}
 	if len(present) == 0 {
@@ -70,7 +77,6 @@ func (f *FileKeyStore) Load(context.Context) (*Keys, error) {
 			f.Dir, strings.Join(present, ", "), strings.Join(missing, ", "))
 	}
 	k := &Keys{}
-	var err error
 	if k.Root, err = f.readCert(RootCertFile); err != nil {
 		return nil, err
 	}
