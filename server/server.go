@@ -93,6 +93,9 @@ type Server struct {
 	replica   *replica
 	inForce   atomic.Pointer[console.Rules] // for the impact replay
 	records   *proxy.Recorder               // recorded access; nil when off
+	// derive holds the argon2id keys derived while the store loads
+	// (prederive); nil on the embedded store.
+	derive *ca.Derivations
 
 	// SetupLink is the first-run set-up link, "" when none was needed.
 	SetupLink string
@@ -114,6 +117,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if s.backend, err = openBackend(ctx, cfg, o.Log, o.KnownSchema); err != nil {
 		return nil, err
 	}
+	s.derive = prederive(ctx, s.backend, cfg, o.Getenv)
 	if s.store, err = store.OpenWith(ctx, s.backend, o.Log, store.Options{MaxStaleness: time.Duration(cfg.MaxStaleness)}); err != nil {
 		return nil, err
 	}
@@ -125,6 +129,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		sealer, err = s.initialise(ctx, o)
 		return err
 	})
+	s.derive = nil // the keys derived ahead are in use now; keep no copies
 	if err != nil {
 		return nil, err
 	}
