@@ -118,7 +118,10 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		return nil, err
 	}
 	s.derive = prederive(ctx, s.backend, cfg, o.Getenv)
-	if s.store, err = store.OpenWith(ctx, s.backend, o.Log, store.Options{MaxStaleness: time.Duration(cfg.MaxStaleness)}); err != nil {
+	restoreGC := relaxGC(loadGCPercent)
+	s.store, err = store.OpenWith(ctx, s.backend, o.Log, store.Options{MaxStaleness: time.Duration(cfg.MaxStaleness)})
+	restoreGC()
+	if err != nil {
 		return nil, err
 	}
 	s.replica = newReplica(s)
