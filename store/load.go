@@ -31,7 +31,9 @@ var errLoadStopped = errors.New("store: load stopped")
 // order read on the caller's goroutine (memdb transactions are not safe for
 // concurrent use), so the first record that cannot be decoded or indexed,
 // in read order, is the one the error names, as when it was all
-// sequential. At most 3×workers batches are in flight.
+// sequential. At most 2×workers+3 batches are in flight: those queued for
+// insertion, the one being inserted, the one being sent and the one being
+// filled.
 func load(ctx context.Context, be Backend, txn *memdb.Txn, workers int) (uint64, error) {
 	if workers < 1 {
 		workers = 1
