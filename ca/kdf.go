@@ -46,7 +46,7 @@ func NewDerivations(password []byte) *Derivations {
 }
 
 // Start begins deriving the key for p on its own goroutine. Starting the
-// same parameters twice derives once.
+// same parameters twice, before the key is taken, derives once.
 func (d *Derivations) Start(p KDFParams) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -66,16 +66,18 @@ func (d *Derivations) Start(p KDFParams) {
 
 // Key returns the argon2id key of password under p: the one a Start with
 // the same password and parameters computed (waiting for it to finish),
-// else a new derivation.
+// else a new derivation. A key derived ahead is handed out once and then
+// forgotten, so d holds no copy of a key in use.
 func (d *Derivations) Key(password []byte, p KDFParams) []byte {
 	if d == nil || subtle.ConstantTimeCompare(password, d.password) != 1 {
 		return deriveKey(password, p)
 	}
 	d.mu.Lock()
 	var found *derivation
-	for _, r := range d.runs {
+	for i, r := range d.runs {
 		if r.p.same(p) {
 			found = r
+			d.runs = append(d.runs[:i:i], d.runs[i+1:]...)
 			break
 		}
 	}
@@ -84,7 +86,7 @@ func (d *Derivations) Key(password []byte, p KDFParams) []byte {
 		return deriveKey(password, p)
 	}
 	<-found.done
-	return bytes.Clone(found.key)
+	return found.key
 }
 
 // deriveKey is argon2id with p: a 32-byte key.

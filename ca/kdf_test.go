@@ -32,6 +32,10 @@ func TestDerivationsHandOutOnlyTheirOwnKey(t *testing.T) {
 	if got := d.Key(pw, p); !bytes.Equal(got, direct(pw, p)) {
 		t.Error("the key derived ahead differs from argon2id's")
 	}
+	if got := d.Key(pw, p); !bytes.Equal(got, direct(pw, p)) {
+		t.Error("the key asked for again differs from argon2id's")
+	}
+	d.Start(p)
 	other := []byte("another password, also 32+ chars long")
 	if got := d.Key(other, p); !bytes.Equal(got, direct(other, p)) {
 		t.Error("another password got the key derived ahead")
