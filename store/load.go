@@ -106,8 +106,13 @@ func load(ctx context.Context, be Backend, txn *memdb.Txn, workers int) (uint64,
 	return res.seq, res.err
 }
 
-// loadWorkers is how many goroutines decode records during a load.
-func loadWorkers() int { return runtime.GOMAXPROCS(0) }
+// maxLoadWorkers caps the decoders: past a few, the single inserting
+// goroutine is the bottleneck and more decoders only hold more batches.
+const maxLoadWorkers = 8
+
+// loadWorkers is how many goroutines decode records during a load: one
+// per usable core, at most maxLoadWorkers.
+func loadWorkers() int { return min(runtime.GOMAXPROCS(0), maxLoadWorkers) }
 
 // decode decodes every change of the batch, stopping at the first that
 // fails.
