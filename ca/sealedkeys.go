@@ -13,8 +13,6 @@ import (
 	"os"
 	"time"
 
-	"golang.org/x/crypto/argon2"
-
 	"github.com/portier/portier/store"
 )
 
@@ -46,6 +44,8 @@ type SealedKeyStore struct {
 	// wait bounds how long Load waits for a blob another replica just
 	// created to reach this replica's read model.
 	wait time.Duration
+	// derive holds keys derived ahead (see UseDerivations); nil: none.
+	derive *Derivations
 }
 
 var _ KeyStore = (*SealedKeyStore)(nil)
@@ -62,6 +62,25 @@ func NewSealedKeyStore(st *store.Store, password []byte) (*SealedKeyStore, error
 			MinKeyPasswordLen, len(password))
 	}
 	return &SealedKeyStore{st: st, password: bytes.Clone(password), wait: 10 * time.Second}, nil
+}
+
+// UseDerivations makes the key store take its argon2id keys from d when d
+// derived them already (or is deriving them) from the same password and
+// parameters. It returns s.
+func (s *SealedKeyStore) UseDerivations(d *Derivations) *SealedKeyStore {
+	s.derive = d
+	return s
+}
+
+// SealedKDFParams returns the argon2id parameters of a sealed keys blob
+// (the data of the SealedKeysBlob record), checked as unsealing checks
+// them, so that its key can be derived ahead with Derivations.Start.
+func SealedKDFParams(data []byte) (KDFParams, error) {
+	sl, err := parseSealed(data)
+	if err != nil {
+		return KDFParams{}, err
+	}
+	return sl.params(), nil
 }
 
 // KeyPassword returns the CA key password: the contents of keyFile if it is
@@ -176,8 +195,12 @@ func (s *SealedKeyStore) seal(k *Keys) ([]byte, error) {
 	return json.Marshal(sl)
 }
 
+func (sl *sealed) params() KDFParams {
+	return KDFParams{Salt: sl.Salt, Time: sl.Time, Memory: sl.Memory, Threads: sl.Threads}
+}
+
 func (s *SealedKeyStore) aead(sl *sealed) (cipher.AEAD, error) {
-	key := argon2.IDKey(s.password, sl.Salt, sl.Time, sl.Memory, sl.Threads, 32)
+	key := s.derive.Key(s.password, sl.params())
 	block, err := aes.NewCipher(key)
 	if err != nil {
 		return nil, err
@@ -185,7 +208,9 @@ func (s *SealedKeyStore) aead(sl *sealed) (cipher.AEAD, error) {
 	return cipher.NewGCM(block)
 }
 
-func (s *SealedKeyStore) open(data []byte) (*Keys, error) {
+// parseSealed decodes a sealed keys blob and checks its parameters, so
+// that a tampered blob cannot make a derivation exhaust memory or time.
+func parseSealed(data []byte) (*sealed, error) {
 	var sl sealed
 	if err := json.Unmarshal(data, &sl); err != nil {
 		return nil, fmt.Errorf("ca: sealed CA keys (blob %q) are corrupt: %w", SealedKeysBlob, err)
@@ -197,7 +222,15 @@ func (s *SealedKeyStore) open(data []byte) (*Keys, error) {
 		len(sl.Salt) < 16 || len(sl.Nonce) != 12:
 		return nil, fmt.Errorf("ca: sealed CA keys (blob %q) are corrupt: bad parameters", SealedKeysBlob)
 	}
-	aead, err := s.aead(&sl)
+	return &sl, nil
+}
+
+func (s *SealedKeyStore) open(data []byte) (*Keys, error) {
+	sl, err := parseSealed(data)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := s.aead(sl)
 	if err != nil {
 		return nil, err
 	}

@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -212,6 +213,9 @@ func BenchmarkColdStart100kPostgres(b *testing.B) {
 			b.Fatalf("replica holds %d devices", n)
 		}
 		r.stop()
+		loadavg, _ := os.ReadFile("/proc/loadavg") // absent off Linux: logged empty
+		b.Logf("start %s: ready in %.2f s, %.2f CPU-s, %.0f heap B/device; load average %s",
+			t0.UTC().Format("15:04:05"), ready.Seconds(), cpu.Seconds(), perDevice, strings.TrimSpace(string(loadavg)))
 	}
 	b.ReportMetric(ready.Seconds(), "s-to-ready")
 	b.ReportMetric(cpu.Seconds(), "cpu-s-to-ready")

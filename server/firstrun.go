@@ -196,10 +196,11 @@ func keysAndSealer(ctx context.Context, s *Server, o Options, is initState) (ca.
 	if err != nil {
 		return nil, nil, err
 	}
+	keys.UseDerivations(s.derive)
 	if err := checkSealSalt(s.store, is); err != nil {
 		return nil, nil, err
 	}
-	sealer, err := sharedSealer(ctx, s.store, pw)
+	sealer, err := sharedSealer(ctx, s.store, pw, s.derive)
 	if err != nil {
 		return nil, nil, err
 	}

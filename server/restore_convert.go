@@ -115,7 +115,7 @@ func (c *conversion) sealForPostgres(ctx context.Context, p *restorePlan, pw []b
 	if err := ks.Create(ctx, c.keys); err != nil {
 		return fmt.Errorf("restore: seal the CA keys: %w", err)
 	}
-	sealer, err := sharedSealer(ctx, st, pw)
+	sealer, err := sharedSealer(ctx, st, pw, nil)
 	if err != nil {
 		return fmt.Errorf("restore: %w", err)
 	}
@@ -197,7 +197,7 @@ func (c *conversion) openSealed(ctx context.Context, p *restorePlan, pw []byte) 
 	if _, ok := st.Blob(sealSaltBlob); !ok {
 		return nil, fmt.Errorf("restore: the backup's assertion keys are sealed but it has no %s blob", sealSaltBlob)
 	}
-	sealer, err := sharedSealer(ctx, st, pw)
+	sealer, err := sharedSealer(ctx, st, pw, nil)
 	if err != nil {
 		return nil, fmt.Errorf("restore: %w", err)
 	}

@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/portier/portier/ca"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
-	"golang.org/x/crypto/argon2"
 )
 
 // sealSaltBlob holds the salt of the shared sealing key.
@@ -18,7 +18,8 @@ const sealSaltBlob = "server/seal-salt"
 // assertion keys, IdP refresh tokens) with AES-256-GCM under a key derived
 // by argon2id from the CA key password, so a database dump alone does not
 // reveal them. Every replica derives the same key from the same password.
-func sharedSealer(ctx context.Context, st *store.Store, password []byte) (identity.Sealer, error) {
+// d, if not nil, may hold the key derived ahead (prederive).
+func sharedSealer(ctx context.Context, st *store.Store, password []byte, d *ca.Derivations) (identity.Sealer, error) {
 	b, ok := st.Blob(sealSaltBlob)
 	if !ok {
 		salt := make([]byte, 16)
@@ -38,6 +39,10 @@ func sharedSealer(ctx context.Context, st *store.Store, password []byte) (identi
 			return nil, errors.New("sealing key: the salt is in the store but could not be read back")
 		}
 	}
-	key := argon2.IDKey(password, b.Data, 3, 64*1024, 2, 32)
-	return identity.NewAESSealer(key)
+	return identity.NewAESSealer(d.Key(password, sealKDF(b.Data)))
+}
+
+// sealKDF is the sealing key's argon2id parameters with salt.
+func sealKDF(salt []byte) ca.KDFParams {
+	return ca.KDFParams{Salt: salt, Time: 3, Memory: 64 * 1024, Threads: 2}
 }

@@ -98,6 +98,9 @@ type Server struct {
 	// rolloutPrint the plans' waves it was built from (membersPrint).
 	rolloutIdx   atomic.Pointer[rollout.Index]
 	rolloutPrint atomic.Pointer[string]
+	// derive holds the argon2id keys derived while the store loads
+	// (prederive); nil on the embedded store.
+	derive *ca.Derivations
 
 	// SetupLink is the first-run set-up link, "" when none was needed.
 	SetupLink string
@@ -119,7 +122,11 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 	if s.backend, err = openBackend(ctx, cfg, o.Log, o.KnownSchema); err != nil {
 		return nil, err
 	}
-	if s.store, err = store.OpenWith(ctx, s.backend, o.Log, store.Options{MaxStaleness: time.Duration(cfg.MaxStaleness)}); err != nil {
+	s.derive = prederive(ctx, s.backend, cfg, o.Getenv)
+	restoreGC := relaxGC(loadGCPercent)
+	s.store, err = store.OpenWith(ctx, s.backend, o.Log, store.Options{MaxStaleness: time.Duration(cfg.MaxStaleness)})
+	restoreGC()
+	if err != nil {
 		return nil, err
 	}
 	s.replica = newReplica(s)
@@ -130,6 +137,7 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 		sealer, err = s.initialise(ctx, o)
 		return err
 	})
+	s.derive = nil // the keys derived ahead are in use now; keep no copies
 	if err != nil {
 		return nil, err
 	}

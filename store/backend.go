@@ -59,3 +59,15 @@ type Follower interface {
 	Since(ctx context.Context, seq uint64, limit int) ([]Change, error)
 	Notify() <-chan struct{}
 }
+
+// ConcurrentLoader is a Backend whose Load may be read ahead of its use:
+// the Values it hands fn stay valid after fn returns (they are the
+// caller's), and an error fn returns needs no explanation added by the
+// backend. Open decodes such a backend's records on several goroutines
+// while Load is still reading (load.go); other backends are loaded one
+// record at a time inside fn.
+type ConcurrentLoader interface {
+	Backend
+	// ValuesOutliveLoad marks the backend; it does nothing.
+	ValuesOutliveLoad()
+}

@@ -33,48 +33,39 @@ func decoder[T any, P interface {
 	}
 }
 
-func field(name, fieldName string, unique bool) *memdb.IndexSchema {
-	return &memdb.IndexSchema{
-		Name:         name,
-		Unique:       unique,
-		AllowMissing: name != "id",
-		Indexer:      &memdb.StringFieldIndex{Field: fieldName},
-	}
-}
-
 // specs is the fixed table of kinds: read-only after package init, like a
 // type switch written as data.
 var specs = map[Kind]kindSpec{
 	KindDevice: {decode: decoder[Device](), indexes: map[string]*memdb.IndexSchema{
-		"serial":      field("serial", "Serial", false),
-		"cert_serial": field("cert_serial", "CertSerial", false),
+		"serial":      field("serial", false, func(r *Device) string { return r.Serial }),
+		"cert_serial": field("cert_serial", false, func(r *Device) string { return r.CertSerial }),
 		"owner": {Name: "owner", AllowMissing: true, Indexer: emailIndex{of: func(o any) (string, bool) {
 			d, ok := o.(*Device)
 			return d.OwnerEmail, ok
 		}}},
 	}},
 	KindCertificate: {decode: decoder[Certificate](), indexes: map[string]*memdb.IndexSchema{
-		"device": field("device", "DeviceID", false),
+		"device": field("device", false, func(r *Certificate) string { return r.DeviceID }),
 	}},
 	KindRevocation: {decode: decoder[Revocation]()},
 	KindSession: {decode: decoder[Session](), indexes: map[string]*memdb.IndexSchema{
-		"user":   field("user", "UserID", false),
-		"parent": field("parent", "ParentID", false),
+		"user":   field("user", false, func(r *Session) string { return r.UserID }),
+		"parent": field("parent", false, func(r *Session) string { return r.ParentID }),
 	}},
 	KindHandoff: {decode: decoder[Handoff]()},
 	KindCredential: {decode: decoder[Credential](), indexes: map[string]*memdb.IndexSchema{
-		"user": field("user", "UserID", false),
+		"user": field("user", false, func(r *Credential) string { return r.UserID }),
 	}},
 	KindAuthFlow:       {decode: decoder[AuthFlow]()},
 	KindPosture:        {decode: decoder[Posture]()},
 	KindEnrollCode:     {decode: decoder[EnrollCode]()},
 	KindExpectedDevice: {decode: decoder[ExpectedDevice]()},
 	KindAction: {decode: decoder[Action](), indexes: map[string]*memdb.IndexSchema{
-		"device": field("device", "DeviceID", false),
-		"idem":   field("idem", "IdempotencyKey", true),
+		"device": field("device", false, func(r *Action) string { return r.DeviceID }),
+		"idem":   field("idem", true, func(r *Action) string { return r.IdempotencyKey }),
 	}},
 	KindDeviceEvent: {decode: decoder[DeviceEvent](), indexes: map[string]*memdb.IndexSchema{
-		"device": field("device", "DeviceID", false),
+		"device": field("device", false, func(r *DeviceEvent) string { return r.DeviceID }),
 	}},
 	KindUser: {decode: decoder[User](), indexes: map[string]*memdb.IndexSchema{
 		"email": {Name: "email", Unique: true, AllowMissing: true, Indexer: emailIndex{of: func(o any) (string, bool) {
@@ -83,10 +74,10 @@ var specs = map[Kind]kindSpec{
 		}}},
 	}},
 	KindToken: {decode: decoder[Token](), indexes: map[string]*memdb.IndexSchema{
-		"secret": field("secret", "SecretHash", true),
+		"secret": field("secret", true, func(r *Token) string { return r.SecretHash }),
 	}},
 	KindIdentityLink: {decode: decoder[IdentityLink](), indexes: map[string]*memdb.IndexSchema{
-		"user": field("user", "UserID", false),
+		"user": field("user", false, func(r *IdentityLink) string { return r.UserID }),
 	}},
 	KindInvite:      {decode: decoder[Invite]()},
 	KindBlob:        {decode: decoder[Blob]()},
@@ -132,7 +123,7 @@ func schema() *memdb.DBSchema {
 		if spec.logOnly || spec.history {
 			continue
 		}
-		idx := map[string]*memdb.IndexSchema{"id": field("id", "ID", true)}
+		idx := map[string]*memdb.IndexSchema{"id": idIndex()}
 		for n, i := range spec.indexes {
 			idx[n] = i
 		}

@@ -102,7 +102,12 @@ func OpenWith(ctx context.Context, be Backend, log *slog.Logger, o Options) (*St
 	_, s.shared = be.(Follower)
 	s.base = s.clock()
 	txn := db.Txn(true)
-	seq, err := be.Load(ctx, func(c Change) error { return insert(txn, c) })
+	var seq uint64
+	if _, ok := be.(ConcurrentLoader); ok {
+		seq, err = load(ctx, be, txn, loadWorkers())
+	} else {
+		seq, err = be.Load(ctx, func(c Change) error { return insert(txn, c) })
+	}
 	if err != nil {
 		txn.Abort()
 		return nil, err
@@ -369,11 +374,42 @@ func (s *Store) setHealth(err error) {
 	s.lastErr.Store(&err)
 }
 
+// insert applies one change to txn.
 func insert(txn *memdb.Txn, c Change) error {
-	if !InReadModel(c.Kind) {
-		if _, known := specs[c.Kind]; known {
-			return nil // the audit log is read from the backend
-		}
+	r, err := decodeChange(c)
+	if err != nil {
+		return err
+	}
+	return put(txn, c, r)
+}
+
+// outside reports whether records of kind k are known but kept out of the
+// read model (the audit log, history kinds).
+func outside(k Kind) bool {
+	if InReadModel(k) {
+		return false
+	}
+	_, known := specs[k]
+	return known
+}
+
+// decodeChange decodes the record c writes; nil for a delete or a kind
+// kept outside the read model. It is safe for concurrent use.
+func decodeChange(c Change) (Record, error) {
+	if outside(c.Kind) || c.Deleted || c.Value == nil {
+		return nil, nil
+	}
+	r, err := Decode(c.Kind, c.Value)
+	if err != nil {
+		return nil, fmt.Errorf("store: record %s/%s is corrupt: %w", c.Kind, c.ID, err)
+	}
+	return r, nil
+}
+
+// put applies c to txn, with r its record decoded by decodeChange.
+func put(txn *memdb.Txn, c Change, r Record) error {
+	if outside(c.Kind) {
+		return nil // the audit log and history are read from the backend
 	}
 	table := string(c.Kind)
 	if c.Deleted || c.Value == nil {
@@ -381,10 +417,6 @@ func insert(txn *memdb.Txn, c Change) error {
 			return fmt.Errorf("store: delete %s/%s: %w", c.Kind, c.ID, err)
 		}
 		return nil
-	}
-	r, err := Decode(c.Kind, c.Value)
-	if err != nil {
-		return fmt.Errorf("store: record %s/%s is corrupt: %w", c.Kind, c.ID, err)
 	}
 	if err := txn.Insert(table, r); err != nil {
 		return fmt.Errorf("store: index %s/%s: %w", c.Kind, c.ID, err)

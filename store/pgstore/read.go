@@ -2,12 +2,20 @@ package pgstore
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/portier/portier/store"
 )
+
+var _ store.ConcurrentLoader = (*DB)(nil)
+
+// ValuesOutliveLoad marks DB as a store.ConcurrentLoader: the values Load
+// hands out are copied from the rows, and the errors of fn are returned
+// as they are.
+func (db *DB) ValuesOutliveLoad() {}
 
 // Load calls fn for every live record and returns the sequence they are
 // consistent at (see readLive).
@@ -142,4 +150,22 @@ func (db *DB) begin(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error) {
 		tx, err = db.pool.BeginTx(ctx, opts)
 	}
 	return tx, err
+}
+
+// Value reads the stored value of one live record straight from the
+// database, outside the read model: for start-up to look at a record
+// (a salt) while the read model is still loading. ok is false when the
+// record does not exist or is deleted.
+func (db *DB) Value(ctx context.Context, kind store.Kind, id string) (value []byte, ok bool, err error) {
+	ctx, cancel := withTimeout(ctx)
+	defer cancel()
+	err = db.pool.QueryRow(ctx, `SELECT value FROM portier_records WHERE kind = $1 AND id = $2 AND NOT deleted`,
+		string(kind), id).Scan(&value)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("pgstore: read %s/%s: %w", kind, id, err)
+	}
+	return value, true, nil
 }
