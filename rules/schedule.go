@@ -74,20 +74,12 @@ func (s *Service) promote(ctx context.Context, r *store.Rule, now time.Time) err
 	return err
 }
 
-// RunSchedule applies due promotions every interval until ctx ends.
-func (s *Service) RunSchedule(ctx context.Context, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := s.Promote(ctx); err != nil {
-				log.Error("rules: scheduled promotion failed; will retry", "err", err)
-			} else if n > 0 {
-				log.Info("rules: scheduled promotions applied", "policies", n)
-			}
-		}
+// PromoteLogged applies due promotions once, as Promote, and logs what
+// it did; a failure is retried at the next call.
+func (s *Service) PromoteLogged(ctx context.Context, log *slog.Logger) {
+	if n, err := s.Promote(ctx); err != nil {
+		log.Error("rules: scheduled promotion failed; will retry", "err", err)
+	} else if n > 0 {
+		log.Info("rules: scheduled promotions applied", "policies", n)
 	}
 }

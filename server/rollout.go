@@ -79,10 +79,10 @@ func (s *Server) watchRollout(ctx context.Context) {
 	}
 }
 
-// runRollout takes the rollout plans' scheduled wave steps. Every replica
-// runs it, like the scheduled promotions: compare-and-set lets one replica
-// write each step.
-func (s *Server) runRollout(ctx context.Context) {
+// runSchedule takes the scheduled steps every scheduleEvery: policies'
+// scheduled promotions, then the rollout plans' wave steps. Every replica
+// runs it: compare-and-set lets one replica write each step.
+func (s *Server) runSchedule(ctx context.Context) {
 	a := &rollout.Applier{Store: s.store, Rules: s.rules, Log: s.log}
 	t := time.NewTicker(scheduleEvery)
 	defer t.Stop()
@@ -91,6 +91,7 @@ func (s *Server) runRollout(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			s.rules.PromoteLogged(ctx, s.log)
 			s.applyRollout(ctx, a)
 		}
 	}

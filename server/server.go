@@ -34,7 +34,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// scheduleEvery is how often scheduled policy promotions are looked for.
+// scheduleEvery is how often scheduled policy promotions and rollout waves
+// are looked for.
 const scheduleEvery = 5 * time.Second
 
 // Options are what Start needs besides the config.
@@ -348,9 +349,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.replica.leased(ctx, "audit.retention", s.auditSweeper().Run)
 	s.replica.leased(ctx, "identity.maintenance", s.ident.RunShared) // token refreshes and sweeps
 	go s.watchRules(ctx)
-	go s.rules.RunSchedule(ctx, scheduleEvery, s.log)
 	go s.watchRollout(ctx)
-	go s.runRollout(ctx)
+	go s.runSchedule(ctx) // scheduled promotions and rollout waves
 	s.replica.leased(ctx, "decisions.prune", s.pruneDecisions)
 	s.replica.leased(ctx, "kpis.snapshot", s.kpiSnapshotter().Run)
 	var err error
