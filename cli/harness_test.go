@@ -53,11 +53,16 @@ type instance struct {
 // starts. It is chosen below Linux's ephemeral range (32768 and up): a port
 // the kernel handed out and took back could be given again at once as the
 // source port of some outgoing connection (to PostgreSQL, say), and the
-// process would then fail to bind it.
+// process would then fail to bind it. A port is handed out once per test
+// binary (givenPorts): instances started side by side, which bind only
+// later, never get the same one.
 func freePort(t *testing.T) string {
 	t.Helper()
 	for range 200 {
 		port := 20000 + mathrand.IntN(12000)
+		if _, taken := givenPorts.LoadOrStore(port, true); taken {
+			continue
+		}
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
@@ -68,6 +73,9 @@ func freePort(t *testing.T) string {
 	t.Fatal("no free port between 20000 and 32000")
 	return ""
 }
+
+// givenPorts are the ports freePort handed out in this test binary.
+var givenPorts sync.Map
 
 // envFrom is an environment of m only. Agent commands leave the machine's
 // browsers alone (PORTIER_NO_BROWSER=1) unless m says otherwise.
