@@ -33,14 +33,17 @@ type deviceSummary struct {
 	OwnershipSource    string          `json:"ownership_source,omitempty"`
 	RequestedOwnership store.Ownership `json:"requested_ownership,omitempty"`
 	KeyProtection      string          `json:"key_protection"`
-	Shared             bool            `json:"shared,omitempty"`
+	// KeyProtectionSource says who stated KeyProtection (agent_claim).
+	KeyProtectionSource string `json:"key_protection_source,omitempty"`
+	Shared              bool   `json:"shared,omitempty"`
 }
 
 func summarize(d *store.Device) deviceSummary {
 	return deviceSummary{ID: d.ID, Name: d.Name, Serial: d.Serial, Platform: d.Platform, Model: d.Model,
 		Ownership: d.Ownership, OwnerEmail: d.OwnerEmail, State: string(d.State), Trust: d.Trust, Compliant: d.Compliant,
 		FailingChecks: d.FailingChecks, WorkProfile: d.WorkProfile, EnrolledAt: d.EnrolledAt, LastSeen: d.LastSeen,
-		OwnershipSource: d.OwnershipSource, RequestedOwnership: d.RequestedOwnership, KeyProtection: keyProtection(d), Shared: d.Shared}
+		OwnershipSource: d.OwnershipSource, RequestedOwnership: d.RequestedOwnership, KeyProtection: keyProtection(d),
+		KeyProtectionSource: d.KeyProtectionSource, Shared: d.Shared}
 }
 
 // keyProtection is where the device's key lives as the API shows it:

@@ -283,3 +283,25 @@ compliance:
 	}
 	return id, now
 }
+
+// TestDevicePageSaysTheKeyProtectionIsTheAgentsClaim: where the agent
+// stated the key's protection, the device page and the inventory API say
+// it is the agent's statement, not an attested fact.
+func TestDevicePageSaysTheKeyProtectionIsTheAgentsClaim(t *testing.T) {
+	e, con, corp, _ := devicePageEnv(t)
+	d, _ := e.st.Device(corp)
+	cp := *d
+	cp.KeyProtection, cp.KeyProtectionSource = store.KeySoftware, store.KeySourceAgent
+	if err := e.st.Write(context.Background(), store.Put(&cp)); err != nil {
+		t.Fatal(err)
+	}
+	s := pageSession(t, con, "key-admin", RoleAdmin, 0)
+	_, body := s.callBody(con, "GET", "/devices/"+corp, "")
+	if want := `id="key-protection">software (as the agent states it, not attested)</td>`; !strings.Contains(body, want) {
+		t.Errorf("device page lacks %s:\n%s", want, body)
+	}
+	_, body = s.callBody(con, "GET", "/api/v1/devices?q="+corp, "")
+	if !strings.Contains(body, `"key_protection":"software","key_protection_source":"agent_claim"`) {
+		t.Errorf("GET /api/v1/devices does not give the key protection's source:\n%s", body)
+	}
+}
