@@ -50,6 +50,14 @@ func (c *Console) approvalSettings() (store.ApprovalSettings, string) {
 	return store.ApprovalSettings{ID: store.ApprovalSettingsID, BulkThreshold: limit, Disabled: c.opts.Approvals.Disabled}, settingsFromConfig
 }
 
+// ApprovalsOff reports whether two-person approval is off, by the
+// settings in force (stored or from the config file): the server warns
+// about it at start.
+func (c *Console) ApprovalsOff() bool {
+	s, _ := c.approvalSettings()
+	return s.Disabled
+}
+
 // approvalTTL is how long a request waits (config approvals.expiry).
 func (c *Console) approvalTTL() time.Duration {
 	if c.opts.Approvals.TTL <= 0 {

@@ -30,7 +30,8 @@ func serveWithMetrics(t *testing.T, extra string, getenv func(string) string) (s
 }
 
 // startWithMetrics is serveWithMetrics with more options (o's Config,
-// Policies, Log and Clock are set here), returning Start's error.
+// Policies and Clock are set here, and Log unless given), returning Start's
+// error.
 func startWithMetrics(t *testing.T, extra string, o Options) (srv *Server, addr, maddr string, stop func() error, err error) {
 	t.Helper()
 	addr, maddr = freeAddr(t), freeAddr(t)
@@ -47,7 +48,10 @@ func startWithMetrics(t *testing.T, extra string, o Options) (srv *Server, addr,
 	if o.Getenv == nil {
 		o.Getenv = func(string) string { return "" }
 	}
-	o.Config, o.Policies, o.Log, o.Clock = cfg, pols, slog.New(slog.NewTextHandler(io.Discard, nil)), time.Now
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	o.Config, o.Policies, o.Clock = cfg, pols, time.Now
 	if srv, err = Start(context.Background(), o); err != nil {
 		return nil, "", "", nil, err
 	}

@@ -216,8 +216,8 @@ func Start(ctx context.Context, o Options) (_ *Server, err error) {
 			Disabled: cfg.Approvals.Disabled},
 	})
 	s.console = con
-	if cfg.Approvals.Disabled {
-		o.Log.Warn("approvals.disabled: full wipes and retires run at the first administrator's request, without a second person's approval")
+	if con.ApprovalsOff() {
+		o.Log.Warn("two-person approval is off (approvals.disabled, or the stored approval settings): full wipes and retires run at the first administrator's request, without a second person's approval")
 	}
 	if s.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return nil, fmt.Errorf("listen %s: %w", cfg.Listen, err)
