@@ -50,6 +50,9 @@ type Options struct {
 	JWKS func() []byte
 	// Simulate answers the what-if API with the live routes and policies.
 	Simulate func(target string, q proxy.Query) (*proxy.Simulation, error)
+	// Waves gives a person's rollout waves (rollout.Key) as the plans say
+	// now, for the impact replay; nil: no plan.
+	Waves func(email string, groups []string) []string
 	// Identity signs people in (the /auth/ pages); nil serves none of them.
 	Identity *identity.Service
 	// PostureIngest is the signed webhook external MDM/EDR sources post

@@ -28,6 +28,27 @@ type Rules struct {
 	Policies map[string]*policy.Policy
 }
 
+// Enforced is what a route enforces now, person by person: its Policy
+// where that policy is enforced (enforce mode, or report-only for the
+// people of the rollout waves its enforce_for names), else the policy it
+// shadows (Shadow; nil: every signed-in person is let through), as the
+// proxy's route.decide does.
+type Enforced struct {
+	Policy, Shadow *policy.Policy
+}
+
+// evaluate is the decision Enforced gives in.
+func (e Enforced) evaluate(in *policy.Input) policy.Decision {
+	p := e.Policy
+	if p == nil || (p.Mode == policy.ReportOnly && !p.EnforcedFor(in.Waves)) {
+		p = e.Shadow
+	}
+	if p == nil {
+		return policy.Decision{Outcome: policy.Allow}
+	}
+	return p.Evaluate(in)
+}
+
 // defaultImpactWindow is the window replayed without since.
 const defaultImpactWindow = 30 * 24 * time.Hour
 
@@ -275,7 +296,7 @@ func (c *Console) impact(ctx context.Context, q impactQuery) (*Impact, error) {
 	}
 	var (
 		routes  []string
-		current map[string]*policy.Policy
+		current map[string]Enforced
 		draft   *policy.Policy
 		err     error
 	)
@@ -294,7 +315,7 @@ func (c *Console) impact(ctx context.Context, q impactQuery) (*Impact, error) {
 	if err != nil {
 		return nil, err
 	}
-	return ReplayImpact(ctx, dl, routes, current, draft, q.Since, q.Until)
+	return ReplayImpact(ctx, dl, routes, current, draft, c.opts.Waves, q.Since, q.Until)
 }
 
 // parseDraft is ParseDraft with the compliance checks it names known.
@@ -321,7 +342,7 @@ func (c *Console) parseDraft(src string) (*policy.Policy, error) {
 // route enforces now and with the policy the changed route names (as it
 // decides: a report-only one is replayed as if enforced, like a draft
 // policy). A route with nothing in force yet has nothing to replay.
-func (c *Console) changedRoute(in Rules, d *rules.Doc) ([]string, map[string]*policy.Policy, *policy.Policy, error) {
+func (c *Console) changedRoute(in Rules, d *rules.Doc) ([]string, map[string]Enforced, *policy.Policy, error) {
 	next := in.Policies[d.Route.Policy]
 	if next == nil {
 		return nil, nil, nil, apperr.Field("policy", "the route's policy %q is not in force (a draft or no such policy): only a policy that applies to traffic can be replayed", d.Route.Policy)
@@ -332,7 +353,7 @@ func (c *Console) changedRoute(in Rules, d *rules.Doc) ([]string, map[string]*po
 			key = strings.TrimSuffix(cur.Route.From, "/")
 		}
 	}
-	current := map[string]*policy.Policy{}
+	current := map[string]Enforced{}
 	if _, ok := in.Routes[key]; !ok {
 		return nil, current, next, nil // nothing in force there yet: nothing recorded
 	}
@@ -360,8 +381,8 @@ func docError(field string, err error) error {
 
 // impactRoutes picks the routes to replay and each one's current policy:
 // the named route, or every route whose policy has the draft's id.
-func impactRoutes(in Rules, draft *policy.Policy, route string) ([]string, map[string]*policy.Policy, error) {
-	current := map[string]*policy.Policy{}
+func impactRoutes(in Rules, draft *policy.Policy, route string) ([]string, map[string]Enforced, error) {
+	current := map[string]Enforced{}
 	var routes []string
 	if route != "" {
 		route = strings.TrimSuffix(route, "/")
@@ -391,27 +412,30 @@ func impactRoutes(in Rules, draft *policy.Policy, route string) ([]string, map[s
 	return routes, current, nil
 }
 
-// enforcedOn is the policy route rt enforces now: its policy, or for a
-// report-only one the policy it shadows (nil: none, every signed-in
-// person is let through).
-func (in Rules) enforcedOn(rt string) (*policy.Policy, error) {
+// enforcedOn is what route rt enforces now: its policy and, for a
+// report-only one, the policy it shadows.
+func (in Rules) enforcedOn(rt string) (Enforced, error) {
 	p := in.Policies[in.Routes[rt]]
 	if p == nil {
-		return nil, apperr.New(apperr.Internal, "route %s has no compiled policy", rt)
+		return Enforced{}, apperr.New(apperr.Internal, "route %s has no compiled policy", rt)
 	}
+	e := Enforced{Policy: p}
 	if p.Mode == policy.ReportOnly {
-		p = in.Policies[p.Shadows]
+		e.Shadow = in.Policies[p.Shadows]
 	}
-	return p, nil
+	return e, nil
 }
 
-// ReplayImpact evaluates every record of routes in [since, until) with the
-// route's current policy (nil: a report-only policy that shadows none, so
-// every signed-in person is let through) and with draft, through policy.Evaluate as live
-// traffic is, and sorts them into newly denied (allowed now, not by the
-// draft), newly allowed, and unchanged. Step-up counts as not allowed.
-func ReplayImpact(ctx context.Context, dl store.DecisionLog, routes []string, current map[string]*policy.Policy,
-	draft *policy.Policy, since, until time.Time) (*Impact, error) {
+// ReplayImpact evaluates every record of routes in [since, until) with
+// what the route enforces now (current: for a report-only policy, the
+// policy itself for the people of its enforce_for waves, else what it
+// shadows, else every signed-in person let through) and with draft,
+// through policy.Evaluate as live traffic is, and sorts them into newly
+// denied (allowed now, not by the draft), newly allowed, and unchanged.
+// Step-up counts as not allowed. waves (nil: no rollout plan) gives a
+// person's rollout waves as the plans say today.
+func ReplayImpact(ctx context.Context, dl store.DecisionLog, routes []string, current map[string]Enforced,
+	draft *policy.Policy, waves func(email string, groups []string) []string, since, until time.Time) (*Impact, error) {
 	im := &Impact{Policy: draft.ID, Routes: routes, Since: since, Until: until,
 		NewlyDenied: newChange(), NewlyAllowed: newChange(), Unchanged: newChange()}
 	for _, rt := range routes {
@@ -420,10 +444,10 @@ func ReplayImpact(ctx context.Context, dl store.DecisionLog, routes []string, cu
 		err := dl.ScanDecisions(ctx, q, func(r *store.DecisionRecord) error {
 			im.Records++
 			in := proxy.ReplayInput(r)
-			now := policy.Decision{Outcome: policy.Allow}
-			if cur != nil {
-				now = cur.Evaluate(&in)
+			if waves != nil {
+				in.Waves = waves(in.Email, in.Groups)
 			}
+			now := cur.evaluate(&in)
 			next := draft.Evaluate(&in)
 			switch {
 			case now.Outcome.Allowed() && !next.Outcome.Allowed():

@@ -67,10 +67,10 @@ func benchImpact(b *testing.B, dl store.DecisionLog, batch int) {
 		b.Fatal(err)
 	}
 	route := storetest.TrafficRoute(0)
-	current := map[string]*policy.Policy{route: cur[0]}
+	current := map[string]Enforced{route: {Policy: cur[0]}}
 	var records int
 	for b.Loop() {
-		im, err := ReplayImpact(context.Background(), dl, []string{route}, current, draft, start, start.AddDate(0, 0, 30))
+		im, err := ReplayImpact(context.Background(), dl, []string{route}, current, draft, nil, start, start.AddDate(0, 0, 30))
 		if err != nil {
 			b.Fatal(err)
 		}

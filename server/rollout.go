@@ -115,6 +115,16 @@ func (s *Server) ApplyRollout(ctx context.Context) {
 	s.applyRollout(ctx, &rollout.Applier{Store: s.store, Rules: s.rules, Log: s.log})
 }
 
+// waves are a person's rollout waves as the current plans say, for the
+// console's impact replay.
+func (s *Server) waves(email string, groups []string) []string {
+	x := s.rolloutIdx.Load()
+	if x == nil {
+		return nil
+	}
+	return x.Waves(rollout.Person{Email: email, Groups: groups})
+}
+
 // simulate is the console's what-if: the live routes and policies with
 // the rollout plans' waves and coexistence deadlines, as the proxy
 // decides.
