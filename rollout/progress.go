@@ -161,7 +161,10 @@ func ProgressOf(ctx context.Context, st *store.Store, x *Index, p *store.Rollout
 		return nil, err
 	default:
 		out.DecisionLog = true
-		q := store.DecisionQuery{Since: now.Add(-WouldDenyWindow), Until: now}
+		// Only report-only denials: the store filters them (in SQL on
+		// PostgreSQL) rather than handing every record of the week over.
+		reportOnly := true
+		q := store.DecisionQuery{Since: now.Add(-WouldDenyWindow), Until: now, ReportOnly: &reportOnly, Outcome: "deny"}
 		err := dl.ScanDecisions(ctx, q, func(r *store.DecisionRecord) error {
 			ro := r.ReportOnly
 			if ro == nil || ro.Outcome != "deny" || !slices.Contains(p.Policies, ro.Policy) {
