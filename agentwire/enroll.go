@@ -9,6 +9,9 @@ type EnrollRequest struct {
 	Code   string     `json:"code"`
 	CSR    string     `json:"csr"`
 	Device DeviceInfo `json:"device"`
+	// Attestation proves that the CSR's key is in a TPM (protocol 1.2);
+	// without it, Device.KeyProtection is the agent's statement.
+	Attestation *KeyAttestation `json:"attestation,omitempty"`
 }
 
 // DeviceInfo describes the enrolling device, as the agent reads it. It is
@@ -45,6 +48,8 @@ type RenewRequest struct {
 	// since protocol 1.1. Without a CSR the key does not change, and
 	// neither does its protection: the server ignores the field then.
 	KeyProtection string `json:"key_protection,omitempty"`
+	// Attestation proves that the CSR's key is in a TPM (protocol 1.2).
+	Attestation *KeyAttestation `json:"attestation,omitempty"`
 }
 
 // Certificate is the answer to enroll and renew: the device certificate
@@ -59,6 +64,12 @@ type Certificate struct {
 	Ownership   string    `json:"ownership"`
 	WorkProfile bool      `json:"work_profile,omitempty"`
 	State       string    `json:"state"`
+	// KeyProtection and KeyProtectionSource are what the certificate says
+	// about its key (protocol 1.2): "hardware" or "software", and
+	// "tpm_attested" when the server verified a TPM attestation,
+	// "agent_claim" when it took the agent's word.
+	KeyProtection       string `json:"key_protection,omitempty"`
+	KeyProtectionSource string `json:"key_protection_source,omitempty"`
 }
 
 // Unenrolled is the answer to POST /api/v1/agent/unenroll.

@@ -14,9 +14,11 @@ const (
 	Major = 1
 	// Minor is the protocol's minor version.
 	// 1.1: RenewRequest.KeyProtection.
-	Minor = 1
+	// 1.2: TPM key attestation (attest/challenge, KeyAttestation in enroll
+	// and renew), browser certificates, Certificate.KeyProtection.
+	Minor = 2
 	// Version is "Major.Minor", as sent in VersionHeader.
-	Version = "1.1"
+	Version = "1.2"
 	// VersionHeader carries the sender's protocol version: the agent sends
 	// it on every request, the server on every answer of the agent API. A
 	// message without it comes from a peer older than the header, which

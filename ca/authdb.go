@@ -109,6 +109,10 @@ func (d *authDB) StoreCertificate(crt *x509.Certificate) error {
 		NotAfter:  crt.NotAfter,
 		DER:       crt.Raw,
 	}
+	if id != "" {
+		k := KeyInfoFromCert(crt)
+		rec.Purpose, rec.Person, rec.KeyProtection, rec.KeyProtectionSource = k.Purpose, k.Person, k.Protection, k.Source
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), writeTimeout)
 	defer cancel()
 	if err := d.st.Write(ctx, store.Create(rec)); err != nil {

@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 	"time"
+
+	"github.com/portier/portier/ca"
 )
 
 // BenchmarkIssueDevice measures CSR → validated, signed certificate,
@@ -18,7 +20,7 @@ func BenchmarkIssueDevice(b *testing.B) {
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			if _, err := e.ca.IssueDevice(ctx, csr, "bench-device"); err != nil {
+			if _, err := e.ca.IssueDevice(ctx, csr, "bench-device", ca.KeyInfo{}); err != nil {
 				b.Error(err)
 				return
 			}
@@ -36,7 +38,7 @@ func BenchmarkIssueDeviceSerial(b *testing.B) {
 	b.ResetTimer()
 	start := time.Now()
 	for b.Loop() {
-		if _, err := e.ca.IssueDevice(ctx, csr, "bench-device"); err != nil {
+		if _, err := e.ca.IssueDevice(ctx, csr, "bench-device", ca.KeyInfo{}); err != nil {
 			b.Fatal(err)
 		}
 	}

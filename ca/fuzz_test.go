@@ -41,7 +41,7 @@ func FuzzIssueDeviceCSR(f *testing.F) {
 			}
 			return
 		}
-		chain, err := e.ca.IssueDevice(context.Background(), csr, "fuzz-device")
+		chain, err := e.ca.IssueDevice(context.Background(), csr, "fuzz-device", ca.KeyInfo{})
 		if err != nil {
 			if !errors.Is(err, ca.ErrInvalidCSR) {
 				t.Fatalf("IssueDevice error is not ErrInvalidCSR: %v", err)

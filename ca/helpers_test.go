@@ -109,7 +109,7 @@ func deviceCSR(t testing.TB, deviceID string) (*ecdsa.PrivateKey, *x509.Certific
 func (e *env) issue(t testing.TB, deviceID string) []*x509.Certificate {
 	t.Helper()
 	_, csr := deviceCSR(t, deviceID)
-	chain, err := e.ca.IssueDevice(context.Background(), csr, deviceID)
+	chain, err := e.ca.IssueDevice(context.Background(), csr, deviceID, ca.KeyInfo{})
 	if err != nil {
 		t.Fatalf("IssueDevice: %v", err)
 	}

@@ -3,7 +3,6 @@ package ca
 import (
 	"bytes"
 	"context"
-	"crypto"
 	"crypto/x509"
 	"encoding/json"
 	"fmt"
@@ -55,26 +54,41 @@ func (v validity) Modify(crt *x509.Certificate, so provisioner.SignOptions) erro
 // before it is returned. It returns the chain leaf first, then the
 // intermediate. The leaf's subject common name is deviceID, its only SAN is
 // DeviceURI(deviceID), its extended key usage is client authentication, and
-// it is valid for Options.DeviceCertLifetime. The caller must have
-// authenticated the device (e.g. by an enrollment code): the CA trusts it.
-func (c *CA) IssueDevice(ctx context.Context, csr *x509.CertificateRequest, deviceID string) ([]*x509.Certificate, error) {
+// it is valid for Options.DeviceCertLifetime, and it carries key (see
+// OIDKeyInfo). The caller must have authenticated the device (e.g. by an
+// enrollment code) and decided what key says: the CA trusts both.
+func (c *CA) IssueDevice(ctx context.Context, csr *x509.CertificateRequest, deviceID string, key KeyInfo) ([]*x509.Certificate, error) {
 	if err := ValidateCSR(csr, deviceID); err != nil {
 		return nil, err
 	}
-	tpl := certTemplate{
-		"subject":               map[string]any{"commonName": deviceID, "organization": c.opts.Organization},
-		"uris":                  []string{DeviceURI(deviceID)},
-		"keyUsage":              []string{"digitalSignature"},
-		"extKeyUsage":           []string{"clientAuth"},
-		"crlDistributionPoints": []string{c.opts.CRLURL},
+	tpl, err := c.deviceTemplate(deviceID, key)
+	if err != nil {
+		return nil, err
 	}
 	chain, err := c.sign(ctx, csr, tpl, c.opts.DeviceCertLifetime)
 	if err != nil {
 		return nil, fmt.Errorf("ca: issue certificate for device %s: %w", deviceID, err)
 	}
 	c.log.Info("ca: issued device certificate", "device", deviceID, "serial", chain[0].SerialNumber.String(),
-		"not_after", chain[0].NotAfter)
+		"not_after", chain[0].NotAfter, "key_protection", key.Protection, "key_protection_source", key.Source,
+		"purpose", key.Purpose)
 	return chain, nil
+}
+
+// deviceTemplate is the whole device certificate but its key and validity.
+func (c *CA) deviceTemplate(deviceID string, key KeyInfo) (certTemplate, error) {
+	ext, err := key.templateExtension()
+	if err != nil {
+		return nil, err
+	}
+	return certTemplate{
+		"subject":               map[string]any{"commonName": deviceID, "organization": c.opts.Organization},
+		"uris":                  []string{DeviceURI(deviceID)},
+		"keyUsage":              []string{"digitalSignature"},
+		"extKeyUsage":           []string{"clientAuth"},
+		"crlDistributionPoints": []string{c.opts.CRLURL},
+		"extensions":            []map[string]any{ext},
+	}, nil
 }
 
 // sign runs smallstep's signing path with Portier's template and validity.
@@ -92,13 +106,16 @@ func (c *CA) sign(ctx context.Context, csr *x509.CertificateRequest, tpl certTem
 	return chain, nil
 }
 
-// Renew issues a new certificate identical to leaf (same subject, names and
-// extensions) but valid from now, for the same length of time as leaf. With
-// newCSR nil the public key stays the same; otherwise the certificate is
-// rekeyed to newCSR's key, after the same checks as IssueDevice. leaf must
-// be a current, unrevoked certificate issued by this CA to a device. The
-// old certificate stays valid until it expires or is revoked.
-func (c *CA) Renew(ctx context.Context, leaf *x509.Certificate, newCSR *x509.CertificateRequest) ([]*x509.Certificate, error) {
+// Renew issues a new certificate for the device of leaf, valid from now.
+// With newCSR nil the key stays the same and the certificate is identical to
+// leaf (same subject, names and extensions, the key's KeyInfo included) for
+// the same length of time. Otherwise the certificate is rekeyed to newCSR's
+// key, after the same checks as IssueDevice: it is a new device certificate
+// (for Options.DeviceCertLifetime) that carries newKey, since what leaf said
+// about its key says nothing about another key. leaf must be a current,
+// unrevoked certificate issued by this CA to a device. The old certificate
+// stays valid until it expires or is revoked.
+func (c *CA) Renew(ctx context.Context, leaf *x509.Certificate, newCSR *x509.CertificateRequest, newKey KeyInfo) ([]*x509.Certificate, error) {
 	if leaf == nil || leaf.SerialNumber == nil {
 		return nil, fmt.Errorf("ca: renew: %w: no certificate", ErrUnknownCertificate)
 	}
@@ -119,18 +136,20 @@ func (c *CA) Renew(ctx context.Context, leaf *x509.Certificate, newCSR *x509.Cer
 	if c.st.IsRevoked(serial) {
 		return nil, fmt.Errorf("ca: renew %s: %w", serial, ErrRevoked)
 	}
-	var pub crypto.PublicKey
 	if newCSR != nil {
-		if err := ValidateCSR(newCSR, deviceID); err != nil {
+		chain, err := c.IssueDevice(ctx, newCSR, deviceID, newKey)
+		if err != nil {
 			return nil, err
 		}
-		pub = newCSR.PublicKey
+		c.log.Info("ca: rekeyed device certificate", "device", deviceID, "old_serial", serial,
+			"serial", chain[0].SerialNumber.String())
+		return chain, nil
 	}
-	chain, err := c.auth.RenewContext(ctx, leaf, pub)
+	chain, err := c.auth.RenewContext(ctx, leaf, nil)
 	if err != nil {
 		return nil, fmt.Errorf("ca: renew %s: %w", serial, err)
 	}
 	c.log.Info("ca: renewed device certificate", "device", deviceID, "old_serial", serial,
-		"serial", chain[0].SerialNumber.String(), "rekey", newCSR != nil, "not_after", chain[0].NotAfter)
+		"serial", chain[0].SerialNumber.String(), "not_after", chain[0].NotAfter)
 	return chain, nil
 }

@@ -70,7 +70,7 @@ func TestIssueDeviceKeyTypes(t *testing.T) {
 	for name, key := range map[string]crypto.Signer{"P-256": p256(t), "P-384": p384, "Ed25519": ed, "RSA-2048": r2048} {
 		t.Run(name, func(t *testing.T) {
 			// An empty subject and no SANs is fine too: Portier names the device.
-			if _, err := e.ca.IssueDevice(context.Background(), newCSR(t, key, nil), "dev-"+name); err != nil {
+			if _, err := e.ca.IssueDevice(context.Background(), newCSR(t, key, nil), "dev-"+name, ca.KeyInfo{}); err != nil {
 				t.Fatalf("IssueDevice: %v", err)
 			}
 		})
@@ -114,14 +114,14 @@ func TestBadCSRsRefused(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := e.ca.IssueDevice(context.Background(), tc.csr, "dev-1")
+			_, err := e.ca.IssueDevice(context.Background(), tc.csr, "dev-1", ca.KeyInfo{})
 			if !errors.Is(err, ca.ErrInvalidCSR) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("IssueDevice = %v, want ErrInvalidCSR mentioning %q", err, tc.want)
 			}
 		})
 	}
 	for _, id := range []string{"", "a b", "dev/1", "dév", strings.Repeat("x", 129)} {
-		if _, err := e.ca.IssueDevice(context.Background(), newCSR(t, k, nil), id); !errors.Is(err, ca.ErrInvalidDeviceID) {
+		if _, err := e.ca.IssueDevice(context.Background(), newCSR(t, k, nil), id, ca.KeyInfo{}); !errors.Is(err, ca.ErrInvalidDeviceID) {
 			t.Errorf("device id %q: err = %v, want ErrInvalidDeviceID", id, err)
 		}
 	}
@@ -162,7 +162,7 @@ func TestRenew(t *testing.T) {
 	old := e.issue(t, "dev-7")[0]
 
 	t.Run("same key", func(t *testing.T) {
-		chain, err := e.ca.Renew(ctx, old, nil)
+		chain, err := e.ca.Renew(ctx, old, nil, ca.KeyInfo{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -188,7 +188,7 @@ func TestRenew(t *testing.T) {
 	})
 	t.Run("rekey", func(t *testing.T) {
 		k, csr := deviceCSR(t, "dev-7")
-		chain, err := e.ca.Renew(ctx, old, csr)
+		chain, err := e.ca.Renew(ctx, old, csr, ca.KeyInfo{})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -198,13 +198,13 @@ func TestRenew(t *testing.T) {
 	})
 	t.Run("rekey CSR for another device", func(t *testing.T) {
 		_, csr := deviceCSR(t, "dev-8")
-		if _, err := e.ca.Renew(ctx, old, csr); !errors.Is(err, ca.ErrInvalidCSR) {
+		if _, err := e.ca.Renew(ctx, old, csr, ca.KeyInfo{}); !errors.Is(err, ca.ErrInvalidCSR) {
 			t.Errorf("Renew = %v, want ErrInvalidCSR", err)
 		}
 	})
 	t.Run("certificate of another CA", func(t *testing.T) {
 		foreign := newEnv(t, nil).issue(t, "dev-7")[0]
-		if _, err := e.ca.Renew(ctx, foreign, nil); !errors.Is(err, ca.ErrUnknownCertificate) {
+		if _, err := e.ca.Renew(ctx, foreign, nil, ca.KeyInfo{}); !errors.Is(err, ca.ErrUnknownCertificate) {
 			t.Errorf("Renew = %v, want ErrUnknownCertificate", err)
 		}
 	})
@@ -213,7 +213,7 @@ func TestRenew(t *testing.T) {
 		if err := e.ca.Revoke(ctx, leaf.SerialNumber.String(), ca.ReasonKeyCompromise, "lost"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.ca.Renew(ctx, leaf, nil); !errors.Is(err, ca.ErrRevoked) {
+		if _, err := e.ca.Renew(ctx, leaf, nil, ca.KeyInfo{}); !errors.Is(err, ca.ErrRevoked) {
 			t.Errorf("Renew = %v, want ErrRevoked", err)
 		}
 	})
@@ -221,7 +221,7 @@ func TestRenew(t *testing.T) {
 		leaf := e.issue(t, "dev-10")[0]
 		e.clock.Advance(25 * time.Hour)
 		defer e.clock.Advance(-25 * time.Hour)
-		if _, err := e.ca.Renew(ctx, leaf, nil); !errors.Is(err, ca.ErrExpired) {
+		if _, err := e.ca.Renew(ctx, leaf, nil, ca.KeyInfo{}); !errors.Is(err, ca.ErrExpired) {
 			t.Errorf("Renew = %v, want ErrExpired", err)
 		}
 	})

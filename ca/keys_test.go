@@ -154,7 +154,7 @@ func TestOfflineRootKeyIsAccepted(t *testing.T) {
 	if c2.Fingerprint() != c1.Fingerprint() {
 		t.Error("fingerprint changed")
 	}
-	if _, err := c2.IssueDevice(context.Background(), newCSR(t, p256(t), nil), "dev-1"); err != nil {
+	if _, err := c2.IssueDevice(context.Background(), newCSR(t, p256(t), nil), "dev-1", ca.KeyInfo{}); err != nil {
 		t.Errorf("issue with offline root: %v", err)
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/portier/portier/assertion"
+	"github.com/portier/portier/ca"
 	"github.com/portier/portier/identity/identitytest"
 	"github.com/portier/portier/server"
 	"github.com/portier/portier/store"
@@ -161,7 +162,7 @@ func (w *world) enrolledDevice(id string, trust store.Trust) *tls.Certificate {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
 	csr, _ := x509.ParseCertificateRequest(der)
-	chain, err := w.srv.CA().IssueDevice(context.Background(), csr, id)
+	chain, err := w.srv.CA().IssueDevice(context.Background(), csr, id, ca.KeyInfo{})
 	if err != nil {
 		w.t.Fatal(err)
 	}

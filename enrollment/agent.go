@@ -68,13 +68,19 @@ func ParseRenewRequest(body []byte) (agentwire.RenewRequest, error) {
 // expires, so an agent that loses the answer can still try again.
 func (s *Service) Renew(ctx context.Context, d *store.Device, leaf *x509.Certificate, req agentwire.RenewRequest) ([]*x509.Certificate, error) {
 	var csr *x509.CertificateRequest
+	var key ca.KeyInfo
 	if req.CSR != "" {
 		var err error
 		if csr, err = parseDeviceCSR(req.CSR, d.ID, true); err != nil {
 			return nil, err
 		}
+		// A new key has the protection the agent states for it; the same
+		// key keeps what it had (the certificate carries it), whatever a
+		// renewal without a CSR says.
+		key.Protection, key.Source = keyProtection(req.KeyProtection)
+		key.Purpose = ca.PurposeAgent
 	}
-	chain, err := s.ca.Renew(ctx, leaf, csr)
+	chain, err := s.ca.Renew(ctx, leaf, csr, key)
 	switch {
 	case errors.Is(err, ca.ErrInvalidCSR):
 		return nil, apperr.Field("csr", "%v", err)
@@ -95,9 +101,7 @@ func (s *Service) Renew(ctx context.Context, d *store.Device, leaf *x509.Certifi
 	fields := map[string]string{"old": leaf.SerialNumber.String(), "new": serial, "rekey": fmt.Sprint(csr != nil),
 		"not_after": chain[0].NotAfter.UTC().Format(time.RFC3339)}
 	if csr != nil {
-		// A new key has the protection the agent states for it; the same
-		// key keeps what it had, whatever a renewal without a CSR says.
-		cp.KeyProtection, cp.KeyProtectionSource = keyProtection(req.KeyProtection)
+		cp.KeyProtection, cp.KeyProtectionSource = key.Protection, key.Source
 		fields["key_protection"] = cp.KeyProtection
 	}
 	ev := store.NewDeviceEvent(now, d.ID, "certificate_renewed", fields)

@@ -174,7 +174,8 @@ func (s *Service) enroll(ctx context.Context, req agentwire.EnrollRequest, now t
 	if err != nil {
 		return nil, err
 	}
-	chain, err := s.ca.IssueDevice(ctx, csr, deviceID) // runs ca.ValidateCSR
+	key := ca.KeyInfo{Protection: d.KeyProtection, Source: d.KeyProtectionSource, Purpose: ca.PurposeAgent}
+	chain, err := s.ca.IssueDevice(ctx, csr, deviceID, key) // runs ca.ValidateCSR
 	if errors.Is(err, ca.ErrInvalidCSR) {
 		return nil, apperr.Field("csr", "%v", err)
 	}

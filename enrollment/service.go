@@ -17,8 +17,8 @@ import (
 // CA is the part of the certificate authority enrollment uses; *ca.CA
 // implements it.
 type CA interface {
-	IssueDevice(ctx context.Context, csr *x509.CertificateRequest, deviceID string) ([]*x509.Certificate, error)
-	Renew(ctx context.Context, leaf *x509.Certificate, csr *x509.CertificateRequest) ([]*x509.Certificate, error)
+	IssueDevice(ctx context.Context, csr *x509.CertificateRequest, deviceID string, key ca.KeyInfo) ([]*x509.Certificate, error)
+	Renew(ctx context.Context, leaf *x509.Certificate, csr *x509.CertificateRequest, key ca.KeyInfo) ([]*x509.Certificate, error)
 	Revoke(ctx context.Context, serial string, reasonCode int, reason string) error
 	RevokeOp(serial string, reasonCode int, reason string) (op store.Op, ok bool, err error)
 	VerifyClient(chain []*x509.Certificate, now time.Time) (deviceID, serial string, err error)

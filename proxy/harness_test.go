@@ -210,7 +210,7 @@ func (e *env) device(id string, trust store.Trust, own store.Ownership) tls.Cert
 		e.t.Fatal(err)
 	}
 	csr, _ := x509.ParseCertificateRequest(der)
-	chain, err := e.ca.IssueDevice(context.Background(), csr, id)
+	chain, err := e.ca.IssueDevice(context.Background(), csr, id, ca.KeyInfo{})
 	if err != nil {
 		e.t.Fatal(err)
 	}

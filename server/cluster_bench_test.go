@@ -160,7 +160,7 @@ func issueFor(b *testing.B, c *ca.CA, deviceID string) []*x509.Certificate {
 	if err != nil {
 		b.Fatal(err)
 	}
-	chain, err := c.IssueDevice(context.Background(), csr, deviceID)
+	chain, err := c.IssueDevice(context.Background(), csr, deviceID, ca.KeyInfo{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -95,10 +95,19 @@ const (
 	KeySoftware = "software"
 )
 
-// KeySourceAgent marks a KeyProtection the agent stated at enrollment or
-// at a renewal that moved the device to a new key. Portier verifies no
-// attestation: it is a claim of the device (Device.KeyProtectionSource).
-const KeySourceAgent = "agent_claim"
+// Who says where a key lives (Device.KeyProtectionSource,
+// Certificate.KeyProtectionSource).
+const (
+	// KeySourceAgent marks a KeyProtection the agent stated at enrollment
+	// or at a renewal that moved the device to a new key, without a
+	// verified attestation: it is a claim of the device.
+	KeySourceAgent = "agent_claim"
+	// KeySourceTPM marks a hardware key Portier verified: a TPM 2.0
+	// certified the key with an attestation key that answered a challenge
+	// encrypted to the TPM's endorsement key, whose certificate chains to
+	// a manufacturer root the organization trusts.
+	KeySourceTPM = "tpm_attested"
+)
 
 // Who decided a device's ownership (Device.OwnershipSource).
 const (
@@ -117,7 +126,9 @@ func (d *Device) HardwareKey() bool { return d.KeyProtection == KeyHardware }
 func (d *Device) PendingApproval() bool { return d.RequestedOwnership != "" }
 
 // Certificate is a certificate issued by Portier's CA. ID is the serial
-// number in decimal, as the CA spells it.
+// number in decimal, as the CA spells it. The key fields repeat what the
+// certificate's own key-info extension says (package ca, OIDKeyInfo), for
+// listing; the proxy reads the certificate itself.
 type Certificate struct {
 	ID        string    `json:"id"`
 	DeviceID  string    `json:"device_id,omitempty"`
@@ -125,6 +136,15 @@ type Certificate struct {
 	NotBefore time.Time `json:"not_before"`
 	NotAfter  time.Time `json:"not_after"`
 	DER       []byte    `json:"der"`
+	// Purpose is "agent" (the agent's own key; "" in records written
+	// before purposes existed) or "browser" (a key of its own in a
+	// person's browser store); Person names that person's local account.
+	Purpose string `json:"purpose,omitempty"`
+	Person  string `json:"person,omitempty"`
+	// KeyProtection and KeyProtectionSource are as on Device, for this
+	// certificate's key.
+	KeyProtection       string `json:"key_protection,omitempty"`
+	KeyProtectionSource string `json:"key_protection_source,omitempty"`
 }
 
 // Revocation marks a certificate serial as revoked. It is its own kind so the

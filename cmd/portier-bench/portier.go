@@ -128,7 +128,7 @@ func deviceCert(ctx context.Context, c *ca.CA, st *store.Store, d *store.Device)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	chain, err := c.IssueDevice(ctx, csr, d.ID)
+	chain, err := c.IssueDevice(ctx, csr, d.ID, ca.KeyInfo{})
 	if err != nil {
 		return tls.Certificate{}, err
 	}
