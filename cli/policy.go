@@ -95,7 +95,7 @@ func policyTest(args []string, env Env, stdout, stderr io.Writer) int {
 	fs.StringVar(&q.Platform, "platform", "", "device platform, e.g. macos")
 	fs.BoolVar(&q.Compliant, "compliant", false, "the device is compliant")
 	fs.StringVar(&q.Checks, "checks", "", "passing compliance checks, comma-separated")
-	fs.StringVar(&q.KeyProtection, "key-protection", "", "where the device key lives: hardware or software (default software)")
+	fs.StringVar(&q.KeyProtection, "key-protection", "", "where the key of the certificate the request presents lives: hardware, attested (hardware, verified by TPM attestation) or software (default software); a key not in hardware caps the trust at medium")
 	fs.StringVar(&q.IP, "ip", "", "client IP address")
 	fs.StringVar(&q.Country, "country", "", "client country (ISO code)")
 	fs.StringVar(&q.At, "at", "", "the time, RFC 3339 (default now)")

@@ -29,7 +29,7 @@ func TestPolicyKeyProtection(t *testing.T) {
 	}
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte(strings.Replace(keyConfig, "key: hardware", "key: tpm", 1)), 0o600)
-	if code, _, errOut := run(t, nil, "policy", "lint", bad); code != 2 || !strings.Contains(errOut, bad+":10:") || !strings.Contains(errOut, "hardware or software") {
+	if code, _, errOut := run(t, nil, "policy", "lint", bad); code != 2 || !strings.Contains(errOut, bad+":10:") || !strings.Contains(errOut, "hardware, attested or software") {
 		t.Errorf("lint key: tpm = %d %q, want exit 2 naming line 10", code, errOut)
 	}
 	base := []string{"policy", "test", "--config", cfg, "--route", "https://hr.localhost:8443/", "--email", "a@example.com",

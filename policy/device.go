@@ -118,8 +118,13 @@ func (p *parser) ownership(f field) []*leaf {
 	return []*leaf{{kind: kOwnership, set: newStrSet(vals, false), strs: vals}}
 }
 
-// keyProtection compiles `key: hardware|software` (or `key: {is: ...}`):
-// where the device's private key lives.
+// KeyAttested is the `key` value that holds for a hardware key Portier
+// verified (TPM key attestation), not only the agent's word.
+const KeyAttested = "attested"
+
+// keyProtection compiles `key: hardware|attested|software` (or
+// `key: {is: ...}`): where the device's private key lives, and for
+// attested, that Portier verified it.
 func (p *parser) keyProtection(f field) []*leaf {
 	g, ok := p.oneOp(f, "is", "is")
 	if !ok {
@@ -134,8 +139,10 @@ func (p *parser) keyProtection(f field) []*leaf {
 		return []*leaf{{kind: kKey, b: true}}
 	case store.KeySoftware:
 		return []*leaf{{kind: kKey, b: false}}
+	case KeyAttested:
+		return []*leaf{{kind: kKeyAttested}}
 	}
-	p.errorf(nodes[0], "device key must be hardware or software, not %q", vals[0])
+	p.errorf(nodes[0], "device key must be hardware, attested or software, not %q", vals[0])
 	return nil
 }
 

@@ -84,7 +84,16 @@ type Device struct {
 	PassingChecks []string
 	// LastSeen is when the device last reported posture; zero if never.
 	LastSeen time.Time
-	// Key is where the device's private key lives: "hardware" or
+	// Key is where the private key of the credential that identified the
+	// device lives (the certificate the request presented): "hardware" or
 	// "software"; anything else (and empty) is software.
 	Key string
+	// KeySource says who vouches for Key: store.KeySourceTPM when Portier
+	// verified a TPM attestation, store.KeySourceAgent for the agent's
+	// word, "" for nothing.
+	KeySource string
+	// TrustCap, when set, says why Trust is below the device's stored
+	// trust for this request (for the deny page), e.g. the presented
+	// certificate's key is not hardware-bound.
+	TrustCap string
 }

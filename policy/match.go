@@ -64,6 +64,8 @@ func (l *leaf) match(e *env) bool {
 		return in.Device.Managed == l.b
 	case kKey:
 		return in.Device.Managed && hardwareKey(&in.Device) == l.b
+	case kKeyAttested:
+		return in.Device.Managed && attestedKey(&in.Device)
 	case kIPIn:
 		return inPrefixes(e, l)
 	case kIPNotIn:
@@ -128,6 +130,10 @@ func inPrefixes(e *env, l *leaf) bool {
 // hardwareKey reports whether the device's key is hardware-bound; any
 // other value is software.
 func hardwareKey(d *Device) bool { return d.Key == store.KeyHardware }
+
+// attestedKey reports whether the device's key is hardware-bound and
+// Portier verified it (TPM key attestation).
+func attestedKey(d *Device) bool { return hardwareKey(d) && d.KeySource == store.KeySourceTPM }
 
 // ownership treats an unset ownership as unmanaged.
 func ownership(d *Device) store.Ownership {

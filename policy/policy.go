@@ -133,6 +133,7 @@ const (
 	kSeenWithin
 	kManaged
 	kKey
+	kKeyAttested
 	kIPIn
 	kIPNotIn
 	kCountryIn

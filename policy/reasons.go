@@ -10,20 +10,21 @@ import (
 
 // Remediation hints, by what the user can do about a condition.
 const (
-	fixAskAdmin  = "Ask your administrator for access to this app."
-	fixMFA       = "Sign in again with your security key."
-	fixAgent     = "Open the Portier agent on this device and fix the failing checks."
-	fixReport    = "Open the Portier agent so that it reports this device's status, then try again."
-	fixEnroll    = "Enroll this device with Portier from the self-service portal, or use an enrolled device."
-	fixOwnership = "This app is not available on this kind of device; open it from a company-managed device."
-	fixPlatform  = "Open this app from a supported device."
-	fixDevice    = "Open this app from a device you are allowed to use for it."
-	fixKey       = "Open this app from a company device whose Portier key is kept in hardware, or ask IT to enroll this device that way."
-	fixNetwork   = "Connect from an allowed network (for example the office network) and try again."
-	fixLocation  = "This app cannot be reached from your current location."
-	fixTime      = "Try again during the hours this app is available."
-	fixAction    = "Ask your administrator if you need to do this on this app."
-	fixSignIn    = "Sign in and try again."
+	fixAskAdmin    = "Ask your administrator for access to this app."
+	fixMFA         = "Sign in again with your security key."
+	fixAgent       = "Open the Portier agent on this device and fix the failing checks."
+	fixReport      = "Open the Portier agent so that it reports this device's status, then try again."
+	fixEnroll      = "Enroll this device with Portier from the self-service portal, or use an enrolled device."
+	fixOwnership   = "This app is not available on this kind of device; open it from a company-managed device."
+	fixPlatform    = "Open this app from a supported device."
+	fixDevice      = "Open this app from a device you are allowed to use for it."
+	fixKey         = "Open this app from a company device whose Portier key is kept in hardware, or ask IT to enroll this device that way."
+	fixKeyAttested = "Open this app from a company device enrolled with its key in the TPM, or ask IT to enroll this device again with its TPM."
+	fixNetwork     = "Connect from an allowed network (for example the office network) and try again."
+	fixLocation    = "This app cannot be reached from your current location."
+	fixTime        = "Try again during the hours this app is available."
+	fixAction      = "Ask your administrator if you need to do this on this app."
+	fixSignIn      = "Sign in and try again."
 	// fixSignInAgain is the remediation of a sign-in older than a rule's
 	// session_max_age; the proxy's deny page offers a button for it.
 	fixSignInAgain = "Sign in again."
@@ -110,7 +111,11 @@ func (l *leaf) reason(e *env, want bool) Reason {
 		if !want {
 			return Reason{"device.trust", fmt.Sprintf("This app is not available on devices with trust level %s.", t), fixAgent, ""}
 		}
-		return Reason{"device.trust", fmt.Sprintf("This device's trust level is %s; this app needs %s.", t, trustRange(l.lo, l.hi)), fixAgent, ""}
+		msg := fmt.Sprintf("This device's trust level is %s; this app needs %s.", t, trustRange(l.lo, l.hi))
+		if in.Device.TrustCap != "" {
+			return Reason{"device.trust", msg + " " + in.Device.TrustCap, fixKey, ""}
+		}
+		return Reason{"device.trust", msg, fixAgent, ""}
 	case kOwnership:
 		o := ownership(&in.Device)
 		if want {
@@ -170,6 +175,18 @@ func (l *leaf) reason(e *env, want bool) Reason {
 			return Reason{"device.key", "This app needs a device whose key is kept in hardware (TPM or secure enclave); this device's key is stored in software.", fixKey, ""}
 		}
 		return Reason{"device.key", "This app is not available on devices whose key is kept in hardware.", fixAskAdmin, ""}
+	case kKeyAttested:
+		if !in.Device.Managed {
+			return Reason{"device.key", "This device is not enrolled with Portier, so it holds no device key.", fixEnroll, ""}
+		}
+		if want {
+			what := "stored in software"
+			if hardwareKey(&in.Device) {
+				what = "said to be kept in hardware, but Portier could not verify it"
+			}
+			return Reason{"device.key", "This app needs a device whose key is kept in a TPM and verified by Portier; the key this device presented is " + what + ".", fixKeyAttested, ""}
+		}
+		return Reason{"device.key", "This app is not available on devices whose key Portier verified in hardware.", fixAskAdmin, ""}
 	case kManaged:
 		if !in.Device.Managed {
 			return Reason{"device.managed", "This device is not enrolled with Portier.", fixEnroll, ""}

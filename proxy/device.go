@@ -27,6 +27,7 @@ type connState struct {
 	once     sync.Once
 	deviceID string
 	serial   string
+	key      ca.KeyInfo // what the certificate says of its key, once verified
 	notAfter time.Time
 	err      error
 	// hot is what the last request on this connection looked up in the
@@ -44,6 +45,7 @@ type hotState struct {
 	session *store.Session
 	device  *store.Device
 	serial  string
+	key     ca.KeyInfo
 	devNote string
 }
 
@@ -102,9 +104,9 @@ func (p *Proxy) resolve(r *http.Request, req *request, cookie string, now time.T
 	if h.session != nil && identity.Fresh(h.session, now) {
 		req.session = h.session
 	}
-	req.device, req.serial, req.devNote = h.device, h.serial, h.devNote
+	req.device, req.serial, req.key, req.devNote = h.device, h.serial, h.key, h.devNote
 	if req.serial != "" && !now.Before(cs.notAfter) {
-		req.device, req.serial, req.devNote = nil, "", noteExpired
+		req.device, req.serial, req.key, req.devNote = nil, "", ca.KeyInfo{}, noteExpired
 	}
 	if req.serial == "" && req.device != nil && p.recheckDue(req.session, now) {
 		req.device, req.devNote, req.recheck = nil, noteRecheck, true
@@ -148,12 +150,15 @@ func (p *Proxy) identifyDevice(r *http.Request, cs *connState, h *hotState, now 
 		h.devNote = noteRetired
 		return
 	}
-	h.device, h.serial = d, cs.serial
+	h.device, h.serial, h.key = d, cs.serial, cs.key
 }
 
 func (cs *connState) verify(v DeviceVerifier, chain []*x509.Certificate, now time.Time) {
 	cs.deviceID, cs.serial, cs.err = v.VerifyClient(chain, now)
 	cs.notAfter = chain[0].NotAfter
+	if cs.err == nil {
+		cs.key = ca.KeyInfoFromCert(chain[0])
+	}
 }
 
 // sessionDevice is the browser-only BYOD path: the session was bound to a

@@ -142,7 +142,8 @@ func (p *Proxy) stillAllowed(old *request, now time.Time) bool {
 	req.in.Now = now
 	in := &req.in
 	in.Groups, in.MFAAt, in.SignedInAt = s.Groups, s.MFAAt, signedInAt(s)
-	in.Device = policyDevice(req.device)
+	req.key = old.key
+	in.Device = policyDevice(req.device, req.key)
 	ro := p.rollout.Load()
 	in.Waves = ro.waves(in.Email, in.Groups)
 	return p.decide(req, ro).Outcome.Allowed()

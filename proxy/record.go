@@ -290,6 +290,7 @@ func (a *aggregator) add(ev *recordEvent) bool {
 		field(c)
 	}
 	field(in.Device.Key)
+	field(in.Device.KeySource)
 	ip := in.IP.As16()
 	b = append(append(b, ip[:]...), boolByte(in.IP.Is4()))
 	field(in.Country)
@@ -343,7 +344,7 @@ func newRecord(ev *recordEvent, now, hour time.Time) *store.DecisionRecord {
 		Facts: store.DecisionFacts{Groups: nonNil(in.Groups), IdP: in.IdP,
 			MFAAge: store.AgeBucket(in.MFAAt, now), SessionAge: store.AgeBucket(in.SignedInAt, now),
 			Trust: d.Trust.String(), Ownership: string(ownershipOf(d)), Platform: d.Platform, Compliant: d.Compliant,
-			Managed: d.Managed, Checks: nonNil(d.PassingChecks), Key: d.Key, SeenAge: store.AgeBucket(d.LastSeen, now),
+			Managed: d.Managed, Checks: nonNil(d.PassingChecks), Key: d.Key, KeySource: d.KeySource, SeenAge: store.AgeBucket(d.LastSeen, now),
 			Country: in.Country, Method: in.Method, Path: store.RecordedPath(in.Path)}}
 	if in.IP.IsValid() {
 		rec.Facts.IP = in.IP.String()

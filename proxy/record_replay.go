@@ -29,7 +29,7 @@ func ReplayInput(r *store.DecisionRecord) policy.Input {
 		own = store.OwnershipUnmanaged
 	}
 	in.Device = policy.Device{ID: r.Device, Trust: trust, Ownership: own, Platform: f.Platform, Compliant: f.Compliant,
-		Managed: f.Managed, PassingChecks: f.Checks, LastSeen: before(now, f.SeenAge), Key: f.Key}
+		Managed: f.Managed, PassingChecks: f.Checks, LastSeen: before(now, f.SeenAge), Key: f.Key, KeySource: f.KeySource}
 	if ip, err := netip.ParseAddr(f.IP); err == nil {
 		in.IP = ip
 	}

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/portier/portier/ca"
 	"github.com/portier/portier/identity"
 	"github.com/portier/portier/policy"
 	"github.com/portier/portier/store"
@@ -25,9 +26,10 @@ type request struct {
 	rt      *route
 	session *store.Session
 	device  *store.Device
-	serial  string // device certificate serial, "" when none
-	devNote string // why a presented device credential was not accepted
-	recheck bool   // the session's device proof is older than DeviceRecheck
+	serial  string     // device certificate serial, "" when none
+	key     ca.KeyInfo // what the presented device certificate says of its key
+	devNote string     // why a presented device credential was not accepted
+	recheck bool       // the session's device proof is older than DeviceRecheck
 	in      policy.Input
 	conn    *connState
 }
@@ -167,17 +169,42 @@ func (p *Proxy) fillInput(req *request, r *http.Request, now time.Time, ro *roll
 		in.Country = p.opts.GeoIP.Country(in.IP)
 	}
 	in.Now, in.Method, in.Path = now, r.Method, r.URL.Path
-	in.Device = policyDevice(req.device)
+	in.Device = policyDevice(req.device, req.key)
 	in.Waves = ro.waves(s.Email, s.Groups)
 }
 
-// policyDevice is what the policy sees of a device; nil is unmanaged.
-func policyDevice(d *store.Device) policy.Device {
+// trustCapNote is the deny page's explanation when a request's trust is
+// below its device's because of the credential it presented.
+const trustCapNote = "The device itself is at high, but the certificate this browser presented has a key kept in software, which caps the trust of its requests at medium."
+
+// policyDevice is what the policy sees of a device, identified by a
+// credential whose key is key (a device certificate's, or the zero
+// KeyInfo for a BYOD passkey: software); nil is unmanaged. The key is the
+// presented credential's, not the device's: one device has several
+// certificates (the agent's, browser ones), and a request is as strong as
+// the one it presented. So a device at trust high is at medium for a
+// request whose certificate key is not hardware-bound.
+func policyDevice(d *store.Device, key ca.KeyInfo) policy.Device {
 	if d == nil {
 		return policy.Device{Ownership: store.OwnershipUnmanaged}
 	}
-	return policy.Device{ID: d.ID, Trust: d.Trust, Ownership: d.Ownership, Platform: d.Platform,
-		Compliant: d.Compliant, Managed: true, PassingChecks: d.PassingChecks, LastSeen: d.LastSeen, Key: d.KeyProtection}
+	pd := policy.Device{ID: d.ID, Trust: d.Trust, Ownership: d.Ownership, Platform: d.Platform,
+		Compliant: d.Compliant, Managed: true, PassingChecks: d.PassingChecks, LastSeen: d.LastSeen,
+		Key: store.KeySoftware, KeySource: key.Source}
+	if key.Hardware() {
+		pd.Key = store.KeyHardware
+	}
+	capTrust(&pd)
+	return pd
+}
+
+// capTrust lowers a request's trust high to medium when the credential it
+// presented has no hardware-bound key: the what-if applies it too, so it
+// answers as the proxy does.
+func capTrust(pd *policy.Device) {
+	if pd.Trust == store.TrustHigh && pd.Key != store.KeyHardware {
+		pd.Trust, pd.TrustCap = store.TrustMedium, trustCapNote
+	}
 }
 
 // sessionCookie returns Portier's session cookie value, "" if none.

@@ -118,8 +118,10 @@ type Query struct {
 	Country     string `json:"country"`
 	At          string `json:"at"`
 	Method      string `json:"method"`
-	// KeyProtection is where the device's key lives: hardware or software
-	// (empty: software).
+	// KeyProtection is where the key of the certificate the request
+	// presents lives: hardware, attested (hardware, verified by TPM key
+	// attestation) or software (empty: software). A request whose key is
+	// not hardware is at most at trust medium, as in the proxy.
 	KeyProtection string `json:"key_protection"`
 	// Policy, when set, is the id of a policy (any mode, drafts included)
 	// to evaluate for the route's request instead of the route's own.
@@ -176,12 +178,16 @@ func (q Query) Input(now time.Time) (policy.Input, error) {
 		}
 		in.Device.Ownership = o
 	}
-	key := strings.ToLower(q.KeyProtection)
-	if key != "" && key != store.KeyHardware && key != store.KeySoftware {
-		return in, &FieldError{"key_protection", fmt.Sprintf("must be hardware or software, not %q", q.KeyProtection)}
+	key, source := strings.ToLower(q.KeyProtection), ""
+	switch key {
+	case "", store.KeyHardware, store.KeySoftware:
+	case policy.KeyAttested:
+		key, source = store.KeyHardware, store.KeySourceTPM
+	default:
+		return in, &FieldError{"key_protection", fmt.Sprintf("must be hardware, attested or software, not %q", q.KeyProtection)}
 	}
 	if q.DeviceTrust != "" {
-		in.Device.Key = key
+		in.Device.Key, in.Device.KeySource = key, source
 		t, err := store.ParseTrust(q.DeviceTrust)
 		if err != nil {
 			return in, &FieldError{"device_trust", err.Error()}
@@ -191,6 +197,7 @@ func (q Query) Input(now time.Time) (policy.Input, error) {
 		if q.Checks != "" {
 			in.Device.PassingChecks = strings.Split(q.Checks, ",")
 		}
+		capTrust(&in.Device)
 	}
 	return in, nil
 }

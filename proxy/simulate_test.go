@@ -136,3 +136,53 @@ policies:
 		t.Errorf("key_protection tpm: %v, want a key_protection field error", err)
 	}
 }
+
+// TestSimulatorAttestedKeyAndTrustCap: the what-if answers as the proxy
+// does: `attested` is a hardware key Portier verified, and a request
+// whose key is not hardware-bound is at most at trust medium.
+func TestSimulatorAttestedKeyAndTrustCap(t *testing.T) {
+	pols, err := policy.Parse("t.yaml", []byte(`
+policies:
+  - id: att
+    allow:
+      and:
+        - device: {key: attested}
+  - id: high
+    allow:
+      and:
+        - device: {trust: {is: high}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim, err := proxy.NewSimulator([]config.Route{{From: "https://att.localhost", To: "http://127.0.0.1:1", Policy: "att"},
+		{From: "https://high.localhost", To: "http://127.0.0.1:1", Policy: "high"}}, pols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		route, key string
+		want       policy.Outcome
+		says       string
+	}{
+		{"https://att.localhost/", "attested", policy.Allow, ""},
+		{"https://att.localhost/", "hardware", policy.Deny, "could not verify"},
+		{"https://att.localhost/", "software", policy.Deny, "stored in software"},
+		{"https://high.localhost/", "attested", policy.Allow, ""},
+		{"https://high.localhost/", "hardware", policy.Allow, ""},
+		{"https://high.localhost/", "software", policy.Deny, "caps the trust"},
+	} {
+		res, err := sim.Ask(tc.route, proxy.Query{Email: "a@example.com", DeviceTrust: "high", Ownership: "corporate", KeyProtection: tc.key}, now)
+		if err != nil || res.Decision.Outcome != tc.want {
+			t.Fatalf("%s key %q: %v %v, want %v", tc.route, tc.key, res, err, tc.want)
+		}
+		var msgs []string
+		for _, r := range res.Decision.Reasons {
+			msgs = append(msgs, r.Message)
+		}
+		if tc.says != "" && !strings.Contains(strings.Join(msgs, " "), tc.says) {
+			t.Errorf("%s key %q: reasons %+v do not say %q", tc.route, tc.key, res.Decision.Reasons, tc.says)
+		}
+	}
+}

@@ -45,7 +45,8 @@ type DecisionFacts struct {
 	Managed    bool     `json:"managed"`
 	Checks     []string `json:"checks"`
 	Key        string   `json:"key,omitempty"`
-	SeenAge    string   `json:"seen_age"` // AgeBucket of the time since the device last reported
+	KeySource  string   `json:"key_source,omitempty"` // tpm_attested, agent_claim or "" (policy.Device.KeySource)
+	SeenAge    string   `json:"seen_age"`             // AgeBucket of the time since the device last reported
 	IP         string   `json:"ip,omitempty"`
 	Country    string   `json:"country,omitempty"`
 	Method     string   `json:"method"`
