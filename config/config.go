@@ -41,7 +41,12 @@ type Config struct {
 	// GeoIPDatabase is an operator-supplied MaxMind .mmdb (GeoIP2/GeoLite2
 	// Country or City) for the policies' country criterion; without it every
 	// request's country is unknown (ZZ).
-	GeoIPDatabase     string    `yaml:"geoip_database"`
+	GeoIPDatabase string `yaml:"geoip_database"`
+	// TPMEKRoots is a PEM file of TPM manufacturer CA certificates: a
+	// TPM-attested device key whose endorsement key certificate chains to
+	// one of them is recorded as tpm_attested; without it, as the agent's
+	// claim (see docs/enrollment.md).
+	TPMEKRoots        string    `yaml:"tpm_ek_roots"`
 	IdentityProviders []IdP     `yaml:"identity_providers"`
 	Routes            []Route   `yaml:"routes"`
 	Policies          yaml.Node `yaml:"policies"`

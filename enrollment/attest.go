@@ -60,17 +60,19 @@ func ParseAttestChallengeRequest(body []byte) (agentwire.AttestChallengeRequest,
 	case len(r.Code) > 64:
 		return r, apperr.Field("code", "code is not an enrollment code")
 	}
-	return r, checkCreation("ak", r.AK)
+	return r, checkCreation("ak", r.AK, true)
 }
 
 // checkCreation checks that the TPM structures of a key's creation are
-// present and of a plausible size.
-func checkCreation(field string, c agentwire.TPMCreation) error {
+// present and of a plausible size. A key certified by TPM2_Certify (not
+// TPM2_CertifyCreation) has no creation data: withData says whether it is
+// required.
+func checkCreation(field string, c agentwire.TPMCreation, withData bool) error {
 	for _, f := range []struct {
 		name string
 		v    []byte
 	}{{"public", c.Public}, {"create_data", c.CreateData}, {"create_attestation", c.CreateAttestation}, {"create_signature", c.CreateSignature}} {
-		if len(f.v) == 0 {
+		if len(f.v) == 0 && (withData || f.name != "create_data") {
 			return apperr.Field(field+"."+f.name, "%s.%s is required (the TPM structure, base64)", field, f.name)
 		}
 		if len(f.v) > maxTPMBlobSize {

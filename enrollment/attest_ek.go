@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"time"
 
@@ -51,6 +52,20 @@ func ParseEKRoots(pemText []byte) (*EKRoots, error) {
 	}
 	if r.n == 0 {
 		return nil, errors.New("no PEM CERTIFICATE block found")
+	}
+	return r, nil
+}
+
+// LoadEKRoots reads the tpm_ek_roots file; errors name the setting, the
+// file and the problem.
+func LoadEKRoots(path string) (*EKRoots, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("tpm_ek_roots: %w", err)
+	}
+	r, err := ParseEKRoots(b)
+	if err != nil {
+		return nil, fmt.Errorf("tpm_ek_roots %s: %w", path, err)
 	}
 	return r, nil
 }

@@ -34,7 +34,7 @@ func (s *Service) verifyAttestation(a *agentwire.KeyAttestation, owner string, c
 	if a.Format != agentwire.FormatTPM2 {
 		return nil, apperr.Field("attestation.format", "attestation.format must be %q", agentwire.FormatTPM2)
 	}
-	if err := checkCreation("attestation.key", a.Key); err != nil {
+	if err := checkCreation("attestation.key", a.Key, false); err != nil {
 		return nil, err
 	}
 	if len(a.Activated) == 0 || len(a.Activated) > 64 {
