@@ -143,10 +143,12 @@ func (s *Service) attestChallenge(ctx context.Context, req agentwire.AttestChall
 		Public: req.AK.Public, CreateData: req.AK.CreateData,
 		CreateAttestation: req.AK.CreateAttestation, CreateSignature: req.AK.CreateSignature,
 	}}
-	if err := params.CheckAKParameters(); err != nil {
+	if err := safely(params.CheckAKParameters); err != nil {
 		return agentwire.AttestChallenge{}, apperr.Field("ak", "the attestation key is not a TPM-made, restricted, non-duplicable signing key: %v", err)
 	}
-	secret, cred, err := params.Generate()
+	var secret []byte
+	var cred *attest.EncryptedCredential
+	err := safely(func() (err error) { secret, cred, err = params.Generate(); return err })
 	if err != nil {
 		return agentwire.AttestChallenge{}, apperr.Field("ek", "cannot encrypt a challenge to this endorsement key: %v", err)
 	}
@@ -174,4 +176,16 @@ func ownerForLog(owner string) string {
 		return owner[:17]
 	}
 	return owner
+}
+
+// safely runs a parser of TPM structures from the network, turning a panic
+// of the library into an error: malformed input is the client's fault,
+// never a crash or a 500.
+func safely(f func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("malformed TPM structure (%v)", r)
+		}
+	}()
+	return f()
 }

@@ -137,6 +137,7 @@ func verifyEKChain(crt *x509.Certificate, roots *EKRoots, now time.Time) error {
 
 // parseEKCert reads an EK certificate as TPMs store it (possibly with the
 // TCG NV header or trailing bytes), as go-attestation does.
-func parseEKCert(der []byte) (*x509.Certificate, error) {
-	return attest.ParseEKCertificate(der)
+func parseEKCert(der []byte) (crt *x509.Certificate, err error) {
+	err = safely(func() (err error) { crt, err = attest.ParseEKCertificate(der); return err })
+	return crt, err
 }

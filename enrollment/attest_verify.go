@@ -60,10 +60,11 @@ func (s *Service) verifyAttestation(a *agentwire.KeyAttestation, owner string, c
 	}
 	cp := attest.CertificationParameters{Public: a.Key.Public, CreateData: a.Key.CreateData,
 		CreateAttestation: a.Key.CreateAttestation, CreateSignature: a.Key.CreateSignature}
-	if err := cp.Verify(attest.VerifyOpts{Public: ak.Public, Hash: ak.Hash}); err != nil {
+	if err := safely(func() error { return cp.Verify(attest.VerifyOpts{Public: ak.Public, Hash: ak.Hash}) }); err != nil {
 		return nil, apperr.Field("attestation.key", "the attestation key did not certify a TPM-bound key: %v", err)
 	}
-	pub, err := tpm2.DecodePublic(a.Key.Public)
+	var pub tpm2.Public
+	err = safely(func() (err error) { pub, err = tpm2.DecodePublic(a.Key.Public); return err })
 	if err != nil {
 		return nil, apperr.Field("attestation.key.public", "attestation.key.public is not a TPM public area: %v", err)
 	}
@@ -73,8 +74,8 @@ func (s *Service) verifyAttestation(a *agentwire.KeyAttestation, owner string, c
 	if pub.Attributes&need != need {
 		return nil, apperr.Field("attestation.key", "the certified key can leave its TPM (fixedTPM, fixedParent and sensitiveDataOrigin are required)")
 	}
-	certified, err := pub.Key()
-	if err != nil {
+	var certified crypto.PublicKey
+	if err := safely(func() (err error) { certified, err = pub.Key(); return err }); err != nil {
 		return nil, apperr.Field("attestation.key.public", "attestation.key.public holds no usable public key: %v", err)
 	}
 	if k, ok := csrKey.(equaler); !ok || !k.Equal(certified) {
