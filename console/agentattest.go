@@ -15,16 +15,14 @@ import (
 // a usable enrollment code, which the challenge does not use up) or for a
 // renewal (no code: the device's client certificate authenticates).
 func (c *Console) agentAttestChallenge(g *gin.Context) {
-	req, ok := parseBody(c, g, MaxBodyBytes, enrollment.ParseAttestChallengeRequest)
-	if !ok {
+	body, err := readBody(g, MaxBodyBytes)
+	if err != nil {
+		c.fail(g, err)
 		return
 	}
-	var (
-		ch  agentwire.AttestChallenge
-		err error
-	)
-	if req.Code != "" {
-		ch, err = c.opts.Enrollment.AttestChallengeForCode(g.Request.Context(), req, g.RemoteIP())
+	var ch agentwire.AttestChallenge
+	if enrollment.PeekCode(body) != "" {
+		ch, err = c.opts.Enrollment.AttestChallengeForCode(g.Request.Context(), body, g.RemoteIP())
 	} else {
 		var chain []*x509.Certificate
 		if g.Request.TLS != nil {
@@ -33,6 +31,11 @@ func (c *Console) agentAttestChallenge(g *gin.Context) {
 		d, aerr := c.opts.Enrollment.Authenticate(chain)
 		if aerr != nil {
 			c.fail(g, aerr)
+			return
+		}
+		req, perr := enrollment.ParseAttestChallengeRequest(body)
+		if perr != nil {
+			c.fail(g, perr)
 			return
 		}
 		ch, err = c.opts.Enrollment.AttestChallengeForDevice(g.Request.Context(), d, req)

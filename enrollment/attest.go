@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -82,17 +83,23 @@ func checkCreation(field string, c agentwire.TPMCreation, withData bool) error {
 	return nil
 }
 
-// AttestChallengeForCode issues a challenge for a first enrollment with an
-// enrollment code, which must be usable (it is not used up). remoteIP keys
-// the same rate limits as enrollment.
-func (s *Service) AttestChallengeForCode(ctx context.Context, req agentwire.AttestChallengeRequest, remoteIP string) (agentwire.AttestChallenge, error) {
+// AttestChallengeForCode issues a challenge for a first enrollment. body
+// is the AttestChallengeRequest: its code is checked first (it must be
+// usable; a challenge does not use it up), so a caller without a valid
+// code learns nothing of the rest of the body's rules. remoteIP keys the
+// same rate limits as enrollment.
+func (s *Service) AttestChallengeForCode(ctx context.Context, body []byte, remoteIP string) (agentwire.AttestChallenge, error) {
 	now := s.clock()
 	if !s.badIP.ok(remoteIP, now) || !s.perIP.allow(remoteIP, now) {
 		return agentwire.AttestChallenge{}, apperr.New(apperr.RateLimited, "too many enrollment attempts from this address; wait a minute and try again")
 	}
-	c, used, err := s.usableCode(req.Code, now)
+	c, used, err := s.usableCode(PeekCode(body), now)
 	if err != nil {
 		s.badIP.allow(remoteIP, now)
+		return agentwire.AttestChallenge{}, err
+	}
+	req, err := ParseAttestChallengeRequest(body)
+	if err != nil {
 		return agentwire.AttestChallenge{}, err
 	}
 	limit := maxOpenChallenges
@@ -100,6 +107,16 @@ func (s *Service) AttestChallengeForCode(ctx context.Context, req agentwire.Atte
 		limit = min(maxOpenTokenChallenges, max(maxOpenChallenges, c.MaxUses-used))
 	}
 	return s.attestChallenge(ctx, req, codeOwner(c.ID), limit, now)
+}
+
+// PeekCode returns the "code" member of a JSON body, read leniently ("" when
+// there is none), to authenticate a request before its body is checked.
+func PeekCode(body []byte) string {
+	var v struct {
+		Code string `json:"code"`
+	}
+	_ = json.Unmarshal(body, &v)
+	return v.Code
 }
 
 // AttestChallengeForDevice issues a challenge to an authenticated device,

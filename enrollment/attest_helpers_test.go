@@ -1,8 +1,10 @@
 package enrollment
 
 import (
+	"context"
 	"crypto"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"testing"
 
@@ -138,4 +140,14 @@ func certCount(st *store.Store) int {
 		n++
 	}
 	return n
+}
+
+// challengeForCode asks svc for a challenge with req as its JSON body.
+func challengeForCode(t testing.TB, svc *Service, req agentwire.AttestChallengeRequest, ip string) (agentwire.AttestChallenge, error) {
+	t.Helper()
+	body, err := json.Marshal(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return svc.AttestChallengeForCode(context.Background(), body, ip)
 }

@@ -34,7 +34,7 @@ func TestAttestationAcrossReplicas(t *testing.T) {
 		t.Fatal(err)
 	}
 	ak := agent.newAK()
-	ch, err := a.AttestChallengeForCode(ctx, agent.challengeRequest(tok.Code, ak), "192.0.2.40")
+	ch, err := challengeForCode(t, a, agent.challengeRequest(tok.Code, ak), "192.0.2.40")
 	if err != nil {
 		t.Fatal(err)
 	}

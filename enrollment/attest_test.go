@@ -29,7 +29,7 @@ func attestedEnroll(t *testing.T, e *env, a *tpmAgent, code string) (*Enrolled, 
 	defer a.flush()
 	ctx := context.Background()
 	ak := a.newAK()
-	ch, err := e.svc.AttestChallengeForCode(ctx, a.challengeRequest(code, ak), "192.0.2.10")
+	ch, err := challengeForCode(t, e.svc, a.challengeRequest(code, ak), "192.0.2.10")
 	if err != nil {
 		t.Fatalf("challenge: %v", err)
 	}
@@ -132,7 +132,7 @@ func TestAttestationRefused(t *testing.T) {
 	// open is a fresh challenge for a fresh AK.
 	open := func(code string) (*attest.AK, agentwire.AttestChallenge) {
 		ak := a.newAK()
-		ch, err := e.svc.AttestChallengeForCode(ctx, a.challengeRequest(code, ak), "192.0.2.10")
+		ch, err := challengeForCode(t, e.svc, a.challengeRequest(code, ak), "192.0.2.10")
 		if err != nil {
 			t.Fatalf("challenge: %v", err)
 		}
@@ -264,7 +264,7 @@ func TestAttestChallengeGuards(t *testing.T) {
 	ctx := context.Background()
 	ak := a.newAK()
 
-	_, err := e.svc.AttestChallengeForCode(ctx, a.challengeRequest("AAAAA-AAAAA-AAAAA-AAAAA-AAAAA", ak), "192.0.2.20")
+	_, err := challengeForCode(t, e.svc, a.challengeRequest("AAAAA-AAAAA-AAAAA-AAAAA-AAAAA", ak), "192.0.2.20")
 	if apperr.Status(err) != 401 {
 		t.Fatalf("unknown code: %v, want 401", err)
 	}
@@ -274,16 +274,16 @@ func TestAttestChallengeGuards(t *testing.T) {
 
 	code := e.code(t, store.OwnershipCorporate)
 	for i := 0; i < maxOpenChallenges; i++ {
-		if _, err := e.svc.AttestChallengeForCode(ctx, a.challengeRequest(code, ak), "192.0.2.21"); err != nil {
+		if _, err := challengeForCode(t, e.svc, a.challengeRequest(code, ak), "192.0.2.21"); err != nil {
 			t.Fatalf("challenge %d: %v", i, err)
 		}
 	}
-	_, err = e.svc.AttestChallengeForCode(ctx, a.challengeRequest(code, ak), "192.0.2.21")
+	_, err = challengeForCode(t, e.svc, a.challengeRequest(code, ak), "192.0.2.21")
 	if apperr.Status(err) != 429 {
 		t.Fatalf("challenge beyond the bound: %v, want 429", err)
 	}
 	e.clock.Advance(AttestChallengeTTL)
-	if _, err := e.svc.AttestChallengeForCode(ctx, a.challengeRequest(code, ak), "192.0.2.21"); err != nil {
+	if _, err := challengeForCode(t, e.svc, a.challengeRequest(code, ak), "192.0.2.21"); err != nil {
 		t.Fatalf("after the open ones expired: %v", err)
 	}
 	// The code is not used up by challenges.
@@ -301,7 +301,7 @@ func TestAttestChallengeGuards(t *testing.T) {
 	if req.AK.Public, err = pub.Encode(); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.svc.AttestChallengeForCode(ctx, req, "192.0.2.22")
+	_, err = challengeForCode(t, e.svc, req, "192.0.2.22")
 	var ae *apperr.Error
 	if !errors.As(err, &ae) || ae.Field != "ak" {
 		t.Fatalf("modified AK: %v, want a 400 on ak", err)
@@ -358,7 +358,7 @@ func TestAttestedRenewal(t *testing.T) {
 	// A code's challenge does not serve a renewal.
 	a.flush()
 	ak2 := a.newAK()
-	ch2, err := e.svc.AttestChallengeForCode(ctx, a.challengeRequest(e.code(t, store.OwnershipCorporate), ak2), "192.0.2.30")
+	ch2, err := challengeForCode(t, e.svc, a.challengeRequest(e.code(t, store.OwnershipCorporate), ak2), "192.0.2.30")
 	if err != nil {
 		t.Fatal(err)
 	}
