@@ -139,9 +139,9 @@ func signEKCert(t testing.TB, pub crypto.PublicKey, m *Manufacturer) []byte {
 	}
 	tmpl := &x509.Certificate{
 		SerialNumber: serial, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		KeyUsage:           x509.KeyUsageKeyEncipherment,
-		UnknownExtKeyUsage: []asn1.ObjectIdentifier{oidTCGKpEKCertificate},
-		ExtraExtensions:    []pkix.Extension{{Id: oidSubjectAltName, Critical: true, Value: san}},
+		KeyUsage:              x509.KeyUsageKeyEncipherment,
+		UnknownExtKeyUsage:    []asn1.ObjectIdentifier{oidTCGKpEKCertificate},
+		ExtraExtensions:       []pkix.Extension{{Id: oidSubjectAltName, Critical: true, Value: san}},
 		BasicConstraintsValid: true,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, m.Cert, pub, m.Key)
