@@ -351,6 +351,13 @@ func TestAttestedRenewal(t *testing.T) {
 	if d.KeyProtectionSource != store.KeySourceTPM || d.CertSerial != chain[0].SerialNumber.String() {
 		t.Fatalf("device after renewal: %s/%s %s", d.KeyProtection, d.KeyProtectionSource, d.CertSerial)
 	}
+	audited := false
+	for _, ev := range e.st.Audit() {
+		audited = audited || (ev.Action == "device.key_attested" && ev.Target == d.ID && ev.Detail["key_protection_source"] == store.KeySourceTPM)
+	}
+	if !audited {
+		t.Fatal("no audit entry of the attested renewal")
+	}
 	if _, err := e.svc.Renew(ctx, d, chain[0], agentwire.RenewRequest{CSR: csrPEM(t, signer, nil), Attestation: att}); err == nil || !strings.Contains(err.Error(), "already used") {
 		t.Fatalf("replayed renewal attestation: %v", err)
 	}
