@@ -41,12 +41,7 @@ type Config struct {
 	// GeoIPDatabase is an operator-supplied MaxMind .mmdb (GeoIP2/GeoLite2
 	// Country or City) for the policies' country criterion; without it every
 	// request's country is unknown (ZZ).
-	GeoIPDatabase string `yaml:"geoip_database"`
-	// TPMEKRoots is a PEM file of TPM manufacturer CA certificates: a
-	// TPM-attested device key whose endorsement key certificate chains to
-	// one of them is recorded as tpm_attested; without it, as the agent's
-	// claim (see docs/enrollment.md).
-	TPMEKRoots        string    `yaml:"tpm_ek_roots"`
+	GeoIPDatabase     string    `yaml:"geoip_database"`
 	IdentityProviders []IdP     `yaml:"identity_providers"`
 	Routes            []Route   `yaml:"routes"`
 	Policies          yaml.Node `yaml:"policies"`
@@ -61,6 +56,11 @@ type Config struct {
 	// default: the file seeds the store on first start, then the store is
 	// authoritative) or "file" (the file is, and API writes are refused).
 	ConfigPolicies string `yaml:"config_policies"`
+	// TPMEKRoots is a PEM file of TPM manufacturer CA certificates: a
+	// TPM-attested device key whose endorsement key certificate chains to
+	// one of them is recorded as tpm_attested; without it, as the agent's
+	// claim (see docs/enrollment.md).
+	TPMEKRoots string `yaml:"tpm_ek_roots"`
 	// DemoImplicit is set when demo was not configured and defaults to
 	// "on while there are no routes".
 	DemoImplicit bool `yaml:"-"`
