@@ -25,6 +25,7 @@ func serve(ctx context.Context, args []string, env Env, stdout, stderr io.Writer
 		{"metrics-pprof", "on: serve Go's pprof profiles under /debug/pprof/ on the metrics listener only (default off)"},
 		{"store", "empty for the embedded store, or a postgres:// DSN; env PORTIER_STORE"},
 		{"max-staleness", "with a shared store: refuse after this long without confirming this replica is caught up (default 2s)"},
+		{"tpm-ek-roots", "PEM file of TPM manufacturer CA certificates: attested TPM keys chaining to them are tpm_attested (default none)"},
 		{"log-format", "json or text (default json)"},
 		{"log-level", "debug, info, warn or error (default info)"},
 		{"config-policies", "who owns routes and policies: store (default: the file seeds the store once) or file (the file stays authoritative)"},

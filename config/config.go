@@ -56,6 +56,11 @@ type Config struct {
 	// default: the file seeds the store on first start, then the store is
 	// authoritative) or "file" (the file is, and API writes are refused).
 	ConfigPolicies string `yaml:"config_policies"`
+	// TPMEKRoots is a PEM file of TPM manufacturer CA certificates: a
+	// TPM-attested device key whose endorsement key certificate chains to
+	// one of them is recorded as tpm_attested; without it, as the agent's
+	// claim (see docs/enrollment.md).
+	TPMEKRoots string `yaml:"tpm_ek_roots"`
 	// DemoImplicit is set when demo was not configured and defaults to
 	// "on while there are no routes".
 	DemoImplicit bool `yaml:"-"`

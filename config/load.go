@@ -22,6 +22,7 @@ var settable = map[string]func(*Config, string){
 	"log-level":       func(c *Config, v string) { c.Log.Level = v },
 	"config-policies": func(c *Config, v string) { c.ConfigPolicies = v },
 	"max-staleness":   setMaxStaleness,
+	"tpm-ek-roots":    func(c *Config, v string) { c.TPMEKRoots = v },
 }
 
 // setMaxStaleness reads a Go duration; anything else becomes -1, which

@@ -11,6 +11,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/apperr"
+	"github.com/portier/portier/ca"
 	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/store"
 )
@@ -80,8 +81,10 @@ func viewCertificate(d *store.Device, chain []*x509.Certificate) agentwire.Certi
 	}
 	leaf := chain[0]
 	life := leaf.NotAfter.Sub(leaf.NotBefore)
+	key := ca.KeyInfoFromCert(leaf)
 	return agentwire.Certificate{DeviceID: d.ID, Certificate: string(pemChain), NotAfter: leaf.NotAfter,
-		RenewAfter: leaf.NotBefore.Add(life * 2 / 3), Ownership: string(d.Ownership), WorkProfile: d.WorkProfile, State: string(d.State)}
+		RenewAfter: leaf.NotBefore.Add(life * 2 / 3), Ownership: string(d.Ownership), WorkProfile: d.WorkProfile, State: string(d.State),
+		KeyProtection: key.Protection, KeyProtectionSource: key.Source}
 }
 
 // agentEnroll is POST /api/v1/agent/enroll: a code and a CSR become a

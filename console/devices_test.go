@@ -155,6 +155,7 @@ var mdmRoutes = map[string]Permission{
 var agentRoutes = map[string]bool{
 	"POST /api/v1/agent/renew": true, "POST /api/v1/agent/posture": true, "GET /api/v1/agent/profile": true,
 	"GET /api/v1/agent/actions": true, "POST /api/v1/agent/actions/:id/result": true,
+	"POST /api/v1/agent/browser-certificates": true,
 }
 
 // TestDeviceRoutesAuthorization covers every route the registry adds:

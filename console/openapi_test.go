@@ -1177,6 +1177,7 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	checkLintOperation(t, c)
 	checkApprovalOperations(t, c)
 	checkRolloutOperations(t, c)
+	checkAttestOperations(t, c)
 
 	for _, o := range c.ops {
 		if !c.checked[o.key()] {

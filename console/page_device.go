@@ -67,6 +67,10 @@ type deviceCertView struct {
 	NotBefore, NotAfter time.Time
 	Revoked, Expired    bool
 	Current             bool
+	// Purpose (agent or browser), Person (a browser certificate's local
+	// account), and where the key lives with who says so.
+	Purpose, Person                    string
+	KeyProtection, KeyProtectionSource string
 }
 
 // externalView is what an external source (MDM, EDR) last said.
@@ -168,8 +172,10 @@ func (c *Console) deviceCerts(v *devicePageView) error {
 	}
 	now := c.now()
 	for _, crt := range certs {
+		cv := enrollment.ViewCertificate(crt, c.opts.Enrollment.Revoked(crt.ID))
 		v.Certs = append(v.Certs, deviceCertView{Serial: crt.ID, NotBefore: crt.NotBefore, NotAfter: crt.NotAfter,
-			Revoked: c.opts.Enrollment.Revoked(crt.ID), Expired: !now.Before(crt.NotAfter), Current: crt.ID == v.Device.CertSerial})
+			Revoked: cv.Revoked, Expired: !now.Before(crt.NotAfter), Current: crt.ID == v.Device.CertSerial,
+			Purpose: cv.Purpose, Person: cv.Person, KeyProtection: cv.KeyProtection, KeyProtectionSource: cv.KeyProtectionSource})
 	}
 	sort.SliceStable(v.Certs, func(i, j int) bool { return v.Certs[i].Current && !v.Certs[j].Current })
 	return nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/config"
 	"github.com/portier/portier/enrollment"
 	"github.com/portier/portier/identity"
@@ -303,5 +304,35 @@ func TestDevicePageSaysTheKeyProtectionIsTheAgentsClaim(t *testing.T) {
 	_, body = s.callBody(con, "GET", "/api/v1/devices?q="+corp, "")
 	if !strings.Contains(body, `"key_protection":"software","key_protection_source":"agent_claim"`) {
 		t.Errorf("GET /api/v1/devices does not give the key protection's source:\n%s", body)
+	}
+}
+
+// TestDevicePageShowsCertificatePurposes: the device page and the device
+// API list the agent's certificate and a browser certificate with its
+// person and key protection, and an attested device says it is verified.
+func TestDevicePageShowsCertificatePurposes(t *testing.T) {
+	e, con, corp, _ := devicePageEnv(t)
+	d, _ := e.st.Device(corp)
+	if _, err := e.svc.IssueBrowserCertificate(context.Background(), d, agentwire.BrowserCertificateRequest{
+		CSR: oasCSR(t), Person: "ada.lovelace", KeyProtection: "software"}); err != nil {
+		t.Fatal(err)
+	}
+	cp := *d
+	cp.KeyProtection, cp.KeyProtectionSource = store.KeyHardware, store.KeySourceTPM
+	if err := e.st.Write(context.Background(), store.Put(&cp)); err != nil {
+		t.Fatal(err)
+	}
+	s := pageSession(t, con, "cert-admin", RoleAdmin, 0)
+	_, body := s.callBody(con, "GET", "/devices/"+corp, "")
+	for _, want := range []string{`id="key-protection">hardware (verified: TPM key attestation)</td>`,
+		`<tr data-purpose="browser">`, `<td>browser · ada.lovelace</td><td>software (agent_claim)</td>`, `<tr data-purpose="agent">`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("device page lacks %s", want)
+		}
+	}
+	_, body = s.callBody(con, "GET", "/api/v1/devices/"+corp, "")
+	if !strings.Contains(body, `"purpose":"browser","person":"ada.lovelace","key_protection":"software","key_protection_source":"agent_claim"`) ||
+		!strings.Contains(body, `"key_protection_source":"tpm_attested"`) {
+		t.Errorf("GET /api/v1/devices/{id} lacks the certificates' purposes or the device's source:\n%.2000s", body)
 	}
 }

@@ -161,6 +161,7 @@ func (c *Console) routes() {
 		// The agent API: the enrollment code, then the device certificate, authenticates.
 		agent := e.Group("/api/v1/agent", c.agentProtocol, c.requireCurrent)
 		agent.POST("/enroll", c.agentEnroll)
+		agent.POST("/attest/challenge", c.agentAttestChallenge) // a code, or the device certificate
 		dev := agent.Group("", c.requireDevice)
 		dev.POST("/renew", c.agentRenew)
 		dev.POST("/posture", c.agentPosture)
@@ -169,6 +170,7 @@ func (c *Console) routes() {
 		dev.POST("/actions/:id/result", c.agentActionResult)
 		dev.GET("/origins", c.agentOrigins)
 		dev.POST("/unenroll", c.agentUnenroll)
+		dev.POST("/browser-certificates", c.agentBrowserCertificate)
 
 		// Self-service enrollment page for signed-in users (and the page a QR code opens).
 		pages.GET("/enroll", c.enrollPage)

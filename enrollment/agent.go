@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -32,6 +33,9 @@ func (s *Service) Authenticate(chain []*x509.Certificate) (*store.Device, error)
 		return nil, apperr.Wrap(apperr.Unauthenticated, err, "this device's certificate expired; the device must be enrolled again")
 	case err != nil:
 		return nil, apperr.Wrap(apperr.Unauthenticated, err, "the client certificate was not issued by this Portier to a device")
+	}
+	if ca.KeyInfoFromCert(chain[0]).Purpose == ca.PurposeBrowser {
+		return nil, apperr.New(apperr.Forbidden, "a browser certificate opens routes; it cannot speak for the device's agent")
 	}
 	d, ok := s.st.Device(id)
 	if !ok {
@@ -80,6 +84,17 @@ func (s *Service) Renew(ctx context.Context, d *store.Device, leaf *x509.Certifi
 		key.Protection, key.Source = keyProtection(req.KeyProtection)
 		key.Purpose = ca.PurposeAgent
 	}
+	var att *attested
+	if req.Attestation != nil { // a verified TPM key, or nothing: never downgraded
+		if csr == nil {
+			return nil, apperr.Field("csr", "an attestation proves where a new key lives: send the CSR for that key with it")
+		}
+		var err error
+		if att, err = s.verifyAttestation(req.Attestation, deviceOwner(d.ID), csr.PublicKey, d.ID, s.clock()); err != nil {
+			return nil, err
+		}
+		key = att.key
+	}
 	chain, err := s.ca.Renew(ctx, leaf, csr, key)
 	switch {
 	case errors.Is(err, ca.ErrInvalidCSR):
@@ -103,9 +118,21 @@ func (s *Service) Renew(ctx context.Context, d *store.Device, leaf *x509.Certifi
 	if csr != nil {
 		cp.KeyProtection, cp.KeyProtectionSource = key.Protection, key.Source
 		fields["key_protection"] = cp.KeyProtection
+		fields["key_protection_source"] = cp.KeyProtectionSource
 	}
-	ev := store.NewDeviceEvent(now, d.ID, "certificate_renewed", fields)
-	if err := s.st.Write(ctx, store.Put(&cp), store.Put(ev)); err != nil {
+	ops := []store.Op{store.Put(&cp)}
+	if att != nil {
+		maps.Copy(fields, att.detail)
+		ops = append(ops, att.claim, s.auditOp(Actor{ID: "device:" + d.ID}, now, "device.key_attested", d.ID, fields))
+	}
+	ops = append(ops, store.Put(store.NewDeviceEvent(now, d.ID, "certificate_renewed", fields)))
+	if err := s.st.Write(ctx, ops...); err != nil {
+		if att != nil {
+			s.revokeQuietly(ctx, serial, "renewal not recorded")
+			if errors.Is(err, store.ErrExists) {
+				return nil, apperr.Field("attestation.challenge_id", "the attestation challenge was already used; ask for a new one")
+			}
+		}
 		return nil, err
 	}
 	return chain, nil

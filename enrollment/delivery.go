@@ -188,6 +188,11 @@ func (s *Service) Run(ctx context.Context) {
 			} else if n > 0 {
 				s.log.Info("enrollment: expired codes deleted", "count", n)
 			}
+			if n, err := s.SweepAttestChallenges(ctx); err != nil {
+				s.log.Warn("enrollment: attestation challenge sweep failed", "err", err)
+			} else if n > 0 {
+				s.log.Info("enrollment: expired attestation challenges deleted", "count", n)
+			}
 		case <-t.C:
 			if n, err := s.ExpireDue(ctx); err != nil {
 				s.log.Warn("enrollment: action expiry sweep failed", "err", err)

@@ -8,6 +8,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -174,6 +175,13 @@ func (s *Service) enroll(ctx context.Context, req agentwire.EnrollRequest, now t
 	if err != nil {
 		return nil, err
 	}
+	var att *attested
+	if req.Attestation != nil { // a verified TPM key, or nothing: never downgraded
+		if att, err = s.verifyAttestation(req.Attestation, codeOwner(c.ID), csr.PublicKey, deviceID, now); err != nil {
+			return nil, err
+		}
+		d.KeyProtection, d.KeyProtectionSource = att.key.Protection, att.key.Source
+	}
 	key := ca.KeyInfo{Protection: d.KeyProtection, Source: d.KeyProtectionSource, Purpose: ca.PurposeAgent}
 	chain, err := s.ca.IssueDevice(ctx, csr, deviceID, key) // runs ca.ValidateCSR
 	if errors.Is(err, ca.ErrInvalidCSR) {
@@ -183,7 +191,7 @@ func (s *Service) enroll(ctx context.Context, req agentwire.EnrollRequest, now t
 		return nil, fmt.Errorf("enrollment: issue certificate: %w", err)
 	}
 	d.CertSerial = chain[0].SerialNumber.String()
-	ops := s.enrollOps(c, d, exp, now)
+	ops := s.enrollOps(c, d, exp, att, now)
 	for try, n := 0, s.claims.next(c.ID, used); ; try, n = try+1, s.claims.next(c.ID, s.uses(c)) {
 		if n > c.MaxUses && try == 0 {
 			n = s.uses(c) + 1 // another process left a gap: fill it
@@ -204,6 +212,10 @@ func (s *Service) enroll(ctx context.Context, req agentwire.EnrollRequest, now t
 		if !errors.Is(err, store.ErrExists) {
 			s.revokeQuietly(ctx, d.CertSerial, "enrollment not recorded")
 			return nil, fmt.Errorf("enrollment: record device %s: %w", deviceID, err)
+		}
+		if att != nil && s.challengeUsed(req.Attestation.ChallengeID) {
+			s.revokeQuietly(ctx, d.CertSerial, "attestation challenge already used")
+			return nil, apperr.Field("attestation.challenge_id", "the attestation challenge was already used; ask for a new one")
 		}
 	}
 	s.log.Info("enrollment: device enrolled", "device", deviceID, "ownership", d.Ownership, "serial", d.Serial,
@@ -265,10 +277,15 @@ func (s *Service) newDevice(c *store.EnrollCode, info agentwire.DeviceInfo, id s
 }
 
 // enrollOps are the writes of an enrollment besides the code's claim.
-func (s *Service) enrollOps(c *store.EnrollCode, d *store.Device, exp *store.ExpectedDevice, now time.Time) []store.Op {
+func (s *Service) enrollOps(c *store.EnrollCode, d *store.Device, exp *store.ExpectedDevice, att *attested, now time.Time) []store.Op {
 	detail := map[string]string{"ownership": string(d.Ownership), "ownership_source": d.OwnershipSource,
 		"code": c.ID[:12], "certificate": d.CertSerial, "key_protection": d.KeyProtection,
 		"key_protection_source": d.KeyProtectionSource}
+	var ops []store.Op
+	if att != nil {
+		maps.Copy(detail, att.detail)
+		ops = append(ops, att.claim)
+	}
 	if d.RequestedOwnership != "" {
 		detail["requested_ownership"] = string(d.RequestedOwnership)
 	}
@@ -284,7 +301,7 @@ func (s *Service) enrollOps(c *store.EnrollCode, d *store.Device, exp *store.Exp
 	if exp != nil {
 		detail["expected"] = exp.ID
 	}
-	ops := []store.Op{store.Put(d), store.Put(store.NewDeviceEvent(now, d.ID, "enrolled", detail))}
+	ops = append(ops, store.Put(d), store.Put(store.NewDeviceEvent(now, d.ID, "enrolled", detail)))
 	if exp != nil {
 		cp := *exp
 		cp.EnrolledAs = d.ID

@@ -23,6 +23,8 @@ func FuzzParseEnrollRequest(f *testing.F) {
 	f.Add([]byte(`{"code":"ABCDE-FGHJK-MNPQR-STVWX-YZ012","csr":"-----BEGIN CERTIFICATE REQUEST-----\nMIIB\n-----END CERTIFICATE REQUEST-----\n","device":{"serial":"PF3ABC12","hostname":"h","platform":"linux","work_profile":true,"time_zone":"Europe/Paris"}}`))
 	f.Add([]byte(`{"code":"ABCDE-FGHJK-MNPQR-STVWX-YZ012","csr":"x","device":{"key_protection":"hardware"}}`))
 	f.Add([]byte(`{"code":"ABCDE-FGHJK-MNPQR-STVWX-YZ012","csr":"x","device":{"key_protection":"tpm\u0000"}}`))
+	f.Add([]byte(`{"code":"ABCDE-FGHJK-MNPQR-STVWX-YZ012","csr":"x","attestation":{"format":"tpm2","challenge_id":"atc_1","activated":"AAE=","key":{"public":"AAE=","create_attestation":"/1RDRw==","create_signature":"AAE="}}}`))
+	f.Add([]byte(`{"code":"ABCDE-FGHJK-MNPQR-STVWX-YZ012","csr":"x","attestation":{"activated":"!!"}}`))
 	f.Add([]byte(`{"code":1}`))
 	f.Add([]byte(`{"device":{"serial":"a b"}}`))
 	f.Add([]byte(`[]`))

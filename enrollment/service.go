@@ -60,6 +60,10 @@ type Options struct {
 	// (store.CounterFor the backend, so replicas share the count); default
 	// in-process.
 	Counter store.Counter
+	// EKRoots are the TPM manufacturer CAs whose endorsement keys make an
+	// attested key store.KeySourceTPM; nil trusts none (attested keys are
+	// then the agent's word).
+	EKRoots *EKRoots
 }
 
 // Service is the device registry. It is safe for concurrent use.
@@ -75,6 +79,7 @@ type Service struct {
 	badIP   *limiter // failed enrollment attempts per client address
 	claims  claimAllocator
 	counter store.Counter // self-service limits, shared across replicas
+	ekRoots *EKRoots      // TPM manufacturer CAs (nil: none)
 }
 
 type postureBox struct{ p Posture }
@@ -96,6 +101,7 @@ func New(o Options) (*Service, error) {
 		perIP: newLimiter(enrollRate, enrollBurst), badIP: newLimiter(badEnrollRate, badEnrollBurst),
 	}
 	s.counter = o.Counter
+	s.ekRoots = o.EKRoots
 	if s.counter == nil {
 		s.counter = store.NewMemoryCounter(maxLimiters)
 	}

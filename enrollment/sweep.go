@@ -48,3 +48,29 @@ func (s *Service) SweepCodes(ctx context.Context) (int, error) {
 	}
 	return n, nil
 }
+
+// SweepAttestChallenges deletes the TPM attestation challenges that
+// expired, with the claims of those that were used. An expired challenge
+// can no longer be answered, and once its record is gone its id finds
+// nothing, so the claim guards nothing either. It returns how many
+// challenges it deleted; replicas may sweep at once.
+func (s *Service) SweepAttestChallenges(ctx context.Context) (int, error) {
+	now := s.clock()
+	var ops []store.Op
+	n := 0
+	for _, ch := range s.st.AttestChallenges() {
+		if now.Before(ch.ExpiresAt) {
+			continue
+		}
+		n++
+		ops = append(ops, store.Delete(store.KindAttestChallenge, ch.ID), store.Delete(store.KindClaim, attestClaimID(ch.ID)))
+	}
+	for len(ops) > 0 {
+		k := min(len(ops), codeSweepBatch)
+		if err := s.st.Write(ctx, ops[:k]...); err != nil {
+			return n, fmt.Errorf("enrollment: sweep expired attestation challenges: %w", err)
+		}
+		ops = ops[k:]
+	}
+	return n, nil
+}

@@ -5,6 +5,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/portier/portier/ca"
 	"github.com/portier/portier/store"
 )
 
@@ -59,6 +60,37 @@ type DeviceDetail struct {
 	Posture *PostureView         `json:"posture,omitempty"`
 	Actions []*store.Action      `json:"actions"`
 	History []*store.DeviceEvent `json:"history"`
+	// Certificates are every certificate issued to the device (the agent's
+	// and its browser certificates), newest first.
+	Certificates []CertificateView `json:"certificates"`
+}
+
+// CertificateView is one certificate of a device as the device API shows
+// it: what it is for, for whom, and what Portier knows of its key.
+type CertificateView struct {
+	Serial              string    `json:"serial"`
+	Purpose             string    `json:"purpose"`
+	Person              string    `json:"person,omitempty"`
+	KeyProtection       string    `json:"key_protection"`
+	KeyProtectionSource string    `json:"key_protection_source,omitempty"`
+	NotBefore           time.Time `json:"not_before"`
+	NotAfter            time.Time `json:"not_after"`
+	Revoked             bool      `json:"revoked,omitempty"`
+}
+
+// ViewCertificate is a certificate record as the API and the console show
+// it: records written before purposes existed are the agent's, and any
+// key protection but hardware is software.
+func ViewCertificate(c *store.Certificate, revoked bool) CertificateView {
+	v := CertificateView{Serial: c.ID, Purpose: c.Purpose, Person: c.Person, KeyProtection: store.KeySoftware,
+		KeyProtectionSource: c.KeyProtectionSource, NotBefore: c.NotBefore, NotAfter: c.NotAfter, Revoked: revoked}
+	if v.Purpose == "" {
+		v.Purpose = ca.PurposeAgent
+	}
+	if c.KeyProtection == store.KeyHardware {
+		v.KeyProtection = store.KeyHardware
+	}
+	return v
 }
 
 // Device returns a device with its posture, actions and history (the most
@@ -80,6 +112,14 @@ func (s *Service) Device(id string) (*DeviceDetail, error) {
 	}
 	if p, ok := s.st.Posture(id); ok {
 		v.Posture = &PostureView{ReportedAt: p.ReportedAt, ReportSeq: p.ReportSeq, Signals: p.Signals, External: p.External}
+	}
+	certs, err := s.Certificates(id)
+	if err != nil {
+		return nil, err
+	}
+	v.Certificates = make([]CertificateView, 0, len(certs))
+	for _, c := range certs {
+		v.Certificates = append(v.Certificates, ViewCertificate(c, s.Revoked(c.ID)))
 	}
 	return v, nil
 }

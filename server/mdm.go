@@ -19,10 +19,17 @@ func (s *Server) startMDM(cfg *config.Config, clock func() time.Time, log *slog.
 	if err != nil {
 		return err
 	}
+	var roots *enrollment.EKRoots
+	if cfg.TPMEKRoots != "" {
+		if roots, err = enrollment.LoadEKRoots(cfg.TPMEKRoots); err != nil {
+			return err
+		}
+		log.Info("tpm key attestation: endorsement key roots loaded", "file", cfg.TPMEKRoots, "certificates", roots.Len())
+	}
 	// The compliance policies are the store's (compiled with the rules).
 	pcfg := s.rulesNow.Load().posture
 	s.enroll, err = enrollment.New(enrollment.Options{Store: s.store, CA: s.ca, Clock: clock, Log: log,
-		ExternalURL: cfg.ExternalURL, Config: ecfg, Counter: store.CounterFor(s.backend)})
+		ExternalURL: cfg.ExternalURL, Config: ecfg, Counter: store.CounterFor(s.backend), EKRoots: roots})
 	if err != nil {
 		return err
 	}

@@ -79,6 +79,9 @@ var specs = map[Kind]kindSpec{
 	KindIdentityLink: {decode: decoder[IdentityLink](), indexes: map[string]*memdb.IndexSchema{
 		"user": field("user", false, func(r *IdentityLink) string { return r.UserID }),
 	}},
+	KindAttestChallenge: {decode: decoder[AttestChallenge](), indexes: map[string]*memdb.IndexSchema{
+		"owner": field("owner", false, func(r *AttestChallenge) string { return r.Owner }),
+	}},
 	KindInvite:      {decode: decoder[Invite]()},
 	KindBlob:        {decode: decoder[Blob]()},
 	KindClaim:       {decode: decoder[Claim]()},

@@ -29,3 +29,37 @@ func TestStart(t *testing.T) {
 		t.Fatalf("the software TPM has no endorsement key: %+v", eks)
 	}
 }
+
+// TestProvisionEKCertificate checks that go-attestation finds the EK
+// certificate the helper wrote, for the TPM's own endorsement key, and
+// that it chains to the manufacturer.
+func TestProvisionEKCertificate(t *testing.T) {
+	tpm := tpmtest.Start(t)
+	m := tpmtest.NewManufacturer(t, "Test TPM Vendor")
+	want := tpmtest.ProvisionEKCertificate(t, tpm, m)
+	c, err := tpm.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, err := attest.OpenTPM(&attest.OpenConfig{CommandChannel: c})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer at.Close()
+	eks, err := at.EKs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eks) == 0 || eks[0].Certificate == nil {
+		t.Fatalf("EKs returned no certificate: %+v", eks)
+	}
+	if !eks[0].Certificate.Equal(want) {
+		t.Fatal("EKs returned another certificate than the one written")
+	}
+	if err := eks[0].Certificate.CheckSignatureFrom(m.Cert); err != nil {
+		t.Fatalf("EK certificate not signed by the manufacturer: %v", err)
+	}
+	if len(eks[0].Certificate.UnhandledCriticalExtensions) != 1 {
+		t.Fatalf("want the critical directory-name SAN unhandled, as on real EK certificates: %v", eks[0].Certificate.UnhandledCriticalExtensions)
+	}
+}
