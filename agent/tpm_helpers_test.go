@@ -80,6 +80,14 @@ func newAttestServer(t *testing.T) *attestServer {
 		}
 		answer(w, agentwire.Profile{})
 	})
+	mux.HandleFunc("POST /api/v1/agent/unenroll", func(w http.ResponseWriter, r *http.Request) {
+		id, err := s.device(r)
+		if err != nil {
+			fail(w, http.StatusUnauthorized, err.Error())
+			return
+		}
+		answer(w, agentwire.Unenrolled{DeviceID: id, State: "retired"})
+	})
 	mux.HandleFunc("GET /api/v1/agent/origins", func(w http.ResponseWriter, r *http.Request) {
 		answer(w, agentwire.Origins{Origins: []string{s.url}})
 	})
