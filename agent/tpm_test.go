@@ -32,7 +32,9 @@ func enrollTPM(t *testing.T, s *attestServer, mode string, open TPMOpener, out *
 	}
 	res, err := Enroll(context.Background(), EnrollOptions{Server: s.url, Code: "code-1", Fingerprint: s.ca.Fingerprint(), StateDir: dir,
 		Version: "test", KeyMode: mode, TPM: open, Out: out,
-		Info:     func(context.Context) agentwire.DeviceInfo { return agentwire.DeviceInfo{Platform: "linux", Hostname: "tpm-host"} },
+		Info: func(context.Context) agentwire.DeviceInfo {
+			return agentwire.DeviceInfo{Platform: "linux", Hostname: "tpm-host"}
+		},
 		Hardware: func(context.Context) string { return "TPM 2.0" }})
 	return res, dir, err
 }
