@@ -154,6 +154,9 @@ func (a *Agent) loadCredentials() error {
 	}
 	pair, err := a.keyPair(certPEM)
 	if err != nil {
+		if a.tpm != nil {
+			a.tpm.Close()
+		}
 		return err
 	}
 	a.c = newClient(a.st.Server, a.roots, pair)

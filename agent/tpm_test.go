@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -138,7 +139,7 @@ func TestEnrollWithTPMKey(t *testing.T) {
 	// The file is worth nothing on another TPM: the key does not load.
 	other := tpmtest.Start(t)
 	if _, err := Open(Options{StateDir: dir, Version: "test", TPM: swtpmOpener(other), Collect: (&fakeCollect{}).collect}); err == nil ||
-		!strings.Contains(err.Error(), "TPM") {
+		!strings.Contains(err.Error(), "load the key into the TPM (is this the machine it was made on?)") {
 		t.Fatalf("the device key loaded on another TPM: %v", err)
 	}
 	// Nor without a TPM.
@@ -247,5 +248,47 @@ func TestTPMKeyUnattestedByServer(t *testing.T) {
 	}
 	if want := "hardware (TPM 2.0, the server could not verify the TPM: the server does not verify TPM keys (it answered Not Found to the attestation challenge))"; st.Key != want {
 		t.Fatalf("status key %q, want %q", st.Key, want)
+	}
+}
+
+// TestTPMFailureIsLoggedAndReopened: when the TPM connection breaks under
+// the running agent, the signature fails with a log line saying so (no
+// hang), and the next one opens the TPM again and loads the key.
+func TestTPMFailureIsLoggedAndReopened(t *testing.T) {
+	tpm := tpmtest.Start(t)
+	s := newAttestServer(t)
+	_, dir, err := enrollTPM(t, s, KeyModeTPM, swtpmOpener(tpm), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var conns []*tpmtest.Conn
+	open := func() (attest.CommandChannelTPM20, error) {
+		c, err := tpm.Open()
+		if err == nil {
+			conns = append(conns, c)
+		}
+		return c, err
+	}
+	var logs bytes.Buffer
+	a, err := Open(Options{StateDir: dir, Version: "test", TPM: open, Collect: (&fakeCollect{}).collect,
+		Log: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	digest := sha256.Sum256([]byte("portier"))
+	conns[0].Close() // the TPM goes away under the agent
+	if _, err := a.key.Sign(rand.Reader, digest[:], crypto.SHA256); err == nil || !strings.Contains(err.Error(), "TPM signature") {
+		t.Fatalf("signature through a broken TPM connection: %v", err)
+	}
+	if !strings.Contains(logs.String(), "the TPM could not sign with the device key; it is reopened for the next attempt") {
+		t.Fatalf("no log line for the TPM failure:\n%s", logs.String())
+	}
+	sig, err := a.key.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(conns) != 2 || !ecdsa.VerifyASN1(a.key.Public().(*ecdsa.PublicKey), digest[:], sig) {
+		t.Fatalf("%d TPM connections, signature valid %v", len(conns), ecdsa.VerifyASN1(a.key.Public().(*ecdsa.PublicKey), digest[:], sig))
 	}
 }
