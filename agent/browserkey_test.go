@@ -149,3 +149,42 @@ func TestTPMBrowserIdentityIsSeparate(t *testing.T) {
 		}
 	}
 }
+
+// TestTPMRefusesCertificatesForAnotherKey: a certificate the server sends
+// for a key other than the TPM key (at enrollment) or the browser key (for
+// the browsers) is refused and not kept.
+func TestTPMRefusesCertificatesForAnotherKey(t *testing.T) {
+	tpm := tpmtest.Start(t)
+	s := newAttestServer(t)
+	s.swapKey = true
+	_, dir, err := enrollTPM(t, s, KeyModeTPM, swtpmOpener(tpm), nil)
+	if err == nil || !strings.Contains(err.Error(), "not for this device's key") {
+		t.Fatalf("enrollment with a certificate for another key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, KeyFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("device.key written after a refused certificate: %v", err)
+	}
+
+	s.swapKey = false
+	_, dir, err = enrollTPM(t, s, KeyModeTPM, swtpmOpener(tpm), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recordStore{}
+	a, err := Open(Options{StateDir: dir, Version: "test", TPM: swtpmOpener(tpm), Collect: (&fakeCollect{}).collect,
+		Browser: &BrowserOptions{Stores: []BrowserStore{rec}, Users: func() ([]LocalUser, error) { return nil, nil }}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	s.swapKey = true
+	if err := a.SyncBrowsers(context.Background()); err == nil || !strings.Contains(err.Error(), "not for this device's key") {
+		t.Fatalf("browser certificate for another key: %v", err)
+	}
+	if len(rec.installed) != 0 {
+		t.Fatal("an identity was installed with a certificate for another key")
+	}
+	if _, err := os.Stat(filepath.Join(dir, BrowserCrtFile)); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("browser.crt written for another key: %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/subtle"
 	"crypto/tls"
@@ -39,6 +40,9 @@ type attestServer struct {
 	// noAttest answers 404 to the challenge, as a server older than
 	// protocol 1.2 does.
 	noAttest bool
+	// swapKey issues certificates for a key of the server's own instead
+	// of the CSR's, as a server in the middle would.
+	swapKey bool
 
 	mu         sync.Mutex
 	challenges map[string]pendingChallenge
@@ -204,6 +208,17 @@ func parseCSR(s string) (*x509.CertificateRequest, error) {
 	return csr, csr.CheckSignature()
 }
 
+// swapped returns csr, or with swapKey a CSR for another key.
+func (s *attestServer) swapped(csr *x509.CertificateRequest) *x509.CertificateRequest {
+	if !s.swapKey {
+		return csr
+	}
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, k)
+	other, _ := x509.ParseCertificateRequest(der)
+	return other
+}
+
 func (s *attestServer) enroll(w http.ResponseWriter, r *http.Request) {
 	var req agentwire.EnrollRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
@@ -225,7 +240,7 @@ func (s *attestServer) enroll(w http.ResponseWriter, r *http.Request) {
 	}
 	id := make([]byte, 8)
 	_, _ = rand.Read(id)
-	chain, err := s.ca.IssueDevice(r.Context(), csr, "dev-"+hex.EncodeToString(id), key)
+	chain, err := s.ca.IssueDevice(r.Context(), s.swapped(csr), "dev-"+hex.EncodeToString(id), key)
 	if err != nil {
 		fail(w, http.StatusBadRequest, err.Error())
 		return
@@ -293,7 +308,7 @@ func (s *attestServer) browserCertificate(w http.ResponseWriter, r *http.Request
 		fail(w, http.StatusBadRequest, "csr: "+err.Error())
 		return
 	}
-	chain, err := s.ca.IssueDevice(r.Context(), csr, id, ca.KeyInfo{Protection: req.KeyProtection, Source: store.KeySourceAgent,
+	chain, err := s.ca.IssueDevice(r.Context(), s.swapped(csr), id, ca.KeyInfo{Protection: req.KeyProtection, Source: store.KeySourceAgent,
 		Purpose: ca.PurposeBrowser, Person: req.Person})
 	if err != nil {
 		fail(w, http.StatusBadRequest, err.Error())
