@@ -76,8 +76,10 @@ func (k *newKey) note(source string) string {
 		return k.fallback
 	case k.tpm.attestErr != "":
 		return k.tpm.attestErr
+	case source == "":
+		return "the server did not say whether it verified the TPM attestation"
 	case source != keySourceTPM:
-		return fmt.Sprintf("the server did not record the TPM attestation (the certificate says %q)", source)
+		return fmt.Sprintf("the server did not accept the TPM attestation (the certificate says %s)", source)
 	}
 	return ""
 }
