@@ -133,8 +133,13 @@ func (s *tpmSigner) load() (*tpmHandle, error) {
 	}, (*tpmHandle).close)
 }
 
+// set takes h as the open TPM. The public key is set once (load checks a
+// reloaded key is the same), so Public needs no lock.
 func (s *tpmSigner) set(h *tpmHandle) {
-	s.tpm, s.key, s.signer, s.pub = h.tpm, h.key, h.signer, h.pub
+	s.tpm, s.key, s.signer = h.tpm, h.key, h.signer
+	if s.pub == nil {
+		s.pub = h.pub
+	}
 }
 
 // Public is the device key's public key.
