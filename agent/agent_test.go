@@ -60,7 +60,7 @@ func TestEnrollChecksTheRootFingerprint(t *testing.T) {
 	var out bytes.Buffer
 	colons := strings.ToUpper(s.ca.Fingerprint()[:2]) + ":" + s.ca.Fingerprint()[2:]
 	if _, err := Enroll(context.Background(), EnrollOptions{Server: s.url, Code: s.code(t, store.OwnershipCorporate),
-		Fingerprint: "SHA256 " + colons, StateDir: dir, Out: &out}); err != nil {
+		Fingerprint: "SHA256 " + colons, StateDir: dir, Out: &out, KeyMode: KeyModeSoftware}); err != nil {
 		t.Fatalf("right fingerprint, other spelling: %v", err)
 	}
 	if out.Len() != 0 {

@@ -3,10 +3,8 @@ package agent
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -165,28 +163,15 @@ func (a *Agent) origins(ctx context.Context) ([]string, error) {
 	return Origins(append(ans.Origins, a.st.Server)), nil
 }
 
-// identity reads the current certificate chain for the stores.
-func (a *Agent) identity() (*BrowserIdentity, error) {
-	b, err := os.ReadFile(filepath.Join(a.dir, CertFile))
+// identity is what the stores install: the device key and certificate,
+// or, when the device key is in the TPM, the browser key and its own
+// certificate (see browserCredentials).
+func (a *Agent) identity(ctx context.Context) (*BrowserIdentity, error) {
+	key, certs, err := a.browserCredentials(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var certs []*x509.Certificate
-	for rest := b; ; {
-		var blk *pem.Block
-		if blk, rest = pem.Decode(rest); blk == nil {
-			break
-		}
-		c, err := x509.ParseCertificate(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("agent: %s: %w", CertFile, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, fmt.Errorf("agent: %s holds no certificate", CertFile)
-	}
-	return &BrowserIdentity{DeviceID: a.st.DeviceID, Key: a.key, Leaf: certs[0], Intermediates: certs[1:]}, nil
+	return &BrowserIdentity{DeviceID: a.st.DeviceID, Key: key, Leaf: certs[0], Intermediates: certs[1:]}, nil
 }
 
 // SyncBrowsers makes the browsers hold the current device identity: when
@@ -199,7 +184,7 @@ func (a *Agent) SyncBrowsers(ctx context.Context) error {
 		return nil
 	}
 	bo := a.o.Browser.withDefaults()
-	id, err := a.identity()
+	id, err := a.identity(ctx)
 	if err != nil {
 		return err
 	}

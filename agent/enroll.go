@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
@@ -13,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -47,6 +47,14 @@ type EnrollOptions struct {
 	// Hardware names the machine's key hardware (default:
 	// DetectKeyHardware on the real machine).
 	Hardware func(ctx context.Context) string
+	// KeyMode is where the device key is made: KeyModeAuto (default: the
+	// TPM when one opens and works, else software), KeyModeTPM (the TPM,
+	// or no enrollment) or KeyModeSoftware.
+	KeyMode string
+	// TPM opens the TPM (default OpenSystemTPM).
+	TPM TPMOpener
+	// Log receives TPM errors (default: discard).
+	Log *slog.Logger
 	// Out receives warnings and progress for the person enrolling.
 	Out   io.Writer
 	Clock func() time.Time // default time.Now
@@ -60,12 +68,21 @@ type Enrolled struct {
 	WorkProfile bool
 	NotAfter    time.Time
 	Fingerprint string
+	// KeyProtection is where the device key is (agentwire.KeyHardware: in
+	// the TPM) and KeyProtectionSource what the certificate says of it;
+	// KeyNote why the key is not in the TPM (auto mode) or why the server
+	// did not verify the TPM, "" when there is nothing to say.
+	KeyProtection       string
+	KeyProtectionSource string
+	KeyNote             string
 }
 
 // Enroll enrolls this device: it fetches and pins the Portier root,
-// generates an ECDSA P-256 key, sends a CSR with the code, checks the
-// certificate it gets, and writes device.key (0600), device.crt and
-// ca.crt (0644) and the state into the state directory (its work-profile
+// generates an ECDSA P-256 key (in the TPM, proved to the server by TPM
+// key attestation, per KeyMode), sends a CSR with the code, checks the
+// certificate it gets, and writes device.key (0600: a PKCS #8 software key,
+// or the TPM's wrapped blob as a TSS2 PRIVATE KEY), device.crt and ca.crt
+// (0644) and the state into the state directory (its work-profile
 // subdirectory in work-profile mode).
 func Enroll(ctx context.Context, o EnrollOptions) (*Enrolled, error) {
 	if o.Out == nil {
@@ -73,6 +90,16 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Enrolled, error) {
 	}
 	if o.Clock == nil {
 		o.Clock = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	switch o.KeyMode {
+	case "":
+		o.KeyMode = KeyModeAuto
+	case KeyModeAuto, KeyModeTPM, KeyModeSoftware:
+	default:
+		return nil, fmt.Errorf("agent: --key must be auto, tpm or software (got %q)", o.KeyMode)
 	}
 	server, err := checkServerURL(o.Server)
 	if err != nil {
@@ -94,13 +121,16 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Enrolled, error) {
 	}
 	pool := x509.NewCertPool()
 	pool.AddCert(root)
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c := newClient(server, pool, nil)
+	defer c.close()
+	k, err := newDeviceKey(ctx, o, c)
 	if err != nil {
 		return nil, err
 	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, key)
+	defer k.close()
+	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, k.signer)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("agent: sign the certificate request: %w", err)
 	}
 	info := agentwire.DeviceInfo{}
 	if o.Info == nil {
@@ -111,29 +141,30 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Enrolled, error) {
 	}
 	info = o.Info(ctx)
 	info.WorkProfile, info.AgentVersion = o.WorkProfile, o.Version
-	if info.KeyProtection == "" {
-		// The key above is a Go key kept in a file: software, said so
-		// plainly (docs/agent.md, "Where the device key lives"). Only a
-		// test's Info states anything else, to stand for another agent.
+	switch {
+	case k.tpm != nil:
+		info.KeyProtection = agentwire.KeyHardware
+	case info.KeyProtection == "":
+		// A Go key kept in a file: software, said so plainly
+		// (docs/agent.md, "Where the device key lives"). Only a test's
+		// Info states anything else, to stand for another agent.
 		info.KeyProtection = agentwire.KeySoftware
 	}
 	req := agentwire.EnrollRequest{Code: o.Code, CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})), Device: info}
-	c := newClient(server, pool, nil)
-	defer c.close()
+	if k.tpm != nil {
+		req.Attestation = k.tpm.att
+	}
 	ctx2, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	var ans agentwire.Certificate
 	if err := c.call(ctx2, http.MethodPost, "/api/v1/agent/enroll", req, &ans); err != nil {
 		return nil, fmt.Errorf("agent: enrollment refused: %w", err)
 	}
-	chainPEM, leaf, err := checkIssued(ans.Certificate, &key.PublicKey, pool)
+	chainPEM, leaf, err := checkIssued(ans.Certificate, k.public(), pool)
 	if err != nil {
 		return nil, err
 	}
-	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
-	if err != nil {
-		return nil, err
-	}
+	note := k.note(ans.KeyProtectionSource)
 	if o.Force {
 		for _, f := range profileFiles {
 			_ = os.Remove(filepath.Join(dir, f))
@@ -149,13 +180,13 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Enrolled, error) {
 	}
 	st := &State{Server: server, DeviceID: ans.DeviceID, Ownership: ans.Ownership, WorkProfile: ans.WorkProfile,
 		CAFingerprint: fp, EnrolledAt: o.Clock().UTC(), NotAfter: leaf.NotAfter, RenewAfter: ans.RenewAfter,
-		KeyProtection: info.KeyProtection, KeyHardware: o.Hardware(ctx)}
+		KeyProtection: info.KeyProtection, KeyProtectionSource: ans.KeyProtectionSource, KeyNote: note, KeyHardware: o.Hardware(ctx)}
 	for _, f := range []struct {
 		name string
 		data []byte
 		mode os.FileMode
 	}{
-		{KeyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER}), 0o600},
+		{KeyFile, k.file, 0o600},
 		{CertFile, chainPEM, 0o644},
 		{CAFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}), 0o644},
 	} {
@@ -167,7 +198,8 @@ func Enroll(ctx context.Context, o EnrollOptions) (*Enrolled, error) {
 		return nil, err
 	}
 	return &Enrolled{DeviceID: ans.DeviceID, Dir: dir, Ownership: ans.Ownership, WorkProfile: ans.WorkProfile,
-		NotAfter: leaf.NotAfter, Fingerprint: fp}, nil
+		NotAfter: leaf.NotAfter, Fingerprint: fp, KeyProtection: info.KeyProtection, KeyProtectionSource: ans.KeyProtectionSource,
+		KeyNote: note}, nil
 }
 
 // checkServerURL accepts an https URL with no path beyond "/".

@@ -9,7 +9,9 @@ import (
 
 // File names in the state (or work-profile) directory.
 const (
-	KeyFile        = "device.key"      // the device's private key, 0600
+	KeyFile        = "device.key"      // the device's private key (or its TPM blob), 0600
+	BrowserKeyFile = "browser.key"     // the browsers' own key when device.key is in the TPM, 0600
+	BrowserCrtFile = "browser.crt"     // its certificate chain, 0644
 	CertFile       = "device.crt"      // leaf + intermediate, 0644
 	CAFile         = "ca.crt"          // the pinned Portier root, 0644
 	StateFile      = "state.json"      // server, device id, report sequence, ...
@@ -20,7 +22,7 @@ const (
 
 // profileFiles are every file the agent writes in its directory: what a
 // selective wipe deletes when the agent is not in work-profile mode.
-var profileFiles = [...]string{KeyFile, CertFile, CAFile, StateFile, JournalFile, PrivacyFile, BrowserFile}
+var profileFiles = [...]string{KeyFile, CertFile, CAFile, StateFile, JournalFile, PrivacyFile, BrowserFile, BrowserKeyFile, BrowserCrtFile}
 
 // DefaultStateDir is the per-OS state directory of the agent service.
 func DefaultStateDir() string {

@@ -155,7 +155,7 @@ func enrolled(t *testing.T, s *server, ownership store.Ownership, run *fakeRunne
 	dir := t.TempDir()
 	fp := s.ca.Fingerprint()
 	_, err := Enroll(context.Background(), EnrollOptions{Server: s.url, Code: s.code(t, ownership), Fingerprint: fp,
-		WorkProfile: ownership == store.OwnershipBYOD, StateDir: dir, Version: "test",
+		WorkProfile: ownership == store.OwnershipBYOD, StateDir: dir, Version: "test", KeyMode: KeyModeSoftware,
 		Info: func(context.Context) agentwire.DeviceInfo {
 			return agentwire.DeviceInfo{Platform: "linux", Hostname: "test-host"}
 		}})

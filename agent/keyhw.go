@@ -8,10 +8,11 @@ import (
 	"github.com/portier/portier/posture/collect"
 )
 
-// The agent's key is a software key on every platform (docs/agent.md,
-// "Where the device key lives"). What key hardware the machine has is
-// still worth knowing: `portier agent status` shows it beside the key's
-// real protection, so nobody mistakes "has a TPM" for "uses it".
+// The agent's key is in the TPM when `portier agent enroll --key` found
+// one usable (tpm.go), else a software key (docs/agent.md, "Where the
+// device key lives"). What key hardware the machine has is still worth
+// knowing: `portier agent status` shows it beside a software key, so
+// nobody mistakes "has a TPM" for "uses it".
 
 // KeyHardwareEnv is what DetectKeyHardware reads through.
 type KeyHardwareEnv struct {

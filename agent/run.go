@@ -2,12 +2,14 @@ package agent
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,6 +60,9 @@ type Options struct {
 	// Browser configures where the device identity is installed for the
 	// browsers (see SyncBrowsers); nil leaves the browsers alone.
 	Browser *BrowserOptions
+	// TPM opens the TPM holding the device key, when device.key is a TPM
+	// key (default OpenSystemTPM).
+	TPM TPMOpener
 }
 
 // Agent is an enrolled device's agent.
@@ -65,7 +70,8 @@ type Agent struct {
 	o       Options
 	dir     string
 	st      *State
-	key     *ecdsa.PrivateKey
+	key     crypto.Signer // *ecdsa.PrivateKey or the TPM key
+	tpm     *tpmSigner    // the TPM key; nil for a software key
 	roots   *x509.CertPool
 	c       *client
 	j       *journal
@@ -112,6 +118,7 @@ func Open(o Options) (*Agent, error) {
 		return nil, err
 	}
 	if a.j, err = openJournal(filepath.Join(dir, JournalFile)); err != nil {
+		a.Close()
 		return nil, fmt.Errorf("agent: read the action journal: %w", err)
 	}
 	return a, nil
@@ -142,21 +149,92 @@ func (a *Agent) loadCredentials() error {
 	if err != nil {
 		return err
 	}
-	pair, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err := a.loadKey(keyPEM); err != nil {
+		return err
+	}
+	pair, err := a.keyPair(certPEM)
 	if err != nil {
-		return fmt.Errorf("agent: the device key and certificate do not match: %w", err)
+		if a.tpm != nil {
+			a.tpm.Close()
+		}
+		return err
 	}
-	k, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
-	if !ok {
-		return errors.New("agent: the device key is not an ECDSA key")
-	}
-	a.key = k
-	a.c = newClient(a.st.Server, a.roots, &pair)
+	a.c = newClient(a.st.Server, a.roots, pair)
 	return nil
 }
 
-// Close releases the agent's connections.
-func (a *Agent) Close() { a.c.close() }
+// loadKey reads device.key: a PKCS #8 software key, or the TPM's wrapped
+// blob of a key in the TPM, which it loads into the TPM (told apart by
+// the PEM type).
+func (a *Agent) loadKey(keyPEM []byte) error {
+	blk, _ := pem.Decode(keyPEM)
+	if blk == nil {
+		return fmt.Errorf("agent: %s is not PEM (enroll again)", KeyFile)
+	}
+	switch blk.Type {
+	case pemTPMKey:
+		pub, priv, err := decodeTPMKeyFile(blk.Bytes)
+		if err != nil {
+			return err
+		}
+		s, err := loadTPMSigner(a.o.TPM, pub, priv, a.o.Log)
+		if err != nil {
+			return err
+		}
+		a.key, a.tpm = s, s
+		return nil
+	case pemSoftwareKey, "EC PRIVATE KEY":
+		k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+		if blk.Type == "EC PRIVATE KEY" {
+			k, err = x509.ParseECPrivateKey(blk.Bytes)
+		}
+		if err != nil {
+			return fmt.Errorf("agent: %s: %w", KeyFile, err)
+		}
+		ek, ok := k.(*ecdsa.PrivateKey)
+		if !ok {
+			return errors.New("agent: the device key is not an ECDSA key")
+		}
+		a.key = ek
+		return nil
+	}
+	return fmt.Errorf("agent: %s holds a %q block, not a device key", KeyFile, blk.Type)
+}
+
+// keyPair is the TLS identity of the certificate chain certPEM with the
+// device key (in software or in the TPM); the leaf must be for that key.
+func (a *Agent) keyPair(certPEM []byte) (*tls.Certificate, error) {
+	var pair tls.Certificate
+	for rest := certPEM; ; {
+		var blk *pem.Block
+		if blk, rest = pem.Decode(rest); blk == nil {
+			break
+		}
+		if blk.Type == "CERTIFICATE" {
+			pair.Certificate = append(pair.Certificate, blk.Bytes)
+		}
+	}
+	if len(pair.Certificate) == 0 {
+		return nil, fmt.Errorf("agent: %s holds no certificate", CertFile)
+	}
+	leaf, err := x509.ParseCertificate(pair.Certificate[0])
+	if err != nil {
+		return nil, fmt.Errorf("agent: %s: %w", CertFile, err)
+	}
+	if lp, ok := leaf.PublicKey.(*ecdsa.PublicKey); !ok || !lp.Equal(a.key.Public()) {
+		return nil, errors.New("agent: the device key and certificate do not match (enroll again)")
+	}
+	pair.Leaf, pair.PrivateKey = leaf, a.key
+	return &pair, nil
+}
+
+// Close releases the agent's connections and the TPM.
+func (a *Agent) Close() {
+	a.c.close()
+	if a.tpm != nil {
+		a.tpm.Close()
+	}
+}
 
 // DeviceID is the enrolled device's id.
 func (a *Agent) DeviceID() string { return a.st.DeviceID }
@@ -372,15 +450,11 @@ func (a *Agent) Renew(ctx context.Context) error {
 	if err := a.c.call(ctx, http.MethodPost, "/api/v1/agent/renew", struct{}{}, &ans); err != nil {
 		return fmt.Errorf("agent: renew the certificate: %w", err)
 	}
-	chainPEM, leaf, err := checkIssued(ans.Certificate, &a.key.PublicKey, a.roots)
+	chainPEM, leaf, err := checkIssued(ans.Certificate, a.key.Public().(*ecdsa.PublicKey), a.roots)
 	if err != nil {
 		return err
 	}
-	keyPEM, err := os.ReadFile(filepath.Join(a.dir, KeyFile))
-	if err != nil {
-		return err
-	}
-	pair, err := tls.X509KeyPair(chainPEM, keyPEM)
+	pair, err := a.keyPair(chainPEM)
 	if err != nil {
 		return err
 	}
@@ -391,7 +465,7 @@ func (a *Agent) Renew(ctx context.Context) error {
 	if err := a.st.save(a.dir); err != nil {
 		return err
 	}
-	a.c.setCert(&pair)
+	a.c.setCert(pair)
 	a.o.Log.Info("agent: certificate renewed", "not_after", leaf.NotAfter)
 	// The browsers get the new certificate; the old one leaves them.
 	a.syncBrowsers(ctx)

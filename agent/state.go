@@ -23,11 +23,18 @@ type State struct {
 	EnrolledAt    time.Time `json:"enrolled_at"`
 	NotAfter      time.Time `json:"not_after"`
 	RenewAfter    time.Time `json:"renew_after"`
-	// KeyProtection is what the agent told the server about its key at
-	// enrollment; KeyHardware the key hardware it found on the machine
-	// then (DetectKeyHardware), which the key does not use.
-	KeyProtection string `json:"key_protection,omitempty"`
-	KeyHardware   string `json:"key_hardware,omitempty"`
+	// KeyProtection is where the device key is ("hardware": in the TPM,
+	// device.key holding the TPM's wrapped blob; "software": device.key
+	// holding the key), as the agent told the server at enrollment;
+	// KeyProtectionSource what the certificate says of it ("tpm_attested"
+	// when the server verified the TPM, "agent_claim" when it took the
+	// agent's word); KeyNote why the key is not in the TPM, or why the
+	// server did not verify it. KeyHardware is the key hardware found on
+	// the machine at enrollment (DetectKeyHardware).
+	KeyProtection       string `json:"key_protection,omitempty"`
+	KeyProtectionSource string `json:"key_protection_source,omitempty"`
+	KeyNote             string `json:"key_note,omitempty"`
+	KeyHardware         string `json:"key_hardware,omitempty"`
 	// Seq is the sequence number of the last posture report sent. It is
 	// saved before the report goes out, so it never repeats.
 	Seq uint64 `json:"seq"`

@@ -25,11 +25,23 @@ type Status struct {
 	Ownership   string    `json:"ownership,omitempty"`
 	WorkProfile bool      `json:"work_profile,omitempty"`
 	EnrolledAt  time.Time `json:"enrolled_at,omitzero"`
-	// KeyProtection is where the device key is: always "software" (a file
-	// in the state directory) with this agent; KeyHardware the key
-	// hardware found on the machine at enrollment, unused ("" none).
-	KeyProtection string `json:"key_protection,omitempty"`
-	KeyHardware   string `json:"key_hardware,omitempty"`
+	// KeyProtection is where the device key is: "hardware" (in the TPM;
+	// device.key holds the TPM's wrapped blob) or "software" (device.key
+	// holds the key), read from device.key itself. KeyProtectionSource is
+	// what the certificate says of it ("tpm_attested": the server verified
+	// the TPM; "agent_claim": it took the agent's word), KeyNote why the
+	// key is not in the TPM or why the server did not verify it, and Key
+	// all of it in one line for people. KeyHardware is the key hardware
+	// found on the machine at enrollment ("" none).
+	KeyProtection       string `json:"key_protection,omitempty"`
+	KeyProtectionSource string `json:"key_protection_source,omitempty"`
+	KeyNote             string `json:"key_note,omitempty"`
+	Key                 string `json:"key,omitempty"`
+	KeyHardware         string `json:"key_hardware,omitempty"`
+	// BrowserKey is the key the browsers get, in one line: the device key
+	// itself, or, when that is in the TPM, the software browser key with
+	// its own certificate.
+	BrowserKey string `json:"browser_key,omitempty"`
 	// Certificate is the device certificate on disk.
 	Certificate *CertStatus `json:"certificate,omitempty"`
 	// Browser is where the device identity is installed, per store and
@@ -123,6 +135,14 @@ func ReadStatus(stateDir string, now time.Time) (*Status, error) {
 	s.Enrolled, s.Server, s.DeviceID, s.Ownership, s.WorkProfile, s.EnrolledAt = true, st.Server, st.DeviceID, st.Ownership, st.WorkProfile, st.EnrolledAt
 	s.LastPosture = PostureStatus{Seq: st.Seq, SentAt: st.LastSent}
 	s.KeyProtection, s.KeyHardware = agentwire.KeySoftware, st.KeyHardware
+	s.KeyProtectionSource, s.KeyNote = st.KeyProtectionSource, st.KeyNote
+	if b, err := os.ReadFile(filepath.Join(dir, KeyFile)); err == nil {
+		if blk, _ := pem.Decode(b); blk != nil && blk.Type == pemTPMKey {
+			s.KeyProtection = agentwire.KeyHardware
+		}
+	}
+	s.Key = DescribeKey(s.KeyProtection, s.KeyProtectionSource, s.KeyNote)
+	s.BrowserKey = describeBrowserKey(dir, s.KeyProtection, now)
 	if b, err := os.ReadFile(filepath.Join(dir, CertFile)); err == nil {
 		if blk, _ := pem.Decode(b); blk != nil {
 			if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
@@ -142,4 +162,44 @@ func ReadStatus(stateDir string, now time.Time) (*Status, error) {
 	}
 	slices.SortFunc(s.PendingActions, func(a, b PendingAction) int { return a.StartedAt.Compare(b.StartedAt) })
 	return s, nil
+}
+
+// DescribeKey says, for people, where the device key is and who vouches
+// for it.
+func DescribeKey(protection, source, note string) string {
+	if protection == agentwire.KeyHardware {
+		if source == keySourceTPM {
+			return "hardware (TPM 2.0, attested by the server)"
+		}
+		if note == "" {
+			note = "no attestation was recorded"
+		}
+		return "hardware (TPM 2.0, the server could not verify the TPM: " + note + ")"
+	}
+	d := "software (device.key in the state directory)"
+	if note != "" {
+		d += "; " + note
+	}
+	return d
+}
+
+// describeBrowserKey says which key the browsers get.
+func describeBrowserKey(dir, protection string, now time.Time) string {
+	if protection != agentwire.KeyHardware {
+		return "the device key itself (software, copied into the browser stores)"
+	}
+	d := "software (browser.key in the state directory, its own certificate: a TPM key cannot be copied into a browser store)"
+	b, err := os.ReadFile(filepath.Join(dir, BrowserCrtFile))
+	if err != nil {
+		return d + "; no certificate yet"
+	}
+	certs, err := parseChain(b, BrowserCrtFile)
+	if err != nil {
+		return d + "; " + err.Error()
+	}
+	state := "valid until "
+	if !now.Before(certs[0].NotAfter) {
+		state = "EXPIRED on "
+	}
+	return d + "; certificate serial " + certs[0].SerialNumber.String() + ", " + state + certs[0].NotAfter.UTC().Format(time.RFC3339)
 }

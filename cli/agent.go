@@ -29,6 +29,8 @@ type agentDeps struct {
 	// BrowserRunner runs the browser stores' tools (certutil, pk12util);
 	// nil leaves the browsers alone.
 	BrowserRunner agent.CommandRunner
+	// TPM opens the TPM; nil means the machine's (agent.OpenSystemTPM).
+	TPM agent.TPMOpener
 }
 
 func defaultAgentDeps() agentDeps {
@@ -46,6 +48,7 @@ func runAgent(ctx context.Context, args []string, env Env, stdout, stderr io.Wri
 
 commands:
   enroll   --server URL --code CODE [--state-dir DIR] [--ca-fingerprint SHA256] [--work-profile] [--force]
+           [--key auto|tpm|software]
   run      [--state-dir DIR] [--once] [--wipe-command "CMD ARGS"]
   privacy  [--state-dir DIR] [--refresh]   what your organization can see on this device
   status   [--state-dir DIR] [--json]      enrollment, certificate, where the device identity is installed
@@ -92,6 +95,7 @@ func agentEnroll(ctx context.Context, args []string, env Env, stdout, stderr io.
 	fs.String("ca-fingerprint", "", "SHA-256 of the Portier root, as the console shows it; without it the root is trusted on first use")
 	workProfile := fs.Bool("work-profile", false, "personal (BYOD) device: manage only a work profile")
 	force := fs.Bool("force", false, "replace an existing enrollment")
+	fs.String("key", agent.KeyModeAuto, "where the device key is made: auto (the TPM when usable, else software), tpm (the TPM or fail) or software (env PORTIER_KEY)")
 	browserFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return ExitUsage
@@ -121,7 +125,8 @@ func agentEnroll(ctx context.Context, args []string, env Env, stdout, stderr io.
 		}
 	}
 	res, err := agent.Enroll(ctx, agent.EnrollOptions{Server: server, Code: code, Fingerprint: envOr(fs, env, "ca-fingerprint"),
-		WorkProfile: *workProfile, StateDir: stateDir, Force: *force, Version: Version, Info: info, Out: stderr, Clock: deps.Clock})
+		WorkProfile: *workProfile, StateDir: stateDir, Force: *force, Version: Version, Info: info, Out: stderr, Clock: deps.Clock,
+		KeyMode: orDefault(envOr(fs, env, "key"), agent.KeyModeAuto), TPM: deps.TPM})
 	if err != nil {
 		fmt.Fprintf(stderr, "portier agent enroll: %v\n", err)
 		return ExitFail
@@ -132,6 +137,7 @@ func agentEnroll(ctx context.Context, args []string, env Env, stdout, stderr io.
 	}
 	fmt.Fprintf(stdout, "Enrolled as device %s (%s, %s).\n  State:       %s\n  Certificate: valid until %s\n  Root:        SHA256 %s\n",
 		res.DeviceID, res.Ownership, mode, res.Dir, res.NotAfter.Format(time.RFC3339), res.Fingerprint)
+	fmt.Fprintf(stdout, "  Key:         %s\n", agent.DescribeKey(res.KeyProtection, res.KeyProtectionSource, res.KeyNote))
 	if bo != nil {
 		installBrowsers(ctx, stateDir, bo, deps, stdout, stderr)
 	}
@@ -142,7 +148,7 @@ func agentEnroll(ctx context.Context, args []string, env Env, stdout, stderr io.
 // installBrowsers puts the new enrollment's identity into the browsers
 // and says where; a failure is a warning (the agent retries each cycle).
 func installBrowsers(ctx context.Context, stateDir string, bo *agent.BrowserOptions, deps agentDeps, stdout, stderr io.Writer) {
-	a, err := agent.Open(agent.Options{StateDir: stateDir, Version: Version, Clock: deps.Clock, Runner: deps.Runner, Browser: bo,
+	a, err := agent.Open(agent.Options{TPM: deps.TPM, StateDir: stateDir, Version: Version, Clock: deps.Clock, Runner: deps.Runner, Browser: bo,
 		Collect: func(context.Context, collect.Allowed) []collect.Signal { return nil }})
 	if err != nil {
 		fmt.Fprintf(stderr, "portier agent enroll: warning: device identity not installed for the browsers: %v\n", err)
@@ -186,7 +192,7 @@ func agentRun(ctx context.Context, args []string, env Env, stdout, stderr io.Wri
 		return ExitUsage
 	}
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
-	a, err := agent.Open(agent.Options{
+	a, err := agent.Open(agent.Options{TPM: deps.TPM,
 		StateDir: orDefault(envOr(fs, env, "state-dir"), agent.DefaultStateDir()), Version: Version,
 		Clock: deps.Clock, Log: log, Runner: deps.Runner, Collect: deps.Collect,
 		WipeCommand: strings.Fields(envOr(fs, env, "wipe-command")),
@@ -245,7 +251,7 @@ func agentPrivacy(ctx context.Context, args []string, env Env, stdout, stderr io
 			return ExitOK
 		}
 	}
-	a, err := agent.Open(agent.Options{StateDir: dir, Version: Version, Clock: deps.Clock, Runner: deps.Runner,
+	a, err := agent.Open(agent.Options{TPM: deps.TPM, StateDir: dir, Version: Version, Clock: deps.Clock, Runner: deps.Runner,
 		Collect: func(context.Context, collect.Allowed) []collect.Signal { return nil }})
 	if err != nil {
 		fmt.Fprintf(stderr, "portier agent privacy: %v\n", err)

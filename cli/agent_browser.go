@@ -107,11 +107,12 @@ func agentStatus(args []string, env Env, stdout, stderr io.Writer, deps agentDep
 	} else {
 		fmt.Fprintln(stdout, "Certificate:  missing or unreadable: enroll again")
 	}
-	key := "Key:          " + st.KeyProtection + " (device.key in the state directory)"
-	if st.KeyHardware != "" {
-		key += "; this machine has " + st.KeyHardware + ", which the agent does not use"
+	key := "Key:          " + st.Key
+	if st.KeyHardware != "" && st.KeyProtection != "hardware" {
+		key += "; this machine has " + st.KeyHardware
 	}
 	fmt.Fprintln(stdout, key)
+	fmt.Fprintln(stdout, "Browser key:  "+st.BrowserKey)
 	printPlacements(stdout, st)
 	if st.LastPosture.SentAt.IsZero() {
 		fmt.Fprintln(stdout, "Posture:      no report sent yet")
@@ -165,7 +166,7 @@ func agentUnenroll(ctx context.Context, args []string, env Env, stdout, stderr i
 		fmt.Fprintf(stderr, "portier agent unenroll: unexpected argument %q\n", fs.Arg(0))
 		return ExitUsage
 	}
-	a, err := agent.Open(agent.Options{StateDir: orDefault(envOr(fs, env, "state-dir"), agent.DefaultStateDir()), Version: Version,
+	a, err := agent.Open(agent.Options{TPM: deps.TPM, StateDir: orDefault(envOr(fs, env, "state-dir"), agent.DefaultStateDir()), Version: Version,
 		Clock: deps.Clock, Runner: deps.Runner, Browser: browserOptions(fs, env, deps),
 		Collect: func(context.Context, collect.Allowed) []collect.Signal { return nil }})
 	if err != nil {

@@ -88,7 +88,9 @@ func agentCLI(t *testing.T, runner *recordRunner, args ...string) (int, string, 
 func (m *mdm) enroll(stateDir, ownership string, extra ...string) string {
 	m.t.Helper()
 	var out, errb syncBuffer
-	args := append([]string{"agent", "enroll", "--server", m.url(""), "--code", m.newCode(ownership), "--state-dir", stateDir, "--ca-fingerprint", m.fp}, extra...)
+	// A software key unless the test says otherwise: the tests read
+	// device.key, and must not use the TPM of the machine they run on.
+	args := append([]string{"agent", "enroll", "--server", m.url(""), "--code", m.newCode(ownership), "--state-dir", stateDir, "--ca-fingerprint", m.fp, "--key", "software"}, extra...)
 	if code := Run(context.Background(), args, envFrom(nil), &out, &errb); code != 0 {
 		m.t.Fatalf("agent enroll exited %d:\n%s\n%s", code, out.String(), errb.String())
 	}
