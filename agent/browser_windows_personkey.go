@@ -234,18 +234,21 @@ func personKey(ctx context.Context, dir string, run CommandRunner, now time.Time
 // makePersonKey runs certreq -new with the Platform Crypto Provider, then
 // with the software provider if the TPM cannot make the key.
 func makePersonKey(ctx context.Context, dir string, run CommandRunner, now time.Time, deviceID string) error {
-	inf, csrPath := filepath.Join(dir, userINFFile), filepath.Join(dir, userCSRFile)
+	// certreq writes the request under another name: the service, which
+	// looks for browser.csr, sees it whole and with its key's provider.
+	inf, tmp := filepath.Join(dir, userINFFile), filepath.Join(dir, userCSRFile+".new")
 	defer os.Remove(inf)
+	defer os.Remove(tmp)
 	info := PersonKeyInfo{Created: now.UTC()}
 	for _, provider := range []string{ProviderPlatform, ProviderSoftware} {
 		if err := writeFileAtomic(inf, []byte(personINF(deviceID, provider)), 0o600); err != nil {
 			return err
 		}
-		_ = os.Remove(csrPath) // certreq does not overwrite quietly
-		out, err := run(ctx, certreq("-new", "-user", "-q", inf, csrPath))
+		_ = os.Remove(tmp) // certreq does not overwrite quietly
+		out, err := run(ctx, certreq("-new", "-user", "-q", inf, tmp))
 		if err == nil {
 			var b []byte
-			if b, err = readSmall(csrPath); err == nil {
+			if b, err = readSmall(tmp); err == nil {
 				_, err = parsePersonCSR(b, deviceID)
 			}
 		}
@@ -255,12 +258,14 @@ func makePersonKey(ctx context.Context, dir string, run CommandRunner, now time.
 				info.PlatformError = msg
 				continue
 			}
-			_ = os.Remove(csrPath)
 			return errors.New(msg)
 		}
 		info.Provider = provider
 		b, _ := json.MarshalIndent(info, "", "  ")
-		return writeFileAtomic(filepath.Join(dir, userKeyFile), append(b, '\n'), 0o600)
+		if err := writeFileAtomic(filepath.Join(dir, userKeyFile), append(b, '\n'), 0o600); err != nil {
+			return err
+		}
+		return os.Rename(tmp, filepath.Join(dir, userCSRFile))
 	}
 	return errors.New("unreachable")
 }

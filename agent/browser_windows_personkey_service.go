@@ -28,6 +28,9 @@ type PersonKeyExchange struct {
 	// Identity is the device's own identity, for the PFX fallback when
 	// the server does not issue browser certificates.
 	Identity func() (*BrowserIdentity, error)
+	// DeviceID is the device's id: the only subject a person's CSR may
+	// name, whatever their request.json says.
+	DeviceID string
 	// Now is the service's clock.
 	Now func() time.Time
 }
@@ -73,8 +76,7 @@ func (s *WindowsUserTaskStore) ServeRequests(ctx context.Context, ps []Placement
 // serve handles one person's directory.
 func (s *WindowsUserTaskStore) serve(ctx context.Context, p Placement, ex PersonKeyExchange) error {
 	dir := p.Path
-	var req PersonKeyRequest
-	if err := readJSON(filepath.Join(dir, userRequestFile), &req); err != nil {
+	if _, err := os.Lstat(filepath.Join(dir, userRequestFile)); err != nil {
 		return nil // no request of the service's (or it was withdrawn)
 	}
 	if _, err := os.Lstat(filepath.Join(dir, userIssuedFile)); err == nil {
@@ -95,7 +97,7 @@ func (s *WindowsUserTaskStore) serve(ctx context.Context, p Placement, ex Person
 	if err != nil {
 		return note(err, true)
 	}
-	csr, err := parsePersonCSR(csrPEM, req.DeviceID)
+	csr, err := parsePersonCSR(csrPEM, ex.DeviceID)
 	if err != nil {
 		return note(err, true)
 	}
@@ -180,7 +182,8 @@ func (a *Agent) serveBrowserRequests(ctx context.Context) {
 		a.o.Log.Warn("agent: browser keys of the people", "err", err)
 		return
 	}
-	ex := PersonKeyExchange{Issue: a.issueBrowserCertificate, TPMReady: a.st.KeyHardware == "TPM (ready)", Identity: a.identity, Now: a.o.Clock}
+	ex := PersonKeyExchange{Issue: a.issueBrowserCertificate, TPMReady: a.st.KeyHardware == "TPM (ready)", Identity: a.identity,
+		DeviceID: a.st.DeviceID, Now: a.o.Clock}
 	for _, s := range servers {
 		if err := s.ServeRequests(ctx, rec.Placements, ex); err != nil {
 			a.o.Log.Warn("agent: browser keys of the people", "err", err)

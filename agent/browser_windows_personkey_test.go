@@ -71,7 +71,10 @@ func TestPersonKeyExchange(t *testing.T) {
 		"Exportable = FALSE\r\nMachineKeySet = FALSE\r\nRequestType = PKCS10\r\nHashAlgorithm = sha256\r\n" +
 		"KeyUsage = 0x80\r\nKeyUsageProperty = 2\r\nSuppressDefaults = TRUE\r\nSilent = TRUE\r\n"
 	inf, csr := filepath.Join(beaDir, userINFFile), filepath.Join(beaDir, userCSRFile)
-	if !slices.Equal(bea.cmds, []string{"certreq.exe -new -user -q " + inf + " " + csr}) || !slices.Equal(bea.infs, []string{wantINF}) {
+	if _, err := os.Stat(csr); err != nil {
+		t.Fatalf("no CSR for the service: %v", err)
+	}
+	if !slices.Equal(bea.cmds, []string{"certreq.exe -new -user -q " + inf + " " + csr + ".new"}) || !slices.Equal(bea.infs, []string{wantINF}) {
 		t.Fatalf("bea's commands %q, INF:\n%s", bea.cmds, bea.infs)
 	}
 	if _, err := os.Stat(inf); !os.IsNotExist(err) {
@@ -256,8 +259,7 @@ func TestPersonKeySmuggling(t *testing.T) {
 	clearPersonFiles(beaDir, userIssuedFile, userDoneFile, userCSRFile, userKeyFile)
 	_, err = ImportForUser(ctx, beaDir, other.run, now)
 	must(t, err)
-	must(t, os.WriteFile(filepath.Join(beaDir, userRequestFile), []byte(`{"device_id":"`+a.DeviceID()+`"}`), 0o600))
-	a.serveBrowserRequests(ctx)
+	a.serveBrowserRequests(ctx) // request.json still names the other device
 	if len(s.requests()) != 2 {
 		t.Fatal("a CSR for another device went to the server")
 	}
@@ -280,7 +282,7 @@ func TestPersonKeySmuggling(t *testing.T) {
 
 	// A tampered record cannot point the service at another directory.
 	st := &WindowsUserTaskStore{Run: (&fakeService{}).run, Root: root}
-	ex := PersonKeyExchange{Issue: a.issueBrowserCertificate, Now: time.Now}
+	ex := PersonKeyExchange{Issue: a.issueBrowserCertificate, DeviceID: a.DeviceID(), Now: time.Now}
 	for _, p := range []Placement{
 		{Store: StoreWindowsUserTask, User: "bea", SID: personBea.SID, Path: danDir},
 		{Store: StoreWindowsUserTask, User: "x", SID: personBea.SID, Path: filepath.Join(root, personBea.SID, "..", personDan.SID)},
