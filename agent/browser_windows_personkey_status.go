@@ -30,7 +30,8 @@ type UserImportStatus struct {
 	RenewAfter    time.Time `json:"renew_after,omitzero"`
 	// Waiting says what the person's key waits for: "logon" (the task
 	// has not made it), "certificate" (the service has not got it),
-	// "install" (the task has not installed it), "" nothing.
+	// "install" (the task has not installed it), "import" (the fallback's
+	// PFX waits for the task), "" nothing.
 	Waiting string   `json:"waiting,omitempty"`
 	Errors  []string `json:"errors,omitempty"`
 }
@@ -73,6 +74,8 @@ func readUserImports(rec *BrowserRecord) []UserImportStatus {
 func personWaiting(dir string, imported bool) string {
 	has := func(name string) bool { _, err := os.Lstat(filepath.Join(dir, name)); return err == nil }
 	switch {
+	case has(userPFXFile):
+		return "import"
 	case has(userIssuedFile):
 		return "install"
 	case has(userCSRFile):

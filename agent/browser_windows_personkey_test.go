@@ -354,6 +354,11 @@ func TestPersonKeyServerAnswers(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(beaDir, userPFXFile)); err != nil || svc.started(personBea.SID) != before+1 {
 		t.Fatalf("no PFX handed over (%v), or the task not started", err)
 	}
+	st, err = ReadStatus(stateDir, now)
+	must(t, err)
+	if u := st.UserImports[0]; u.Waiting != "import" || u.Imported {
+		t.Errorf("status while the PFX waits = %+v", u)
+	}
 	win := &fakeWindows{certs: map[string]bool{}}
 	res, err = ImportForUser(ctx, beaDir, win.run, now)
 	id, _ := a.identity()

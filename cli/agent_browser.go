@@ -179,6 +179,8 @@ func describeUserImport(u agent.UserImportStatus) string {
 		return "the certificate for the person's key is issued; it is installed when their task runs next (at logon)"
 	case "logon":
 		return "waiting for the person's logon to make their key"
+	case "import":
+		return "the device's own identity (the server issues no browser certificates) waits for the person's logon to be imported"
 	}
 	if u.Thumbprint != "" {
 		return "certificate " + u.Thumbprint + " waiting for the person's logon"
