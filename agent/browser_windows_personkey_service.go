@@ -190,3 +190,45 @@ func (a *Agent) serveBrowserRequests(ctx context.Context) {
 		}
 	}
 }
+
+// PlacementKeeper is a store whose placement can outlive a change of the
+// device certificate: SyncBrowsers does not remove a placement the store
+// keeps for the new identity (its Install then finds it in place).
+type PlacementKeeper interface {
+	Keeps(p Placement, id *BrowserIdentity) bool
+}
+
+var _ PlacementKeeper = (*WindowsUserTaskStore)(nil)
+
+// Keeps reports whether a person's own key stays valid for id: the person
+// is still one of id's people and their directory asks for a key of this
+// same device. Such a key does not depend on the device certificate, so
+// its renewal does not replace the person's key.
+func (s *WindowsUserTaskStore) Keeps(p Placement, id *BrowserIdentity) bool {
+	if p.Store != s.Name() || p.Thumbprint != "" || !s.validPlacement(p) {
+		return false
+	}
+	found := false
+	for _, u := range id.Users {
+		found = found || u.SID == p.SID
+	}
+	var req PersonKeyRequest
+	return found && readJSON(filepath.Join(p.Path, userRequestFile), &req) == nil && req.DeviceID == id.DeviceID
+}
+
+// stalePlacements are the placements of ps no store keeps for id.
+func stalePlacements(stores []BrowserStore, ps []Placement, id *BrowserIdentity) []Placement {
+	var out []Placement
+	for _, p := range ps {
+		kept := false
+		for _, s := range stores {
+			if k, ok := s.(PlacementKeeper); ok && s.Name() == p.Store && k.Keeps(p, id) {
+				kept = true
+			}
+		}
+		if !kept {
+			out = append(out, p)
+		}
+	}
+	return out
+}

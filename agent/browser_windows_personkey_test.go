@@ -156,6 +156,31 @@ func TestPersonKeyExchange(t *testing.T) {
 		t.Fatalf("status after the install = %+v", st.UserImports)
 	}
 
+	// A renewal of the device certificate keeps the people's keys.
+	must(t, a.Renew(ctx))
+	if _, err := os.Stat(filepath.Join(beaDir, userRemoveFile)); !os.IsNotExist(err) {
+		t.Fatalf("the device certificate's renewal ordered the person's key removed: %v", err)
+	}
+	rec, err := loadBrowserRecord(stateDir)
+	must(t, err)
+	if len(rec.Placements) != 2 || len(rec.Errors) != 0 {
+		t.Fatalf("browser.json after the renewal = %+v", rec)
+	}
+
+	// Keeps: a person no longer of the machine, or a request for another
+	// device, is not kept.
+	ts := bo.Stores[0].(*WindowsUserTaskStore)
+	id, err := a.identity()
+	must(t, err)
+	id.Users = []LocalUser{personBea}
+	if !ts.Keeps(rec.Placements[0], id) || ts.Keeps(rec.Placements[1], id) {
+		t.Error("Keeps: bea's placement not kept, or dan's kept without dan")
+	}
+	id.DeviceID = "dev_other"
+	if ts.Keeps(rec.Placements[0], id) {
+		t.Error("Keeps: a placement kept for another device")
+	}
+
 	// A run before the renew point does nothing; after it, a new key.
 	bea.cmds = nil
 	if res, err = ImportForUser(ctx, beaDir, bea.run, now); err != nil || len(bea.cmds) != 0 || res.Imported != beaThumb {
