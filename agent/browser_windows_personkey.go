@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -305,9 +306,11 @@ func acceptPersonCert(ctx context.Context, dir string, run CommandRunner, device
 	}
 	defer os.Remove(leafPath)
 	if out, err := run(ctx, certreq("-accept", "-user", "-q", leafPath)); err != nil {
+		// The pending key is gone or unusable: the next run makes a new one.
+		clearPersonFiles(dir, userIssuedFile, userCSRFile, userKeyFile)
 		return fmt.Errorf("certreq -accept: %v: %s", err, trimOut(out))
 	}
-	now := InstalledCert{Thumbprint: Thumbprint(leaf)}
+	cur := InstalledCert{Thumbprint: Thumbprint(leaf)}
 	for i, c := range certs[1:] {
 		p := filepath.Join(dir, userCAFilePre+strconv.Itoa(i+1)+".cer")
 		if err := writeFileAtomic(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw}), 0o600); err != nil {
@@ -318,13 +321,13 @@ func acceptPersonCert(ctx context.Context, dir string, run CommandRunner, device
 		if err != nil {
 			return fmt.Errorf("certutil -addstore CA: %v: %s", err, trimOut(out))
 		}
-		now.CAThumbprints = append(now.CAThumbprints, Thumbprint(c))
+		cur.CAThumbprints = append(cur.CAThumbprints, Thumbprint(c))
 	}
 	store := &WindowsCertStore{Run: run}
-	got, err := checkPersonCert(ctx, store, now.Thumbprint)
+	got, err := checkPersonCert(ctx, store, cur.Thumbprint)
 	if err != nil {
 		// Not bound to a private key, or exportable: not ours to keep.
-		_ = store.Remove(ctx, Placement{Store: StoreWindowsCert, AsAgent: true, Path: windowsCertPath, Thumbprint: now.Thumbprint})
+		_ = store.Remove(ctx, Placement{Store: StoreWindowsCert, AsAgent: true, Path: windowsCertPath, Thumbprint: cur.Thumbprint})
 		clearPersonFiles(dir, userIssuedFile, userCSRFile, userKeyFile)
 		return err
 	}
@@ -332,12 +335,12 @@ func acceptPersonCert(ctx context.Context, dir string, run CommandRunner, device
 	// (an intermediate the new one uses stays).
 	var keep []InstalledCert
 	for _, old := range done.Installed {
-		if old.Thumbprint == now.Thumbprint {
+		if old.Thumbprint == cur.Thumbprint {
 			continue
 		}
 		var cas []string
 		for _, c := range old.CAThumbprints {
-			if !containsString(now.CAThumbprints, c) {
+			if !slices.Contains(cur.CAThumbprints, c) {
 				cas = append(cas, c)
 			}
 		}
@@ -349,8 +352,8 @@ func acceptPersonCert(ctx context.Context, dir string, run CommandRunner, device
 		}
 		done.Removed = append(done.Removed, old.Thumbprint)
 	}
-	done.Installed = append(keep, now)
-	done.Imported, done.DeviceID, done.Store, done.Provider = now.Thumbprint, deviceID, windowsCertPath, got
+	done.Installed = append(keep, cur)
+	done.Imported, done.DeviceID, done.Store, done.Provider = cur.Thumbprint, deviceID, windowsCertPath, got
 	done.KeyProtection = agentwire.KeySoftware
 	if got == ProviderPlatform {
 		done.KeyProtection = agentwire.KeyHardware
@@ -418,13 +421,4 @@ func parsePEMCerts(s string) []*x509.Certificate {
 		}
 		out = append(out, c)
 	}
-}
-
-func containsString(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -365,6 +365,20 @@ func TestPersonKeyServerAnswers(t *testing.T) {
 		t.Fatalf("exportable key: %+v, %v, store %v", res, err, bea.my)
 	}
 
+	// The pending key lost (certreq -accept finds no request): dropped, a
+	// new key at the next run.
+	_, err = ImportForUser(ctx, beaDir, bea.run, now)
+	must(t, err)
+	a.serveBrowserRequests(ctx)
+	clear(bea.pending)
+	if _, err := ImportForUser(ctx, beaDir, bea.run, now); err == nil || !strings.Contains(err.Error(), "CRYPT_E_NOT_FOUND") {
+		t.Fatalf("accept without its key: %v", err)
+	}
+	if res, err := ImportForUser(ctx, beaDir, bea.run, now); err != nil || !res.Pending {
+		t.Fatalf("the run after a lost key = %+v, %v", res, err)
+	}
+	clearPersonFiles(beaDir, userCSRFile, userKeyFile)
+
 	// 404: the fallback.
 	_, err = ImportForUser(ctx, beaDir, bea.run, now)
 	must(t, err)
