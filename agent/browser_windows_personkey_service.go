@@ -84,7 +84,7 @@ func (s *WindowsUserTaskStore) serve(ctx context.Context, p Placement, ex Person
 	}
 	csrPEM, err := readSmall(filepath.Join(dir, userCSRFile))
 	if errors.Is(err, os.ErrNotExist) {
-		return nil
+		return s.kickRenewal(ctx, p, ex.Now())
 	}
 	note := func(err error, drop bool) error {
 		if drop { // the task makes a new key at its next run
@@ -137,6 +137,29 @@ func (s *WindowsUserTaskStore) serve(ctx context.Context, p Placement, ex Person
 		return note(err, false)
 	}
 	clearPersonFiles(dir, userServiceFile)
+	return s.startTask(ctx, p.SID)
+}
+
+// renewKickEvery is how often the service starts, at most, the task of a
+// person whose certificate is due for renewal (it runs only while they
+// are logged on; their logon runs it anyway).
+const renewKickEvery = time.Hour
+
+// kickRenewal starts the person's task when the certificate it installed
+// is past its renewal time, so a person who stays logged on renews in
+// time; the task then makes the new key and request.
+func (s *WindowsUserTaskStore) kickRenewal(ctx context.Context, p Placement, now time.Time) error {
+	var done UserImport
+	if err := readJSON(filepath.Join(p.Path, userDoneFile), &done); err != nil || done.Imported == "" || done.RenewAfter.IsZero() || now.Before(done.RenewAfter) {
+		return nil
+	}
+	if last, ok := s.renewKicks[p.SID]; ok && now.Sub(last) < renewKickEvery {
+		return nil
+	}
+	if s.renewKicks == nil {
+		s.renewKicks = map[string]time.Time{}
+	}
+	s.renewKicks[p.SID] = now
 	return s.startTask(ctx, p.SID)
 }
 

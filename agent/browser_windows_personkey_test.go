@@ -187,6 +187,25 @@ func TestPersonKeyExchange(t *testing.T) {
 		t.Fatalf("a run with a current certificate = %+v, %v, commands %q", res, err, bea.cmds)
 	}
 	later := leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore)*2/3 + time.Minute)
+
+	// The service starts the task of a person whose renewal is due, once
+	// an hour at most, and not before it is due.
+	before := svc.started(personBea.SID)
+	at := now
+	ex := PersonKeyExchange{Issue: a.issueBrowserCertificate, DeviceID: a.DeviceID(), Now: func() time.Time { return at }}
+	must(t, ts.ServeRequests(ctx, rec.Placements, ex))
+	at = later
+	must(t, ts.ServeRequests(ctx, rec.Placements, ex))
+	at = later.Add(59 * time.Minute)
+	must(t, ts.ServeRequests(ctx, rec.Placements, ex))
+	if got := svc.started(personBea.SID); got != before+1 {
+		t.Fatalf("renewal kicks: %d, want 1", got-before)
+	}
+	at = later.Add(time.Hour)
+	must(t, ts.ServeRequests(ctx, rec.Placements, ex))
+	if got := svc.started(personBea.SID); got != before+2 {
+		t.Fatalf("renewal kicks after an hour: %d, want 2", got-before)
+	}
 	if res, err = ImportForUser(ctx, beaDir, bea.run, later); err != nil || !res.Pending || res.Imported != beaThumb {
 		t.Fatalf("renewal's first run = %+v, %v", res, err)
 	}

@@ -27,7 +27,7 @@ const StoreWindowsUserTask = "windows-user-task"
 // person, asks there for a key of the person's own (request.json, see
 // browser_windows_personkey.go), and registers a scheduled task that runs
 // `portier agent browser-import` as the person at each of their logons,
-// once a day, and at once when they are logged on. That command
+// and at once when they are logged on. That command
 // (ImportForUser) makes the key and its CSR in the person's key storage;
 // the service has the CSR signed (ServeRequests) and the next run of the
 // task installs the certificate on the key. Removal is an order in the
@@ -61,6 +61,10 @@ type WindowsUserTaskStore struct {
 	Exe string
 	// Root holds one directory per person, named by their SID.
 	Root string
+
+	// renewKicks is when the service last started a person's task
+	// because their certificate was due for renewal (by SID).
+	renewKicks map[string]time.Time
 }
 
 var _ BrowserStore = (*WindowsUserTaskStore)(nil)
@@ -135,14 +139,14 @@ func (s *WindowsUserTaskStore) lock(ctx context.Context, dir string, u LocalUser
 	return nil
 }
 
-// register registers and starts the person's task: at each logon, and
-// daily (so a person who stays logged on renews in time); it runs only
+// register registers and starts the person's task: at each logon (the
+// service starts it too, when it has something for it); it runs only
 // while the person is logged on.
 func (s *WindowsUserTaskStore) register(ctx context.Context, exe, dir string, u LocalUser) error {
 	arg := `agent browser-import --dir "` + dir + `"`
 	script := "$ErrorActionPreference='Stop'; " +
 		"$a = New-ScheduledTaskAction -Execute " + psQuote(exe) + " -Argument " + psQuote(arg) + "; " +
-		"$t = @((New-ScheduledTaskTrigger -AtLogOn -User " + psQuote(u.Name) + "), (New-ScheduledTaskTrigger -Daily -At '12:00')); " +
+		"$t = New-ScheduledTaskTrigger -AtLogOn -User " + psQuote(u.Name) + "; " +
 		"$p = New-ScheduledTaskPrincipal -UserId " + psQuote(u.Name) + " -LogonType Interactive -RunLevel Limited; " +
 		"Register-ScheduledTask -TaskPath " + psQuote(windowsTaskPath) + " -TaskName " + psQuote(taskName(u.SID)) +
 		" -Action $a -Trigger $t -Principal $p -Force | Out-Null; " +

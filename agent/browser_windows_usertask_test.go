@@ -59,7 +59,7 @@ func TestWindowsUserTaskStore(t *testing.T) {
 		pre + "$ErrorActionPreference='Stop'; & icacls.exe '" + dir + "' /inheritance:r /grant:r '*S-1-5-18:(OI)(CI)F' '*" + bea.SID + ":(OI)(CI)M' | Out-Null; " +
 			"if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; 'locked'",
 		pre + "$ErrorActionPreference='Stop'; $a = New-ScheduledTaskAction -Execute 'C:\\Program Files\\Portier\\portier.exe' -Argument 'agent browser-import --dir \"" + dir + "\"'; " +
-			`$t = @((New-ScheduledTaskTrigger -AtLogOn -User 'DESKTOP-7QK2M4R\bea'), (New-ScheduledTaskTrigger -Daily -At '12:00')); ` +
+			`$t = New-ScheduledTaskTrigger -AtLogOn -User 'DESKTOP-7QK2M4R\bea'; ` +
 			`$p = New-ScheduledTaskPrincipal -UserId 'DESKTOP-7QK2M4R\bea' -LogonType Interactive -RunLevel Limited; ` +
 			"Register-ScheduledTask " + task + " -Action $a -Trigger $t -Principal $p -Force | Out-Null; " +
 			"Start-ScheduledTask " + task + " -ErrorAction SilentlyContinue; 'registered'",
