@@ -338,6 +338,31 @@ func TestPersonKeySmuggling(t *testing.T) {
 	if len(s.requests()) != 3 {
 		t.Fatal("a tampered placement reached the server")
 	}
+
+	// dan puts a link to bea's directory in place of his own: the
+	// service neither serves nor writes there, and Install refuses it.
+	must(t, os.Rename(danDir, danDir+".old"))
+	must(t, os.Symlink(beaDir, danDir))
+	must(t, os.WriteFile(filepath.Join(beaDir, userRequestFile), []byte(`{"device_id":"`+a.DeviceID()+`"}`), 0o600))
+	clearPersonFiles(beaDir, userCSRFile, userKeyFile, userServiceFile)
+	_, err = ImportForUser(ctx, beaDir, bea.run, now) // bea's own new CSR waits
+	must(t, err)
+	if _, err := os.Stat(filepath.Join(beaDir, userCSRFile)); err != nil {
+		t.Fatal(err)
+	}
+	danP := Placement{Store: StoreWindowsUserTask, User: "dan", SID: personDan.SID, Path: danDir}
+	if err := st.ServeRequests(ctx, []Placement{danP}, ex); err == nil {
+		t.Error("a linked directory was served")
+	}
+	id, err := a.identity()
+	must(t, err)
+	id.Users = []LocalUser{personDan}
+	if _, err := st.Install(ctx, id); err == nil || !strings.Contains(err.Error(), "is a link") {
+		t.Errorf("Install into a linked directory: %v", err)
+	}
+	if len(s.requests()) != 3 {
+		t.Fatal("bea's CSR was sent through dan's link")
+	}
 }
 
 // TestPersonKeyServerAnswers: a refused CSR is dropped (the task makes a

@@ -98,6 +98,9 @@ func (s *WindowsUserTaskStore) Install(ctx context.Context, id *BrowserIdentity)
 		}
 	}
 	req, _ := json.Marshal(PersonKeyRequest{DeviceID: id.DeviceID})
+	if err := s.lockRoot(ctx); err != nil {
+		return nil, fmt.Errorf("agent: lock %s: %w", s.Root, err)
+	}
 	var out []Placement
 	var errs []error
 	for _, u := range id.Users {
@@ -124,13 +127,37 @@ func (s *WindowsUserTaskStore) Install(ctx context.Context, id *BrowserIdentity)
 	return out, errors.Join(errs...)
 }
 
-// lock makes dir, only SYSTEM and the person may enter it. The person
-// may change it: their task writes its request and its record there.
+// lockRoot makes Root SYSTEM's and the Administrators' only, so that no
+// person can make a directory there (one named after another person's
+// SID, say) before the service does.
+func (s *WindowsUserTaskStore) lockRoot(ctx context.Context) error {
+	if err := os.MkdirAll(s.Root, 0o700); err != nil {
+		return err
+	}
+	script := "$ErrorActionPreference='Stop'; " +
+		"& icacls.exe " + psQuote(s.Root) + " /inheritance:r /grant:r '*S-1-5-18:(OI)(CI)F' '*S-1-5-32-544:(OI)(CI)F' | Out-Null; " +
+		"if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; 'locked'"
+	if out, err := s.Run(ctx, s.ps(script)); err != nil || lastLine(out) != "locked" {
+		return fmt.Errorf("%v: %s", err, trimOut(out))
+	}
+	return nil
+}
+
+// lock makes dir, owned by SYSTEM, which only SYSTEM and the person may
+// enter. The person may change what is in it: their task writes its
+// request and its record there.
 func (s *WindowsUserTaskStore) lock(ctx context.Context, dir string, u LocalUser) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
+	if !plainDir(dir) {
+		return fmt.Errorf("%s is a link, not a directory", dir)
+	}
 	script := "$ErrorActionPreference='Stop'; " +
+		"& icacls.exe " + psQuote(dir) + " /setowner '*S-1-5-18' | Out-Null; " +
+		"if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; " +
+		"& icacls.exe " + psQuote(dir) + " /reset | Out-Null; " +
+		"if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; " +
 		"& icacls.exe " + psQuote(dir) + " /inheritance:r /grant:r '*S-1-5-18:(OI)(CI)F' " + psQuote("*"+u.SID+":(OI)(CI)M") + " | Out-Null; " +
 		"if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; 'locked'"
 	if out, err := s.Run(ctx, s.ps(script)); err != nil || lastLine(out) != "locked" {
@@ -187,7 +214,15 @@ func (s *WindowsUserTaskStore) startTask(ctx context.Context, sid string) error 
 // point elsewhere.
 func (s *WindowsUserTaskStore) validPlacement(p Placement) bool {
 	return sidPattern.MatchString(p.SID) && filepath.Clean(p.Path) == filepath.Join(s.Root, p.SID) &&
-		(p.Thumbprint == "" || validThumbprint(p.Thumbprint))
+		(p.Thumbprint == "" || validThumbprint(p.Thumbprint)) && plainDir(p.Path)
+}
+
+// plainDir reports whether path is a directory itself, not a link or a
+// junction to another one (which a person could put in place of their
+// own directory to point the service at someone else's).
+func plainDir(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode().Type() == os.ModeDir
 }
 
 // Remove withdraws what waits in the person's directory (the request,

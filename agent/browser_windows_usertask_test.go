@@ -56,7 +56,11 @@ func TestWindowsUserTaskStore(t *testing.T) {
 	const pre = "powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -Command "
 	task := `-TaskPath '\Portier\' -TaskName 'BrowserIdentity-` + bea.SID + `'`
 	want := []string{
-		pre + "$ErrorActionPreference='Stop'; & icacls.exe '" + dir + "' /inheritance:r /grant:r '*S-1-5-18:(OI)(CI)F' '*" + bea.SID + ":(OI)(CI)M' | Out-Null; " +
+		pre + "$ErrorActionPreference='Stop'; & icacls.exe '" + root + "' /inheritance:r /grant:r '*S-1-5-18:(OI)(CI)F' '*S-1-5-32-544:(OI)(CI)F' | Out-Null; " +
+			"if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; 'locked'",
+		pre + "$ErrorActionPreference='Stop'; & icacls.exe '" + dir + "' /setowner '*S-1-5-18' | Out-Null; if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; " +
+			"& icacls.exe '" + dir + "' /reset | Out-Null; if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; " +
+			"& icacls.exe '" + dir + "' /inheritance:r /grant:r '*S-1-5-18:(OI)(CI)F' '*" + bea.SID + ":(OI)(CI)M' | Out-Null; " +
 			"if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; 'locked'",
 		pre + "$ErrorActionPreference='Stop'; $a = New-ScheduledTaskAction -Execute 'C:\\Program Files\\Portier\\portier.exe' -Argument 'agent browser-import --dir \"" + dir + "\"'; " +
 			`$t = New-ScheduledTaskTrigger -AtLogOn -User 'DESKTOP-7QK2M4R\bea'; ` +
