@@ -202,7 +202,7 @@ func (a *Agent) SyncBrowsers(ctx context.Context) error {
 	if rec.Key == key && len(rec.Errors) == 0 {
 		return nil
 	}
-	errs := removePlacements(ctx, bo.Stores, rec.Placements)
+	errs := removePlacements(ctx, bo.Stores, stalePlacements(bo.Stores, rec.Placements, id))
 	next := &BrowserRecord{Key: key, At: a.o.Clock().UTC(), Placements: []Placement{}}
 	// What could not be removed stays recorded, to be removed later.
 	for _, e := range errs {

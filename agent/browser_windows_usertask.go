@@ -10,7 +10,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
+	"github.com/portier/portier/agentwire"
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 )
 
@@ -21,19 +23,27 @@ const StoreWindowsUserTask = "windows-user-task"
 // The Windows service runs as LocalSystem, but the browsers read each
 // person's Cert:\CurrentUser\My, which only a process running as that
 // person can write. WindowsUserTaskStore bridges the two: for each person
-// with a profile on the machine it puts the identity (a PFX and its
-// one-time password) in a directory only SYSTEM and that person can read,
-// and registers a scheduled task that runs `portier agent browser-import`
-// as the person at each of their logons (and at once when they are logged
-// on). That command (ImportForUser) imports the identity with
-// WindowsCertStore, deletes the PFX and records what it did. Removal is an
-// order in the same directory that the task carries out the same way.
+// with a profile on the machine it locks a directory to SYSTEM and that
+// person, asks there for a key of the person's own (request.json, see
+// browser_windows_personkey.go), and registers a scheduled task that runs
+// `portier agent browser-import` as the person at each of their logons,
+// and at once when they are logged on. That command
+// (ImportForUser) makes the key and its CSR in the person's key storage;
+// the service has the CSR signed (ServeRequests) and the next run of the
+// task installs the certificate on the key. Removal is an order in the
+// same directory that the task carries out the same way.
+//
+// Fallback: a server that does not issue browser certificates (it answers
+// 404 to POST /api/v1/agent/browser-certificates: older than agent
+// protocol 1.2) gets the old hand-over instead: the device's own identity
+// as a PFX and its one-time password in the directory, which the task
+// imports non-exportable and deletes.
 
 // Files of a person's import directory.
 const (
 	userPFXFile      = "identity.pfx"
 	userPasswordFile = "identity.password"
-	userRemoveFile   = "remove.json"   // thumbprints to remove: [leaf, intermediates...] lists
+	userRemoveFile   = "remove.json"   // thumbprints to remove: [leaf, intermediates...] lists, or ["installed"]
 	userDoneFile     = "imported.json" // what the person's task did last
 )
 
@@ -51,6 +61,10 @@ type WindowsUserTaskStore struct {
 	Exe string
 	// Root holds one directory per person, named by their SID.
 	Root string
+
+	// renewKicks is when the service last started a person's task
+	// because their certificate was due for renewal (by SID).
+	renewKicks map[string]time.Time
 }
 
 var _ BrowserStore = (*WindowsUserTaskStore)(nil)
@@ -68,10 +82,13 @@ func (s *WindowsUserTaskStore) ps(script string) Command {
 	return (&WindowsCertStore{PowerShell: s.PowerShell}).ps(script)
 }
 
-// Install hands the identity to each person's task.
+// Install asks each person's task for a key of the person's own.
 func (s *WindowsUserTaskStore) Install(ctx context.Context, id *BrowserIdentity) ([]Placement, error) {
 	if len(id.Users) == 0 {
 		return nil, errNoUsers
+	}
+	if !deviceIDPattern.MatchString(id.DeviceID) {
+		return nil, fmt.Errorf("agent: the device id %q cannot name a person's key", id.DeviceID)
 	}
 	exe := s.Exe
 	if exe == "" {
@@ -80,9 +97,9 @@ func (s *WindowsUserTaskStore) Install(ctx context.Context, id *BrowserIdentity)
 			return nil, err
 		}
 	}
-	password, pfx, err := encodeLegacyP12(id)
-	if err != nil {
-		return nil, err
+	req, _ := json.Marshal(PersonKeyRequest{DeviceID: id.DeviceID})
+	if err := s.lockRoot(ctx); err != nil {
+		return nil, fmt.Errorf("agent: lock %s: %w", s.Root, err)
 	}
 	var out []Placement
 	var errs []error
@@ -92,41 +109,69 @@ func (s *WindowsUserTaskStore) Install(ctx context.Context, id *BrowserIdentity)
 			continue
 		}
 		dir := filepath.Join(s.Root, u.SID)
-		p := Placement{Store: s.Name(), User: u.Name, SID: u.SID, Home: u.Home, Path: dir,
-			Serial: id.Leaf.SerialNumber.String(), Thumbprint: Thumbprint(id.Leaf), Entries: []string{windowsTaskPath + taskName(u.SID)}}
-		for _, c := range id.Intermediates {
-			p.CAThumbprints = append(p.CAThumbprints, Thumbprint(c))
+		// No thumbprint: the certificate is the person's own, made later;
+		// the task records it (imported.json) and removes it on order.
+		p := Placement{Store: s.Name(), User: u.Name, SID: u.SID, Home: u.Home, Path: dir, Entries: []string{windowsTaskPath + taskName(u.SID)}}
+		err := s.lock(ctx, dir, u)
+		if err == nil {
+			err = writeFileAtomic(filepath.Join(dir, userRequestFile), req, 0o600)
 		}
-		if err := s.handOver(ctx, exe, dir, u, pfx, password); err != nil {
-			errs = append(errs, fmt.Errorf("agent: hand the device identity to %s's logon task: %w", u.Name, err))
+		if err == nil {
+			err = s.register(ctx, exe, dir, u)
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("agent: ask %s's logon task for a browser key: %w", u.Name, err))
 		}
 		out = append(out, p) // recorded also on failure, so it is cleaned
 	}
 	return out, errors.Join(errs...)
 }
 
-// handOver writes the person's files and registers and starts their task.
-// The directory is locked to SYSTEM and the person before the key goes in.
-func (s *WindowsUserTaskStore) handOver(ctx context.Context, exe, dir string, u LocalUser, pfx []byte, password string) error {
+// lockRoot makes Root SYSTEM's and the Administrators' only, so that no
+// person can make a directory there (one named after another person's
+// SID, say) before the service does.
+func (s *WindowsUserTaskStore) lockRoot(ctx context.Context) error {
+	if err := os.MkdirAll(s.Root, 0o700); err != nil {
+		return err
+	}
+	script := "$ErrorActionPreference='Stop'; " +
+		"& icacls.exe " + psQuote(s.Root) + " /inheritance:r /grant:r '*S-1-5-18:(OI)(CI)F' '*S-1-5-32-544:(OI)(CI)F' | Out-Null; " +
+		"if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; 'locked'"
+	if out, err := s.Run(ctx, s.ps(script)); err != nil || lastLine(out) != "locked" {
+		return fmt.Errorf("%v: %s", err, trimOut(out))
+	}
+	return nil
+}
+
+// lock makes dir, owned by SYSTEM, which only SYSTEM and the person may
+// enter. The person may change what is in it: their task writes its
+// request and its record there.
+func (s *WindowsUserTaskStore) lock(ctx context.Context, dir string, u LocalUser) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	// The person may change the directory: their task deletes the PFX and
-	// writes imported.json there.
+	if !plainDir(dir) {
+		return fmt.Errorf("%s is a link, not a directory", dir)
+	}
 	script := "$ErrorActionPreference='Stop'; " +
+		"& icacls.exe " + psQuote(dir) + " /setowner '*S-1-5-18' | Out-Null; " +
+		"if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; " +
+		"& icacls.exe " + psQuote(dir) + " /reset | Out-Null; " +
+		"if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; " +
 		"& icacls.exe " + psQuote(dir) + " /inheritance:r /grant:r '*S-1-5-18:(OI)(CI)F' " + psQuote("*"+u.SID+":(OI)(CI)M") + " | Out-Null; " +
 		"if ($LASTEXITCODE -ne 0) { throw 'icacls failed' }; 'locked'"
 	if out, err := s.Run(ctx, s.ps(script)); err != nil || lastLine(out) != "locked" {
 		return fmt.Errorf("lock %s: %v: %s", dir, err, trimOut(out))
 	}
-	if err := writeFileAtomic(filepath.Join(dir, userPasswordFile), []byte(password), 0o600); err != nil {
-		return err
-	}
-	if err := writeFileAtomic(filepath.Join(dir, userPFXFile), pfx, 0o600); err != nil {
-		return err
-	}
+	return nil
+}
+
+// register registers and starts the person's task: at each logon (the
+// service starts it too, when it has something for it); it runs only
+// while the person is logged on.
+func (s *WindowsUserTaskStore) register(ctx context.Context, exe, dir string, u LocalUser) error {
 	arg := `agent browser-import --dir "` + dir + `"`
-	script = "$ErrorActionPreference='Stop'; " +
+	script := "$ErrorActionPreference='Stop'; " +
 		"$a = New-ScheduledTaskAction -Execute " + psQuote(exe) + " -Argument " + psQuote(arg) + "; " +
 		"$t = New-ScheduledTaskTrigger -AtLogOn -User " + psQuote(u.Name) + "; " +
 		"$p = New-ScheduledTaskPrincipal -UserId " + psQuote(u.Name) + " -LogonType Interactive -RunLevel Limited; " +
@@ -141,47 +186,111 @@ func (s *WindowsUserTaskStore) handOver(ctx context.Context, exe, dir string, u 
 	return nil
 }
 
-// Remove takes the identity back from the person's directory and orders
-// their task to delete the certificate, its key and the intermediates,
-// then starts the task (it runs at once when they are logged on, else at
-// their next logon). The task stays registered for the next identity.
+// handOverPFX is the fallback for a server without browser certificates:
+// the device's own identity, as a PFX, and its one-time password.
+func (s *WindowsUserTaskStore) handOverPFX(dir string, id *BrowserIdentity) error {
+	password, pfx, err := encodeLegacyP12(id)
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(filepath.Join(dir, userPasswordFile), []byte(password), 0o600); err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(dir, userPFXFile), pfx, 0o600)
+}
+
+// startTask starts the person's task (it runs at once when they are
+// logged on, else at their next logon).
+func (s *WindowsUserTaskStore) startTask(ctx context.Context, sid string) error {
+	script := "Start-ScheduledTask -TaskPath " + psQuote(windowsTaskPath) + " -TaskName " + psQuote(taskName(sid)) + " -ErrorAction SilentlyContinue; 'ordered'"
+	if out, err := s.Run(ctx, s.ps(script)); err != nil || lastLine(out) != "ordered" {
+		return fmt.Errorf("start the task: %v: %s", err, trimOut(out))
+	}
+	return nil
+}
+
+// validPlacement reports whether p is one of this store's: a person's
+// SID and their directory under Root, nothing a tampered record could
+// point elsewhere.
+func (s *WindowsUserTaskStore) validPlacement(p Placement) bool {
+	return sidPattern.MatchString(p.SID) && filepath.Clean(p.Path) == filepath.Join(s.Root, p.SID) &&
+		(p.Thumbprint == "" || validThumbprint(p.Thumbprint)) && plainDir(p.Path)
+}
+
+// plainDir reports whether path is a directory itself, not a link or a
+// junction to another one (which a person could put in place of their
+// own directory to point the service at someone else's).
+func plainDir(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode().Type() == os.ModeDir
+}
+
+// Remove withdraws what waits in the person's directory (the request,
+// a CSR, a certificate not yet installed, a PFX) and orders their task to
+// delete the certificates it installed, with their keys and
+// intermediates, then starts the task. The task stays registered for the
+// next identity.
 func (s *WindowsUserTaskStore) Remove(ctx context.Context, p Placement) error {
-	if !sidPattern.MatchString(p.SID) || filepath.Clean(p.Path) != filepath.Join(s.Root, p.SID) || !validThumbprint(p.Thumbprint) {
+	if !s.validPlacement(p) {
 		return fmt.Errorf("agent: the placement %s is not one of this store's", p.Path)
 	}
-	for _, f := range []string{userPFXFile, userPasswordFile} {
+	for _, f := range []string{userPFXFile, userPasswordFile, userRequestFile, userCSRFile, userKeyFile, userIssuedFile, userServiceFile} {
 		if err := os.Remove(filepath.Join(p.Path, f)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 	}
 	var order [][]string
-	if b, err := os.ReadFile(filepath.Join(p.Path, userRemoveFile)); err == nil {
+	if b, err := readSmall(filepath.Join(p.Path, userRemoveFile)); err == nil {
 		_ = json.Unmarshal(b, &order) // a damaged order is replaced
 	}
-	order = append(order, append([]string{p.Thumbprint}, p.CAThumbprints...))
+	if p.Thumbprint != "" { // a placement of the PFX hand-over, recorded by an older agent
+		order = append(order, append([]string{p.Thumbprint}, p.CAThumbprints...))
+	}
+	if !slices.ContainsFunc(order, func(o []string) bool { return len(o) == 1 && o[0] == removeInstalled }) {
+		order = append(order, []string{removeInstalled})
+	}
 	b, _ := json.Marshal(order)
 	if err := writeFileAtomic(filepath.Join(p.Path, userRemoveFile), b, 0o600); err != nil {
 		return err
 	}
-	script := "Start-ScheduledTask -TaskPath " + psQuote(windowsTaskPath) + " -TaskName " + psQuote(taskName(p.SID)) + " -ErrorAction SilentlyContinue; 'ordered'"
-	if out, err := s.Run(ctx, s.ps(script)); err != nil || lastLine(out) != "ordered" {
-		return fmt.Errorf("agent: start %s's task to remove the device identity: %v: %s", p.User, err, trimOut(out))
+	if err := s.startTask(ctx, p.SID); err != nil {
+		return fmt.Errorf("agent: %s's task to remove the device identity: %w", p.User, err)
 	}
 	return nil
 }
 
-// UserImport is what a person's task did last (imported.json).
+// UserImport is what a person's task did (imported.json): kept from run
+// to run, since it lists what the task installed and must remove.
 type UserImport struct {
-	Imported string   `json:"imported,omitempty"` // thumbprint now in Cert:\CurrentUser\My
+	// Imported is the thumbprint of the certificate now in Store.
+	Imported string   `json:"imported,omitempty"`
 	Removed  []string `json:"removed,omitempty"`
 	Errors   []string `json:"errors,omitempty"`
+	// Store is Cert:\CurrentUser\My; Provider the key's CNG provider and
+	// KeyProtection "hardware" (Platform Crypto Provider, the TPM) or
+	// "software"; KeyProtectionSource what the certificate says of it.
+	Store               string `json:"store,omitempty"`
+	Provider            string `json:"provider,omitempty"`
+	KeyProtection       string `json:"key_protection,omitempty"`
+	KeyProtectionSource string `json:"key_protection_source,omitempty"`
+	// PlatformError is why the TPM did not make the key, if it did not.
+	PlatformError string    `json:"platform_error,omitempty"`
+	DeviceID      string    `json:"device_id,omitempty"`
+	NotAfter      time.Time `json:"not_after,omitzero"`
+	RenewAfter    time.Time `json:"renew_after,omitzero"`
+	// Pending: a key and its request wait for the certificate.
+	Pending bool `json:"pending,omitempty"`
+	// Installed are the certificates the task put into the store and
+	// removes on the service's order.
+	Installed []InstalledCert `json:"installed,omitempty"`
 }
 
 // ImportForUser is `portier agent browser-import`, run by the person's
-// scheduled task as the person: it carries out the removal order, imports
-// the identity waiting in dir into Cert:\CurrentUser\My (non-exportable),
-// deletes the PFX and its password, and records what it did.
-func ImportForUser(ctx context.Context, dir string, run CommandRunner) (*UserImport, error) {
+// scheduled task as the person: it carries out the removal order, makes
+// the person's key and CSR or installs the certificate the service got for
+// it (or, on the fallback, imports the PFX waiting in dir, non-exportable,
+// and deletes it), and records what it did.
+func ImportForUser(ctx context.Context, dir string, run CommandRunner, now time.Time) (*UserImport, error) {
 	home, err := os.UserHomeDir()
 	if err != nil {
 		return nil, err
@@ -191,9 +300,13 @@ func ImportForUser(ctx context.Context, dir string, run CommandRunner) (*UserImp
 	}
 	store := &WindowsCertStore{Run: run}
 	res := &UserImport{}
+	if err := readJSON(filepath.Join(dir, userDoneFile), res); err != nil && !errors.Is(err, os.ErrNotExist) {
+		res = &UserImport{} // damaged: what it listed is lost
+	}
+	res.Errors, res.Removed, res.Pending = nil, nil, false
 	var order [][]string
 	damaged := false
-	if b, err := os.ReadFile(filepath.Join(dir, userRemoveFile)); err == nil {
+	if b, err := readSmall(filepath.Join(dir, userRemoveFile)); err == nil {
 		if err := json.Unmarshal(b, &order); err != nil {
 			// Kept for the service, which replaces it with its next order.
 			res.Errors = append(res.Errors, "the removal order is damaged: "+err.Error())
@@ -202,6 +315,25 @@ func ImportForUser(ctx context.Context, dir string, run CommandRunner) (*UserImp
 	}
 	var left [][]string
 	for _, thumbs := range order {
+		if len(thumbs) == 1 && thumbs[0] == removeInstalled {
+			var keep []InstalledCert
+			for _, c := range res.Installed {
+				p := Placement{Store: StoreWindowsCert, AsAgent: true, Home: home, Path: windowsCertPath, Thumbprint: c.Thumbprint, CAThumbprints: c.CAThumbprints}
+				if err := store.Remove(ctx, p); err != nil {
+					res.Errors = append(res.Errors, err.Error())
+					keep = append(keep, c)
+					continue
+				}
+				res.Removed = append(res.Removed, c.Thumbprint)
+			}
+			res.Installed = keep
+			if len(keep) > 0 {
+				left = append(left, thumbs)
+			} else {
+				*res = UserImport{Removed: res.Removed, Errors: res.Errors}
+			}
+			continue
+		}
 		if len(thumbs) == 0 || !validThumbprint(thumbs[0]) {
 			continue
 		}
@@ -212,6 +344,9 @@ func ImportForUser(ctx context.Context, dir string, run CommandRunner) (*UserImp
 			continue
 		}
 		res.Removed = append(res.Removed, thumbs[0])
+		if res.Imported == thumbs[0] {
+			res.Imported = ""
+		}
 	}
 	if len(left) == 0 && !damaged {
 		if err := os.Remove(filepath.Join(dir, userRemoveFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -221,21 +356,23 @@ func ImportForUser(ctx context.Context, dir string, run CommandRunner) (*UserImp
 		_ = writeFileAtomic(filepath.Join(dir, userRemoveFile), b, 0o600)
 	}
 	pfxPath, pwPath := filepath.Join(dir, userPFXFile), filepath.Join(dir, userPasswordFile)
-	if pfx, err := os.ReadFile(pfxPath); err == nil {
-		thumb, err := pfxThumbprint(pfx, pwPath)
+	if pfx, err := readPFX(pfxPath); err == nil {
+		thumb, cas, err := pfxThumbprint(pfx, pwPath)
 		if err == nil {
 			err = store.importFiles(ctx, pfxPath, pwPath, thumb)
 		}
 		if err != nil {
 			res.Errors = append(res.Errors, err.Error())
 		} else {
-			res.Imported = thumb
 			// Imported: the key is now non-exportable in the store; the
 			// exportable file must not stay behind.
 			_ = os.Remove(pfxPath)
 			_ = os.Remove(pwPath)
+			res.Imported, res.Store, res.Provider, res.KeyProtection = thumb, windowsCertPath, "", agentwire.KeySoftware
+			res.Installed = append(res.Installed, InstalledCert{Thumbprint: thumb, CAThumbprints: cas})
 		}
 	}
+	personKey(ctx, dir, run, now, res)
 	res.Removed = slices.Compact(res.Removed)
 	b, _ := json.MarshalIndent(res, "", "  ")
 	if err := writeFileAtomic(filepath.Join(dir, userDoneFile), append(b, '\n'), 0o600); err != nil {
@@ -247,18 +384,34 @@ func ImportForUser(ctx context.Context, dir string, run CommandRunner) (*UserImp
 	return res, nil
 }
 
-// pfxThumbprint reads the device certificate's thumbprint from a PFX
-// whose password is in the file pwPath.
-func pfxThumbprint(pfx []byte, pwPath string) (string, error) {
+// readPFX reads the PFX the fallback hand-over left, if any.
+func readPFX(path string) ([]byte, error) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > 1<<20 {
+		return nil, fmt.Errorf("%s is not a plain file of an identity", path)
+	}
+	return os.ReadFile(path)
+}
+
+// pfxThumbprint reads the thumbprints of the device certificate and its
+// intermediates from a PFX whose password is in the file pwPath.
+func pfxThumbprint(pfx []byte, pwPath string) (string, []string, error) {
 	pw, err := os.ReadFile(pwPath)
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
-	_, leaf, _, err := pkcs12.DecodeChain(pfx, strings.TrimSpace(string(pw)))
+	_, leaf, cas, err := pkcs12.DecodeChain(pfx, strings.TrimSpace(string(pw)))
 	if err != nil {
-		return "", fmt.Errorf("the identity file cannot be read: %w", err)
+		return "", nil, fmt.Errorf("the identity file cannot be read: %w", err)
 	}
-	return Thumbprint(leaf), nil
+	var ct []string
+	for _, c := range cas {
+		ct = append(ct, Thumbprint(c))
+	}
+	return Thumbprint(leaf), ct, nil
 }
 
 // windowsUsersScript lists the people's profiles: SID, account name and

@@ -264,6 +264,7 @@ func (a *Agent) once(ctx context.Context) error {
 		return err
 	}
 	a.syncBrowsers(ctx)
+	a.serveBrowserRequests(ctx)
 	acts, err := a.PollActions(ctx, 0)
 	if err != nil {
 		return err
@@ -342,6 +343,7 @@ func (a *Agent) step(ctx context.Context, nextFull, nextCheck, nextProfile *time
 	if err := a.renewIfDue(ctx); err != nil {
 		return err
 	}
+	a.serveBrowserRequests(ctx)
 	wait := min(a.o.PollWait, max(nextCheck.Sub(a.o.Clock()), time.Second))
 	acts, err := a.PollActions(ctx, wait)
 	if err != nil {

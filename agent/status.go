@@ -2,7 +2,6 @@ package agent
 
 import (
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"os"
@@ -55,38 +54,6 @@ type Status struct {
 	// PendingActions are remote actions started and not finished (the
 	// agent stopped while running them).
 	PendingActions []PendingAction `json:"pending_actions"`
-}
-
-// UserImportStatus is what a person's logon task reported
-// (imported.json) about the identity handed to it.
-type UserImportStatus struct {
-	User       string `json:"user"`
-	Thumbprint string `json:"thumbprint"`
-	// Imported: the task put this certificate into the person's store;
-	// false while it waits for the person's logon.
-	Imported bool     `json:"imported"`
-	Errors   []string `json:"errors,omitempty"`
-}
-
-// readUserImports reads the logon tasks' reports for rec's placements.
-func readUserImports(rec *BrowserRecord) []UserImportStatus {
-	var out []UserImportStatus
-	for _, p := range rec.Placements {
-		if p.Store != StoreWindowsUserTask {
-			continue
-		}
-		u := UserImportStatus{User: p.User, Thumbprint: p.Thumbprint}
-		if b, err := os.ReadFile(filepath.Join(p.Path, userDoneFile)); err == nil {
-			var done UserImport
-			if err := json.Unmarshal(b, &done); err != nil {
-				u.Errors = []string{userDoneFile + " is damaged: " + err.Error()}
-			} else {
-				u.Imported, u.Errors = done.Imported == p.Thumbprint, done.Errors
-			}
-		}
-		out = append(out, u)
-	}
-	return out
 }
 
 // CertStatus describes the device certificate.

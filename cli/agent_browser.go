@@ -143,15 +143,50 @@ func printPlacements(w io.Writer, st *agent.Status) {
 		fmt.Fprintf(w, "  error: %s\n", e)
 	}
 	for _, u := range st.UserImports {
-		state := "waiting for the person's logon"
-		if u.Imported {
-			state = "imported into Cert:\\CurrentUser\\My"
-		}
-		fmt.Fprintf(w, "  logon task of %s: certificate %s %s\n", u.User, u.Thumbprint, state)
+		fmt.Fprintf(w, "  logon task of %s: %s\n", u.User, describeUserImport(u))
 		for _, e := range u.Errors {
 			fmt.Fprintf(w, "    error: %s\n", e)
 		}
 	}
+}
+
+// describeUserImport says where a person's browser certificate and key
+// are, or what they wait for.
+func describeUserImport(u agent.UserImportStatus) string {
+	if u.Imported && u.Provider != "" {
+		hw := "software key"
+		if u.KeyProtection == "hardware" {
+			hw = "hardware key (TPM)"
+		}
+		s := fmt.Sprintf("certificate %s in %s, %s in the %s, not exportable", u.Thumbprint, u.Store, hw, u.Provider)
+		if !u.RenewAfter.IsZero() {
+			s += ", renewed after " + u.RenewAfter.Format(time.RFC3339)
+		}
+		if u.PlatformError != "" {
+			s += " (the TPM could not make the key: " + u.PlatformError + ")"
+		}
+		if u.Waiting == "certificate" || u.Waiting == "install" {
+			s += "; its renewal waits for the " + u.Waiting
+		}
+		return s
+	}
+	if u.Imported {
+		return "certificate " + u.Thumbprint + " imported into Cert:\\CurrentUser\\My (the device's own identity, software key)"
+	}
+	switch u.Waiting {
+	case "certificate":
+		return "a key of the person's own is made; its certificate is requested from the server"
+	case "install":
+		return "the certificate for the person's key is issued; it is installed when their task runs next (at logon)"
+	case "logon":
+		return "waiting for the person's logon to make their key"
+	case "import":
+		return "the device's own identity (the server issues no browser certificates) waits for the person's logon to be imported"
+	}
+	if u.Thumbprint != "" {
+		return "certificate " + u.Thumbprint + " waiting for the person's logon"
+	}
+	return "nothing installed"
 }
 
 func agentUnenroll(ctx context.Context, args []string, env Env, stdout, stderr io.Writer, deps agentDeps) int {
@@ -191,8 +226,10 @@ func agentUnenroll(ctx context.Context, args []string, env Env, stdout, stderr i
 }
 
 // agentBrowserImport is what the Windows service's logon task runs as a
-// person: it imports the identity the service left in --dir into the
-// person's certificate store (see agent.WindowsUserTaskStore).
+// person: it makes the person's own device key and request, installs the
+// certificate the service got for it (or the identity the service left,
+// on the fallback) in the person's certificate store, and carries out
+// removals (see agent.WindowsUserTaskStore).
 func agentBrowserImport(ctx context.Context, args []string, stdout, stderr io.Writer, deps agentDeps) int {
 	fs := newFlagSet("agent browser-import", stderr)
 	dir := fs.String("dir", "", "the person's import directory, as the service's task names it")
@@ -207,9 +244,12 @@ func agentBrowserImport(ctx context.Context, args []string, stdout, stderr io.Wr
 	if run == nil {
 		run = agent.ExecCommands
 	}
-	res, err := agent.ImportForUser(ctx, *dir, run)
+	res, err := agent.ImportForUser(ctx, *dir, run, deps.Clock())
 	if res != nil && res.Imported != "" {
-		fmt.Fprintf(stdout, "Device certificate %s imported into Cert:\\CurrentUser\\My.\n", res.Imported)
+		fmt.Fprintf(stdout, "Device certificate %s is in Cert:\\CurrentUser\\My (%s key).\n", res.Imported, orDefault(res.KeyProtection, "software"))
+	}
+	if res != nil && res.Pending {
+		fmt.Fprintln(stdout, "A device key of your own is made; its certificate is installed when the Portier service has it.")
 	}
 	if res != nil {
 		for _, t := range res.Removed {

@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/portier/portier/agent"
 )
 
 // TestAgentBrowserImport: the logon task's command needs --dir; with
@@ -37,5 +40,28 @@ func TestAgentBrowserImport(t *testing.T) {
 	b, _ = os.ReadFile(filepath.Join(dir, "imported.json"))
 	if err := json.Unmarshal(b, &rec); err != nil || len(rec.Errors) != 1 {
 		t.Errorf("imported.json after the damaged order = %s", b)
+	}
+}
+
+// TestDescribeUserImport: status says, per person, where the certificate
+// and its key are (store, provider, hardware or software) or what they
+// wait for.
+func TestDescribeUserImport(t *testing.T) {
+	renew := time.Date(2026, 12, 8, 10, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		u    agent.UserImportStatus
+		want string
+	}{
+		{agent.UserImportStatus{Imported: true, Thumbprint: "AB", Store: `Cert:\CurrentUser\My`, Provider: agent.ProviderPlatform, KeyProtection: "hardware", RenewAfter: renew},
+			`certificate AB in Cert:\CurrentUser\My, hardware key (TPM) in the Microsoft Platform Crypto Provider, not exportable, renewed after 2026-12-08T10:00:00Z`},
+		{agent.UserImportStatus{Imported: true, Thumbprint: "CD", Store: `Cert:\CurrentUser\My`, Provider: agent.ProviderSoftware, KeyProtection: "software", PlatformError: "no TPM", Waiting: "certificate"},
+			`certificate CD in Cert:\CurrentUser\My, software key in the Microsoft Software Key Storage Provider, not exportable (the TPM could not make the key: no TPM); its renewal waits for the certificate`},
+		{agent.UserImportStatus{Waiting: "logon"}, "waiting for the person's logon to make their key"},
+		{agent.UserImportStatus{Waiting: "install"}, "the certificate for the person's key is issued; it is installed when their task runs next (at logon)"},
+		{agent.UserImportStatus{Imported: true, Thumbprint: "EF"}, `certificate EF imported into Cert:\CurrentUser\My (the device's own identity, software key)`},
+	} {
+		if got := describeUserImport(c.u); got != c.want {
+			t.Errorf("describeUserImport(%+v)\n got %s\nwant %s", c.u, got, c.want)
+		}
 	}
 }
