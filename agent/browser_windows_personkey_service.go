@@ -205,7 +205,7 @@ func (a *Agent) serveBrowserRequests(ctx context.Context) {
 		a.o.Log.Warn("agent: browser keys of the people", "err", err)
 		return
 	}
-	ex := PersonKeyExchange{Issue: a.issueBrowserCertificate, TPMReady: a.st.KeyHardware == "TPM (ready)", Identity: a.identity,
+	ex := PersonKeyExchange{Issue: a.issueBrowserCertificate, TPMReady: a.st.KeyHardware == "TPM (ready)", Identity: func() (*BrowserIdentity, error) { return a.identity(ctx) },
 		DeviceID: a.st.DeviceID, Now: a.o.Clock}
 	for _, s := range servers {
 		if err := s.ServeRequests(ctx, rec.Placements, ex); err != nil {

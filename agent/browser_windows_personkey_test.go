@@ -170,7 +170,7 @@ func TestPersonKeyExchange(t *testing.T) {
 	// Keeps: a person no longer of the machine, or a request for another
 	// device, is not kept.
 	ts := bo.Stores[0].(*WindowsUserTaskStore)
-	id, err := a.identity()
+	id, err := a.identity(context.Background())
 	must(t, err)
 	id.Users = []LocalUser{personBea}
 	if !ts.Keeps(rec.Placements[0], id) || ts.Keeps(rec.Placements[1], id) {
@@ -354,7 +354,7 @@ func TestPersonKeySmuggling(t *testing.T) {
 	if err := st.ServeRequests(ctx, []Placement{danP}, ex); err == nil {
 		t.Error("a linked directory was served")
 	}
-	id, err := a.identity()
+	id, err := a.identity(context.Background())
 	must(t, err)
 	id.Users = []LocalUser{personDan}
 	if _, err := st.Install(ctx, id); err == nil || !strings.Contains(err.Error(), "is a link") {
@@ -444,7 +444,7 @@ func TestPersonKeyServerAnswers(t *testing.T) {
 	}
 	win := &fakeWindows{certs: map[string]bool{}}
 	res, err = ImportForUser(ctx, beaDir, win.run, now)
-	id, _ := a.identity()
+	id, _ := a.identity(context.Background())
 	if err != nil || res.Imported != Thumbprint(id.Leaf) || !win.certs[res.Imported] || res.KeyProtection != "software" {
 		t.Fatalf("fallback import = %+v, %v", res, err)
 	}
