@@ -22,9 +22,6 @@ type PersonKeyExchange struct {
 	// and returns the answer, whose chain it checked (for pub, to the
 	// pinned root).
 	Issue func(ctx context.Context, req agentwire.BrowserCertificateRequest, pub *ecdsa.PublicKey) (*agentwire.Certificate, error)
-	// TPMReady: the service found a ready TPM on the machine. Without it
-	// a person's key is called software whatever their task says.
-	TPMReady bool
 	// Identity is the device's own identity, for the PFX fallback when
 	// the server does not issue browser certificates.
 	Identity func() (*BrowserIdentity, error)
@@ -101,16 +98,16 @@ func (s *WindowsUserTaskStore) serve(ctx context.Context, p Placement, ex Person
 	if err != nil {
 		return note(err, true)
 	}
-	var info PersonKeyInfo
-	_ = readJSON(filepath.Join(dir, userKeyFile), &info)
-	protection := agentwire.KeySoftware
-	if info.Provider == ProviderPlatform && ex.TPMReady {
-		protection = agentwire.KeyHardware
-	}
+	// The key is the person's: their task made it in the TPM when it
+	// could, but the person controls this directory and could have put a
+	// software key of their own making here, so the service cannot vouch
+	// for where the key lives. It tells the server "software", whatever
+	// the task reports; the server's certificate, and with it the proxy's
+	// decision, never rests on the person's word (docs/agent.md).
 	br := agentwire.BrowserCertificateRequest{
 		CSR:           string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr.Raw})),
 		Person:        p.SID,
-		KeyProtection: protection,
+		KeyProtection: agentwire.KeySoftware,
 	}
 	ans, err := ex.Issue(ctx, br, csr.PublicKey.(*ecdsa.PublicKey))
 	switch {
@@ -205,7 +202,7 @@ func (a *Agent) serveBrowserRequests(ctx context.Context) {
 		a.o.Log.Warn("agent: browser keys of the people", "err", err)
 		return
 	}
-	ex := PersonKeyExchange{Issue: a.issueBrowserCertificate, TPMReady: a.st.KeyHardware == "TPM (ready)", Identity: func() (*BrowserIdentity, error) { return a.identity(ctx) },
+	ex := PersonKeyExchange{Issue: a.issueBrowserCertificate, Identity: func() (*BrowserIdentity, error) { return a.identity(ctx) },
 		DeviceID: a.st.DeviceID, Now: a.o.Clock}
 	for _, s := range servers {
 		if err := s.ServeRequests(ctx, rec.Placements, ex); err != nil {

@@ -97,7 +97,9 @@ func TestPersonKeyExchange(t *testing.T) {
 	// The service has them signed and starts the tasks.
 	a.serveBrowserRequests(ctx)
 	reqs := s.requests()
-	if len(reqs) != 2 || reqs[0].Person != personBea.SID || reqs[0].KeyProtection != agentwire.KeyHardware ||
+	// Bea's key is in the TPM, but the service cannot verify what her
+	// task made: it never vouches for a person's key.
+	if len(reqs) != 2 || reqs[0].Person != personBea.SID || reqs[0].KeyProtection != agentwire.KeySoftware ||
 		reqs[1].Person != personDan.SID || reqs[1].KeyProtection != agentwire.KeySoftware {
 		t.Fatalf("requests to the server = %+v", reqs)
 	}
@@ -116,7 +118,7 @@ func TestPersonKeyExchange(t *testing.T) {
 		t.Fatalf("bea's install = %+v, %v", res, err)
 	}
 	beaThumb := res.Imported
-	leaf := checkIssuedFor(t, bea, beaThumb, personBea.SID, agentwire.KeyHardware)
+	leaf := checkIssuedFor(t, bea, beaThumb, personBea.SID, agentwire.KeySoftware) // in the TPM, recorded as software: the person's word
 	caThumbs := res.Installed[0].CAThumbprints
 	if len(caThumbs) != 1 || !bea.ca[caThumbs[0]] {
 		t.Fatalf("intermediate %v not in CurrentUser\\CA %v", caThumbs, bea.ca)
