@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -27,13 +28,18 @@ type mdm struct {
 	fp string
 }
 
-func startMDM(t *testing.T) *mdm {
+func startMDM(t *testing.T) *mdm { return startMDMEnv(t, nil) }
+
+// startMDMEnv is startMDM with more environment for portier serve.
+func startMDMEnv(t *testing.T, env map[string]string) *mdm {
 	t.Helper()
 	cfg := filepath.Join(t.TempDir(), "portier.yaml")
 	if err := os.WriteFile(cfg, []byte("enrollment:\n  wipe_enabled: true\n# one administrator here: the two-person path is tested in console/ and e2e/\napprovals:\n  disabled: true\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	in := start(t, filepath.Join(t.TempDir(), "data"), map[string]string{"PORTIER_BOOTSTRAP_TOKEN": ownerSecret}, "--config", cfg)
+	all := map[string]string{"PORTIER_BOOTSTRAP_TOKEN": ownerSecret}
+	maps.Copy(all, env)
+	in := start(t, filepath.Join(t.TempDir(), "data"), all, "--config", cfg)
 	return &mdm{instance: in, fp: bannerFingerprint(in.stdout.String())}
 }
 

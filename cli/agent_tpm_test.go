@@ -2,7 +2,9 @@ package cli
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,8 +20,17 @@ import (
 // browsers' own key; --key tpm without a TPM fails with the reason, and
 // an unknown --key value is refused.
 func TestAgentEnrollKeyFlag(t *testing.T) {
-	m := startMDM(t)
+	// The TPM's maker wrote an endorsement key certificate into it; the
+	// server trusts that maker's root (--tpm-ek-roots), so the key is
+	// attested.
 	tpm := tpmtest.Start(t)
+	maker := tpmtest.NewManufacturer(t, "Example TPM Maker")
+	tpmtest.ProvisionEKCertificate(t, tpm, maker)
+	roots := filepath.Join(t.TempDir(), "ek-roots.pem")
+	if err := os.WriteFile(roots, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: maker.Cert.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := startMDMEnv(t, map[string]string{"PORTIER_TPM_EK_ROOTS": roots})
 	enroll := func(open agent.TPMOpener, key string) (int, string, string) {
 		sd := filepath.Join(t.TempDir(), "agent")
 		deps := defaultAgentDeps()
@@ -43,12 +54,22 @@ func TestAgentEnrollKeyFlag(t *testing.T) {
 	}
 
 	code, out, errs := enroll(func() (attest.CommandChannelTPM20, error) { return tpm.Open() }, "tpm")
-	if code != 0 || !strings.Contains(out, "  Key:         hardware (TPM 2.0, ") ||
-		!strings.Contains(out, "Key:          hardware (TPM 2.0, ") ||
+	if code != 0 || !strings.Contains(out, "  Key:         hardware (TPM 2.0, attested by the server)") ||
+		!strings.Contains(out, "Key:          hardware (TPM 2.0, attested by the server)") ||
 		!strings.Contains(out, "Browser key:  software (browser.key in the state directory") {
 		t.Fatalf("enroll --key tpm (exit %d):\n%s%s", code, out, errs)
 	}
 	t.Logf("enroll --key tpm, then status:\n%s%s", out, errs)
+	_, rest, _ := strings.Cut(out, "Enrolled as device ")
+	id, _, _ := strings.Cut(rest, " ")
+	var dev struct {
+		KeyProtection       string `json:"key_protection"`
+		KeyProtectionSource string `json:"key_protection_source"`
+	}
+	if st := m.api("GET", "/api/v1/devices/"+strings.TrimSpace(id), "", &dev); st != 200 ||
+		dev.KeyProtection != "hardware" || dev.KeyProtectionSource != "tpm_attested" {
+		t.Fatalf("device %q on the server: %d %+v, want hardware, tpm_attested", id, st, dev)
+	}
 
 	code, out, errs = enroll(noTPM, "tpm")
 	if code != ExitFail || !strings.Contains(errs, "--key tpm: the device key cannot be made in a TPM: no TPM 2.0 on this machine") {
