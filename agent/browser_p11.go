@@ -154,6 +154,7 @@ var idLine = regexp.MustCompile(`(?m)^\s*-?\s*id:\s*(\d+)\s*$`)
 // it made, when the key could not be set up: the caller then imports the
 // software key as before.
 func (k *TPMBrowserKeys) Install(ctx context.Context, u LocalUser, p *Placement, id *BrowserIdentity) bool {
+	orig := *p
 	err := k.install(ctx, u, p, id)
 	if err == nil {
 		return true
@@ -162,7 +163,7 @@ func (k *TPMBrowserKeys) Install(ctx context.Context, u LocalUser, p *Placement,
 	if rmErr := k.Remove(ctx, *p); rmErr != nil {
 		k.log().Warn("agent: a partly made TPM browser key was not removed", "user", u.Name, "err", rmErr)
 	}
-	p.Nickname, p.CANicknames, p.Entries = "", nil, nil
+	*p = orig
 	return false
 }
 
@@ -361,11 +362,10 @@ func (k *TPMBrowserKeys) Remove(ctx context.Context, p Placement) error {
 		}
 	}
 	if _, err := os.Stat(filepath.Join(store, "tpm2_pkcs11.sqlite3")); err == nil {
-		out, err := k.ptool(ctx, u, "listtokens", "--pid=1", "--path="+store)
-		if err != nil || strings.Contains(string(out), "label: "+TPMTokenLabel) {
-			if _, err := k.ptool(ctx, u, "rmtoken", "--label="+TPMTokenLabel, "--path="+store); err != nil {
-				errs = append(errs, err)
-			}
+		// tpm2_ptool says `No token labeled "portier"` when it is gone.
+		if _, err := k.ptool(ctx, u, "rmtoken", "--label="+TPMTokenLabel, "--path="+store); err != nil &&
+			!strings.Contains(err.Error(), "No token labeled") {
+			errs = append(errs, err)
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
