@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -18,6 +19,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +30,9 @@ import (
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/store/boltstore"
 )
+
+// nobodyUID is the uid of Debian's nobody, the test's person.
+const nobodyUID = 65534
 
 // tpm2PKCS11Module is where Debian's libtpm2-pkcs11-1 installs the module.
 const tpm2PKCS11Module = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so"
@@ -95,9 +100,32 @@ func startTPMStack(t *testing.T) []string {
 		"--server", "type=tcp,port="+strconv.Itoa(port)+",bindaddr=127.0.0.1",
 		"--ctrl", "type=tcp,port="+strconv.Itoa(port+1)+",bindaddr=127.0.0.1",
 		"--flags", "not-need-init,startup-clear")
-	bus := "unix:path=" + filepath.Join(dir, "bus")
-	start("dbus-daemon", "--session", "--nofork", "--address="+bus)
-	waitFor(t, "the D-Bus socket", func() error { _, err := os.Stat(filepath.Join(dir, "bus")); return err })
+	// The bus lets the person's uid reach tpm2-abrmd, as /dev/tpmrm0 lets
+	// the tss group reach the kernel's resource manager.
+	busDir, err := os.MkdirTemp("", "portier-tpmbus-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(busDir) })
+	os.Chmod(busDir, 0o755)
+	conf := filepath.Join(busDir, "bus.conf")
+	bus := "unix:path=" + filepath.Join(busDir, "bus")
+	os.WriteFile(conf, []byte(`<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>`+bus+`</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+`), 0o644)
+	start("dbus-daemon", "--nofork", "--config-file="+conf)
+	waitFor(t, "the D-Bus socket", func() error { _, err := os.Stat(filepath.Join(busDir, "bus")); return err })
 	waitFor(t, "swtpm", func() error {
 		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		if err == nil {
@@ -208,8 +236,21 @@ func TestBrowserTPMKey(t *testing.T) {
 	defer srv.Close()
 	origin := strings.Replace(srv.URL, "127.0.0.1", "tpm.localhost", 1)
 
-	home := t.TempDir()
-	person := agent.LocalUser{Name: "ann", Home: home, AsAgent: true}
+	// The person is another uid (nobody's, no account needed): every
+	// command of the setup runs as that uid, as the root agent runs them
+	// for a person, and every file it makes must be theirs.
+	home, err := os.MkdirTemp("", "portier-home-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(home) })
+	if err := os.Chmod(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chown(home, nobodyUID, nobodyUID); err != nil {
+		t.Fatal(err)
+	}
+	person := agent.LocalUser{Name: "nobody", UID: nobodyUID, GID: nobodyUID, Home: home}
 	var issued []*x509.Certificate
 	id := &agent.BrowserIdentity{DeviceID: deviceID, Key: agentKey, Leaf: agentChain[0], Intermediates: agentChain[1:],
 		Users: []agent.LocalUser{person}, Origins: []string{origin},
@@ -222,9 +263,9 @@ func TestBrowserTPMKey(t *testing.T) {
 			return issued, err
 		}}
 	var logs lockedBuffer
-	keys := &agent.TPMBrowserKeys{Module: tpm2PKCS11Module, Run: agent.ExecCommands, Env: env, Device: "-",
+	keys := &agent.TPMBrowserKeys{Module: tpm2PKCS11Module, Run: agent.PersonCommands, Env: env, Device: "-",
 		Log: slog.New(slog.NewTextHandler(&logs, nil))}
-	nss := &agent.NSSStore{Run: agent.ExecCommands, TPM: keys}
+	nss := &agent.NSSStore{Run: agent.PersonCommands, TPM: keys}
 	ps, err := nss.Install(ctx, id)
 	if err != nil || len(ps) != 1 {
 		t.Fatalf("install: %v %+v\n%s", err, ps, logs.String())
@@ -233,6 +274,19 @@ func TestBrowserTPMKey(t *testing.T) {
 		t.Fatalf("the person got the software key, not a TPM key: %+v\nagent log:\n%s", ps[0], logs.String())
 	}
 	db := filepath.Join(home, ".pki", "nssdb")
+	filepath.WalkDir(home, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			t.Fatal(err)
+		}
+		fi, _ := d.Info()
+		if st := fi.Sys().(*syscall.Stat_t); st.Uid != nobodyUID {
+			t.Errorf("%s belongs to uid %d, not the person's", p, st.Uid)
+		}
+		return nil
+	})
+	if fi, err := os.Stat(filepath.Join(home, ".tpm2_pkcs11")); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("the person's tpm2-pkcs11 store is not theirs alone: %v %v", fi, err)
+	}
 	if out, _ := exec.Command("certutil", "-K", "-d", "sql:"+db).CombinedOutput(); strings.Contains(string(out), deviceID) {
 		t.Fatalf("the NSS database holds a private key of its own:\n%s", out)
 	}
@@ -247,7 +301,7 @@ func TestBrowserTPMKey(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	want := fmt.Sprintf("serial=%s cn=%s purpose=browser protection=hardware person=ann", issued[0].SerialNumber, deviceID)
+	want := fmt.Sprintf("serial=%s cn=%s purpose=browser protection=hardware person=nobody", issued[0].SerialNumber, deviceID)
 	if got := chromiumFetch(t, exe, home, env, origin+"/"); !strings.Contains(got, want) {
 		t.Fatalf("Chromium presented something else: page %q, want %q\nagent log:\n%s", got, want, logs.String())
 	}
