@@ -125,9 +125,24 @@ func (k *TPMBrowserKeys) run(ctx context.Context, c Command) ([]byte, error) {
 	}
 	out, err := run(ctx, c)
 	if err != nil {
-		return out, fmt.Errorf("%s: %w: %s", filepath.Base(c.String()), err, trimOut(out))
+		return out, fmt.Errorf("%s: %w: %s", toolName(c), err, trimOut(out))
 	}
 	return out, nil
+}
+
+// toolName names a command in errors and logs without its arguments (the
+// SO PIN is one): the tool and its subcommand, such as "tpm2_ptool
+// addtoken".
+func toolName(c Command) string {
+	args := append([]string{c.Path}, c.Args...)
+	for len(args) > 1 && (filepath.Base(args[0]) == "env" || strings.Contains(args[0], "=")) {
+		args = args[1:]
+	}
+	name := filepath.Base(args[0])
+	if len(args) > 1 && !strings.HasPrefix(args[1], "-") && !strings.ContainsAny(args[1], "=/") {
+		name += " " + args[1]
+	}
+	return name
 }
 
 func (k *TPMBrowserKeys) ptool(ctx context.Context, u LocalUser, args ...string) ([]byte, error) {

@@ -305,6 +305,24 @@ func TestTPMBrowserKeyFallsBack(t *testing.T) {
 	})
 }
 
+// TestTPMBrowserKeyErrorsHideSOPIN: a failing addtoken is reported by
+// name, never with its arguments (the SO PIN).
+func TestTPMBrowserKeyErrorsHideSOPIN(t *testing.T) {
+	var sopin string
+	k := &TPMBrowserKeys{Module: "/m.so", Env: []string{"TPM2TOOLS_TCTI=x"}, Run: func(_ context.Context, c Command) ([]byte, error) {
+		for _, a := range c.Args {
+			if v, ok := strings.CutPrefix(a, "--sopin="); ok {
+				sopin = v
+			}
+		}
+		return []byte("ERROR: Esys_CreatePrimary(0x9a2) - tpm:session(1):authorization failure"), errors.New("exit status 1")
+	}}
+	_, err := k.ptool(context.Background(), LocalUser{Name: "ann"}, "addtoken", "--pid=1", "--sopin=0123456789abcdef", "--userpin=")
+	if err == nil || sopin == "" || strings.Contains(err.Error(), sopin) || !strings.HasPrefix(err.Error(), "tpm2_ptool addtoken: exit status 1: ERROR") {
+		t.Errorf("error = %v", err)
+	}
+}
+
 // TestTPMBrowserKeyEnv: with a test TPM's TCTI, every tool runs through env.
 func TestTPMBrowserKeyEnv(t *testing.T) {
 	var got []string
