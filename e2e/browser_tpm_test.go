@@ -46,9 +46,9 @@ const tpm2PKCS11Module = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so"
 // PORTIER_TEST_REQUIRE_ALL=1.
 func requireTPMBrowserStack(t *testing.T) {
 	t.Helper()
-	const msg = "the TPM browser-key test needs Debian's swtpm, tpm2-abrmd, dbus-daemon, libtpm2-pkcs11-1, libtpm2-pkcs11-tools, libtss2-tcti-swtpm0, libtss2-tcti-tabrmd0 and opensc"
+	const msg = "the TPM browser-key test needs Debian's swtpm, tpm2-tools, tpm2-abrmd, libtss2-tcti-tabrmd0, dbus, libtpm2-pkcs11-1, libtpm2-pkcs11-tools and opensc"
 	missing := ""
-	for _, tool := range []string{"swtpm", "tpm2-abrmd", "dbus-daemon", "tpm2_ptool", "pkcs11-tool", "modutil"} {
+	for _, tool := range []string{"swtpm", "tpm2_getcap", "tpm2-abrmd", "dbus-daemon", "tpm2_ptool", "pkcs11-tool", "modutil"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing += " " + tool
 		}
