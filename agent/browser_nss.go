@@ -269,15 +269,15 @@ var keyLine = regexp.MustCompile(`^<\s*\d+>\s+\S+\s+([0-9a-f]{40})\s+(.*)$`)
 // intermediates from the placement's database, as its owner, and checks
 // the certificate is gone. A database that no longer exists is fine.
 func (s *NSSStore) Remove(ctx context.Context, p Placement) error {
-	if _, err := os.Stat(p.Path); errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
 	if isTPMPlacement(p) {
 		k := &TPMBrowserKeys{Run: s.Run}
 		if s.TPM != nil {
 			k = s.TPM
 		}
 		return k.Remove(ctx, p)
+	}
+	if _, err := os.Stat(p.Path); errors.Is(err, os.ErrNotExist) {
+		return nil
 	}
 	u := &LocalUser{Name: p.User, UID: p.UID, GID: p.GID, Home: p.Home, AsAgent: p.AsAgent}
 	db := "sql:" + p.Path
