@@ -42,6 +42,9 @@ type NSSStore struct {
 	// Chown gives the PKCS #12 file to the person who imports it
 	// (default os.Chown).
 	Chown func(path string, uid, gid int) error
+	// TPM, when set (shared database only), gives each person a browser
+	// key in the TPM instead of the software key where it can.
+	TPM *TPMBrowserKeys
 }
 
 var _ BrowserStore = (*NSSStore)(nil)
@@ -101,6 +104,10 @@ func (s *NSSStore) Install(ctx context.Context, id *BrowserIdentity) ([]Placemen
 		for _, db := range s.databases(u) {
 			p := Placement{Store: s.Name(), User: u.Name, UID: u.UID, GID: u.GID, Home: u.Home, AsAgent: u.AsAgent, Path: db,
 				Serial: id.Leaf.SerialNumber.String(), Nickname: nick}
+			if s.TPM != nil && !s.Firefox && s.TPM.Install(ctx, u, &p, id) {
+				out = append(out, p)
+				continue
+			}
 			err := s.importInto(ctx, u, &p, p12, password, id.Leaf, id.Intermediates)
 			// Recorded even after a failure: a half-done import is removed too.
 			out = append(out, p)
@@ -262,6 +269,13 @@ var keyLine = regexp.MustCompile(`^<\s*\d+>\s+\S+\s+([0-9a-f]{40})\s+(.*)$`)
 // intermediates from the placement's database, as its owner, and checks
 // the certificate is gone. A database that no longer exists is fine.
 func (s *NSSStore) Remove(ctx context.Context, p Placement) error {
+	if isTPMPlacement(p) {
+		k := &TPMBrowserKeys{Run: s.Run}
+		if s.TPM != nil {
+			k = s.TPM
+		}
+		return k.Remove(ctx, p)
+	}
 	if _, err := os.Stat(p.Path); errors.Is(err, os.ErrNotExist) {
 		return nil
 	}

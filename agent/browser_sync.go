@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -71,7 +72,7 @@ func DefaultBrowserStores(run CommandRunner) []BrowserStore {
 	default:
 		return nil
 	}
-	stores := []BrowserStore{&NSSStore{Run: run}, &NSSStore{Run: run, Firefox: true}}
+	stores := []BrowserStore{&NSSStore{Run: run, TPM: DetectTPMBrowserKeys(os.DirFS("/"), exec.LookPath, nil)}, &NSSStore{Run: run, Firefox: true}}
 	if os.Geteuid() == 0 {
 		stores = append(stores, &ChromePolicyStore{Dirs: LinuxChromePolicyDirs})
 	}
@@ -191,6 +192,8 @@ func (a *Agent) SyncBrowsers(ctx context.Context) error {
 	if id.Origins, err = a.origins(ctx); err != nil {
 		return fmt.Errorf("agent: ask the server for Portier's hosts: %w", err)
 	}
+	id.IssueBrowserCertificate = a.browserCertificate
+	a.logTPMFallbacks(bo.Stores)
 	if id.Users, err = bo.Users(); err != nil {
 		return fmt.Errorf("agent: list the local users: %w", err)
 	}

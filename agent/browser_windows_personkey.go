@@ -9,7 +9,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -150,14 +149,7 @@ func readSmall(path string) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxPersonFile+1))
-	if err != nil {
-		return nil, err
-	}
-	if len(b) > maxPersonFile {
-		return nil, fmt.Errorf("%s is larger than %d bytes", filepath.Base(path), maxPersonFile)
-	}
-	return b, nil
+	return readLimited(f, filepath.Base(path), maxPersonFile)
 }
 
 // readJSON reads a small JSON file into v.

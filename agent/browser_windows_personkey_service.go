@@ -160,27 +160,6 @@ func (s *WindowsUserTaskStore) kickRenewal(ctx context.Context, p Placement, now
 	return s.startTask(ctx, p.SID)
 }
 
-// browserCertificatePath is the server's browser-certificate call.
-const browserCertificatePath = "/api/v1/agent/browser-certificates"
-
-// issueBrowserCertificate asks the server for a certificate for a
-// person's key and checks the answer is for that key and chains to the
-// pinned root.
-func (a *Agent) issueBrowserCertificate(ctx context.Context, req agentwire.BrowserCertificateRequest, pub *ecdsa.PublicKey) (*agentwire.Certificate, error) {
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	var ans agentwire.Certificate
-	if err := a.c.call(ctx, http.MethodPost, browserCertificatePath, req, &ans); err != nil {
-		return nil, err
-	}
-	chain, _, err := checkIssued(ans.Certificate, pub, a.roots)
-	if err != nil {
-		return nil, err
-	}
-	ans.Certificate = string(chain)
-	return &ans, nil
-}
-
 // serveBrowserRequests lets the stores that wait on people's own keys
 // get their certificates (ServeRequests); failures are logged, and each
 // person's status shows them.

@@ -122,21 +122,37 @@ func (a *Agent) requestBrowserCertificate(ctx context.Context, key *ecdsa.Privat
 	}
 	req := agentwire.BrowserCertificateRequest{CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csr})),
 		KeyProtection: agentwire.KeySoftware}
-	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	defer cancel()
-	var ans agentwire.Certificate
-	if err := a.c.call(ctx, http.MethodPost, "/api/v1/agent/browser-certificates", req, &ans); err != nil {
+	ans, err := a.issueBrowserCertificate(ctx, req, &key.PublicKey)
+	if err != nil {
 		return nil, fmt.Errorf("agent: ask for the browsers' certificate: %w", err)
 	}
-	chainPEM, _, err := checkIssued(ans.Certificate, &key.PublicKey, a.roots)
-	if err != nil {
-		return nil, err
-	}
+	chainPEM := []byte(ans.Certificate)
 	if err := writeFileAtomic(filepath.Join(a.dir, BrowserCrtFile), chainPEM, 0o644); err != nil {
 		return nil, fmt.Errorf("agent: write %s: %w", BrowserCrtFile, err)
 	}
 	a.o.Log.Info("agent: browser certificate issued", "device", a.st.DeviceID)
 	return parseChain(chainPEM, BrowserCrtFile)
+}
+
+// browserCertificatePath is the server's browser-certificate call.
+const browserCertificatePath = "/api/v1/agent/browser-certificates"
+
+// issueBrowserCertificate asks the server for a certificate for a
+// person's key and checks the answer is for that key and chains to the
+// pinned root.
+func (a *Agent) issueBrowserCertificate(ctx context.Context, req agentwire.BrowserCertificateRequest, pub *ecdsa.PublicKey) (*agentwire.Certificate, error) {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
+	var ans agentwire.Certificate
+	if err := a.c.call(ctx, http.MethodPost, browserCertificatePath, req, &ans); err != nil {
+		return nil, err
+	}
+	chain, _, err := checkIssued(ans.Certificate, pub, a.roots)
+	if err != nil {
+		return nil, err
+	}
+	ans.Certificate = string(chain)
+	return &ans, nil
 }
 
 // parseChain reads a PEM certificate chain, leaf first.
