@@ -90,7 +90,13 @@ type BrowserCertificateRequest struct {
 	// names it (a user name, a Windows SID): shown to administrators, at
 	// most 256 bytes.
 	Person string `json:"person"`
-	// KeyProtection is where that key lives (as in DeviceInfo): the
-	// agent's statement.
+	// KeyProtection is where that key lives (as in DeviceInfo), as the
+	// agent sees it. A browser key sits in a person's store, which the
+	// person controls, so the server records "hardware" only with an
+	// Attestation; without one the certificate says software.
 	KeyProtection string `json:"key_protection,omitempty"`
+	// Attestation proves that the CSR's key was made in this device's TPM
+	// and cannot leave it (as for the agent's key; the challenge is asked
+	// for with the device certificate).
+	Attestation *KeyAttestation `json:"attestation,omitempty"`
 }

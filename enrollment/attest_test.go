@@ -438,3 +438,71 @@ func signedEK(t *testing.T, m *tpmtest.Manufacturer, pub any, mod func(*x509.Cer
 	}
 	return crt
 }
+
+// TestBrowserCertificateHardwareOnlyAttested: a browser key lives in a
+// person's store, so "hardware" in the request is not taken on the
+// agent's word: without an attestation the certificate says software
+// (the claim is kept in the history); with a TPM attestation answered by
+// this device it says hardware, tpm_attested; the challenge serves once,
+// and another device's challenge does not serve.
+func TestBrowserCertificateHardwareOnlyAttested(t *testing.T) {
+	m := tpmtest.NewManufacturer(t, "Trusted TPM Vendor")
+	e := newEnv(t, func(o *Options) { o.EKRoots = rootsOf(t, m) })
+	a := newTPMAgent(t, m)
+	ctx := context.Background()
+	d := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{}).Device
+	other := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{}).Device
+
+	claimed := agentwire.BrowserCertificateRequest{CSR: csrPEM(t, p256(t), nil), Person: "ada", KeyProtection: "hardware"}
+	bc, err := e.svc.IssueBrowserCertificate(ctx, d, claimed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := ca.KeyInfoFromCert(bc.Chain[0]); k.Hardware() {
+		t.Fatalf("a claimed browser key was certified as %+v", k)
+	}
+	var ev *store.DeviceEvent
+	for _, x := range e.st.DeviceEvents(d.ID) {
+		if x.Type == "browser_certificate_issued" {
+			ev = x
+		}
+	}
+	if ev == nil || ev.Detail["key_protection_claimed"] != "hardware" || ev.Detail["key_protection"] != "software" {
+		t.Fatalf("the history does not show the claim and the decision: %+v", ev)
+	}
+
+	ak := a.newAK()
+	ch, err := e.svc.AttestChallengeForDevice(ctx, d, a.challengeRequest("", ak))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, signer := a.newKey(ak)
+	att := attestation(ch.ID, a.activate(ak, ch), key)
+	req := agentwire.BrowserCertificateRequest{CSR: csrPEM(t, signer, nil), Person: "ada", KeyProtection: "hardware", Attestation: att}
+	if _, err := e.svc.IssueBrowserCertificate(ctx, other, req); err == nil || !strings.Contains(err.Error(), "challenge") {
+		t.Fatalf("another device used this device's challenge: %v", err)
+	}
+	bc, err = e.svc.IssueBrowserCertificate(ctx, d, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := ca.KeyInfoFromCert(bc.Chain[0]); !k.Attested() || k.Purpose != ca.PurposeBrowser || k.Person != "ada" {
+		t.Fatalf("attested browser key info = %+v", k)
+	}
+	if _, err := e.svc.IssueBrowserCertificate(ctx, d, req); err == nil || !strings.Contains(err.Error(), "already used") {
+		t.Fatalf("replayed browser attestation: %v", err)
+	}
+	req.CSR = csrPEM(t, p256(t), nil) // a software key with the TPM key's attestation
+	a.flush()
+	ak2 := a.newAK()
+	ch2, err := e.svc.AttestChallengeForDevice(ctx, d, a.challengeRequest("", ak2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	key2, _ := a.newKey(ak2)
+	req.Attestation = attestation(ch2.ID, a.activate(ak2, ch2), key2)
+	var ae *apperr.Error
+	if _, err := e.svc.IssueBrowserCertificate(ctx, d, req); !errors.As(err, &ae) || ae.Field != "attestation.key" {
+		t.Fatalf("a software key passed with a TPM key's attestation: %v", err)
+	}
+}

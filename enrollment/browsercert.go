@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -98,8 +99,21 @@ func (s *Service) IssueBrowserCertificate(ctx context.Context, d *store.Device, 
 	if err != nil {
 		return nil, err
 	}
-	key := ca.KeyInfo{Purpose: ca.PurposeBrowser, Person: req.Person}
-	key.Protection, key.Source = keyProtection(req.KeyProtection)
+	// A browser key lives in a person's store, which the person controls:
+	// they could have put a key of their own making there, so the agent
+	// cannot vouch for it. Its certificate says hardware only when a TPM
+	// attestation proves it, and software otherwise, whatever was claimed.
+	key := ca.KeyInfo{Protection: store.KeySoftware, Purpose: ca.PurposeBrowser, Person: req.Person}
+	claimed, _ := keyProtection(req.KeyProtection)
+	var att *attested
+	if req.Attestation != nil { // a verified TPM key, or nothing: never downgraded
+		if att, err = s.verifyAttestation(req.Attestation, deviceOwner(d.ID), csr.PublicKey, d.ID, now); err != nil {
+			return nil, err
+		}
+		key.Protection, key.Source = att.key.Protection, att.key.Source
+	} else if req.KeyProtection != "" {
+		key.Source = store.KeySourceAgent
+	}
 	chain, err := s.ca.IssueDevice(ctx, csr, d.ID, key) // runs ca.ValidateCSR
 	if errors.Is(err, ca.ErrInvalidCSR) {
 		return nil, apperr.Field("csr", "%v", err)
@@ -113,10 +127,22 @@ func (s *Service) IssueBrowserCertificate(ctx context.Context, d *store.Device, 
 	if len(superseded) > 0 {
 		detail["supersedes"] = strings.Join(superseded, ",")
 	}
-	err = s.st.Write(ctx, store.Put(store.NewDeviceEvent(now, d.ID, "browser_certificate_issued", detail)),
-		s.auditOp(Actor{ID: "device:" + d.ID}, now, "device.browser_certificate", d.ID, detail))
-	if err != nil {
+	if claimed != key.Protection {
+		detail["key_protection_claimed"] = claimed
+	}
+	if att != nil {
+		maps.Copy(detail, att.detail)
+	}
+	ops := []store.Op{store.Put(store.NewDeviceEvent(now, d.ID, "browser_certificate_issued", detail)),
+		s.auditOp(Actor{ID: "device:" + d.ID}, now, "device.browser_certificate", d.ID, detail)}
+	if att != nil {
+		ops = append(ops, att.claim)
+	}
+	if err = s.st.Write(ctx, ops...); err != nil {
 		s.revokeQuietly(ctx, serial, "browser certificate not recorded")
+		if att != nil && errors.Is(err, store.ErrExists) && s.challengeUsed(req.Attestation.ChallengeID) {
+			return nil, apperr.Field("attestation.challenge_id", "the attestation challenge was already used; ask for a new one")
+		}
 		return nil, fmt.Errorf("enrollment: record browser certificate of %s: %w", d.ID, err)
 	}
 	s.log.Info("enrollment: browser certificate issued", "device", d.ID, "serial", serial, "superseded", len(superseded))
