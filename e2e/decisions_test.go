@@ -66,7 +66,7 @@ func TestRecordedAccessExplorerAndImpact(t *testing.T) {
 		t.Fatalf("without a device: %d\n%s", resp.StatusCode, denyPage)
 	}
 	w.idp.QueueUser(identitytest.NewUser("sub-ann", "ann@example.com", "staff"))
-	laptop := w.browser(w.enrolledDevice("dev_ann", store.TrustHigh))
+	laptop := w.browser(w.enrolledDevice("dev_ann", store.TrustMedium)) // a software key: medium
 	for range 3 {
 		if resp, _ := get(t, laptop, "GET", w.url("app.localhost", "/page")); resp.StatusCode != 200 {
 			t.Fatalf("with a device: %d", resp.StatusCode)
@@ -120,7 +120,7 @@ func TestRecordedAccessExplorerAndImpact(t *testing.T) {
 	if denied.Device != "" || !strings.Contains(strings.Join(codes, " "), "device.trust") {
 		t.Errorf("denied record: device %q reasons %+v", denied.Device, denied.Reasons)
 	}
-	if allowed.Count != 3 || allowed.Device != "dev_ann" || allowed.Facts.Trust != "high" || allowed.Facts.Path != "/page" || allowed.Facts.Method != "GET" {
+	if allowed.Count != 3 || allowed.Device != "dev_ann" || allowed.Facts.Trust != "medium" || allowed.Facts.Key != "software" || allowed.Facts.Path != "/page" || allowed.Facts.Method != "GET" {
 		t.Errorf("allowed record: count %d device %q facts %+v", allowed.Count, allowed.Device, allowed.Facts)
 	}
 	if observed.Outcome != "allow" || observed.ReportOnly.Policy != "staff-next" || observed.ReportOnly.Outcome != "deny" {

@@ -157,19 +157,26 @@ func (w *world) browser(cert *tls.Certificate) *http.Client {
 }
 
 // enrolledDevice issues a device certificate from Portier's CA and records
-// the device with a trust level, as the posture side would.
+// the device with a trust level, as the posture side would. A device at
+// high has its agent's key in a TPM, attested (trust high needs a hardware
+// key), and the certificate says so; others have a software key.
 func (w *world) enrolledDevice(id string, trust store.Trust) *tls.Certificate {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	der, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: id}}, key)
 	csr, _ := x509.ParseCertificateRequest(der)
-	chain, err := w.srv.CA().IssueDevice(context.Background(), csr, id, ca.KeyInfo{})
+	info := ca.KeyInfo{Protection: store.KeySoftware, Purpose: ca.PurposeAgent}
+	if trust == store.TrustHigh {
+		info.Protection, info.Source = store.KeyHardware, store.KeySourceTPM
+	}
+	chain, err := w.srv.CA().IssueDevice(context.Background(), csr, id, info)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	// Shared: the device serves whichever test user signs in; owner
 	// binding is tested in attack_device_test.go.
 	d := &store.Device{ID: id, Ownership: store.OwnershipCorporate, State: store.DeviceActive, Trust: trust, Platform: "linux",
-		Compliant: trust >= store.TrustMedium, CertSerial: chain[0].SerialNumber.String(), LastSeen: time.Now(), Shared: true}
+		Compliant: trust >= store.TrustMedium, CertSerial: chain[0].SerialNumber.String(), LastSeen: time.Now(), Shared: true,
+		KeyProtection: info.Protection, KeyProtectionSource: info.Source}
 	if err := w.srv.Store().Write(context.Background(), store.Put(d)); err != nil {
 		w.t.Fatal(err)
 	}
