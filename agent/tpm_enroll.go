@@ -26,16 +26,40 @@ type tpmKey struct {
 	attestErr string
 }
 
-// newTPMKey makes the device key in the TPM and proves it to the server:
-// it reads the endorsement key (EK), makes an attestation key (AK), asks
-// the server for a challenge only that TPM can answer for that AK
-// (POST /api/v1/agent/attest/challenge, with the enrollment code when
-// enrolling), answers it (TPM2_ActivateCredential), then creates an ECDSA
-// P-256 key that cannot leave the TPM, certified by the AK. A server that
-// does not verify TPM keys (no challenge endpoint, or it refuses the
+// challengeFunc asks the server for an attestation challenge for an AK
+// (POST /api/v1/agent/attest/challenge).
+type challengeFunc func(ctx context.Context, req agentwire.AttestChallengeRequest) (agentwire.AttestChallenge, error)
+
+// clientChallenge asks through c: with the enrollment code when
+// enrolling, with no code (the client certificate authenticates) after.
+func clientChallenge(c *client, code string) challengeFunc {
+	return func(ctx context.Context, req agentwire.AttestChallengeRequest) (agentwire.AttestChallenge, error) {
+		req.Code = code
+		var ch agentwire.AttestChallenge
+		cctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+		err := c.call(cctx, http.MethodPost, "/api/v1/agent/attest/challenge", req, &ch)
+		return ch, err
+	}
+}
+
+// newTPMKey makes the device key in the TPM and proves it to the server
+// (newAttestedTPMKey), asking for the challenge with the enrollment code
+// when enrolling.
+func newTPMKey(ctx context.Context, open TPMOpener, c *client, code string, log *slog.Logger) (*tpmKey, error) {
+	return newAttestedTPMKey(ctx, open, clientChallenge(c, code), "device", log)
+}
+
+// newAttestedTPMKey makes a key in the TPM (what names it in errors: the
+// device key, a browser key) and proves it to the server: it reads the
+// endorsement key (EK), makes an attestation key (AK), asks the server
+// for a challenge only that TPM can answer for that AK (ask), answers it
+// (TPM2_ActivateCredential), then creates an ECDSA P-256 key that cannot
+// leave the TPM, under the SRK, certified by the AK. A server that does
+// not verify TPM keys (no challenge endpoint, or it refuses the
 // challenge) leaves the key unattested, with the reason. The AK is
 // flushed; the key stays loaded in the returned signer.
-func newTPMKey(ctx context.Context, open TPMOpener, c *client, code string, log *slog.Logger) (*tpmKey, error) {
+func newAttestedTPMKey(ctx context.Context, open TPMOpener, ask challengeFunc, what string, log *slog.Logger) (*tpmKey, error) {
 	t, err := tpmCall(func() (*attest.TPM, error) { return openTPM(open) }, func(t *attest.TPM) { t.Close() })
 	if err != nil {
 		return nil, err
@@ -75,12 +99,8 @@ func newTPMKey(ctx context.Context, open TPMOpener, c *client, code string, log 
 	}
 	defer st.ak.Close(t)
 	p := st.ak.AttestationParameters()
-	req := agentwire.AttestChallengeRequest{Code: code, EK: st.ek, AK: agentwire.TPMCreation{
-		Public: p.Public, CreateData: p.CreateData, CreateAttestation: p.CreateAttestation, CreateSignature: p.CreateSignature}}
-	var ch agentwire.AttestChallenge
-	cctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	err = c.call(cctx, http.MethodPost, "/api/v1/agent/attest/challenge", req, &ch)
-	cancel()
+	ch, err := ask(ctx, agentwire.AttestChallengeRequest{EK: st.ek, AK: agentwire.TPMCreation{
+		Public: p.Public, CreateData: p.CreateData, CreateAttestation: p.CreateAttestation, CreateSignature: p.CreateSignature}})
 	var apiErr *APIError
 	attestErr := ""
 	switch {
@@ -107,7 +127,7 @@ func newTPMKey(ctx context.Context, open TPMOpener, c *client, code string, log 
 		}
 		k, err := t.NewKey(st.ak, &attest.KeyConfig{Algorithm: attest.ECDSA, Size: 256})
 		if err != nil {
-			return nil, fmt.Errorf("create the device key in the TPM: %w", err)
+			return nil, fmt.Errorf("create the %s key in the TPM: %w", what, err)
 		}
 		return &made{key: k, activated: activated}, nil
 	}, func(m *made) { m.key.Close() })
