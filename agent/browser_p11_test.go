@@ -321,7 +321,7 @@ func TestTPMBrowserKeyUsesTheStoreSRK(t *testing.T) {
 		pid       string
 		init      bool
 	}{
-		"SRK present": {"- config:\n    esys-tr: 81000002aa\n    transient: false\n  id: 1\n- config:\n    esys-tr: " + srk + "\n    transient: false\n  id: 2\n", "2", false},
+		"SRK present":  {"- config:\n    esys-tr: 81000002aa\n    transient: false\n  id: 1\n- config:\n    esys-tr: " + srk + "\n    transient: false\n  id: 2\n", "2", false},
 		"other handle": {"- config:\n    esys-tr: 81000002aa\n    transient: false\n  id: 1\n", "1", true},
 		"transient":    {"- config:\n    template-name: tpm2-tools-default\n    transient: true\n  id: 3\n", "1", true},
 		"empty store":  {"", "1", true},
