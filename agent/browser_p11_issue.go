@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"crypto/ecdsa"
-	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"errors"
@@ -64,20 +63,15 @@ func (m *TPMBrowserKeyMaker) New(ctx context.Context, person string) (*TPMBrowse
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	tk, err := newAttestedTPMKey(ctx, m.TPM, m.Challenge, "browser", log)
+	tk, err := newTPMBrowserKey(ctx, m.TPM, m.Challenge)
 	if err != nil {
 		return nil, fmt.Errorf("agent: the TPM browser key: %w", err)
 	}
-	defer tk.signer.Close()
 	if tk.att == nil {
 		log.Warn("agent: the TPM browser key is not attested; the server records it as a software key", "user", person, "reason", tk.attestErr)
 	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, tk.signer)
-	if err != nil {
-		return nil, fmt.Errorf("agent: sign the browser key's certificate request in the TPM: %w", err)
-	}
-	pub := tk.signer.Public().(*ecdsa.PublicKey)
-	req := agentwire.BrowserCertificateRequest{CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER})),
+	pub := tk.pub
+	req := agentwire.BrowserCertificateRequest{CSR: string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: tk.csr})),
 		Person: person, KeyProtection: agentwire.KeyHardware, Attestation: tk.att}
 	ans, err := m.Issue(ctx, req, pub)
 	if err != nil {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-tpm/legacy/tpm2"
+
 	"github.com/portier/portier/ca"
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/tpmtest"
@@ -65,15 +67,26 @@ func TestTPMBrowserKeyAttested(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	signer, err := loadTPMSigner(swtpmOpener(tpm), pubArea, privArea, slog.New(slog.DiscardHandler))
+	// The key loads under this TPM's SRK and signs for the certificate's
+	// key, the scheme named at the signature as tpm2-pkcs11 does.
+	conn, err := tpm.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, _, err := tpm2.Load(conn, srkHandle, "", pubArea, privArea)
 	if err != nil {
 		t.Fatal(err)
 	}
 	digest := sha256.Sum256([]byte("portier"))
-	sig, err := signer.Sign(rand.Reader, digest[:], crypto.SHA256)
-	signer.Close()
+	sig, err := (&handleSigner{rw: conn, h: h, pub: key.Chain[0].PublicKey.(*ecdsa.PublicKey)}).Sign(rand.Reader, digest[:], crypto.SHA256)
+	tpm2.FlushContext(conn, h)
+	conn.Close()
 	if err != nil || !ecdsa.VerifyASN1(key.Chain[0].PublicKey.(*ecdsa.PublicKey), digest[:], sig) {
 		t.Fatalf("the key file does not sign for the certificate's key: %v", err)
+	}
+	// tpm2-pkcs11 links only keys without a scheme of their own.
+	if tp, err := tpm2.DecodePublic(pubArea); err != nil || tp.ECCParameters.Sign != nil && tp.ECCParameters.Sign.Alg != tpm2.AlgNull {
+		t.Fatalf("the browser key has a scheme: %+v %v", tp.ECCParameters, err)
 	}
 	other := tpmtest.Start(t)
 	if _, err := loadTPMSigner(swtpmOpener(other), pubArea, privArea, slog.New(slog.DiscardHandler)); err == nil {

@@ -146,7 +146,12 @@ func (s *tpmStack) run(ctx context.Context, c agent.Command) ([]byte, error) {
 	if strings.Contains(c.String(), "tpm2_ptool") {
 		s.startABRMD()
 	}
-	return agent.PersonCommands(ctx, c)
+	out, err := agent.PersonCommands(ctx, c)
+	if err != nil && strings.Contains(c.String(), "tpm2_ptool") {
+		// The agent's log shortens the tool's output; the test shows all.
+		s.t.Logf("%s: %v\n%s", strings.Fields(c.String())[len(s.env)+1:3+len(s.env)], err, out)
+	}
+	return out, err
 }
 
 func (s *tpmStack) startABRMD() {
