@@ -176,6 +176,16 @@ func (s *tpmStack) startABRMD() {
 	})
 }
 
+// certutil runs certutil for the person whose home is home, with the TPM
+// stack's environment (the module in the database finds the person's
+// store and reaches the TPM through it), and returns its output.
+func (s *tpmStack) certutil(home string, args ...string) string {
+	cmd := exec.Command("certutil", args...)
+	cmd.Env = append(append(os.Environ(), "HOME="+home), s.env...)
+	out, _ := cmd.CombinedOutput()
+	return string(out)
+}
+
 // waitFor retries check until it passes (a service starting up), failing
 // the test after 20 s.
 func waitFor(t *testing.T, what string, check func() error) {
@@ -307,7 +317,7 @@ func TestBrowserTPMKey(t *testing.T) {
 		t.Fatalf("browser certificate %+v, want hardware, tpm_attested, for nobody\nagent log:\n%s", browserCert, logs.String())
 	}
 	db := filepath.Join(person.Home, ".pki", "nssdb")
-	if out, _ := exec.Command("certutil", "-L", "-d", "sql:"+db, "-h", "all").CombinedOutput(); !strings.Contains(string(out), "portier:"+deviceID) {
+	if out := stack.certutil(person.Home, "-L", "-d", "sql:"+db, "-h", "all"); !strings.Contains(out, "portier:"+deviceID) {
 		t.Fatalf("NSS does not list the token's certificate:\n%s\nagent log:\n%s", out, logs.String())
 	}
 	filepath.WalkDir(person.Home, func(p string, d fs.DirEntry, err error) error {
@@ -362,7 +372,7 @@ func TestBrowserTPMKey(t *testing.T) {
 			}
 		}
 	}
-	if out, _ := exec.Command("certutil", "-L", "-d", "sql:"+db, "-h", "all").CombinedOutput(); strings.Contains(string(out), "portier:") {
+	if out := stack.certutil(person.Home, "-L", "-d", "sql:"+db, "-h", "all"); strings.Contains(out, "portier:") {
 		t.Fatalf("NSS still lists the token's certificate after removal:\n%s", out)
 	}
 }
