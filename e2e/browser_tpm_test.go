@@ -200,18 +200,24 @@ func waitFor(t *testing.T, what string, check func() error) {
 }
 
 // attestedConfig protects an app for requests whose certificate's key
-// Portier verified in a TPM (key: attested), and trusts the test TPM
-// vendor's EK certificates.
+// Portier verified in a TPM (key: attested), another for any enrolled
+// device, and trusts the test TPM vendor's EK certificates.
 const attestedConfig = `
 tpm_ek_roots: {{ekroots}}
 routes:
   - {from: "https://app.localhost:{{port}}", to: "{{upstream}}", policy: attested}
+  - {from: "https://managed.localhost:{{port}}", to: "{{upstream}}", policy: managed}
 policies:
   - id: attested
     allow:
       and:
         - domain: example.com
         - device: {key: attested}
+  - id: managed
+    allow:
+      and:
+        - domain: example.com
+        - device: {managed: true}
 `
 
 // personHome makes a home directory for the person (nobody's uid, no
@@ -354,10 +360,15 @@ func TestBrowserTPMKey(t *testing.T) {
 	if err != nil || len(sps) != 1 {
 		t.Fatalf("software install: %v %+v", err, sps)
 	}
-	hits := s.hits.Load()
 	b2 := s.newTab(exe, chromedp.Env("HOME="+other.Home))
-	b2.open(s.url("app.localhost", "/reports"))
+	// It does present the device's certificate: a route for any enrolled
+	// device lets it through.
+	b2.open(s.url("managed.localhost", "/"))
 	b2.signIn("ann@example.com", "correct horse battery")
+	b2.waitAt(s.url("managed.localhost", "/"))
+	b2.wantText("h1", "hello from upstream")
+	hits := s.hits.Load()
+	b2.open(s.url("app.localhost", "/reports"))
 	b2.wantText("h1", "Access denied")
 	if n := s.hits.Load(); n != hits {
 		b2.fatalf("the upstream answered %d requests for the software key", n-hits)
