@@ -38,6 +38,10 @@ const nobodyUID = 65534
 // tpm2PKCS11Module is where Debian's libtpm2-pkcs11-1 installs the module.
 const tpm2PKCS11Module = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so"
 
+// tctiSwtpm is the TSS's swtpm TCTI (Debian's libtss2-tcti-swtpm0), which
+// tpm2-abrmd uses to reach swtpm.
+const tctiSwtpm = "/usr/lib/x86_64-linux-gnu/libtss2-tcti-swtpm.so.0"
+
 // requireTPMBrowserStack returns once the real chain can run: swtpm,
 // tpm2-abrmd (the resource manager a real machine has in the kernel as
 // /dev/tpmrm0), dbus-daemon, the tpm2-pkcs11 module and its tools, and
@@ -45,15 +49,17 @@ const tpm2PKCS11Module = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so"
 // PORTIER_TEST_REQUIRE_ALL=1.
 func requireTPMBrowserStack(t *testing.T) {
 	t.Helper()
-	const msg = "the TPM browser-key test needs Debian's swtpm, tpm2-tools, tpm2-abrmd, libtss2-tcti-tabrmd0, dbus, libtpm2-pkcs11-1, libtpm2-pkcs11-tools and libnss3-tools"
+	const msg = "the TPM browser-key test needs Debian's swtpm, tpm2-tools, tpm2-abrmd, libtss2-tcti-tabrmd0, libtss2-tcti-swtpm0, dbus-daemon, libtpm2-pkcs11-1, libtpm2-pkcs11-tools and libnss3-tools"
 	missing := ""
 	for _, tool := range []string{"swtpm", "tpm2_getcap", "tpm2-abrmd", "dbus-daemon", "tpm2_ptool", "modutil", "certutil"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing += " " + tool
 		}
 	}
-	if _, err := os.Stat(tpm2PKCS11Module); err != nil {
-		missing += " " + tpm2PKCS11Module
+	for _, lib := range []string{tpm2PKCS11Module, tctiSwtpm} {
+		if _, err := os.Stat(lib); err != nil {
+			missing += " " + lib
+		}
 	}
 	if missing == "" {
 		return
