@@ -33,9 +33,9 @@ type BrowserIdentity struct {
 	// Origins are Portier's https origins (console and routes), such as
 	// https://wiki.example.com or https://portier.localhost:8443.
 	Origins []string
-	// IssueBrowserCertificate gets a certificate for a person's own
-	// browser key (a key in the TPM), nil when the server cannot.
-	IssueBrowserCertificate IssueBrowserCertificateFunc
+	// NewTPMBrowserKey makes a person's browser key in the TPM and gets
+	// its certificate, nil when the agent cannot.
+	NewTPMBrowserKey NewTPMBrowserKeyFunc
 }
 
 // Placement is one place a store put the identity, as recorded in

@@ -2,10 +2,7 @@ package agent
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
 	"crypto/rand"
-	"crypto/x509"
 	"encoding/hex"
 	"encoding/pem"
 	"errors"
@@ -20,14 +17,18 @@ import (
 )
 
 // On Linux with a TPM 2.0 and the tpm2-pkcs11 module, a person's Chromium
-// can present a key that lives in the TPM: the agent makes a token in the
-// person's own tpm2-pkcs11 store (~/.tpm2_pkcs11) with an EMPTY user PIN,
-// which makes the token drop CKF_LOGIN_REQUIRED, so NSS never asks for a
-// PIN; an ECDSA P-256 key is generated in the TPM, the server issues a
-// browser certificate for it (POST /api/v1/agent/browser-certificates),
-// the certificate goes on the token, and the module is registered in the
-// person's NSS database. docs/agent.md, "Linux: TPM keys in the browser
-// (tpm2-pkcs11)", says what this protects and what it does not.
+// can present a key that lives in the TPM. The agent (root) makes the key
+// itself, as it makes its device key: under the TPM's storage root key
+// (SRK, 0x81000001), certified by an attestation key whose challenge the
+// server issued to this device, so the browser certificate
+// (POST /api/v1/agent/browser-certificates) says hardware, tpm_attested.
+// It then hands the key to the person: a token in their own tpm2-pkcs11
+// store (~/.tpm2_pkcs11) whose primary object is the SRK, with an EMPTY
+// user PIN (the token drops CKF_LOGIN_REQUIRED, so NSS never asks for a
+// PIN), the key linked into it (`tpm2_ptool link`, the TSS2 key file),
+// the certificate on it, and the module registered in the person's NSS
+// database. docs/agent.md, "Linux: TPM keys in the browser (tpm2-pkcs11)",
+// says what this protects and what it does not.
 
 // Names the TPM browser key uses.
 const (
@@ -50,22 +51,17 @@ const (
 	entryTPMModule = "tpm2-pkcs11-module:"
 )
 
-// IssueBrowserCertificateFunc asks the server for a certificate for a
-// browser key of the person: csrPEM is the key's certificate request; the
-// answer is the leaf, then the intermediates.
-type IssueBrowserCertificateFunc func(ctx context.Context, person string, csrPEM []byte) ([]*x509.Certificate, error)
-
 // TPMBrowserKeys sets up, per person, a TPM-bound browser key through
-// tpm2-pkcs11 (Debian packages libtpm2-pkcs11-1, libtpm2-pkcs11-tools,
-// opensc and libnss3-tools). Every command runs as the person.
+// tpm2-pkcs11 (Debian packages libtpm2-pkcs11-1, libtpm2-pkcs11-tools and
+// libnss3-tools). The key is the agent's making (BrowserIdentity.
+// NewTPMBrowserKey); every command runs as the person.
 type TPMBrowserKeys struct {
 	// Module is the tpm2-pkcs11 module (libtpm2_pkcs11.so).
 	Module string
 	// Run runs the tools (default: PersonCommands).
 	Run CommandRunner
-	// Ptool, PKCS11Tool, Modutil and Certutil are the tools (default:
-	// found in PATH).
-	Ptool, PKCS11Tool, Modutil, Certutil string
+	// Ptool, Modutil and Certutil are the tools (default: found in PATH).
+	Ptool, Modutil, Certutil string
 	// Env, when set, prefixes every command with `env Env...`: the TCTI
 	// of a test TPM (TPM2TOOLS_TCTI, TPM2_PKCS11_TCTI). Unset, the tools
 	// use the TSS default (/dev/tpmrm0).
@@ -83,13 +79,13 @@ type TPMBrowserKeys struct {
 }
 
 // DetectTPMBrowserKeys returns the TPM browser keys when this machine can
-// have them: the tpm2-pkcs11 module, tpm2_ptool, pkcs11-tool and modutil
+// have them: the tpm2-pkcs11 module, tpm2_ptool, modutil and certutil
 // installed and /dev/tpmrm0 present (fsys is rooted at "/"); nil otherwise.
 func DetectTPMBrowserKeys(fsys fs.FS, lookPath func(string) (string, error), log *slog.Logger) *TPMBrowserKeys {
 	if _, err := fs.Stat(fsys, "dev/tpmrm0"); err != nil {
 		return nil
 	}
-	for _, tool := range []string{"tpm2_ptool", "pkcs11-tool", "modutil", "certutil"} {
+	for _, tool := range []string{"tpm2_ptool", "modutil", "certutil"} {
 		if _, err := lookPath(tool); err != nil {
 			return nil
 		}
@@ -149,10 +145,6 @@ func (k *TPMBrowserKeys) ptool(ctx context.Context, u LocalUser, args ...string)
 	return k.run(ctx, k.cmd(u, k.Ptool, "tpm2_ptool", args...))
 }
 
-func (k *TPMBrowserKeys) pkcs11(ctx context.Context, u LocalUser, args ...string) ([]byte, error) {
-	return k.run(ctx, k.cmd(u, k.PKCS11Tool, "pkcs11-tool", append([]string{"--module", k.Module, "--token-label", TPMTokenLabel}, args...)...))
-}
-
 func (k *TPMBrowserKeys) modutil(ctx context.Context, u LocalUser, db string, args ...string) ([]byte, error) {
 	return k.run(ctx, k.cmd(u, k.Modutil, "modutil", append([]string{"-dbdir", "sql:" + db}, args...)...))
 }
@@ -183,8 +175,8 @@ func (k *TPMBrowserKeys) Install(ctx context.Context, u LocalUser, p *Placement,
 }
 
 func (k *TPMBrowserKeys) install(ctx context.Context, u LocalUser, p *Placement, id *BrowserIdentity) error {
-	if id.IssueBrowserCertificate == nil {
-		return errors.New("the server cannot be asked for a browser certificate")
+	if id.NewTPMBrowserKey == nil {
+		return errors.New("the agent cannot make TPM browser keys (no server to certify them)")
 	}
 	if k.Module == "" {
 		return errors.New("no tpm2-pkcs11 module")
@@ -201,6 +193,16 @@ func (k *TPMBrowserKeys) install(ctx context.Context, u LocalUser, p *Placement,
 	if err != nil {
 		return err
 	}
+	// The agent makes and certifies the key first, and is done with the
+	// TPM before the person's tools use it.
+	key, err := id.NewTPMBrowserKey(ctx, u.Name)
+	if err != nil {
+		return err
+	}
+	if err := checkTPMBrowserKey(key); err != nil {
+		return err
+	}
+	chain := key.Chain
 	store := filepath.Join(u.Home, tpmStoreDir)
 	db := p.Path
 	p.Entries = []string{entryTPMStore + store, entryTPMModule + k.Module}
@@ -223,36 +225,21 @@ func (k *TPMBrowserKeys) install(ctx context.Context, u LocalUser, p *Placement,
 		"--label="+TPMTokenLabel, "--path="+store); err != nil {
 		return err
 	}
-	if _, err := k.ptool(ctx, u, "addkey", "--label="+TPMTokenLabel, "--key-label="+label, "--userpin=",
-		"--algorithm=ecc256", "--path="+store); err != nil {
-		return err
-	}
 	tmp, err := (&NSSStore{TempDir: k.TempDir, Chown: k.Chown}).privateFiles(u, nil)
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	signer, err := k.tokenSigner(ctx, u, tmp, label)
-	if err != nil {
+	p.Serial = chain[0].SerialNumber.String()
+	files := map[string][]byte{"browser.key": key.File, "cert.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain[0].Raw})}
+	for i, c := range chain[1:] {
+		files[fmt.Sprintf("ca-%d.pem", i)] = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
+	}
+	if err := writePersonFiles(tmp, u, k.Chown, files); err != nil {
 		return err
 	}
-	csrDER, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, signer)
-	if err != nil {
-		return fmt.Errorf("sign the certificate request in the TPM: %w", err)
-	}
-	chain, err := id.IssueBrowserCertificate(ctx, u.Name, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: csrDER}))
-	if err != nil {
-		return fmt.Errorf("ask the server for a browser certificate: %w", err)
-	}
-	if len(chain) == 0 || !signer.pub.Equal(chain[0].PublicKey) {
-		return errors.New("the server's browser certificate is not for the TPM key")
-	}
-	p.Serial = chain[0].SerialNumber.String()
-	certs := map[string][]byte{"cert.pem": pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: chain[0].Raw})}
-	for i, c := range chain[1:] {
-		certs[fmt.Sprintf("ca-%d.pem", i)] = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
-	}
-	if err := writePersonFiles(tmp, u, k.Chown, certs); err != nil {
+	if _, err := k.ptool(ctx, u, "link", "--label="+TPMTokenLabel, "--key-label="+label, "--userpin=", "--path="+store,
+		filepath.Join(tmp, "browser.key")); err != nil {
 		return err
 	}
 	if _, err := k.ptool(ctx, u, "addcert", "--label="+TPMTokenLabel, "--key-label="+label, "--path="+store,
@@ -298,16 +285,18 @@ func keyLabel(deviceID string) (string, error) {
 	return deviceID, nil
 }
 
-// primary returns the id of the store's primary object, making the store
-// (tpm2_ptool init) when it has none.
+// primary returns the id of the store's primary object that is the SRK
+// (persistent handle 0x81000001, under which the agent made the key),
+// adding it to the store (tpm2_ptool init --primary-handle) when the store
+// has none. tpm2_ptool link refuses a key whose parent is not the
+// token's primary object.
 func (k *TPMBrowserKeys) primary(ctx context.Context, u LocalUser, store string) (string, error) {
-	out, err := k.ptool(ctx, u, "listprimaries", "--path="+store)
-	if err == nil {
-		if m := idLine.FindSubmatch(out); m != nil {
-			return string(m[1]), nil
+	if out, err := k.ptool(ctx, u, "listprimaries", "--path="+store); err == nil {
+		if id, ok := srkPrimary(out); ok {
+			return id, nil
 		}
 	}
-	out, err = k.ptool(ctx, u, "init", "--path="+store)
+	out, err := k.ptool(ctx, u, "init", fmt.Sprintf("--primary-handle=0x%x", srkHandle), "--path="+store)
 	if err != nil {
 		return "", err
 	}
@@ -316,6 +305,37 @@ func (k *TPMBrowserKeys) primary(ctx context.Context, u LocalUser, store string)
 		return "", fmt.Errorf("tpm2_ptool init said no id: %s", trimOut(out))
 	}
 	return string(m[1]), nil
+}
+
+// srkPrimary finds, in the output of tpm2_ptool listprimaries (a YAML
+// list of {config: {esys-tr: HEX, transient: BOOL}, id: N}), the id of a
+// persistent primary object at the SRK's handle: its serialized ESYS_TR
+// starts with the handle.
+func srkPrimary(out []byte) (string, bool) {
+	var esys, id string
+	transient := true
+	found := func() bool { return strings.HasPrefix(esys, fmt.Sprintf("%08x", srkHandle)) && !transient && id != "" }
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.TrimSpace(line)
+		if strings.HasPrefix(f, "- ") { // a new entry
+			if found() {
+				return id, true
+			}
+			esys, id, transient = "", "", true
+			f = strings.TrimSpace(strings.TrimPrefix(f, "- "))
+		}
+		switch {
+		case strings.HasPrefix(f, "esys-tr:"):
+			esys = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(f, "esys-tr:")))
+		case strings.HasPrefix(f, "transient:"):
+			transient = strings.TrimSpace(strings.TrimPrefix(f, "transient:")) != "false"
+		case strings.HasPrefix(f, "id:"):
+			if n := strings.TrimSpace(strings.TrimPrefix(f, "id:")); n != "" && strings.Trim(n, "0123456789") == "" {
+				id = n
+			}
+		}
+	}
+	return id, found()
 }
 
 // ensureDB creates the person's NSS database when missing, as NSSStore
@@ -387,35 +407,4 @@ func (k *TPMBrowserKeys) Remove(ctx context.Context, p Placement) error {
 		return fmt.Errorf("agent: remove the TPM browser key of %s: %w", p.User, err)
 	}
 	return nil
-}
-
-// tokenSigner is a crypto.Signer whose key is the token's: Public reads
-// the key with pkcs11-tool, Sign runs pkcs11-tool --sign as the person.
-type tokenSigner struct {
-	k     *TPMBrowserKeys
-	ctx   context.Context
-	u     LocalUser
-	dir   string
-	label string
-	pub   *ecdsa.PublicKey
-}
-
-func (k *TPMBrowserKeys) tokenSigner(ctx context.Context, u LocalUser, dir, label string) (*tokenSigner, error) {
-	out := filepath.Join(dir, "public.der")
-	if _, err := k.pkcs11(ctx, u, "--read-object", "--type", "pubkey", "--label", label, "--output-file", out); err != nil {
-		return nil, err
-	}
-	der, err := readPersonFile(out, u)
-	if err != nil {
-		return nil, err
-	}
-	pk, err := x509.ParsePKIXPublicKey(der)
-	if err != nil {
-		return nil, fmt.Errorf("the token's public key: %w", err)
-	}
-	pub, ok := pk.(*ecdsa.PublicKey)
-	if !ok || pub.Curve != elliptic.P256() {
-		return nil, fmt.Errorf("the token's key is %T, not ECDSA P-256", pk)
-	}
-	return &tokenSigner{k: k, ctx: ctx, u: u, dir: dir, label: label, pub: pub}, nil
 }

@@ -19,20 +19,23 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/google/go-tpm/legacy/tpm2"
 )
 
-// fakeTPMTools plays tpm2_ptool, pkcs11-tool, modutil, certutil and mkdir
-// for TPMBrowserKeys: the "TPM" key is key; every command is recorded
-// with the temporary directory shown as <tmp>.
+// fakeTPMTools plays tpm2_ptool, modutil, certutil and mkdir for
+// TPMBrowserKeys; every command is recorded with the temporary directory
+// shown as <tmp>.
 type fakeTPMTools struct {
 	t     *testing.T
-	key   *ecdsa.PrivateKey
 	db    string
 	calls []string
-	// signWith, when set, signs instead of key (a lying token).
-	signWith *ecdsa.PrivateKey
-	// symlinkTo, when set, makes the public key file a link to it.
-	symlinkTo string
+	// primaries is what listprimaries prints.
+	primaries string
+	// linked is the key file tpm2_ptool link was given; linkFails makes
+	// link fail as when the key's parent is not the token's primary.
+	linked    []byte
+	linkFails bool
 	// pkcs12 counts software imports (the fallback); leaf is what the
 	// software import puts in NSS.
 	pkcs12 int
@@ -59,41 +62,27 @@ func (f *fakeTPMTools) run(_ context.Context, c Command) ([]byte, error) {
 		}
 	}
 	f.calls = append(f.calls, line)
-	arg := func(name string) string {
-		i := slices.Index(args, name)
-		if i < 0 || i+1 >= len(args) {
-			f.t.Fatalf("%s has no %s", c, name)
-		}
-		return args[i+1]
-	}
 	switch {
 	case c.Path == "mkdir":
 		for _, a := range args[3:] {
 			os.MkdirAll(a, 0o700)
 		}
+	case strings.Contains(line, "tpm2_ptool listprimaries"):
+		return []byte(f.primaries), nil
 	case strings.Contains(line, "tpm2_ptool init"):
 		os.WriteFile(filepath.Join(c.User.Home, tpmStoreDir, "tpm2_pkcs11.sqlite3"), nil, 0o600)
-		return []byte("action: Created\nid: 1\n"), nil
+		return []byte("action: Added\nid: 1\n"), nil
 	case strings.Contains(line, "tpm2_ptool rmtoken"):
 		return []byte(`No token labeled "portier"`), errors.New("exit status 1")
-	case strings.Contains(line, "--read-object"):
-		out := arg("--output-file")
-		if f.symlinkTo != "" {
-			return nil, os.Symlink(f.symlinkTo, out)
+	case strings.Contains(line, "tpm2_ptool link"):
+		if f.linkFails {
+			return []byte("Key must be parent of 0x81000002, got 0x81000001"), errors.New("exit status 1")
 		}
-		der, _ := x509.MarshalPKIXPublicKey(&f.key.PublicKey)
-		return nil, os.WriteFile(out, der, 0o600)
-	case strings.Contains(line, "--sign"):
-		digest, err := os.ReadFile(arg("--input-file"))
+		b, err := os.ReadFile(args[len(args)-1])
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		k := f.key
-		if f.signWith != nil {
-			k = f.signWith
-		}
-		sig, _ := ecdsa.SignASN1(rand.Reader, k, digest)
-		return nil, os.WriteFile(arg("--output-file"), sig, 0o600)
+		f.linked = b
 	case strings.Contains(line, "modutil") && slices.Contains(args, "-add"):
 		f.module = true
 	case strings.Contains(line, "modutil") && slices.Contains(args, "-delete"):
@@ -121,42 +110,50 @@ func (f *fakeTPMTools) run(_ context.Context, c Command) ([]byte, error) {
 	return nil, nil
 }
 
-// tpmTestIdentity is the agent's identity plus a server that issues
-// browser certificates from the same test CA, recording what it got.
-func tpmTestIdentity(t *testing.T, home string) (*BrowserIdentity, *[][]byte) {
+// tpmTestIdentity is the agent's identity whose NewTPMBrowserKey makes a
+// TPM key file (TSS2 PEM of a key of the test) with a certificate from
+// the same test CA; the returned slice records the people asked for.
+func tpmTestIdentity(t *testing.T, home string) (*BrowserIdentity, *[]string) {
 	t.Helper()
 	ti := newTestIdentity(t)
 	id := ti.issue(t, 7, home, "https://wiki.example.com")
 	id.Users = []LocalUser{{Name: "ann", UID: os.Geteuid(), GID: os.Getegid(), Home: home}}
-	var csrs [][]byte
-	id.IssueBrowserCertificate = func(_ context.Context, person string, csrPEM []byte) ([]*x509.Certificate, error) {
-		if person != "ann" {
-			t.Errorf("browser certificate asked for %q", person)
-		}
-		csrs = append(csrs, csrPEM)
-		blk, _ := pemDecode(csrPEM)
-		csr, err := x509.ParseCertificateRequest(blk)
-		if err != nil {
-			return nil, err
-		}
-		if err := csr.CheckSignature(); err != nil {
-			return nil, err
-		}
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(99), Subject: pkix.Name{CommonName: id.DeviceID},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ti.ca, csr.PublicKey, ti.caKey)
-		if err != nil {
-			return nil, err
-		}
-		leaf, _ := x509.ParseCertificate(der)
-		return []*x509.Certificate{leaf, ti.ca}, nil
+	var people []string
+	id.NewTPMBrowserKey = func(_ context.Context, person string) (*TPMBrowserKey, error) {
+		people = append(people, person)
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		return fakeTPMBrowserKey(t, ti, id.DeviceID, &key.PublicKey, &key.PublicKey), nil
 	}
-	return id, &csrs
+	return id, &people
+}
+
+// fakeTPMBrowserKey is a key file for the TPM public area of filePub with
+// a certificate for certPub (serial 99).
+func fakeTPMBrowserKey(t *testing.T, ti *testIdentity, deviceID string, filePub, certPub *ecdsa.PublicKey) *TPMBrowserKey {
+	t.Helper()
+	pubArea, err := tpm2.Public{Type: tpm2.AlgECC, NameAlg: tpm2.AlgSHA256,
+		Attributes: tpm2.FlagSign | tpm2.FlagFixedTPM | tpm2.FlagFixedParent | tpm2.FlagSensitiveDataOrigin | tpm2.FlagUserWithAuth,
+		ECCParameters: &tpm2.ECCParams{Sign: &tpm2.SigScheme{Alg: tpm2.AlgECDSA, Hash: tpm2.AlgSHA256}, CurveID: tpm2.CurveNISTP256,
+			Point: tpm2.ECPoint{XRaw: filePub.X.FillBytes(make([]byte, 32)), YRaw: filePub.Y.FillBytes(make([]byte, 32))}}}.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, err := encodeTPMKeyFile(pubArea, []byte("wrapped private area"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(99), Subject: pkix.Name{CommonName: deviceID},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ti.ca, certPub, ti.caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaf, _ := x509.ParseCertificate(der)
+	return &TPMBrowserKey{File: file, Chain: []*x509.Certificate{leaf, ti.ca}, Source: "tpm_attested"}
 }
 
 func newFakeTPM(t *testing.T, home string, id *BrowserIdentity) (*fakeTPMTools, *NSSStore) {
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	f := &fakeTPMTools{t: t, key: key, db: filepath.Join(home, ".pki", "nssdb"), leaf: id.Leaf}
+	f := &fakeTPMTools{t: t, db: filepath.Join(home, ".pki", "nssdb"), leaf: id.Leaf}
 	s := &NSSStore{Run: f.run, TempDir: t.TempDir(), Chown: func(string, int, int) error { return nil },
 		TPM: &TPMBrowserKeys{Module: "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so", Run: f.run, Device: "-",
 			TempDir: t.TempDir(), Chown: func(string, int, int) error { return nil }}}
@@ -164,27 +161,32 @@ func newFakeTPM(t *testing.T, home string, id *BrowserIdentity) (*fakeTPMTools, 
 }
 
 // TestTPMBrowserKeyCommands checks the exact commands that give a person a
-// TPM browser key, that the certificate request is signed by the token's
-// key, and that the placement says how to remove it.
+// TPM browser key the agent made: the SRK as the store's primary object,
+// the key file linked into the token, its certificate added; and that the
+// placement says how to remove it.
 func TestTPMBrowserKeyCommands(t *testing.T) {
 	home := t.TempDir()
-	id, csrs := tpmTestIdentity(t, home)
+	id, people := tpmTestIdentity(t, home)
+	made := id.NewTPMBrowserKey
+	var key *TPMBrowserKey
+	id.NewTPMBrowserKey = func(ctx context.Context, person string) (*TPMBrowserKey, error) {
+		k, err := made(ctx, person)
+		key = k
+		return k, err
+	}
 	f, s := newFakeTPM(t, home, id)
 	ps, err := s.Install(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
 	store, db, mod := filepath.Join(home, ".tpm2_pkcs11"), f.db, s.TPM.Module
-	p11 := "pkcs11-tool --module " + mod + " --token-label portier "
 	want := []string{
 		"mkdir -p -m 0700 " + store,
 		"tpm2_ptool listprimaries --path=" + store,
-		"tpm2_ptool init --path=" + store,
+		"tpm2_ptool init --primary-handle=0x81000001 --path=" + store,
 		"tpm2_ptool rmtoken --label=portier --path=" + store,
 		"tpm2_ptool addtoken --pid=1 --sopin=<random> --userpin= --label=portier --path=" + store,
-		"tpm2_ptool addkey --label=portier --key-label=dev_0123456789abcdef --userpin= --algorithm=ecc256 --path=" + store,
-		p11 + "--read-object --type pubkey --label dev_0123456789abcdef --output-file <tmp>/public.der",
-		p11 + "--sign --mechanism ECDSA --label dev_0123456789abcdef --signature-format openssl --input-file <tmp>/digest --output-file <tmp>/signature",
+		"tpm2_ptool link --label=portier --key-label=dev_0123456789abcdef --userpin= --path=" + store + " <tmp>/browser.key",
 		"tpm2_ptool addcert --label=portier --key-label=dev_0123456789abcdef --path=" + store + " <tmp>/cert.pem",
 		"mkdir -p -m 0700 " + filepath.Dir(db) + " " + db,
 		"certutil -N -d sql:" + db + " --empty-password",
@@ -205,13 +207,11 @@ func TestTPMBrowserKeyCommands(t *testing.T) {
 	if !slices.Equal(f.calls, want) {
 		t.Fatalf("commands:\n  %s\nwant:\n  %s", strings.Join(f.calls, "\n  "), strings.Join(want, "\n  "))
 	}
-	if len(*csrs) != 1 {
-		t.Fatalf("%d certificate requests", len(*csrs))
+	if !slices.Equal(*people, []string{"ann"}) {
+		t.Fatalf("keys made for %q", *people)
 	}
-	blk, _ := pemDecode((*csrs)[0])
-	csr, _ := x509.ParseCertificateRequest(blk)
-	if !f.key.PublicKey.Equal(csr.PublicKey) {
-		t.Error("the certificate request is not for the token's key")
+	if string(f.linked) != string(key.File) {
+		t.Error("the token linked another file than the agent's key")
 	}
 	if f.pkcs12 != 0 {
 		t.Error("the software key was imported too")
@@ -248,32 +248,37 @@ func TestTPMBrowserKeyCommands(t *testing.T) {
 // TestTPMBrowserKeyFallsBack: whatever goes wrong on the TPM side, the
 // person gets the software key as before, and what was made is removed.
 func TestTPMBrowserKeyFallsBack(t *testing.T) {
-	secret := filepath.Join(t.TempDir(), "secret")
-	os.WriteFile(secret, []byte("root's secret"), 0o600)
-	for name, spoil := range map[string]func(f *fakeTPMTools, id *BrowserIdentity){
-		// A modified token: its signature is another key's.
-		"token signs with another key": func(f *fakeTPMTools, _ *BrowserIdentity) {
-			f.signWith, _ = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		},
-		// The server answers with a certificate for another key.
-		"certificate for another key": func(f *fakeTPMTools, id *BrowserIdentity) {
-			id.IssueBrowserCertificate = func(context.Context, string, []byte) ([]*x509.Certificate, error) {
-				return []*x509.Certificate{id.Leaf}, nil
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	for name, spoil := range map[string]func(f *fakeTPMTools, id *BrowserIdentity, ti *testIdentity){
+		// The certificate is for another key than the key file's.
+		"certificate for another key": func(_ *fakeTPMTools, id *BrowserIdentity, ti *testIdentity) {
+			id.NewTPMBrowserKey = func(context.Context, string) (*TPMBrowserKey, error) {
+				k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+				return fakeTPMBrowserKey(t, ti, id.DeviceID, &k.PublicKey, &other.PublicKey), nil
 			}
 		},
-		// The person links the output file to a file of root's.
-		"public key file is a symlink": func(f *fakeTPMTools, _ *BrowserIdentity) { f.symlinkTo = secret },
-		"server refuses": func(f *fakeTPMTools, id *BrowserIdentity) {
-			id.IssueBrowserCertificate = func(context.Context, string, []byte) ([]*x509.Certificate, error) {
-				return nil, errors.New("403: this device is revoked")
+		// The key file is a software key, not a TPM key.
+		"software key file": func(_ *fakeTPMTools, id *BrowserIdentity, ti *testIdentity) {
+			id.NewTPMBrowserKey = func(context.Context, string) (*TPMBrowserKey, error) {
+				k := fakeTPMBrowserKey(t, ti, id.DeviceID, &other.PublicKey, &other.PublicKey)
+				der, _ := x509.MarshalPKCS8PrivateKey(other)
+				k.File = pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+				return k, nil
 			}
 		},
+		"no TPM or server refuses": func(_ *fakeTPMTools, id *BrowserIdentity, _ *testIdentity) {
+			id.NewTPMBrowserKey = func(context.Context, string) (*TPMBrowserKey, error) {
+				return nil, errors.New("agent: ask the server for a browser certificate: 403: this device is revoked")
+			}
+		},
+		// tpm2_ptool refuses the key (a store whose primary is not the SRK).
+		"link fails": func(f *fakeTPMTools, _ *BrowserIdentity, _ *testIdentity) { f.linkFails = true },
 	} {
 		t.Run(name, func(t *testing.T) {
 			home := t.TempDir()
 			id, _ := tpmTestIdentity(t, home)
 			f, s := newFakeTPM(t, home, id)
-			spoil(f, id)
+			spoil(f, id, newTestIdentity(t))
 			ps, err := s.Install(context.Background(), id)
 			if err != nil {
 				t.Fatal(err)
@@ -281,28 +286,62 @@ func TestTPMBrowserKeyFallsBack(t *testing.T) {
 			if f.pkcs12 != 1 || len(ps) != 1 || isTPMPlacement(ps[0]) || ps[0].Nickname == "portier:dev_0123456789abcdef" {
 				t.Fatalf("no software fallback: %d imports, %+v", f.pkcs12, ps)
 			}
-			if !slices.Contains(f.calls, "tpm2_ptool rmtoken --label=portier --path="+filepath.Join(home, ".tpm2_pkcs11")) {
+			if slices.ContainsFunc(f.calls, func(c string) bool { return strings.Contains(c, "addtoken") }) &&
+				!slices.Contains(f.calls, "tpm2_ptool rmtoken --label=portier --path="+filepath.Join(home, ".tpm2_pkcs11")) {
 				t.Errorf("the half-made token was not removed:\n  %s", strings.Join(f.calls, "\n  "))
 			}
 		})
 	}
-	t.Run("no way to ask the server", func(t *testing.T) {
+	t.Run("no way to make the key", func(t *testing.T) {
 		home := t.TempDir()
 		id, _ := tpmTestIdentity(t, home)
-		id.IssueBrowserCertificate = nil
+		id.NewTPMBrowserKey = nil
 		f, s := newFakeTPM(t, home, id)
 		if _, err := s.Install(context.Background(), id); err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range f.calls {
 			if strings.Contains(c, "tpm2_ptool") && !strings.Contains(c, "rmtoken") {
-				t.Errorf("ran %s without a way to get a certificate", c)
+				t.Errorf("ran %s without a key", c)
 			}
 		}
 		if f.pkcs12 != 1 {
 			t.Error("no software key")
 		}
 	})
+}
+
+// TestTPMBrowserKeyUsesTheStoreSRK: a store that already has the SRK as a
+// primary object keeps it (no second init); a store whose only primary
+// is another handle, or transient, gets the SRK added.
+func TestTPMBrowserKeyUsesTheStoreSRK(t *testing.T) {
+	const srk = "810000010022000bccccea46"
+	for name, tc := range map[string]struct {
+		primaries string
+		pid       string
+		init      bool
+	}{
+		"SRK present":  {"- config:\n    esys-tr: 81000002aa\n    transient: false\n  id: 1\n- config:\n    esys-tr: " + srk + "\n    transient: false\n  id: 2\n", "2", false},
+		"other handle": {"- config:\n    esys-tr: 81000002aa\n    transient: false\n  id: 1\n", "1", true},
+		"transient":    {"- config:\n    template-name: tpm2-tools-default\n    transient: true\n  id: 3\n", "1", true},
+		"empty store":  {"", "1", true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			home := t.TempDir()
+			id, _ := tpmTestIdentity(t, home)
+			f, s := newFakeTPM(t, home, id)
+			f.primaries = tc.primaries
+			ps, err := s.Install(context.Background(), id)
+			if err != nil || len(ps) != 1 || !isTPMPlacement(ps[0]) {
+				t.Fatalf("install: %v %+v\n  %s", err, ps, strings.Join(f.calls, "\n  "))
+			}
+			inits := slices.ContainsFunc(f.calls, func(c string) bool { return strings.Contains(c, "tpm2_ptool init") })
+			added := slices.ContainsFunc(f.calls, func(c string) bool { return strings.Contains(c, "addtoken --pid="+tc.pid+" ") })
+			if inits != tc.init || !added {
+				t.Errorf("init %v (want %v), token under primary %s: %v\n  %s", inits, tc.init, tc.pid, added, strings.Join(f.calls, "\n  "))
+			}
+		})
+	}
 }
 
 // TestTPMBrowserKeyErrorsHideSOPIN: a failing addtoken is reported by
@@ -330,9 +369,9 @@ func TestTPMBrowserKeyEnv(t *testing.T) {
 		Run: func(_ context.Context, c Command) ([]byte, error) { got = append(got, c.String()); return nil, nil }}
 	u := LocalUser{Name: "ann", Home: "/home/ann"}
 	k.ptool(context.Background(), u, "listprimaries", "--path=/home/ann/.tpm2_pkcs11")
-	k.pkcs11(context.Background(), u, "-O")
+	k.modutil(context.Background(), u, "/home/ann/.pki/nssdb", "-list")
 	want := []string{"env TPM2TOOLS_TCTI=tabrmd:bus_type=session tpm2_ptool listprimaries --path=/home/ann/.tpm2_pkcs11",
-		"env TPM2TOOLS_TCTI=tabrmd:bus_type=session pkcs11-tool --module /m.so --token-label portier -O"}
+		"env TPM2TOOLS_TCTI=tabrmd:bus_type=session modutil -dbdir sql:/home/ann/.pki/nssdb -list"}
 	if !slices.Equal(got, want) {
 		t.Errorf("commands = %q", got)
 	}

@@ -192,7 +192,7 @@ func (a *Agent) SyncBrowsers(ctx context.Context) error {
 	if id.Origins, err = a.origins(ctx); err != nil {
 		return fmt.Errorf("agent: ask the server for Portier's hosts: %w", err)
 	}
-	id.IssueBrowserCertificate = a.browserCertificate
+	id.NewTPMBrowserKey = a.tpmBrowserKeyMaker().New
 	a.logTPMFallbacks(bo.Stores)
 	if id.Users, err = bo.Users(); err != nil {
 		return fmt.Errorf("agent: list the local users: %w", err)

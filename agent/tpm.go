@@ -35,19 +35,26 @@ const tpmTimeout = 30 * time.Second
 
 // openTPM opens the TPM through open.
 func openTPM(open TPMOpener) (*attest.TPM, error) {
+	t, _, err := openTPMChannel(open)
+	return t, err
+}
+
+// openTPMChannel opens the TPM through open, and returns its command
+// channel too (for go-tpm commands; closing t closes it).
+func openTPMChannel(open TPMOpener) (*attest.TPM, attest.CommandChannelTPM20, error) {
 	if open == nil {
 		open = OpenSystemTPM
 	}
 	ch, err := open()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	t, err := attest.OpenTPM(&attest.OpenConfig{CommandChannel: ch})
 	if err != nil {
 		ch.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return t, nil
+	return t, ch, nil
 }
 
 // tpmSigner is the device key in the TPM as a crypto.Signer: it holds one

@@ -26,125 +26,179 @@ type tpmKey struct {
 	attestErr string
 }
 
-// newTPMKey makes the device key in the TPM and proves it to the server:
-// it reads the endorsement key (EK), makes an attestation key (AK), asks
-// the server for a challenge only that TPM can answer for that AK
-// (POST /api/v1/agent/attest/challenge, with the enrollment code when
-// enrolling), answers it (TPM2_ActivateCredential), then creates an ECDSA
-// P-256 key that cannot leave the TPM, certified by the AK. A server that
-// does not verify TPM keys (no challenge endpoint, or it refuses the
-// challenge) leaves the key unattested, with the reason. The AK is
-// flushed; the key stays loaded in the returned signer.
+// challengeFunc asks the server for an attestation challenge for an AK
+// (POST /api/v1/agent/attest/challenge).
+type challengeFunc func(ctx context.Context, req agentwire.AttestChallengeRequest) (agentwire.AttestChallenge, error)
+
+// clientChallenge asks through c: with the enrollment code when
+// enrolling, with no code (the client certificate authenticates) after.
+func clientChallenge(c *client, code string) challengeFunc {
+	return func(ctx context.Context, req agentwire.AttestChallengeRequest) (agentwire.AttestChallenge, error) {
+		req.Code = code
+		var ch agentwire.AttestChallenge
+		cctx, cancel := context.WithTimeout(ctx, requestTimeout)
+		defer cancel()
+		err := c.call(cctx, http.MethodPost, "/api/v1/agent/attest/challenge", req, &ch)
+		return ch, err
+	}
+}
+
+// newTPMKey makes the device key in the TPM and proves it to the server
+// (an akSession, then go-attestation's NewKey: an ECDSA P-256 key under
+// the SRK, certified by the AK), asking for the challenge with the
+// enrollment code when enrolling. The AK is flushed; the key stays
+// loaded in the returned signer.
 func newTPMKey(ctx context.Context, open TPMOpener, c *client, code string, log *slog.Logger) (*tpmKey, error) {
-	t, err := tpmCall(func() (*attest.TPM, error) { return openTPM(open) }, func(t *attest.TPM) { t.Close() })
+	ses, err := newAKSession(ctx, open, clientChallenge(c, code))
 	if err != nil {
 		return nil, err
 	}
 	ok := false
 	defer func() {
+		ses.closeAK()
 		if !ok {
-			t.Close()
+			ses.t.Close()
 		}
 	}()
-	type akState struct {
-		ek agentwire.TPMEndorsement
-		ak *attest.AK
-		e  attest.EK
-	}
-	st, err := tpmCall(func() (*akState, error) {
-		eks, err := t.EKs()
-		if err != nil {
-			return nil, fmt.Errorf("read the endorsement key: %w", err)
-		}
-		ek, err := chooseEK(eks)
-		if err != nil {
-			return nil, err
-		}
-		wire, err := endorsement(ek)
-		if err != nil {
-			return nil, err
-		}
-		ak, err := t.NewAK(nil)
-		if err != nil {
-			return nil, fmt.Errorf("create an attestation key: %w", err)
-		}
-		return &akState{ek: wire, ak: ak, e: ek}, nil
-	}, nil)
-	if err != nil {
-		return nil, err
-	}
-	defer st.ak.Close(t)
-	p := st.ak.AttestationParameters()
-	req := agentwire.AttestChallengeRequest{Code: code, EK: st.ek, AK: agentwire.TPMCreation{
-		Public: p.Public, CreateData: p.CreateData, CreateAttestation: p.CreateAttestation, CreateSignature: p.CreateSignature}}
-	var ch agentwire.AttestChallenge
-	cctx, cancel := context.WithTimeout(ctx, requestTimeout)
-	err = c.call(cctx, http.MethodPost, "/api/v1/agent/attest/challenge", req, &ch)
-	cancel()
-	var apiErr *APIError
-	attestErr := ""
-	switch {
-	case err == nil:
-	case errors.As(err, &apiErr) && (apiErr.Status == http.StatusNotFound || apiErr.Status == http.StatusNotImplemented):
-		attestErr = "the server does not verify TPM keys (it answered " + http.StatusText(apiErr.Status) + " to the attestation challenge)"
-	case errors.As(err, &apiErr) && apiErr.Status/100 == 4:
-		attestErr = "the server refused the attestation challenge: " + apiErr.Error()
-	default:
-		return nil, fmt.Errorf("agent: ask the server for a TPM attestation challenge: %w", err)
-	}
-	type made struct {
-		key       *attest.Key
-		activated []byte
-	}
-	m, err := tpmCall(func() (*made, error) {
-		var activated []byte
-		if attestErr == "" {
-			var err error
-			activated, err = st.ak.ActivateCredentialWithEK(t, attest.EncryptedCredential{Credential: ch.Credential, Secret: ch.Secret}, st.e)
-			if err != nil {
-				return nil, fmt.Errorf("answer the server's attestation challenge (TPM2_ActivateCredential): %w", err)
-			}
-		}
-		k, err := t.NewKey(st.ak, &attest.KeyConfig{Algorithm: attest.ECDSA, Size: 256})
+	k, err := tpmCall(func() (*attest.Key, error) {
+		k, err := ses.t.NewKey(ses.ak, &attest.KeyConfig{Algorithm: attest.ECDSA, Size: 256})
 		if err != nil {
 			return nil, fmt.Errorf("create the device key in the TPM: %w", err)
 		}
-		return &made{key: k, activated: activated}, nil
-	}, func(m *made) { m.key.Close() })
+		return k, nil
+	}, func(k *attest.Key) { k.Close() })
 	if err != nil {
 		return nil, err
 	}
-	pubArea, privArea, err := m.key.Blobs()
+	pubArea, privArea, err := k.Blobs()
 	if err != nil {
-		m.key.Close()
+		k.Close()
 		return nil, err
 	}
-	pub, isEC := m.key.Public().(*ecdsa.PublicKey)
-	priv, err := m.key.Private(m.key.Public())
+	pub, isEC := k.Public().(*ecdsa.PublicKey)
+	priv, err := k.Private(k.Public())
 	if !isEC || err != nil {
-		m.key.Close()
+		k.Close()
 		return nil, fmt.Errorf("agent: the TPM key is not a usable ECDSA key: %v", err)
 	}
 	file, err := encodeTPMKeyFile(pubArea, privArea)
 	if err != nil {
-		m.key.Close()
+		k.Close()
 		return nil, err
 	}
 	blob, err := loadableBlob(pubArea, privArea)
 	if err != nil {
-		m.key.Close()
+		k.Close()
 		return nil, err
 	}
 	s := &tpmSigner{open: open, blob: blob, log: log}
-	s.set(&tpmHandle{tpm: t, key: m.key, signer: priv.(crypto.Signer), pub: pub})
+	s.set(&tpmHandle{tpm: ses.t, key: k, signer: priv.(crypto.Signer), pub: pub})
 	ok = true
-	out := &tpmKey{signer: s, file: file, attestErr: attestErr}
-	if attestErr == "" {
-		cp := m.key.CertificationParameters()
-		out.att = &agentwire.KeyAttestation{Format: agentwire.FormatTPM2, ChallengeID: ch.ID, Activated: m.activated,
-			Key: agentwire.TPMCreation{Public: cp.Public, CreateData: cp.CreateData, CreateAttestation: cp.CreateAttestation, CreateSignature: cp.CreateSignature}}
+	cp := k.CertificationParameters()
+	return &tpmKey{signer: s, file: file, attestErr: ses.attestErr, att: ses.attestation(&cp)}, nil
+}
+
+// akSession is an open TPM with a fresh attestation key (AK) the server
+// challenged: the TPM's endorsement key (EK) decrypted the server's
+// secret for that AK, so what the AK certifies is in the TPM of that EK.
+type akSession struct {
+	t  *attest.TPM
+	ch attest.CommandChannelTPM20 // t's channel, for go-tpm calls
+	ak *attest.AK
+	ek attest.EK // until the challenge is answered
+	// challengeID and activated answer the server's challenge; attestErr
+	// says why there is none (a server that does not verify TPM keys).
+	challengeID string
+	activated   []byte
+	attestErr   string
+}
+
+// newAKSession opens the TPM, reads the EK, makes an AK, asks the server
+// for a challenge only that TPM can answer for that AK (ask) and answers
+// it (TPM2_ActivateCredential). A server that does not verify TPM keys
+// (no challenge endpoint, or it refuses the challenge) leaves the session
+// without an answer, and attestErr says why. The caller closes the AK
+// (closeAK) and the TPM (t.Close).
+func newAKSession(ctx context.Context, open TPMOpener, ask challengeFunc) (*akSession, error) {
+	ses, err := tpmCall(func() (*akSession, error) { return openAKSession(open) }, func(s *akSession) { s.closeAK(); s.t.Close() })
+	if err != nil {
+		return nil, err
 	}
-	return out, nil
+	ek := ses.ek
+	ses.ek = attest.EK{}
+	p := ses.ak.AttestationParameters()
+	wire, err := endorsement(ek)
+	if err == nil {
+		var ch agentwire.AttestChallenge
+		ch, err = ask(ctx, agentwire.AttestChallengeRequest{EK: wire, AK: agentwire.TPMCreation{
+			Public: p.Public, CreateData: p.CreateData, CreateAttestation: p.CreateAttestation, CreateSignature: p.CreateSignature}})
+		var apiErr *APIError
+		switch {
+		case err == nil:
+			ses.challengeID = ch.ID
+			ses.activated, err = tpmCall(func() ([]byte, error) {
+				b, err := ses.ak.ActivateCredentialWithEK(ses.t, attest.EncryptedCredential{Credential: ch.Credential, Secret: ch.Secret}, ek)
+				if err != nil {
+					return nil, fmt.Errorf("answer the server's attestation challenge (TPM2_ActivateCredential): %w", err)
+				}
+				return b, nil
+			}, nil)
+		case errors.As(err, &apiErr) && (apiErr.Status == http.StatusNotFound || apiErr.Status == http.StatusNotImplemented):
+			ses.attestErr, err = "the server does not verify TPM keys (it answered "+http.StatusText(apiErr.Status)+" to the attestation challenge)", nil
+		case errors.As(err, &apiErr) && apiErr.Status/100 == 4:
+			ses.attestErr, err = "the server refused the attestation challenge: "+apiErr.Error(), nil
+		default:
+			err = fmt.Errorf("agent: ask the server for a TPM attestation challenge: %w", err)
+		}
+	}
+	if err != nil {
+		ses.closeAK()
+		ses.t.Close()
+		return nil, err
+	}
+	return ses, nil
+}
+
+// openAKSession opens the TPM, reads the EK and makes the AK.
+func openAKSession(open TPMOpener) (*akSession, error) {
+	t, ch, err := openTPMChannel(open)
+	if err != nil {
+		return nil, err
+	}
+	eks, err := t.EKs()
+	if err != nil {
+		t.Close()
+		return nil, fmt.Errorf("read the endorsement key: %w", err)
+	}
+	ek, err := chooseEK(eks)
+	if err != nil {
+		t.Close()
+		return nil, err
+	}
+	ak, err := t.NewAK(nil)
+	if err != nil {
+		t.Close()
+		return nil, fmt.Errorf("create an attestation key: %w", err)
+	}
+	return &akSession{t: t, ch: ch, ak: ak, ek: ek}, nil
+}
+
+// closeAK flushes the AK from the TPM.
+func (s *akSession) closeAK() {
+	if s.ak != nil {
+		_ = s.ak.Close(s.t)
+		s.ak = nil
+	}
+}
+
+// attestation is what proves to the server that the key cp certifies is
+// in this TPM; nil when the server was not asked.
+func (s *akSession) attestation(cp *attest.CertificationParameters) *agentwire.KeyAttestation {
+	if s.attestErr != "" || s.challengeID == "" {
+		return nil
+	}
+	return &agentwire.KeyAttestation{Format: agentwire.FormatTPM2, ChallengeID: s.challengeID, Activated: s.activated,
+		Key: agentwire.TPMCreation{Public: cp.Public, CreateData: cp.CreateData, CreateAttestation: cp.CreateAttestation, CreateSignature: cp.CreateSignature}}
 }
 
 // chooseEK prefers an endorsement key with the manufacturer's certificate,

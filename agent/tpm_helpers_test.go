@@ -51,11 +51,16 @@ type attestServer struct {
 	clientKeys   []*ecdsa.PublicKey
 	renewals     int
 	browserCerts int
+	// deviceChallenges counts the challenges asked for over mutual TLS.
+	deviceChallenges int
 }
 
 type pendingChallenge struct {
 	secret   []byte
 	akPublic []byte
+	// device is the device the challenge was asked for over mutual TLS
+	// ("" when asked with an enrollment code).
+	device string
 }
 
 func newAttestServer(t *testing.T) *attestServer {
@@ -125,9 +130,19 @@ func (s *attestServer) challenge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req agentwire.AttestChallengeRequest
-	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.Code == "" {
+	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		fail(w, http.StatusBadRequest, "malformed challenge request")
 		return
+	}
+	// With no enrollment code, the device's client certificate
+	// authenticates, and the challenge is that device's.
+	device := ""
+	if req.Code == "" {
+		var err error
+		if device, err = s.device(r); err != nil {
+			fail(w, http.StatusUnauthorized, err.Error())
+			return
+		}
 	}
 	var ek any
 	if req.EK.Certificate != nil {
@@ -155,20 +170,24 @@ func (s *attestServer) challenge(w http.ResponseWriter, r *http.Request) {
 	id := make([]byte, 16)
 	_, _ = rand.Read(id)
 	s.mu.Lock()
-	s.challenges[hex.EncodeToString(id)] = pendingChallenge{secret: secret, akPublic: req.AK.Public}
+	s.challenges[hex.EncodeToString(id)] = pendingChallenge{secret: secret, akPublic: req.AK.Public, device: device}
+	s.deviceChallenges += min(len(device), 1)
 	s.mu.Unlock()
 	answer(w, agentwire.AttestChallenge{ID: hex.EncodeToString(id), Credential: ec.Credential, Secret: ec.Secret, ExpiresAt: time.Now().Add(5 * time.Minute)})
 }
 
 // verifyAttestation checks att proves that pub is a key in the TPM of the
 // challenge; each challenge answers once.
-func (s *attestServer) verifyAttestation(att *agentwire.KeyAttestation, pub any) error {
+func (s *attestServer) verifyAttestation(att *agentwire.KeyAttestation, pub any, device string) error {
 	s.mu.Lock()
 	ch, ok := s.challenges[att.ChallengeID]
 	delete(s.challenges, att.ChallengeID)
 	s.mu.Unlock()
 	if !ok {
 		return errors.New("unknown or used challenge")
+	}
+	if ch.device != device {
+		return errors.New("the challenge was not asked for by this device")
 	}
 	if subtle.ConstantTimeCompare(ch.secret, att.Activated) != 1 {
 		return errors.New("wrong activated secret")
@@ -232,7 +251,7 @@ func (s *attestServer) enroll(w http.ResponseWriter, r *http.Request) {
 	}
 	key := ca.KeyInfo{Protection: req.Device.KeyProtection, Source: store.KeySourceAgent}
 	if req.Attestation != nil {
-		if err := s.verifyAttestation(req.Attestation, csr.PublicKey); err != nil {
+		if err := s.verifyAttestation(req.Attestation, csr.PublicKey, ""); err != nil {
 			fail(w, http.StatusBadRequest, "attestation: "+err.Error())
 			return
 		}
@@ -308,8 +327,17 @@ func (s *attestServer) browserCertificate(w http.ResponseWriter, r *http.Request
 		fail(w, http.StatusBadRequest, "csr: "+err.Error())
 		return
 	}
-	chain, err := s.ca.IssueDevice(r.Context(), s.swapped(csr), id, ca.KeyInfo{Protection: req.KeyProtection, Source: store.KeySourceAgent,
-		Purpose: ca.PurposeBrowser, Person: req.Person})
+	// As the real server: hardware only with an attestation of this
+	// device's challenge, software whatever was claimed otherwise.
+	key := ca.KeyInfo{Protection: store.KeySoftware, Source: store.KeySourceAgent, Purpose: ca.PurposeBrowser, Person: req.Person}
+	if req.Attestation != nil {
+		if err := s.verifyAttestation(req.Attestation, csr.PublicKey, id); err != nil {
+			fail(w, http.StatusBadRequest, "attestation: "+err.Error())
+			return
+		}
+		key.Protection, key.Source = store.KeyHardware, store.KeySourceTPM
+	}
+	chain, err := s.ca.IssueDevice(r.Context(), s.swapped(csr), id, key)
 	if err != nil {
 		fail(w, http.StatusBadRequest, err.Error())
 		return

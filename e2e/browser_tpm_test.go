@@ -4,33 +4,32 @@ package e2e
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/google/go-attestation/attest"
 
 	"github.com/portier/portier/agent"
+	"github.com/portier/portier/agentwire"
 	"github.com/portier/portier/ca"
+	"github.com/portier/portier/identity"
 	"github.com/portier/portier/store"
-	"github.com/portier/portier/store/boltstore"
+	"github.com/portier/portier/tpmtest"
 )
 
 // nobodyUID is the uid of Debian's nobody, the test's person.
@@ -39,22 +38,28 @@ const nobodyUID = 65534
 // tpm2PKCS11Module is where Debian's libtpm2-pkcs11-1 installs the module.
 const tpm2PKCS11Module = "/usr/lib/x86_64-linux-gnu/pkcs11/libtpm2_pkcs11.so"
 
+// tctiSwtpm is the TSS's swtpm TCTI (Debian's libtss2-tcti-swtpm0), which
+// tpm2-abrmd uses to reach swtpm.
+const tctiSwtpm = "/usr/lib/x86_64-linux-gnu/libtss2-tcti-swtpm.so.0"
+
 // requireTPMBrowserStack returns once the real chain can run: swtpm,
 // tpm2-abrmd (the resource manager a real machine has in the kernel as
 // /dev/tpmrm0), dbus-daemon, the tpm2-pkcs11 module and its tools, and
-// OpenSC's pkcs11-tool. It skips without them and fails when
+// NSS's modutil and certutil. It skips without them and fails when
 // PORTIER_TEST_REQUIRE_ALL=1.
 func requireTPMBrowserStack(t *testing.T) {
 	t.Helper()
-	const msg = "the TPM browser-key test needs Debian's swtpm, tpm2-tools, tpm2-abrmd, libtss2-tcti-tabrmd0, dbus, libtpm2-pkcs11-1, libtpm2-pkcs11-tools and opensc"
+	const msg = "the TPM browser-key test needs Debian's swtpm, tpm2-tools, tpm2-abrmd, libtss2-tcti-tabrmd0, libtss2-tcti-swtpm0, dbus-daemon, libtpm2-pkcs11-1, libtpm2-pkcs11-tools and libnss3-tools"
 	missing := ""
-	for _, tool := range []string{"swtpm", "tpm2_getcap", "tpm2-abrmd", "dbus-daemon", "tpm2_ptool", "pkcs11-tool", "modutil"} {
+	for _, tool := range []string{"swtpm", "tpm2_getcap", "tpm2-abrmd", "dbus-daemon", "tpm2_ptool", "modutil", "certutil"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			missing += " " + tool
 		}
 	}
-	if _, err := os.Stat(tpm2PKCS11Module); err != nil {
-		missing += " " + tpm2PKCS11Module
+	for _, lib := range []string{tpm2PKCS11Module, tctiSwtpm} {
+		if _, err := os.Stat(lib); err != nil {
+			missing += " " + lib
+		}
 	}
 	if missing == "" {
 		return
@@ -65,43 +70,29 @@ func requireTPMBrowserStack(t *testing.T) {
 	t.Skipf("skipping: %s (missing:%s)", msg, missing)
 }
 
-// startTPMStack starts a fresh software TPM (its control port right after
-// its command port, as the swtpm TCTI wants), a private D-Bus session bus
-// and tpm2-abrmd on it, and returns the environment that points the TSS
-// tools and the tpm2-pkcs11 module at that TPM.
-func startTPMStack(t *testing.T) []string {
+// tpmStack is one software TPM used in turn, as a real machine's TPM is
+// used at once through /dev/tpmrm0: first by the agent's Go code (its
+// Open, a direct connection to swtpm, which serves one connection at a
+// time), then by the person's TSS tools and Chromium's tpm2-pkcs11
+// module through tpm2-abrmd (the resource manager a real machine has in
+// the kernel), started at the first tool and holding swtpm from then on.
+type tpmStack struct {
+	t   *testing.T
+	tpm *tpmtest.TPM
+	// env points the TSS tools and the tpm2-pkcs11 module at tpm2-abrmd.
+	env []string
+	bus string
+
+	mu    sync.Mutex
+	abrmd bool // started: the agent's Go code cannot reach swtpm any more
+}
+
+// startTPMStack starts a fresh software TPM whose EK certificate m
+// signed, and a private D-Bus session bus for tpm2-abrmd.
+func startTPMStack(t *testing.T, m *tpmtest.Manufacturer) *tpmStack {
 	t.Helper()
-	dir := t.TempDir()
-	start := func(name string, args ...string) *exec.Cmd {
-		cmd := exec.Command(name, args...)
-		cmd.Stdout, cmd.Stderr = &lockedBuffer{}, &lockedBuffer{}
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start %s: %v", name, err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		return cmd
-	}
-	var port int
-	for try := 0; ; try++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port = l.Addr().(*net.TCPAddr).Port
-		l.Close()
-		if l2, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port+1)); err == nil {
-			l2.Close()
-			break
-		}
-		if try == 20 {
-			t.Fatal("no two adjacent free ports for swtpm")
-		}
-	}
-	os.MkdirAll(filepath.Join(dir, "tpm"), 0o700)
-	start("swtpm", "socket", "--tpm2", "--tpmstate", "dir="+filepath.Join(dir, "tpm"),
-		"--server", "type=tcp,port="+strconv.Itoa(port)+",bindaddr=127.0.0.1",
-		"--ctrl", "type=tcp,port="+strconv.Itoa(port+1)+",bindaddr=127.0.0.1",
-		"--flags", "not-need-init,startup-clear")
+	tpm := tpmtest.Start(t)
+	tpmtest.ProvisionEKCertificate(t, tpm, m)
 	// The bus lets the person's uid reach tpm2-abrmd, as /dev/tpmrm0 lets
 	// the tss group reach the kernel's resource manager.
 	busDir, err := os.MkdirTemp("", "portier-tpmbus-")
@@ -126,33 +117,79 @@ func startTPMStack(t *testing.T) []string {
   </policy>
 </busconfig>
 `), 0o644)
-	start("dbus-daemon", "--nofork", "--config-file="+conf)
+	startProcess(t, exec.Command("dbus-daemon", "--nofork", "--config-file="+conf))
 	waitFor(t, "the D-Bus socket", func() error { _, err := os.Stat(filepath.Join(busDir, "bus")); return err })
-	waitFor(t, "swtpm", func() error {
-		c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
-		if err == nil {
-			c.Close()
-		}
-		return err
-	})
-	abrmd := exec.Command("tpm2-abrmd", "--session", "--allow-root", "--flush-all", "--tcti=swtpm:host=127.0.0.1,port="+strconv.Itoa(port))
-	abrmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+bus)
+	return &tpmStack{t: t, tpm: tpm, bus: bus,
+		env: []string{"DBUS_SESSION_BUS_ADDRESS=" + bus, "TPM2TOOLS_TCTI=tabrmd:bus_type=session", "TPM2_PKCS11_TCTI=tabrmd:bus_type=session"}}
+}
+
+// startProcess starts cmd, killed at the end of the test.
+func startProcess(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if cmd.Stdout == nil {
+		cmd.Stdout, cmd.Stderr = &lockedBuffer{}, &lockedBuffer{}
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", cmd.Path, err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+}
+
+// open is the agent's TPM (agent.TPMOpener): swtpm directly, until
+// tpm2-abrmd holds it.
+func (s *tpmStack) open() (attest.CommandChannelTPM20, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.abrmd {
+		return nil, errors.New("tpm2-abrmd holds the software TPM now")
+	}
+	return s.tpm.Open()
+}
+
+// run runs the person's commands (agent.PersonCommands), starting
+// tpm2-abrmd in front of swtpm before the first TSS tool.
+func (s *tpmStack) run(ctx context.Context, c agent.Command) ([]byte, error) {
+	if strings.Contains(c.String(), "tpm2_ptool") {
+		s.startABRMD()
+	}
+	out, err := agent.PersonCommands(ctx, c)
+	if err != nil && strings.Contains(c.String(), "tpm2_ptool") {
+		// The agent's log shortens the tool's output; the test shows all.
+		s.t.Logf("%s: %v\n%s", strings.Fields(c.String())[len(s.env)+1:3+len(s.env)], err, out)
+	}
+	return out, err
+}
+
+func (s *tpmStack) startABRMD() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.abrmd {
+		return
+	}
+	s.abrmd = true
+	abrmd := exec.Command("tpm2-abrmd", "--session", "--allow-root", "--flush-all", "--tcti="+s.tpm.TCTI)
+	abrmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS="+s.bus)
 	out := &lockedBuffer{}
 	abrmd.Stdout, abrmd.Stderr = out, out
-	if err := abrmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { abrmd.Process.Kill(); abrmd.Wait() })
-	env := []string{"DBUS_SESSION_BUS_ADDRESS=" + bus, "TPM2TOOLS_TCTI=tabrmd:bus_type=session", "TPM2_PKCS11_TCTI=tabrmd:bus_type=session"}
-	waitFor(t, "tpm2-abrmd", func() error {
+	startProcess(s.t, abrmd)
+	waitFor(s.t, "tpm2-abrmd", func() error {
 		cmd := exec.Command("tpm2_getcap", "properties-fixed")
-		cmd.Env = append(os.Environ(), env...)
+		cmd.Env = append(os.Environ(), s.env...)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			return fmt.Errorf("%v: %s; abrmd: %s", err, b, out.String())
 		}
 		return nil
 	})
-	return env
+}
+
+// certutil runs certutil for the person whose home is home, with the TPM
+// stack's environment (the module in the database finds the person's
+// store and reaches the TPM through it), and returns its output.
+func (s *tpmStack) certutil(home string, args ...string) string {
+	cmd := exec.Command("certutil", args...)
+	cmd.Env = append(append(os.Environ(), "HOME="+home), s.env...)
+	out, _ := cmd.CombinedOutput()
+	return string(out)
 }
 
 // waitFor retries check until it passes (a service starting up), failing
@@ -168,79 +205,33 @@ func waitFor(t *testing.T, what string, check func() error) {
 	t.Fatalf("%s did not start: %v", what, err)
 }
 
-// testCA is a real Portier CA on a throw-away store.
-func testCA(t *testing.T) *ca.CA {
+// attestedConfig protects an app for requests whose certificate's key
+// Portier verified in a TPM (key: attested), another for any enrolled
+// device, and trusts the test TPM vendor's EK certificates.
+const attestedConfig = `
+tpm_ek_roots: {{ekroots}}
+routes:
+  - {from: "https://app.localhost:{{port}}", to: "{{upstream}}", policy: attested}
+  - {from: "https://managed.localhost:{{port}}", to: "{{upstream}}", policy: managed}
+policies:
+  - id: attested
+    allow:
+      and:
+        - domain: example.com
+        - device: {key: attested}
+  - id: managed
+    allow:
+      and:
+        - domain: example.com
+        - device: {managed: true}
+`
+
+// personHome makes a home directory for the person (nobody's uid, no
+// account needed): every command of the setup runs as that uid, as the
+// root agent runs them for a person, and every file it makes must be
+// theirs.
+func personHome(t *testing.T, name string) agent.LocalUser {
 	t.Helper()
-	dir := t.TempDir()
-	be, err := boltstore.Open(filepath.Join(dir, "portier.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), be, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := ca.New(context.Background(), ca.Options{Store: st, Keys: &ca.FileKeyStore{Dir: filepath.Join(dir, "ca")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(); st.Close(); be.Close() })
-	return c
-}
-
-// TestBrowserTPMKey runs the whole Linux chain with real parts: the agent's
-// NSS store with TPM browser keys sets up, for a person, a tpm2-pkcs11
-// token with an empty user PIN in ~/.tpm2_pkcs11, a P-256 key generated in
-// the (software) TPM, a certificate request signed by that key, a browser
-// certificate from a real Portier CA, the module registered in the
-// person's NSS database; headless Chromium (HOME = that person's home, the
-// agent's AutoSelectCertificateForUrls policy) then reaches a TLS server
-// that requires a client certificate, WITHOUT any prompt, and the server
-// sees the TPM key's certificate (purpose browser, hardware). The NSS
-// database holds no private key of its own. Removal unloads the module and
-// deletes the token, and Chromium then has no certificate to present.
-func TestBrowserTPMKey(t *testing.T) {
-	exe := requireChromium(t)
-	requireNSSTools(t)
-	requireRoot(t)
-	requireTPMBrowserStack(t)
-	env := startTPMStack(t)
-	c := testCA(t)
-	ctx := context.Background()
-	const deviceID = "dev_tpmbrowser0123456789"
-
-	// The agent's own (software) key and certificate: what NSS would get
-	// without a TPM, and whose issuer the policy selects.
-	agentKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	csrDER, _ := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{}, agentKey)
-	csr, _ := x509.ParseCertificateRequest(csrDER)
-	agentChain, err := c.IssueDevice(ctx, csr, deviceID, ca.KeyInfo{Protection: store.KeySoftware})
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if len(r.TLS.PeerCertificates) == 0 {
-			http.Error(w, "no client certificate", http.StatusUnauthorized)
-			return
-		}
-		leaf := r.TLS.PeerCertificates[0]
-		ki := ca.KeyInfoFromCert(leaf)
-		fmt.Fprintf(w, "serial=%s cn=%s purpose=%s protection=%s person=%s", leaf.SerialNumber, leaf.Subject.CommonName, ki.Purpose, ki.Protection, ki.Person)
-	}))
-	pool := x509.NewCertPool()
-	for _, r := range c.Roots() {
-		pool.AddCert(r)
-	}
-	pool.AddCert(c.Intermediate())
-	srv.TLS = &tls.Config{ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: pool}
-	srv.StartTLS()
-	defer srv.Close()
-	origin := strings.Replace(srv.URL, "127.0.0.1", "tpm.localhost", 1)
-
-	// The person is another uid (nobody's, no account needed): every
-	// command of the setup runs as that uid, as the root agent runs them
-	// for a person, and every file it makes must be theirs.
 	home, err := os.MkdirTemp("", "portier-home-")
 	if err != nil {
 		t.Fatal(err)
@@ -252,31 +243,96 @@ func TestBrowserTPMKey(t *testing.T) {
 	if err := os.Chown(home, nobodyUID, nobodyUID); err != nil {
 		t.Fatal(err)
 	}
-	person := agent.LocalUser{Name: "nobody", UID: nobodyUID, GID: nobodyUID, Home: home}
-	var issued []*x509.Certificate
-	id := &agent.BrowserIdentity{DeviceID: deviceID, Key: agentKey, Leaf: agentChain[0], Intermediates: agentChain[1:],
-		Users: []agent.LocalUser{person}, Origins: []string{origin},
-		IssueBrowserCertificate: func(ctx context.Context, who string, csrPEM []byte) ([]*x509.Certificate, error) {
-			csr, err := ca.ParseCSR(csrPEM)
-			if err != nil {
-				return nil, err
-			}
-			issued, err = c.IssueDevice(ctx, csr, deviceID, ca.KeyInfo{Protection: store.KeyHardware, Purpose: ca.PurposeBrowser, Person: who})
-			return issued, err
-		}}
+	return agent.LocalUser{Name: name, UID: nobodyUID, GID: nobodyUID, Home: home}
+}
+
+// TestBrowserTPMKey runs the whole Linux chain with real parts: a real
+// Portier trusting the test TPM vendor (tpm_ek_roots), an agent enrolled
+// over its API whose browser sync makes, for a person, a key in the
+// (software) TPM, proves it to Portier (a challenge over mutual TLS,
+// TPM2_ActivateCredential, the key certified by the AK), gets a browser
+// certificate saying hardware, tpm_attested, and hands it to a
+// tpm2-pkcs11 token with an empty user PIN in ~/.tpm2_pkcs11, the module
+// registered in the person's NSS database. Headless Chromium (HOME = that
+// person's home, the agent's AutoSelectCertificateForUrls policy) then
+// reaches a route whose policy says `device: {key: attested}`, WITHOUT
+// any prompt. A browser holding only the software key of the same device
+// is denied by the same route. Removal unloads the module and deletes
+// the token.
+func TestBrowserTPMKey(t *testing.T) {
+	exe := requireChromium(t)
+	requireNSSTools(t)
+	requireRoot(t)
+	requireTPMBrowserStack(t)
+	ctx := context.Background()
+	vendor := tpmtest.NewManufacturer(t, "Trusted TPM Vendor")
+	stack := startTPMStack(t, vendor)
+	roots := filepath.Join(t.TempDir(), "ek-roots.pem")
+	if err := os.WriteFile(roots, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: vendor.Cert.Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s := startSite(t, strings.ReplaceAll(attestedConfig, "{{ekroots}}", roots))
+	s.addUser("ann@example.com", "correct horse battery", "staff")
+	const secret = "an-owner-token-for-the-tpm-browser-test"
+	if err := s.srv.Store().Write(ctx, store.Put(&store.Token{ID: "tok_owner", Role: "owner",
+		SecretHash: identity.HashSecret(secret), CreatedAt: time.Now()})); err != nil {
+		t.Fatal(err)
+	}
+	w := &world{t: t, srv: s.srv, port: s.port}
+	var code struct{ Code string }
+	if st := w.api(w.browser(nil), secret, "POST", "/api/v1/enrollment/codes", `{"ownership":"corporate","user":"ann@example.com","ttl":"15m"}`, &code); st != 201 {
+		t.Fatalf("create code = %d", st)
+	}
+
+	// The agent's own key is a software key: the software TPM serves one
+	// connection at a time, and a TPM device key would hold it.
+	stateDir := filepath.Join(t.TempDir(), "agent")
+	enrolled, err := agent.Enroll(ctx, agent.EnrollOptions{Server: s.console(), Code: code.Code, Fingerprint: s.srv.CA().Fingerprint(),
+		StateDir: stateDir, Version: "1.0.0", KeyMode: agent.KeyModeSoftware, TPM: stack.open, Out: io.Discard,
+		Info: func(context.Context) agentwire.DeviceInfo {
+			return agentwire.DeviceInfo{Platform: "linux", Hostname: "tpm-laptop"}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	deviceID := enrolled.DeviceID
+	policyFile := filepath.Join(chromiumPolicyDir, "portier-"+deviceID+".json")
+	t.Cleanup(func() { os.Remove(policyFile) }) // also when the test fails half-way
+
+	person := personHome(t, "nobody")
 	var logs lockedBuffer
-	keys := &agent.TPMBrowserKeys{Module: tpm2PKCS11Module, Run: agent.PersonCommands, Env: env, Device: "-",
-		Log: slog.New(slog.NewTextHandler(&logs, nil))}
-	nss := &agent.NSSStore{Run: agent.PersonCommands, TPM: keys}
-	ps, err := nss.Install(ctx, id)
-	if err != nil || len(ps) != 1 {
-		t.Fatalf("install: %v %+v\n%s", err, ps, logs.String())
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	keys := &agent.TPMBrowserKeys{Module: tpm2PKCS11Module, Run: stack.run, Env: stack.env, Device: "-", Log: log}
+	nss := &agent.NSSStore{Run: stack.run, TPM: keys}
+	ag, err := agent.Open(agent.Options{StateDir: stateDir, Version: "1.0.0", Platform: agent.PlatformLinux, TPM: stack.open,
+		Runner: &lockRunner{}, Collect: perfectPosture, Log: log,
+		Browser: &agent.BrowserOptions{Stores: []agent.BrowserStore{nss, &agent.ChromePolicyStore{Dirs: []string{chromiumPolicyDir}}},
+			Users: func() ([]agent.LocalUser, error) { return []agent.LocalUser{person}, nil }}})
+	if err != nil {
+		t.Fatal(err)
 	}
-	if len(issued) == 0 || ps[0].Nickname != "portier:"+deviceID || ps[0].Serial != issued[0].SerialNumber.String() {
-		t.Fatalf("the person got the software key, not a TPM key: %+v\nagent log:\n%s", ps[0], logs.String())
+	t.Cleanup(ag.Close)
+	if err := ag.SyncBrowsers(ctx); err != nil {
+		t.Fatalf("browser sync: %v\nagent log:\n%s", err, logs.String())
 	}
-	db := filepath.Join(home, ".pki", "nssdb")
-	filepath.WalkDir(home, func(p string, d fs.DirEntry, err error) error {
+
+	// What Portier issued: a browser certificate for the person whose key
+	// it verified in the TPM, with a trusted EK.
+	var browserCert *store.Certificate
+	for _, c := range s.srv.Store().CertificatesOf(deviceID) {
+		if c.Purpose == ca.PurposeBrowser {
+			browserCert = c
+		}
+	}
+	if browserCert == nil || browserCert.KeyProtection != store.KeyHardware || browserCert.KeyProtectionSource != store.KeySourceTPM ||
+		browserCert.Person != "nobody" {
+		t.Fatalf("browser certificate %+v, want hardware, tpm_attested, for nobody\nagent log:\n%s", browserCert, logs.String())
+	}
+	db := filepath.Join(person.Home, ".pki", "nssdb")
+	if out := stack.certutil(person.Home, "-L", "-d", "sql:"+db, "-h", "all"); !strings.Contains(out, "portier:"+deviceID) {
+		t.Fatalf("NSS does not list the token's certificate:\n%s\nagent log:\n%s", out, logs.String())
+	}
+	filepath.WalkDir(person.Home, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -286,67 +342,104 @@ func TestBrowserTPMKey(t *testing.T) {
 		}
 		return nil
 	})
-	if fi, err := os.Stat(filepath.Join(home, ".tpm2_pkcs11")); err != nil || fi.Mode().Perm() != 0o700 {
+	if fi, err := os.Stat(filepath.Join(person.Home, ".tpm2_pkcs11")); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Errorf("the person's tpm2-pkcs11 store is not theirs alone: %v %v", fi, err)
 	}
 	if out, _ := exec.Command("certutil", "-K", "-d", "sql:"+db).CombinedOutput(); strings.Contains(string(out), deviceID) {
 		t.Fatalf("the NSS database holds a private key of its own:\n%s", out)
 	}
-	policy := &agent.ChromePolicyStore{Dirs: []string{chromiumPolicyDir}}
-	pps, err := policy.Install(ctx, id)
-	t.Cleanup(func() {
-		for _, p := range pps {
-			policy.Remove(ctx, p)
+
+	// Chromium, as the person, with the TPM key: allowed, no prompt (a
+	// prompt would hang headless Chromium).
+	b := s.newTab(exe, chromedp.Env(append([]string{"HOME=" + person.Home}, stack.env...)...))
+	b.open(s.url("app.localhost", "/reports"))
+	b.signIn("ann@example.com", "correct horse battery")
+	b.waitAt(s.url("app.localhost", "/reports"))
+	b.wantText("h1", "hello from upstream")
+
+	// Another person's browser with only the device's software key (the
+	// NSS database without a TPM): the same route denies it.
+	other := personHome(t, "nobody")
+	sw := &agent.NSSStore{Run: agent.PersonCommands}
+	id := softwareIdentity(t, stateDir, deviceID, other, s.console(), s.url("app.localhost", ""))
+	sps, err := sw.Install(ctx, id)
+	if err != nil || len(sps) != 1 {
+		t.Fatalf("software install: %v %+v", err, sps)
+	}
+	b2 := s.newTab(exe, chromedp.Env("HOME="+other.Home))
+	// It does present the device's certificate: a route for any enrolled
+	// device lets it through.
+	b2.open(s.url("managed.localhost", "/"))
+	b2.signIn("ann@example.com", "correct horse battery")
+	b2.waitAt(s.url("managed.localhost", "/"))
+	b2.wantText("h1", "hello from upstream")
+	hits := s.hits.Load()
+	b2.open(s.url("app.localhost", "/reports"))
+	b2.wantText("h1", "Access denied")
+	if n := s.hits.Load(); n != hits {
+		b2.fatalf("the upstream answered %d requests for the software key", n-hits)
+	}
+
+	// Removal: the module is unloaded and the token deleted.
+	ps := browserPlacements(t, stateDir)
+	for _, p := range ps {
+		if p.Store == agent.StoreNSS {
+			if err := nss.Remove(ctx, p); err != nil {
+				t.Fatalf("remove: %v", err)
+			}
 		}
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
-
-	want := fmt.Sprintf("serial=%s cn=%s purpose=browser protection=hardware person=nobody", issued[0].SerialNumber, deviceID)
-	if got := chromiumFetch(t, exe, home, env, origin+"/"); !strings.Contains(got, want) {
-		t.Fatalf("Chromium presented something else: page %q, want %q\nagent log:\n%s", got, want, logs.String())
-	}
-
-	if err := nss.Remove(ctx, ps[0]); err != nil {
-		t.Fatalf("remove: %v", err)
-	}
-	if out, _ := exec.Command("certutil", "-L", "-d", "sql:"+db, "-h", "all").CombinedOutput(); strings.Contains(string(out), "portier:") {
+	if out := stack.certutil(person.Home, "-L", "-d", "sql:"+db, "-h", "all"); strings.Contains(out, "portier:") {
 		t.Fatalf("NSS still lists the token's certificate after removal:\n%s", out)
-	}
-	if got := chromiumFetch(t, exe, home, env, origin+"/"); strings.Contains(got, "serial=") {
-		t.Fatalf("after removal Chromium still presented a certificate: %q", got)
 	}
 }
 
-// chromiumFetch opens u in a fresh headless Chromium run for the person
-// (HOME = home, the TPM stack's environment) and returns the page's text,
-// or the navigation error.
-func chromiumFetch(t *testing.T, exe, home string, env []string, u string) string {
+// softwareIdentity is the agent's software device identity (device.key,
+// device.crt of stateDir) for u's browsers.
+func softwareIdentity(t *testing.T, stateDir, deviceID string, u agent.LocalUser, origins ...string) *agent.BrowserIdentity {
 	t.Helper()
-	out := &lockedBuffer{}
-	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(exe), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-		chromedp.UserDataDir(filepath.Join(t.TempDir(), "profile")),
-		chromedp.Flag("host-resolver-rules", "MAP *.localhost 127.0.0.1"),
-		chromedp.Flag("ignore-certificate-errors", true),
-		chromedp.Env(append([]string{"HOME=" + home}, env...)...),
-		chromedp.CombinedOutput(out))
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	bctx, cancelB := chromedp.NewContext(allocCtx)
-	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, browserTimeout)
-	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("Chromium hung on %s (a PIN prompt?)\n%s", u, tail(withoutDBus(out.String()), 3000))
-		}
-		return "navigation failed: " + err.Error()
-	}
-	body, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	keyPEM, err := os.ReadFile(filepath.Join(stateDir, agent.KeyFile))
 	if err != nil {
-		return "read failed: " + err.Error()
+		t.Fatal(err)
 	}
-	return body
+	blk, _ := pem.Decode(keyPEM)
+	if blk == nil {
+		t.Fatal("device.key is not PEM")
+	}
+	key, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	crtPEM, err := os.ReadFile(filepath.Join(stateDir, agent.CertFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var chain []*x509.Certificate
+	for rest := crtPEM; ; {
+		var b *pem.Block
+		if b, rest = pem.Decode(rest); b == nil {
+			break
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, c)
+	}
+	return &agent.BrowserIdentity{DeviceID: deviceID, Key: key, Leaf: chain[0], Intermediates: chain[1:],
+		Users: []agent.LocalUser{u}, Origins: origins}
+}
+
+// browserPlacements reads the agent's browser.json.
+func browserPlacements(t *testing.T, stateDir string) []agent.Placement {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(stateDir, agent.BrowserFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec struct{ Placements []agent.Placement }
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec.Placements
 }

@@ -22,8 +22,16 @@ import (
 // TPM is a running swtpm: a fresh TPM 2.0 with its own state directory,
 // listening on loopback.
 type TPM struct {
-	// Addr is the TPM command port (host:port).
+	// Addr is the TPM command port (host:port); the control port is the
+	// next one, as the TSS's swtpm TCTI wants.
 	Addr string
+	// TCTI is how the TSS tools (tpm2-tools, tpm2_ptool, the tpm2-pkcs11
+	// module; TPM2TOOLS_TCTI, TPM2_PKCS11_TCTI) or tpm2-abrmd --tcti reach
+	// this TPM: "swtpm:host=127.0.0.1,port=N". swtpm serves one
+	// connection at a time, and without a resource manager the tools leave
+	// objects loaded: put tpm2-abrmd --flush-all in front of it when a
+	// tool and Open must share the TPM.
+	TCTI string
 	// Dir is the TPM's state directory.
 	Dir string
 	cmd *exec.Cmd
@@ -43,7 +51,8 @@ func Start(t testing.TB) *TPM {
 	dir := t.TempDir()
 	var last error
 	for try := 0; try < 5; try++ {
-		cmdPort, ctrlPort := freePort(t), freePort(t)
+		cmdPort := adjacentPorts(t)
+		ctrlPort := cmdPort + 1
 		cmd := exec.Command(bin, "socket", "--tpm2",
 			"--tpmstate", "dir="+dir,
 			"--server", "type=tcp,port="+strconv.Itoa(cmdPort)+",bindaddr=127.0.0.1",
@@ -53,7 +62,8 @@ func Start(t testing.TB) *TPM {
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("tpmtest: start swtpm: %v", err)
 		}
-		tpm := &TPM{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(cmdPort)), Dir: dir, cmd: cmd}
+		tpm := &TPM{Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(cmdPort)), Dir: dir, cmd: cmd,
+			TCTI: "swtpm:host=127.0.0.1,port=" + strconv.Itoa(cmdPort)}
 		if last = tpm.waitReady(cmd); last == nil {
 			t.Cleanup(tpm.stop)
 			return tpm
@@ -115,6 +125,25 @@ func (c *Conn) MeasurementLog() ([]byte, error) { return nil, nil }
 // ports holds the ports handed out in this test binary, so two TPMs started
 // at once never get the same one.
 var ports sync.Map
+
+// adjacentPorts returns a free port whose next port is free too, both
+// handed out to no other TPM of this test binary.
+func adjacentPorts(t testing.TB) int {
+	t.Helper()
+	for try := 0; try < 100; try++ {
+		p := freePort(t)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p+1))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		if _, dup := ports.LoadOrStore(p+1, true); !dup {
+			return p
+		}
+	}
+	t.Fatal("tpmtest: no two adjacent free ports")
+	return 0
+}
 
 func freePort(t testing.TB) int {
 	t.Helper()
