@@ -4,12 +4,14 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/google/go-tpm/legacy/tpm2"
 
@@ -50,6 +52,74 @@ type TPMBrowserKeyMaker struct {
 	Issue func(ctx context.Context, req agentwire.BrowserCertificateRequest, pub *ecdsa.PublicKey) (*agentwire.Certificate, error)
 	// Log receives why a key is not attested (default: discard).
 	Log *slog.Logger
+	// Dir, when set, is the state directory where the keys made are kept
+	// (TPMBrowserKeysFile), so that installing again (after a renewal of
+	// the device certificate, or a retry after another store failed)
+	// reuses a person's key and certificate until the certificate's
+	// renewal point instead of asking the server for one more.
+	Dir string
+	// Now is the clock for that renewal point (default time.Now).
+	Now func() time.Time
+}
+
+// cachedTPMBrowserKey is one person's entry of TPMBrowserKeysFile.
+type cachedTPMBrowserKey struct {
+	File   string `json:"file"`  // TSS2 PRIVATE KEY PEM
+	Chain  string `json:"chain"` // PEM, leaf first
+	Source string `json:"source,omitempty"`
+}
+
+// cached returns person's kept key while its certificate is before its
+// renewal point (two thirds of its lifetime), nil otherwise.
+func (m *TPMBrowserKeyMaker) cached(person string) *TPMBrowserKey {
+	if m.Dir == "" {
+		return nil
+	}
+	keys := map[string]cachedTPMBrowserKey{}
+	b, err := os.ReadFile(filepath.Join(m.Dir, TPMBrowserKeysFile))
+	if err != nil || json.Unmarshal(b, &keys) != nil {
+		return nil
+	}
+	c, ok := keys[person]
+	if !ok {
+		return nil
+	}
+	chain, err := parseChain([]byte(c.Chain), TPMBrowserKeysFile)
+	if err != nil {
+		return nil
+	}
+	now := time.Now()
+	if m.Now != nil {
+		now = m.Now()
+	}
+	leaf := chain[0]
+	if now.After(leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore) * 2 / 3)) {
+		return nil
+	}
+	return &TPMBrowserKey{File: []byte(c.File), Chain: chain, Source: c.Source}
+}
+
+// keep records person's new key in TPMBrowserKeysFile (only a key the
+// server certified as hardware is kept).
+func (m *TPMBrowserKeyMaker) keep(person string, k *TPMBrowserKey) error {
+	if m.Dir == "" {
+		return nil
+	}
+	path := filepath.Join(m.Dir, TPMBrowserKeysFile)
+	keys := map[string]cachedTPMBrowserKey{}
+	if b, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(b, &keys) // a damaged file is rewritten
+	}
+	var chain []byte
+	for _, c := range k.Chain {
+		chain = append(chain, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	keys[person] = cachedTPMBrowserKey{File: string(k.File), Chain: string(chain), Source: k.Source}
+	b, err := json.MarshalIndent(keys, "", "  ")
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(path, append(b, '\n'), 0o600)
 }
 
 // New makes person's browser key in the TPM, proves it to the server and
@@ -62,6 +132,9 @@ func (m *TPMBrowserKeyMaker) New(ctx context.Context, person string) (*TPMBrowse
 	log := m.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if k := m.cached(person); k != nil {
+		return k, nil
 	}
 	tk, err := newTPMBrowserKey(ctx, m.TPM, m.Challenge)
 	if err != nil {
@@ -84,12 +157,21 @@ func (m *TPMBrowserKeyMaker) New(ctx context.Context, person string) (*TPMBrowse
 	if !pub.Equal(chain[0].PublicKey) {
 		return nil, errors.New("agent: the server's browser certificate is not for the TPM key")
 	}
-	return &TPMBrowserKey{File: tk.file, Chain: chain, Source: ans.KeyProtectionSource}, nil
+	k := &TPMBrowserKey{File: tk.file, Chain: chain, Source: ans.KeyProtectionSource}
+	if ans.KeyProtection != agentwire.KeyHardware {
+		// Not verified this time: the next installation tries again.
+		return k, nil
+	}
+	if err := m.keep(person, k); err != nil {
+		log.Warn("agent: the TPM browser key is not kept; the next installation makes another", "user", person, "err", err)
+	}
+	return k, nil
 }
 
 // tpmBrowserKeyMaker is the agent's: its TPM, its server over mutual TLS.
 func (a *Agent) tpmBrowserKeyMaker() *TPMBrowserKeyMaker {
-	return &TPMBrowserKeyMaker{TPM: a.o.TPM, Challenge: clientChallenge(a.c, ""), Issue: a.issueBrowserCertificate, Log: a.o.Log}
+	return &TPMBrowserKeyMaker{TPM: a.o.TPM, Challenge: clientChallenge(a.c, ""), Issue: a.issueBrowserCertificate, Log: a.o.Log,
+		Dir: a.dir, Now: a.o.Clock}
 }
 
 // logTPMFallbacks has the TPM browser keys of the NSS stores log to the

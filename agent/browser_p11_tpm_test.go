@@ -9,8 +9,12 @@ import (
 	"crypto/sha256"
 	"encoding/pem"
 	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-tpm/legacy/tpm2"
 
@@ -119,5 +123,48 @@ func TestTPMBrowserKeyNotAttested(t *testing.T) {
 	s.noAttest, s.swapKey = false, true
 	if _, err := m.New(context.Background(), "ann"); err == nil {
 		t.Fatal("a certificate for another key was accepted")
+	}
+}
+
+// TestTPMBrowserKeyKept: installing again (after the device certificate
+// is renewed, or a retry after another store failed) reuses the person's
+// TPM key and certificate until the certificate's renewal point, so the
+// server is not asked for one more each time; after it, a new key. A new
+// enrollment (--force) deletes the kept keys with the agent's files.
+func TestTPMBrowserKeyKept(t *testing.T) {
+	tpm := tpmtest.Start(t)
+	s := newAttestServer(t)
+	a := tpmBrowserAgent(t, s, tpm)
+	now := time.Now()
+	m := a.tpmBrowserKeyMaker()
+	m.Now = func() time.Time { return now }
+	first, err := m.New(context.Background(), "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := m.New(context.Background(), "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.browserCerts != 1 || !again.Chain[0].Equal(first.Chain[0]) || string(again.File) != string(first.File) {
+		t.Fatalf("installing again asked for %d certificates, want the kept one", s.browserCerts)
+	}
+	if fi, err := os.Stat(filepath.Join(a.dir, TPMBrowserKeysFile)); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("kept keys file: %v %v", fi, err)
+	}
+	if _, err := m.New(context.Background(), "bob"); err != nil || s.browserCerts != 2 {
+		t.Fatalf("another person: %v, %d certificates", err, s.browserCerts)
+	}
+	leaf := first.Chain[0]
+	now = leaf.NotBefore.Add(leaf.NotAfter.Sub(leaf.NotBefore)*2/3 + time.Minute)
+	renewed, err := m.New(context.Background(), "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.browserCerts != 3 || renewed.Chain[0].Equal(first.Chain[0]) {
+		t.Fatalf("past the renewal point: %d certificates, same certificate %v", s.browserCerts, renewed.Chain[0].Equal(first.Chain[0]))
+	}
+	if !slices.Contains(profileFiles[:], TPMBrowserKeysFile) {
+		t.Fatal("the kept keys are not among the files a new enrollment or a selective wipe deletes")
 	}
 }

@@ -18,12 +18,15 @@ const (
 	StateFile      = "state.json"      // server, device id, report sequence, ...
 	JournalFile    = "actions.journal" // action ids started and done
 	PrivacyFile    = "privacy.txt"     // the last privacy notice
-	WorkProfileDir = "work-profile"    // BYOD: everything above lives here
+	// TPMBrowserKeysFile keeps the people's TPM browser keys (wrapped
+	// blobs, useless off this TPM) and their certificates, 0600.
+	TPMBrowserKeysFile = "tpm-browser-keys.json"
+	WorkProfileDir     = "work-profile" // BYOD: everything above lives here
 )
 
 // profileFiles are every file the agent writes in its directory: what a
 // selective wipe deletes when the agent is not in work-profile mode.
-var profileFiles = [...]string{KeyFile, CertFile, CAFile, StateFile, JournalFile, PrivacyFile, BrowserFile, BrowserKeyFile, BrowserCrtFile}
+var profileFiles = [...]string{KeyFile, CertFile, CAFile, StateFile, JournalFile, PrivacyFile, BrowserFile, BrowserKeyFile, BrowserCrtFile, TPMBrowserKeysFile}
 
 // DefaultStateDir is the per-OS state directory of the agent service.
 func DefaultStateDir() string {
