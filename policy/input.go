@@ -92,8 +92,8 @@ type Device struct {
 	// verified a TPM attestation, store.KeySourceAgent for the agent's
 	// word, "" for nothing.
 	KeySource string
-	// TrustCap, when set, says why Trust is below the device's stored
-	// trust for this request (for the deny page), e.g. the presented
-	// certificate's key is not hardware-bound.
-	TrustCap string
+	// TrustCapped says that Trust is medium for this request although the
+	// device is at high, because the presented credential's key is not
+	// hardware-bound (the deny page says so).
+	TrustCapped bool
 }

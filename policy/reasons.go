@@ -10,15 +10,17 @@ import (
 
 // Remediation hints, by what the user can do about a condition.
 const (
-	fixAskAdmin    = "Ask your administrator for access to this app."
-	fixMFA         = "Sign in again with your security key."
-	fixAgent       = "Open the Portier agent on this device and fix the failing checks."
-	fixReport      = "Open the Portier agent so that it reports this device's status, then try again."
-	fixEnroll      = "Enroll this device with Portier from the self-service portal, or use an enrolled device."
-	fixOwnership   = "This app is not available on this kind of device; open it from a company-managed device."
-	fixPlatform    = "Open this app from a supported device."
-	fixDevice      = "Open this app from a device you are allowed to use for it."
-	fixKey         = "Open this app from a company device whose Portier key is kept in hardware, or ask IT to enroll this device that way."
+	fixAskAdmin  = "Ask your administrator for access to this app."
+	fixMFA       = "Sign in again with your security key."
+	fixAgent     = "Open the Portier agent on this device and fix the failing checks."
+	fixReport    = "Open the Portier agent so that it reports this device's status, then try again."
+	fixEnroll    = "Enroll this device with Portier from the self-service portal, or use an enrolled device."
+	fixOwnership = "This app is not available on this kind of device; open it from a company-managed device."
+	fixPlatform  = "Open this app from a supported device."
+	fixDevice    = "Open this app from a device you are allowed to use for it."
+	fixKey       = "Open this app from a company device whose Portier key is kept in hardware, or ask IT to enroll this device that way."
+	// trustCapNote explains a request's trust below its device's.
+	trustCapNote   = "The device itself is at high, but the certificate this browser presented has a key kept in software, which caps the trust of its requests at medium."
 	fixKeyAttested = "Open this app from a company device enrolled with its key in the TPM, or ask IT to enroll this device again with its TPM."
 	fixNetwork     = "Connect from an allowed network (for example the office network) and try again."
 	fixLocation    = "This app cannot be reached from your current location."
@@ -112,8 +114,8 @@ func (l *leaf) reason(e *env, want bool) Reason {
 			return Reason{"device.trust", fmt.Sprintf("This app is not available on devices with trust level %s.", t), fixAgent, ""}
 		}
 		msg := fmt.Sprintf("This device's trust level is %s; this app needs %s.", t, trustRange(l.lo, l.hi))
-		if in.Device.TrustCap != "" {
-			return Reason{"device.trust", msg + " " + in.Device.TrustCap, fixKey, ""}
+		if in.Device.TrustCapped {
+			return Reason{"device.trust", msg + " " + trustCapNote, fixKey, ""}
 		}
 		return Reason{"device.trust", msg, fixAgent, ""}
 	case kOwnership:

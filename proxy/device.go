@@ -45,7 +45,7 @@ type hotState struct {
 	session *store.Session
 	device  *store.Device
 	serial  string
-	key     ca.KeyInfo
+	key     *ca.KeyInfo // the connection's, set once at verification
 	devNote string
 }
 
@@ -106,7 +106,7 @@ func (p *Proxy) resolve(r *http.Request, req *request, cookie string, now time.T
 	}
 	req.device, req.serial, req.key, req.devNote = h.device, h.serial, h.key, h.devNote
 	if req.serial != "" && !now.Before(cs.notAfter) {
-		req.device, req.serial, req.key, req.devNote = nil, "", ca.KeyInfo{}, noteExpired
+		req.device, req.serial, req.key, req.devNote = nil, "", nil, noteExpired
 	}
 	if req.serial == "" && req.device != nil && p.recheckDue(req.session, now) {
 		req.device, req.devNote, req.recheck = nil, noteRecheck, true
@@ -150,7 +150,7 @@ func (p *Proxy) identifyDevice(r *http.Request, cs *connState, h *hotState, now 
 		h.devNote = noteRetired
 		return
 	}
-	h.device, h.serial, h.key = d, cs.serial, cs.key
+	h.device, h.serial, h.key = d, cs.serial, &cs.key
 }
 
 func (cs *connState) verify(v DeviceVerifier, chain []*x509.Certificate, now time.Time) {

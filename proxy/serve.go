@@ -26,10 +26,10 @@ type request struct {
 	rt      *route
 	session *store.Session
 	device  *store.Device
-	serial  string     // device certificate serial, "" when none
-	key     ca.KeyInfo // what the presented device certificate says of its key
-	devNote string     // why a presented device credential was not accepted
-	recheck bool       // the session's device proof is older than DeviceRecheck
+	serial  string      // device certificate serial, "" when none
+	key     *ca.KeyInfo // what the presented device certificate says of its key; nil: none
+	devNote string      // why a presented device credential was not accepted
+	recheck bool        // the session's device proof is older than DeviceRecheck
 	in      policy.Input
 	conn    *connState
 }
@@ -173,26 +173,25 @@ func (p *Proxy) fillInput(req *request, r *http.Request, now time.Time, ro *roll
 	in.Waves = ro.waves(s.Email, s.Groups)
 }
 
-// trustCapNote is the deny page's explanation when a request's trust is
-// below its device's because of the credential it presented.
-const trustCapNote = "The device itself is at high, but the certificate this browser presented has a key kept in software, which caps the trust of its requests at medium."
-
 // policyDevice is what the policy sees of a device, identified by a
-// credential whose key is key (a device certificate's, or the zero
-// KeyInfo for a BYOD passkey: software); nil is unmanaged. The key is the
+// credential whose key is key (a device certificate's, or nil for a BYOD
+// passkey: software); a nil device is unmanaged. The key is the
 // presented credential's, not the device's: one device has several
 // certificates (the agent's, browser ones), and a request is as strong as
 // the one it presented. So a device at trust high is at medium for a
 // request whose certificate key is not hardware-bound.
-func policyDevice(d *store.Device, key ca.KeyInfo) policy.Device {
+func policyDevice(d *store.Device, key *ca.KeyInfo) policy.Device {
 	if d == nil {
 		return policy.Device{Ownership: store.OwnershipUnmanaged}
 	}
 	pd := policy.Device{ID: d.ID, Trust: d.Trust, Ownership: d.Ownership, Platform: d.Platform,
 		Compliant: d.Compliant, Managed: true, PassingChecks: d.PassingChecks, LastSeen: d.LastSeen,
-		Key: store.KeySoftware, KeySource: key.Source}
-	if key.Hardware() {
-		pd.Key = store.KeyHardware
+		Key: store.KeySoftware}
+	if key != nil {
+		pd.KeySource = key.Source
+		if key.Hardware() {
+			pd.Key = store.KeyHardware
+		}
 	}
 	capTrust(&pd)
 	return pd
@@ -203,7 +202,7 @@ func policyDevice(d *store.Device, key ca.KeyInfo) policy.Device {
 // answers as the proxy does.
 func capTrust(pd *policy.Device) {
 	if pd.Trust == store.TrustHigh && pd.Key != store.KeyHardware {
-		pd.Trust, pd.TrustCap = store.TrustMedium, trustCapNote
+		pd.Trust, pd.TrustCapped = store.TrustMedium, true
 	}
 }
 
