@@ -169,6 +169,10 @@ func (s *Service) attestChallenge(ctx context.Context, req agentwire.AttestChall
 	if err != nil {
 		return agentwire.AttestChallenge{}, apperr.Field("ek", "cannot encrypt a challenge to this endorsement key: %v", err)
 	}
+	ekSum, err := ekSHA256(ekPub)
+	if err != nil {
+		return agentwire.AttestChallenge{}, apperr.Field("ek", "the endorsement key cannot be encoded as a PKIX public key: %v", err)
+	}
 	verdict := judgeEK(ekCert, s.ekRoots, now)
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
@@ -177,7 +181,7 @@ func (s *Service) attestChallenge(ctx context.Context, req agentwire.AttestChall
 	sum := sha256.Sum256(secret)
 	ch := &store.AttestChallenge{
 		ID: "atc_" + hex.EncodeToString(id[:]), Owner: owner, SecretHash: sum[:], AKPublic: req.AK.Public,
-		EKSource: verdict.source, EKReason: verdict.reason, EKIssuer: verdict.issuer,
+		EKSource: verdict.source, EKReason: verdict.reason, EKIssuer: verdict.issuer, EKSHA256: ekSum,
 		CreatedAt: now.UTC(), ExpiresAt: now.Add(AttestChallengeTTL).UTC(),
 	}
 	if err := s.st.Write(ctx, store.Create(ch)); err != nil {

@@ -2,8 +2,10 @@ package enrollment
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -140,4 +142,17 @@ func verifyEKChain(crt *x509.Certificate, roots *EKRoots, now time.Time) error {
 func parseEKCert(der []byte) (crt *x509.Certificate, err error) {
 	err = safely(func() (err error) { crt, err = attest.ParseEKCertificate(der); return err })
 	return crt, err
+}
+
+// ekSHA256 is how Portier names a TPM: the lower-case hex SHA-256 of its
+// endorsement key's public key in PKIX DER (SubjectPublicKeyInfo), encoded
+// again here so that an EK certificate and a bare public key of the same
+// key give the same hash.
+func ekSHA256(pub any) (string, error) {
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
 }

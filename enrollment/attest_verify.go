@@ -22,6 +22,8 @@ type attested struct {
 	key    ca.KeyInfo
 	claim  store.Op
 	detail map[string]string
+	// ekSHA256 names the TPM that holds the key (see ekSHA256).
+	ekSHA256 string
 }
 
 // equaler is what crypto public keys implement.
@@ -85,10 +87,14 @@ func (s *Service) verifyAttestation(a *agentwire.KeyAttestation, owner string, c
 	if ch.EKIssuer != "" {
 		detail["ek_issuer"] = ch.EKIssuer
 	}
+	if ch.EKSHA256 != "" {
+		detail["tpm_ek_sha256"] = ch.EKSHA256
+	}
 	return &attested{
-		key:    ca.KeyInfo{Protection: store.KeyHardware, Source: ch.EKSource, Purpose: ca.PurposeAgent},
-		claim:  store.Create(&store.Claim{ID: attestClaimID(ch.ID), At: now.UTC(), By: by}),
-		detail: detail,
+		key:      ca.KeyInfo{Protection: store.KeyHardware, Source: ch.EKSource, Purpose: ca.PurposeAgent},
+		claim:    store.Create(&store.Claim{ID: attestClaimID(ch.ID), At: now.UTC(), By: by}),
+		detail:   detail,
+		ekSHA256: ch.EKSHA256,
 	}, nil
 }
 

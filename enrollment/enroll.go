@@ -171,16 +171,25 @@ func (s *Service) enroll(ctx context.Context, req agentwire.EnrollRequest, now t
 	if err != nil {
 		return nil, err
 	}
-	d, exp, err := s.newDevice(c, req.Device, deviceID, now)
-	if err != nil {
-		return nil, err
-	}
 	var att *attested
+	ek := ""                    // the attested TPM's endorsement key, by its hash
 	if req.Attestation != nil { // a verified TPM key, or nothing: never downgraded
 		if att, err = s.verifyAttestation(req.Attestation, codeOwner(c.ID), csr.PublicKey, deviceID, now); err != nil {
 			return nil, err
 		}
-		d.KeyProtection, d.KeyProtectionSource = att.key.Protection, att.key.Source
+		ek = att.ekSHA256
+	}
+	exp, refused := s.expectedFor(req.Device.Serial, ek)
+	if refused != nil {
+		s.auditEKRefusal(ctx, c, refused, now)
+		return nil, refused.err
+	}
+	d, exp, err := s.newDevice(c, req.Device, deviceID, exp, now)
+	if err != nil {
+		return nil, err
+	}
+	if att != nil {
+		d.KeyProtection, d.KeyProtectionSource, d.TPMEKSHA256 = att.key.Protection, att.key.Source, att.ekSHA256
 	}
 	key := ca.KeyInfo{Protection: d.KeyProtection, Source: d.KeyProtectionSource, Purpose: ca.PurposeAgent}
 	chain, err := s.ca.IssueDevice(ctx, csr, deviceID, key) // runs ca.ValidateCSR
@@ -224,12 +233,9 @@ func (s *Service) enroll(ctx context.Context, req agentwire.EnrollRequest, now t
 }
 
 // newDevice builds the device record from the code, the matched expected
-// device (if any) and what the agent reported.
-func (s *Service) newDevice(c *store.EnrollCode, info agentwire.DeviceInfo, id string, now time.Time) (*store.Device, *store.ExpectedDevice, error) {
-	var exp *store.ExpectedDevice
-	if key := normalizeSerial(info.Serial); key != "" {
-		exp, _ = s.st.ExpectedDevice(key)
-	}
+// device (exp, from expectedFor: nil when none) and what the agent
+// reported.
+func (s *Service) newDevice(c *store.EnrollCode, info agentwire.DeviceInfo, id string, exp *store.ExpectedDevice, now time.Time) (*store.Device, *store.ExpectedDevice, error) {
 	own, src, requested, exp := ownershipFor(c, exp)
 	if c.ExpectedOnly && exp == nil {
 		if info.Serial == "" {
@@ -239,7 +245,7 @@ func (s *Service) newDevice(c *store.EnrollCode, info agentwire.DeviceInfo, id s
 	}
 	if exp != nil && exp.EnrolledAs != "" {
 		if old, ok := s.st.Device(exp.EnrolledAs); ok && old.State != store.DeviceRetired && old.State != store.DeviceWiped {
-			return nil, nil, apperr.New(apperr.Conflict, "the device with serial %q is already enrolled as %s; retire that device first", info.Serial, old.ID)
+			return nil, nil, apperr.New(apperr.Conflict, "the device with serial %q is already enrolled as %s; retire that device first", exp.ID, old.ID)
 		}
 	}
 	d := &store.Device{
@@ -300,6 +306,9 @@ func (s *Service) enrollOps(c *store.EnrollCode, d *store.Device, exp *store.Exp
 	}
 	if exp != nil {
 		detail["expected"] = exp.ID
+		if exp.TPMEKSHA256 != "" {
+			detail["expected_match"] = "tpm_ek" // matched by the attested TPM, whatever the serial
+		}
 	}
 	ops = append(ops, store.Put(d), store.Put(store.NewDeviceEvent(now, d.ID, "enrolled", detail)))
 	if exp != nil {

@@ -24,8 +24,12 @@ const (
 	maxGroups        = 50
 )
 
-// expectedColumns are the CSV columns, in any order; groups is optional.
-var expectedColumns = [...]string{"serial", "model", "platform", "owner_email", "department", "ownership", "groups"}
+// expectedColumns are the CSV columns, in any order; the first six are
+// required, groups and tpm_ek_sha256 optional.
+var expectedColumns = [...]string{"serial", "model", "platform", "owner_email", "department", "ownership", "groups", colEK}
+
+// colEK is the optional column binding an expected device to its TPM.
+const colEK = "tpm_ek_sha256"
 
 // platforms a device may declare.
 var platforms = [...]string{"linux", "macos", "windows", "ios", "android", "chromeos"}
@@ -39,28 +43,37 @@ type ImportResult struct {
 
 // ParseExpectedCSV reads an expected-device list strictly: the header names
 // the columns serial, model, platform, owner_email, department, ownership
-// and optionally groups (";"-separated); every row must be valid and every
-// serial unique, or the error lists the bad rows by line number (an
-// *apperr.Error with code invalid). ImportedAt is left for the caller.
+// and optionally groups (";"-separated) and tpm_ek_sha256; every row must
+// be valid and every serial and endorsement key hash unique, or the error
+// lists the bad rows by line number (an *apperr.Error with code invalid).
+// ImportedAt is left for the caller.
 func ParseExpectedCSV(r io.Reader) ([]*store.ExpectedDevice, error) {
+	rows, _, err := parseExpectedCSV(r)
+	return rows, err
+}
+
+// parseExpectedCSV is ParseExpectedCSV, also saying whether the header has
+// the tpm_ek_sha256 column.
+func parseExpectedCSV(r io.Reader) ([]*store.ExpectedDevice, bool, error) {
 	cr := csv.NewReader(r)
 	cr.TrimLeadingSpace = true
 	cr.ReuseRecord = false
 	header, err := cr.Read()
 	if errors.Is(err, io.EOF) {
-		return nil, apperr.Field("csv", "the CSV is empty; the first line must be the header %s", strings.Join(expectedColumns[:6], ","))
+		return nil, false, apperr.Field("csv", "the CSV is empty; the first line must be the header %s", strings.Join(expectedColumns[:6], ","))
 	}
 	if err != nil {
-		return nil, csvSyntax(err)
+		return nil, false, csvSyntax(err)
 	}
 	cols, err := csvHeader(header)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	_, hasEK := cols[colEK]
 	cr.FieldsPerRecord = len(header)
 	var out []*store.ExpectedDevice
 	var problems []string
-	seen := map[string]int{}
+	seen, seenEK := map[string]int{}, map[string]int{}
 	for {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
@@ -72,11 +85,11 @@ func ParseExpectedCSV(r io.Reader) ([]*store.ExpectedDevice, error) {
 				problems = append(problems, fmt.Sprintf("line %d: %d fields, the header has %d", pe.StartLine, len(rec), len(header)))
 				continue
 			}
-			return nil, csvSyntax(err)
+			return nil, false, csvSyntax(err)
 		}
 		line, _ := cr.FieldPos(0)
 		if len(out)+len(problems) >= MaxExpectedRows {
-			return nil, apperr.Field("csv", "the CSV has more than %d rows; split it", MaxExpectedRows)
+			return nil, false, apperr.Field("csv", "the CSV has more than %d rows; split it", MaxExpectedRows)
 		}
 		d, msg := expectedRow(rec, cols)
 		if msg == "" {
@@ -84,6 +97,13 @@ func ParseExpectedCSV(r io.Reader) ([]*store.ExpectedDevice, error) {
 				msg = fmt.Sprintf("serial %q is also on line %d", d.ID, first)
 			} else {
 				seen[d.ID] = line
+			}
+		}
+		if msg == "" && d.TPMEKSHA256 != "" {
+			if first, dup := seenEK[d.TPMEKSHA256]; dup {
+				msg = fmt.Sprintf("%s is also on line %d: one TPM is in one device", colEK, first)
+			} else {
+				seenEK[d.TPMEKSHA256] = line
 			}
 		}
 		if msg != "" {
@@ -98,9 +118,9 @@ func ParseExpectedCSV(r io.Reader) ([]*store.ExpectedDevice, error) {
 		if n := len(problems) - len(shown); n > 0 {
 			more = fmt.Sprintf("; and %d more", n)
 		}
-		return nil, apperr.Field("csv", "%d bad row(s), nothing was imported: %s%s", len(problems), strings.Join(shown, "; "), more)
+		return nil, false, apperr.Field("csv", "%d bad row(s), nothing was imported: %s%s", len(problems), strings.Join(shown, "; "), more)
 	}
-	return out, nil
+	return out, hasEK, nil
 }
 
 func csvSyntax(err error) error {
@@ -117,7 +137,7 @@ func csvHeader(h []string) (map[string]int, error) {
 	for i, name := range h {
 		name = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(name, "\ufeff")))
 		if !slices.Contains(expectedColumns[:], name) {
-			return nil, apperr.Field("csv", "line 1: unknown column %q (the columns are %s, and optionally groups)", name, strings.Join(expectedColumns[:6], ","))
+			return nil, apperr.Field("csv", "line 1: unknown column %q (the columns are %s, and optionally groups and %s)", name, strings.Join(expectedColumns[:6], ","), colEK)
 		}
 		if _, dup := cols[name]; dup {
 			return nil, apperr.Field("csv", "line 1: column %q appears twice", name)
@@ -126,7 +146,7 @@ func csvHeader(h []string) (map[string]int, error) {
 	}
 	for _, name := range expectedColumns[:6] {
 		if _, ok := cols[name]; !ok {
-			return nil, apperr.Field("csv", "line 1: the header lacks the column %q (the columns are %s, and optionally groups)", name, strings.Join(expectedColumns[:6], ","))
+			return nil, apperr.Field("csv", "line 1: the header lacks the column %q (the columns are %s, and optionally groups and %s)", name, strings.Join(expectedColumns[:6], ","), colEK)
 		}
 	}
 	return cols, nil
@@ -173,6 +193,12 @@ func expectedRow(rec []string, cols map[string]int) (*store.ExpectedDevice, stri
 		return nil, fmt.Sprintf("ownership %q is not corporate, cope or byod", get("ownership"))
 	}
 	d.Ownership = own
+	if ek := get(colEK); ek != "" {
+		if !isSHA256Hex(ek) {
+			return nil, fmt.Sprintf("%s %q is not 64 hexadecimal characters (the SHA-256 of the TPM endorsement key's public key)", colEK, ek)
+		}
+		d.TPMEKSHA256 = strings.ToLower(ek)
+	}
 	if g := get("groups"); g != "" {
 		for _, name := range strings.Split(g, ";") {
 			name = strings.TrimSpace(name)
@@ -191,6 +217,19 @@ func expectedRow(rec []string, cols map[string]int) (*store.ExpectedDevice, stri
 		}
 	}
 	return d, ""
+}
+
+// isSHA256Hex reports whether s is 64 hexadecimal digits, either case.
+func isSHA256Hex(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'f' || r >= 'A' && r <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // checkSerial accepts 1 to 64 characters from [A-Za-z0-9._-].
@@ -228,17 +267,34 @@ func cleanText(s string, max int) bool {
 
 // ImportExpected validates a CSV and writes its devices in one transaction:
 // all rows or none. A serial already imported is updated; its import time
-// (the provisioning start) and the device it enrolled as are kept.
+// (the provisioning start) and the device it enrolled as are kept, and so
+// is its endorsement key hash when the CSV has no tpm_ek_sha256 column (an
+// empty cell in that column removes it). An endorsement key hash already
+// registered for another serial is refused.
 func (s *Service) ImportExpected(ctx context.Context, a Actor, r io.Reader) (ImportResult, error) {
-	rows, err := ParseExpectedCSV(r)
+	rows, hasEK, err := parseExpectedCSV(r)
 	if err != nil {
 		return ImportResult{}, err
 	}
+	if !hasEK {
+		for _, d := range rows {
+			if old, ok := s.st.ExpectedDevice(d.ID); ok {
+				d.TPMEKSHA256 = old.TPMEKSHA256
+			}
+		}
+	}
+	if err := s.checkEKsFree(rows); err != nil {
+		return ImportResult{}, err
+	}
+	bound := 0
 	now := s.clock().UTC()
 	var res ImportResult
 	ops := make([]store.Op, 0, len(rows)+1)
 	for _, d := range rows {
 		d.ImportedAt = now
+		if d.TPMEKSHA256 != "" {
+			bound++
+		}
 		if old, ok := s.st.ExpectedDevice(d.ID); ok {
 			d.ImportedAt, d.EnrolledAs = old.ImportedAt, old.EnrolledAs
 			if sameExpected(old, d) {
@@ -252,7 +308,8 @@ func (s *Service) ImportExpected(ctx context.Context, a Actor, r io.Reader) (Imp
 		ops = append(ops, store.Put(d))
 	}
 	ops = append(ops, s.auditOp(a, now, "enrollment.expected.import", "", map[string]string{
-		"created": strconv.Itoa(res.Created), "updated": strconv.Itoa(res.Updated), "unchanged": strconv.Itoa(res.Unchanged)}))
+		"created": strconv.Itoa(res.Created), "updated": strconv.Itoa(res.Updated), "unchanged": strconv.Itoa(res.Unchanged),
+		"tpm_bound": strconv.Itoa(bound)}))
 	if err := s.st.Write(ctx, ops...); err != nil {
 		return ImportResult{}, err
 	}
@@ -261,5 +318,25 @@ func (s *Service) ImportExpected(ctx context.Context, a Actor, r io.Reader) (Imp
 
 func sameExpected(a, b *store.ExpectedDevice) bool {
 	return a.Model == b.Model && a.Platform == b.Platform && a.OwnerEmail == b.OwnerEmail &&
-		a.Department == b.Department && a.Ownership == b.Ownership && slices.Equal(a.Groups, b.Groups)
+		a.Department == b.Department && a.Ownership == b.Ownership && slices.Equal(a.Groups, b.Groups) &&
+		a.TPMEKSHA256 == b.TPMEKSHA256
+}
+
+// checkEKsFree refuses rows binding an endorsement key that an expected
+// device outside the import (another serial) already holds.
+func (s *Service) checkEKsFree(rows []*store.ExpectedDevice) error {
+	inImport := make(map[string]bool, len(rows))
+	for _, d := range rows {
+		inImport[d.ID] = true
+	}
+	for _, d := range rows {
+		if d.TPMEKSHA256 == "" {
+			continue
+		}
+		if other, ok := s.st.ExpectedDeviceByEK(d.TPMEKSHA256); ok && other.ID != d.ID && !inImport[other.ID] {
+			return apperr.Field("csv", "serial %q: %s %s is already registered for expected device %s; one TPM is in one device, nothing was imported",
+				d.ID, colEK, d.TPMEKSHA256, other.ID)
+		}
+	}
+	return nil
 }

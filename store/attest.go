@@ -27,7 +27,10 @@ type AttestChallenge struct {
 	EKSource string `json:"ek_source"`
 	EKReason string `json:"ek_reason,omitempty"`
 	// EKIssuer is the EK certificate's issuer, when there was one.
-	EKIssuer  string    `json:"ek_issuer,omitempty"`
+	EKIssuer string `json:"ek_issuer,omitempty"`
+	// EKSHA256 is the lower-case hex SHA-256 of the endorsement key's
+	// public key in PKIX DER: which TPM answers the challenge.
+	EKSHA256  string    `json:"ek_sha256,omitempty"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 }

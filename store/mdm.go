@@ -53,6 +53,13 @@ type ExpectedDevice struct {
 	Groups     []string  `json:"groups,omitempty"`
 	ImportedAt time.Time `json:"imported_at"`
 	EnrolledAs string    `json:"enrolled_as,omitempty"` // device id once matched
+	// TPMEKSHA256 binds the device to its TPM: the lower-case hex SHA-256
+	// of the TPM endorsement key's public key in PKIX DER
+	// (SubjectPublicKeyInfo), from procurement. When set, only an
+	// enrollment with a verified TPM attestation by that endorsement key
+	// matches this device; an attested endorsement key matches it whatever
+	// serial the agent reports.
+	TPMEKSHA256 string `json:"tpm_ek_sha256,omitempty"`
 }
 
 // Action statuses.
@@ -119,6 +126,16 @@ func (s *Store) EnrollCodes() []*EnrollCode { return all[EnrollCode](s.Txn(), Ki
 // ExpectedDevice returns a pre-registered device by serial.
 func (s *Store) ExpectedDevice(serial string) (*ExpectedDevice, bool) {
 	return first[ExpectedDevice](s.Txn(), KindExpectedDevice, "id", serial)
+}
+
+// ExpectedDeviceByEK returns the pre-registered device bound to the TPM
+// endorsement key whose SHA-256 is ekSHA256 (see
+// ExpectedDevice.TPMEKSHA256).
+func (s *Store) ExpectedDeviceByEK(ekSHA256 string) (*ExpectedDevice, bool) {
+	if ekSHA256 == "" {
+		return nil, false
+	}
+	return first[ExpectedDevice](s.Txn(), KindExpectedDevice, "ek", ekSHA256)
 }
 
 // ExpectedDevices returns the pre-registered devices.

@@ -73,6 +73,10 @@ type Device struct {
 	// KeySourceAgent (the agent's statement, not verified) or "" (nothing
 	// was stated: software).
 	KeyProtectionSource string `json:"key_protection_source,omitempty"`
+	// TPMEKSHA256 is the lower-case hex SHA-256 of the PKIX DER public key
+	// of the TPM endorsement key that attested the device key at
+	// enrollment ("" without a verified attestation).
+	TPMEKSHA256 string `json:"tpm_ek_sha256,omitempty"`
 	// OwnershipSource says who decided Ownership: OwnershipByAdmin (a code
 	// or token an administrator created), OwnershipByExpected (the serial
 	// matched the expected-device list), OwnershipByApproval (an

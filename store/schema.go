@@ -56,10 +56,12 @@ var specs = map[Kind]kindSpec{
 	KindCredential: {decode: decoder[Credential](), indexes: map[string]*memdb.IndexSchema{
 		"user": field("user", false, func(r *Credential) string { return r.UserID }),
 	}},
-	KindAuthFlow:       {decode: decoder[AuthFlow]()},
-	KindPosture:        {decode: decoder[Posture]()},
-	KindEnrollCode:     {decode: decoder[EnrollCode]()},
-	KindExpectedDevice: {decode: decoder[ExpectedDevice]()},
+	KindAuthFlow:   {decode: decoder[AuthFlow]()},
+	KindPosture:    {decode: decoder[Posture]()},
+	KindEnrollCode: {decode: decoder[EnrollCode]()},
+	KindExpectedDevice: {decode: decoder[ExpectedDevice](), indexes: map[string]*memdb.IndexSchema{
+		"ek": field("ek", false, func(r *ExpectedDevice) string { return r.TPMEKSHA256 }),
+	}},
 	KindAction: {decode: decoder[Action](), indexes: map[string]*memdb.IndexSchema{
 		"device": field("device", false, func(r *Action) string { return r.DeviceID }),
 		"idem":   field("idem", true, func(r *Action) string { return r.IdempotencyKey }),
