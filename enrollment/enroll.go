@@ -172,7 +172,8 @@ func (s *Service) enroll(ctx context.Context, req agentwire.EnrollRequest, now t
 		return nil, err
 	}
 	var att *attested
-	ek := ""                    // the attested TPM's endorsement key, by its hash
+	// ek is the attested TPM's endorsement key, by its hash.
+	ek := ""
 	if req.Attestation != nil { // a verified TPM key, or nothing: never downgraded
 		if att, err = s.verifyAttestation(req.Attestation, codeOwner(c.ID), csr.PublicKey, deviceID, now); err != nil {
 			return nil, err
