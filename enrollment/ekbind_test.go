@@ -210,3 +210,55 @@ func TestUnboundExpectedDevicesUnchanged(t *testing.T) {
 		t.Fatalf("unattested device = %s ek %q", d.Ownership, d.TPMEKSHA256)
 	}
 }
+
+// TestImportTPMEKSHA256: the column is validated per row (64 hex digits,
+// case folded, one TPM per serial within the file and across the list);
+// a CSV without the column keeps the registered hashes, an empty cell
+// removes one.
+func TestImportTPMEKSHA256(t *testing.T) {
+	h1, h2 := strings.Repeat("ab", 32), strings.Repeat("0c", 32)
+	_, err := ParseExpectedCSV(strings.NewReader(ekHeader +
+		"A1,,linux,,,corporate," + strings.Repeat("a", 63) + "\n" +
+		"A2,,linux,,,corporate," + strings.Repeat("g", 64) + "\n" +
+		"A3,,linux,,,corporate," + h1 + "\n" +
+		"A4,,linux,,,corporate," + strings.ToUpper(h1) + "\n" +
+		"A5,,linux,,,corporate,sha256:" + h1[7:] + "\n"))
+	ae, ok := err.(*apperr.Error)
+	if !ok || ae.Field != "csv" {
+		t.Fatalf("err = %v", err)
+	}
+	for _, want := range []string{"4 bad row(s)", `line 2: tpm_ek_sha256 "` + strings.Repeat("a", 63) + `" is not 64 hexadecimal`,
+		"line 3: tpm_ek_sha256", "line 5: tpm_ek_sha256 is also on line 4", "line 6: tpm_ek_sha256 \"sha256:"} {
+		if !strings.Contains(ae.Msg, want) {
+			t.Errorf("message lacks %q:\n%s", want, ae.Msg)
+		}
+	}
+
+	e := newEnv(t, nil)
+	importCSV(t, e, ekHeader+"A1,,linux,,,corporate,"+strings.ToUpper(h1)+"\nA2,,linux,,,corporate,\n")
+	// Another serial cannot take a registered TPM; nothing is imported.
+	_, err = e.svc.ImportExpected(context.Background(), admin, strings.NewReader(ekHeader+"A2,,linux,,,corporate,"+h1+"\nA3,,linux,,,corporate,\n"))
+	wantErr(t, err, apperr.Invalid, `serial "A2": tpm_ek_sha256 `+h1+" is already registered for expected device A1")
+	if _, ok := e.st.ExpectedDevice("A3"); ok {
+		t.Fatal("a refused import wrote A3")
+	}
+	// Moving a TPM from A1 to A2 in one import is allowed.
+	if res := importCSV(t, e, ekHeader+"A1,,linux,,,corporate,"+h2+"\nA2,,linux,,,corporate,"+h1+"\n"); res.Updated != 2 {
+		t.Fatalf("move = %+v, want 2 updated", res)
+	}
+	// Without the column the hashes stay; an unchanged row is unchanged.
+	if res := importCSV(t, e, "serial,model,platform,owner_email,department,ownership\nA1,,linux,,,corporate\nA2,,linux,,,cope\n"); res.Unchanged != 1 || res.Updated != 1 {
+		t.Fatalf("import without the column = %+v", res)
+	}
+	if x, _ := e.st.ExpectedDevice("A2"); x.TPMEKSHA256 != h1 || x.Ownership != store.OwnershipCOPE {
+		t.Fatalf("A2 = %+v, want its TPM kept", x)
+	}
+	// An empty cell removes the binding.
+	importCSV(t, e, ekHeader+"A1,,linux,,,corporate,\n")
+	if x, _ := e.st.ExpectedDevice("A1"); x.TPMEKSHA256 != "" {
+		t.Fatalf("A1 tpm_ek_sha256 = %q after an empty cell", x.TPMEKSHA256)
+	}
+	if x, ok := e.st.ExpectedDeviceByEK(h1); !ok || x.ID != "A2" {
+		t.Fatalf("by EK %s = %+v", h1, x)
+	}
+}
