@@ -886,8 +886,18 @@ func TestOpenAPISchemasMatchResponses(t *testing.T) {
 	if want(code, http.StatusBadRequest, body); field(body, "field") != "csv" {
 		t.Errorf("bad CSV: %s", body)
 	}
-	code, body = c.do(RoleAuditor, "GET", "/api/v1/enrollment/expected", "", nil)
+	// A device bound to its TPM (tpm_ek_sha256, case folded; validated).
+	ekCSV := "serial,model,platform,owner_email,department,ownership,tpm_ek_sha256\nPF3ABC13,T14,linux,,,corporate,"
+	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/enrollment/expected", ekCSV+strings.Repeat("AB", 31)+"\n", nil, "Content-Type", "text/csv")
+	if want(code, http.StatusBadRequest, body); field(body, "field") != "csv" || !strings.Contains(body, "line 2: tpm_ek_sha256") {
+		t.Errorf("bad tpm_ek_sha256: %s", body)
+	}
+	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/enrollment/expected", ekCSV+strings.Repeat("AB", 32)+"\n", nil, "Content-Type", "text/csv")
 	want(code, http.StatusOK, body)
+	code, body = c.do(RoleAuditor, "GET", "/api/v1/enrollment/expected", "", nil)
+	if want(code, http.StatusOK, body); !strings.Contains(body, `"tpm_ek_sha256":"`+strings.Repeat("ab", 32)+`"`) {
+		t.Errorf("the expected-device list does not show tpm_ek_sha256: %s", body)
+	}
 	code, body = c.do(RoleHelpdesk, "POST", "/api/v1/enrollment/codes", `{"ownership":"corporate","user":"ada@example.com","ttl":"15m","name":"Ada's laptop"}`, nil)
 	want(code, http.StatusCreated, body)
 	adaCode := field(body, "code")
