@@ -49,7 +49,8 @@ func keyProtection(s string) (protection, source string) {
 //     serial matches an expected device assigned to the same person;
 //     anything more the employee asked for waits for approval.
 //
-// exp is the expected device matching the reported serial, if any; the
+// exp is the expected device matching the reported serial or the attested
+// TPM (see expectedFor), if any; the
 // returned exp is the one to apply (nil when a self-service enrollment
 // does not match the person it was assigned to).
 func ownershipFor(c *store.EnrollCode, exp *store.ExpectedDevice) (own store.Ownership, src string, requested store.Ownership, apply *store.ExpectedDevice) {
