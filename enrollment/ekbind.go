@@ -27,12 +27,19 @@ type ekRefusal struct {
 // different expected devices.
 func (s *Service) expectedFor(serial, ekSHA256 string) (*store.ExpectedDevice, *ekRefusal) {
 	var bySerial, byEK *store.ExpectedDevice
-	if key := normalizeSerial(serial); key != "" {
-		bySerial, _ = s.st.ExpectedDevice(key)
-	}
-	if ekSHA256 != "" {
-		byEK, _ = s.st.ExpectedDeviceByEK(ekSHA256)
-	}
+	key := normalizeSerial(serial)
+	// A miss on a shared store catches up once: an import on another
+	// replica an instant ago may bind the serial to its TPM.
+	store.Find(s.st, func() (struct{}, bool) {
+		bySerial, byEK = nil, nil
+		if key != "" {
+			bySerial, _ = s.st.ExpectedDevice(key)
+		}
+		if ekSHA256 != "" {
+			byEK, _ = s.st.ExpectedDeviceByEK(ekSHA256)
+		}
+		return struct{}{}, (key == "" || bySerial != nil) && (ekSHA256 == "" || byEK != nil)
+	})
 	switch {
 	case byEK != nil && bySerial != nil && byEK.ID != bySerial.ID:
 		return nil, &ekRefusal{serial: serial, expected: bySerial.ID, ekSHA256: ekSHA256,
