@@ -95,6 +95,12 @@ func (s *Service) Renew(ctx context.Context, d *store.Device, leaf *x509.Certifi
 		}
 		key = att.key
 	}
+	if csr != nil && d.TPMEKSHA256 != "" && (att == nil || att.ekSHA256 != d.TPMEKSHA256) {
+		// A device enrolled with its TPM moves to a new key only inside
+		// that TPM: anything else would carry the enrollment to another
+		// machine.
+		return nil, apperr.New(apperr.Forbidden, "this device was enrolled with its TPM; a new key must be attested by that same TPM")
+	}
 	chain, err := s.ca.Renew(ctx, leaf, csr, key)
 	switch {
 	case errors.Is(err, ca.ErrInvalidCSR):
@@ -117,6 +123,9 @@ func (s *Service) Renew(ctx context.Context, d *store.Device, leaf *x509.Certifi
 		"not_after": chain[0].NotAfter.UTC().Format(time.RFC3339)}
 	if csr != nil {
 		cp.KeyProtection, cp.KeyProtectionSource = key.Protection, key.Source
+		if att != nil {
+			cp.TPMEKSHA256 = att.ekSHA256
+		}
 		fields["key_protection"] = cp.KeyProtection
 		fields["key_protection_source"] = cp.KeyProtectionSource
 	}

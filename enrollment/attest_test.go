@@ -506,3 +506,47 @@ func TestBrowserCertificateHardwareOnlyAttested(t *testing.T) {
 		t.Fatalf("a software key passed with a TPM key's attestation: %v", err)
 	}
 }
+
+// TestTPMDeviceRekeysOnlyInItsTPM: a device whose key a TPM attested
+// keeps the TPM's endorsement key hash, and a renewal to a new key must be
+// attested by that same TPM: a software key, or a key in another TPM,
+// would carry the enrollment to another machine.
+func TestTPMDeviceRekeysOnlyInItsTPM(t *testing.T) {
+	m := tpmtest.NewManufacturer(t, "Trusted TPM Vendor")
+	e := newEnv(t, func(o *Options) { o.EKRoots = rootsOf(t, m) })
+	a := newTPMAgent(t, m)
+	other := newTPMAgent(t, m)
+	ctx := context.Background()
+	res := e.mustEnroll(t, store.OwnershipCorporate, agentwire.DeviceInfo{KeyProtection: "software"})
+	d, _ := e.st.Device(res.Device.ID)
+	renewWith := func(t *testing.T, ag *tpmAgent, leaf *x509.Certificate) ([]*x509.Certificate, error) {
+		ag.flush()
+		ak := ag.newAK()
+		ch, err := e.svc.AttestChallengeForDevice(ctx, d, ag.challengeRequest("", ak))
+		if err != nil {
+			t.Fatal(err)
+		}
+		key, signer := ag.newKey(ak)
+		return e.svc.Renew(ctx, d, leaf, agentwire.RenewRequest{CSR: csrPEM(t, signer, nil), Attestation: attestation(ch.ID, ag.activate(ak, ch), key)})
+	}
+	chain, err := renewWith(t, a, res.Chain[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ = e.st.Device(d.ID)
+	if d.TPMEKSHA256 == "" {
+		t.Fatal("the attested renewal did not record the TPM's endorsement key")
+	}
+	if _, err := e.svc.Renew(ctx, d, chain[0], agentwire.RenewRequest{CSR: csrPEM(t, p256(t), nil), KeyProtection: "software"}); err == nil || !strings.Contains(err.Error(), "same TPM") {
+		t.Fatalf("a move to a software key was accepted: %v", err)
+	}
+	if _, err := renewWith(t, other, chain[0]); err == nil || !strings.Contains(err.Error(), "same TPM") {
+		t.Fatalf("a move to another TPM was accepted: %v", err)
+	}
+	if _, err := renewWith(t, a, chain[0]); err != nil {
+		t.Fatalf("a new key in the same TPM was refused: %v", err)
+	}
+	if _, err := e.svc.Renew(ctx, d, chain[0], agentwire.RenewRequest{}); err != nil {
+		t.Fatalf("a renewal for the same key was refused: %v", err)
+	}
+}
