@@ -40,6 +40,12 @@ func newTPMAgent(t testing.TB, m *tpmtest.Manufacturer) *tpmAgent {
 	if m != nil {
 		tpmtest.ProvisionEKCertificate(t, sw, m)
 	}
+	return openTPMAgent(t, sw)
+}
+
+// openTPMAgent drives an already started software TPM.
+func openTPMAgent(t testing.TB, sw *tpmtest.TPM) *tpmAgent {
+	t.Helper()
 	c, err := sw.Open()
 	if err != nil {
 		t.Fatal(err)

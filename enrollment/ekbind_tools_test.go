@@ -7,8 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-attestation/attest"
-
 	"github.com/portier/portier/store"
 	"github.com/portier/portier/tpmtest"
 )
@@ -57,20 +55,7 @@ func TestDocumentedLinuxEKHashIsPortiers(t *testing.T) {
 				tpmtest.ProvisionEKCertificate(t, sw, m)
 			}
 			want := toolsEKHash(t, sw, withCert)
-			c, err := sw.Open()
-			if err != nil {
-				t.Fatal(err)
-			}
-			at, err := attest.OpenTPM(&attest.OpenConfig{CommandChannel: c})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { at.Close() })
-			eks, err := at.EKs()
-			if err != nil || len(eks) == 0 {
-				t.Fatalf("EKs: %v", err)
-			}
-			a := &tpmAgent{t: t, tpm: at, ek: eks[0]}
+			a := openTPMAgent(t, sw)
 			if (a.ek.Certificate != nil) != withCert {
 				t.Fatalf("EK certificate present = %v, want %v", a.ek.Certificate != nil, withCert)
 			}
