@@ -15,19 +15,7 @@ import (
 // endorsement key can be read, as an agent reads a chip's.
 func TestStart(t *testing.T) {
 	tpm := tpmtest.Start(t)
-	c, err := tpm.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	at, err := attest.OpenTPM(&attest.OpenConfig{CommandChannel: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer at.Close()
-	eks, err := at.EKs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	eks := endorsementKeys(t, tpm)
 	if len(eks) == 0 || eks[0].Public == nil {
 		t.Fatalf("the software TPM has no endorsement key: %+v", eks)
 	}
@@ -40,19 +28,7 @@ func TestProvisionEKCertificate(t *testing.T) {
 	tpm := tpmtest.Start(t)
 	m := tpmtest.NewManufacturer(t, "Test TPM Vendor")
 	want := tpmtest.ProvisionEKCertificate(t, tpm, m)
-	c, err := tpm.Open()
-	if err != nil {
-		t.Fatal(err)
-	}
-	at, err := attest.OpenTPM(&attest.OpenConfig{CommandChannel: c})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer at.Close()
-	eks, err := at.EKs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	eks := endorsementKeys(t, tpm)
 	if len(eks) == 0 || eks[0].Certificate == nil {
 		t.Fatalf("EKs returned no certificate: %+v", eks)
 	}
@@ -88,6 +64,13 @@ func TestTCTI(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "TPM2_PT_MANUFACTURER") {
 		t.Fatalf("tpm2_getcap through %s: %v\n%s", tpm.TCTI, err, out)
 	}
+	endorsementKeys(t, tpm) // Open works again
+}
+
+// endorsementKeys opens the software TPM as an agent opens a chip and
+// reads its endorsement keys.
+func endorsementKeys(t *testing.T, tpm *tpmtest.TPM) []attest.EK {
+	t.Helper()
 	c, err := tpm.Open()
 	if err != nil {
 		t.Fatal(err)
@@ -96,5 +79,10 @@ func TestTCTI(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	at.Close()
+	defer at.Close()
+	eks, err := at.EKs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return eks
 }
